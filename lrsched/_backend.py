@@ -1,0 +1,421 @@
+"""Array backends: one small namespace of operations per kind of step value.
+
+A schedule formula is written once against a namespace ``xp`` and runs on
+
+* Python ``int``/``float`` -> :data:`PYTHON` (``math``; returns a Python float),
+* NumPy arrays and scalars -> :data:`NUMPY` (float64),
+* JAX arrays and tracers -> the JAX namespace (works under ``jit``/``vmap``/``scan``),
+* torch tensors -> the torch namespace.
+
+The backend is found from the step's type without importing any framework:
+only frameworks already present in ``sys.modules`` are consulted (as einops
+does), and the answer is cached per type.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Namespace", "PYTHON", "finalize", "namespace_for", "prepare_step"]
+
+_INT32_MASK = 0xFFFFFFFF
+
+
+class Namespace:
+    """The operations a formula may use. Subclasses bind them to one backend."""
+
+    name = "abstract"
+    is_scalar = False
+
+    where: Callable[[Any, Any, Any], Any]
+    minimum: Callable[[Any, Any], Any]
+    maximum: Callable[[Any, Any], Any]
+    floor: Callable[[Any], Any]
+    cos: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    power: Callable[[Any, Any], Any]
+    searchsorted: Callable[[Any, Any], Any]  # side="right"
+    take: Callable[[Any, Any], Any]
+    to_int32: Callable[[Any], Any]
+    mul_int32: Callable[[Any, int], Any]
+    xorshift_right: Callable[[Any, int], Any]
+    low24_as_float: Callable[[Any, Any], Any]
+    full_like: Callable[[Any, Any], Any]
+
+
+class _Python(Namespace):
+    name = "python"
+    is_scalar = True
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+    @staticmethod
+    def minimum(a: Any, b: Any) -> Any:
+        return a if a <= b else b
+
+    @staticmethod
+    def maximum(a: Any, b: Any) -> Any:
+        return a if a >= b else b
+
+    floor = staticmethod(math.floor)
+    cos = staticmethod(math.cos)
+    exp = staticmethod(math.exp)
+    log = staticmethod(math.log)
+    sqrt = staticmethod(math.sqrt)
+    power = staticmethod(math.pow)
+
+    @staticmethod
+    def searchsorted(sorted_values: Any, x: Any) -> int:
+        return bisect.bisect_right(sorted_values, x)
+
+    @staticmethod
+    def take(values: Any, index: Any) -> Any:
+        return values[index]
+
+    @staticmethod
+    def to_int32(x: Any) -> int:
+        v = int(x) & _INT32_MASK
+        return v - (1 << 32) if v >= (1 << 31) else v
+
+    @staticmethod
+    def mul_int32(a: int, b: int) -> int:
+        v = (a * b) & _INT32_MASK
+        return v - (1 << 32) if v >= (1 << 31) else v
+
+    @staticmethod
+    def xorshift_right(h: int, k: int) -> int:
+        # h ^ (h >>> k) on a 32-bit two's complement value.
+        logical = (h & _INT32_MASK) >> k
+        v = (h ^ logical) & _INT32_MASK
+        return v - (1 << 32) if v >= (1 << 31) else v
+
+    @staticmethod
+    def low24_as_float(h: int, like: Any) -> float:
+        return (h & 0xFFFFFF) / 16777216.0
+
+    @staticmethod
+    def full_like(t: Any, value: Any) -> Any:
+        return value
+
+
+class _NumPy(Namespace):
+    name = "numpy"
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.np = np
+        self.where = np.where
+        self.minimum = np.minimum
+        self.maximum = np.maximum
+        self.floor = np.floor
+        self.cos = np.cos
+        self.exp = np.exp
+        self.log = np.log
+        self.sqrt = np.sqrt
+        self.power = np.power
+
+    def searchsorted(self, sorted_values: Any, x: Any) -> Any:
+        return self.np.searchsorted(sorted_values, x, side="right")
+
+    def take(self, values: Any, index: Any) -> Any:
+        return self.np.asarray(values)[index]
+
+    def to_int32(self, x: Any) -> Any:
+        np = self.np
+        return (np.asarray(x).astype(np.int64) & _INT32_MASK).astype(np.uint32).view(np.int32)
+
+    def mul_int32(self, a: Any, b: int) -> Any:
+        np = self.np
+        return (a.astype(np.uint32) * np.uint32(b & _INT32_MASK)).view(np.int32)
+
+    def xorshift_right(self, h: Any, k: int) -> Any:
+        np = self.np
+        u = h.view(np.uint32)
+        return (u ^ (u >> np.uint32(k))).view(np.int32)
+
+    def low24_as_float(self, h: Any, like: Any) -> Any:
+        return (h & 0xFFFFFF).astype(self.np.float64) / 16777216.0
+
+    def full_like(self, t: Any, value: Any) -> Any:
+        return t * 0.0 + value
+
+
+class _Jax(Namespace):
+    name = "jax"
+
+    def __init__(self) -> None:
+        import jax.numpy as jnp
+
+        self.jnp = jnp
+        self.where = jnp.where
+        self.minimum = jnp.minimum
+        self.maximum = jnp.maximum
+        self.floor = jnp.floor
+        self.cos = jnp.cos
+        self.exp = jnp.exp
+        self.log = jnp.log
+        self.sqrt = jnp.sqrt
+        self.power = jnp.power
+
+    def searchsorted(self, sorted_values: Any, x: Any) -> Any:
+        jnp = self.jnp
+        return jnp.searchsorted(jnp.asarray(sorted_values, dtype=x.dtype), x, side="right")
+
+    def take(self, values: Any, index: Any) -> Any:
+        jnp = self.jnp
+        return jnp.asarray(values)[index]
+
+    def to_int32(self, x: Any) -> Any:
+        # Values are < 2**31 (documented); wrap-around matches the other backends.
+        return self.jnp.asarray(x).astype(self.jnp.int32)
+
+    def mul_int32(self, a: Any, b: int) -> Any:
+        jnp = self.jnp
+        return (a.astype(jnp.uint32) * jnp.uint32(b & _INT32_MASK)).astype(jnp.int32)
+
+    def xorshift_right(self, h: Any, k: int) -> Any:
+        jnp = self.jnp
+        u = h.astype(jnp.uint32)
+        return (u ^ (u >> jnp.uint32(k))).astype(jnp.int32)
+
+    def low24_as_float(self, h: Any, like: Any) -> Any:
+        return (h & 0xFFFFFF).astype(like.dtype) / 16777216.0
+
+    def full_like(self, t: Any, value: Any) -> Any:
+        return t * 0.0 + value
+
+
+class _Torch(Namespace):
+    name = "torch"
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        self.Tensor = torch.Tensor
+
+    def _t(self, x: Any, like: Any = None) -> Any:
+        if isinstance(x, self.Tensor):
+            return x
+        dtype = like.dtype if isinstance(like, self.Tensor) else None
+        return self.torch.as_tensor(x, dtype=dtype)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return self.torch.where(cond, a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        torch, T = self.torch, self.Tensor
+        if isinstance(a, T) and isinstance(b, T):
+            return torch.minimum(a, b)
+        if isinstance(a, T):
+            return torch.clamp(a, max=b)
+        if isinstance(b, T):
+            return torch.clamp(b, max=a)
+        return a if a <= b else b
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        torch, T = self.torch, self.Tensor
+        if isinstance(a, T) and isinstance(b, T):
+            return torch.maximum(a, b)
+        if isinstance(a, T):
+            return torch.clamp(a, min=b)
+        if isinstance(b, T):
+            return torch.clamp(b, min=a)
+        return a if a >= b else b
+
+    def _unary(self, fn: Any, scalar_fn: Any, x: Any) -> Any:
+        return fn(x) if isinstance(x, self.Tensor) else scalar_fn(x)
+
+    def floor(self, x: Any) -> Any:
+        return self._unary(self.torch.floor, math.floor, x)
+
+    def cos(self, x: Any) -> Any:
+        return self._unary(self.torch.cos, math.cos, x)
+
+    def exp(self, x: Any) -> Any:
+        return self._unary(self.torch.exp, math.exp, x)
+
+    def log(self, x: Any) -> Any:
+        return self._unary(self.torch.log, math.log, x)
+
+    def sqrt(self, x: Any) -> Any:
+        return self._unary(self.torch.sqrt, math.sqrt, x)
+
+    def power(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, self.Tensor) and not isinstance(b, self.Tensor):
+            return math.pow(a, b)
+        return self.torch.pow(a, b)
+
+    def searchsorted(self, sorted_values: Any, x: Any) -> Any:
+        torch = self.torch
+        boundaries = torch.as_tensor(sorted_values, dtype=x.dtype, device=x.device)
+        return torch.searchsorted(boundaries, x.contiguous(), right=True)
+
+    def take(self, values: Any, index: Any) -> Any:
+        # Parameters keep float64; results are cast to the step's dtype at the end.
+        return self.torch.as_tensor(values, device=index.device)[index]
+
+    def to_int32(self, x: Any) -> Any:
+        torch = self.torch
+        return (x.to(torch.int64) & _INT32_MASK).to(torch.int32)
+
+    def mul_int32(self, a: Any, b: int) -> Any:
+        torch = self.torch
+        # (a * b) mod 2**32 from 16-bit halves of b, so no int64 product overflows.
+        a = a.to(torch.int64) & _INT32_MASK
+        b &= _INT32_MASK
+        low = a * (b & 0xFFFF)
+        high = ((a * (b >> 16)) & 0xFFFF) << 16
+        return ((low + high) & _INT32_MASK).to(torch.int32)
+
+    def xorshift_right(self, h: Any, k: int) -> Any:
+        torch = self.torch
+        u = h.to(torch.int64) & _INT32_MASK
+        return ((u ^ (u >> k)) & _INT32_MASK).to(torch.int32)
+
+    def low24_as_float(self, h: Any, like: Any) -> Any:
+        return (h & 0xFFFFFF).to(like.dtype) / 16777216.0
+
+    def full_like(self, t: Any, value: Any) -> Any:
+        return t * 0.0 + value
+
+
+PYTHON = _Python()
+_NUMPY: _NumPy | None = None
+_JAX: _Jax | None = None
+_TORCH: _Torch | None = None
+_BY_TYPE: dict[type, str] = {}
+
+
+def _numpy_ns() -> _NumPy:
+    global _NUMPY
+    if _NUMPY is None:
+        _NUMPY = _NumPy()
+    return _NUMPY
+
+
+def _jax_ns() -> _Jax:
+    global _JAX
+    if _JAX is None:
+        _JAX = _Jax()
+    return _JAX
+
+
+def _torch_ns() -> _Torch:
+    global _TORCH
+    if _TORCH is None:
+        _TORCH = _Torch()
+    return _TORCH
+
+
+def _kind_of(tp: type, value: Any) -> str:
+    kind = _BY_TYPE.get(tp)
+    if kind is not None:
+        return kind
+    kind = "unknown"
+    np = sys.modules.get("numpy")
+    jax = sys.modules.get("jax")
+    torch = sys.modules.get("torch")
+    if np is not None and isinstance(value, (np.ndarray, np.generic)):
+        kind = "numpy"
+    elif jax is not None and isinstance(value, jax.Array):
+        kind = "jax"
+    elif torch is not None and isinstance(value, torch.Tensor):
+        kind = "torch"
+    elif isinstance(value, (list, tuple)):
+        kind = "sequence"
+    if kind not in ("unknown", "sequence"):
+        _BY_TYPE[tp] = kind
+    return kind
+
+
+def namespace_for(value: Any) -> Namespace:
+    """The namespace that evaluates formulas on ``value``'s kind of array."""
+    tp = type(value)
+    if tp is int or tp is float:
+        return PYTHON
+    kind = _kind_of(tp, value)
+    if kind == "numpy" or kind == "sequence":
+        return _numpy_ns()
+    if kind == "jax":
+        return _jax_ns()
+    if kind == "torch":
+        return _torch_ns()
+    raise TypeError(f"step must be a Python number, a NumPy array, a JAX array or a torch tensor, got {tp.__name__}")
+
+
+def _negative_step_error(what: str) -> ValueError:
+    return ValueError(f"step must be finite and >= 0, got {what}")
+
+
+def prepare_step(step: Any) -> tuple[Any, Namespace]:
+    """Validate ``step`` and convert it to the backend's floating type.
+
+    Eager inputs with a negative or non-finite step raise ``ValueError``.
+    Traced JAX steps cannot be inspected, so they are clamped to ``>= 0``.
+    """
+    tp = type(step)
+    if tp is float or tp is int:
+        if not 0 <= step < math.inf:
+            raise _negative_step_error(repr(step))
+        return step, PYTHON
+    if tp is bool:
+        raise TypeError("step must be a number, got bool")
+    xp = namespace_for(step)
+    if xp.name == "numpy":
+        np = _numpy_ns().np
+        t = np.asarray(step, dtype=np.float64)
+        if t.size and not (np.all(t >= 0) and np.all(np.isfinite(t))):
+            bad = t[~((t >= 0) & np.isfinite(t))].ravel()[0]
+            raise _negative_step_error(repr(float(bad)))
+        return t, xp
+    if xp.name == "jax":
+        jax = sys.modules["jax"]
+        jnp = _jax_ns().jnp
+        t = jnp.asarray(step)
+        if not jnp.issubdtype(t.dtype, jnp.floating):
+            t = t.astype(jnp.result_type(float))
+        if not isinstance(t, jax.core.Tracer) and t.size:
+            ok = bool(jnp.all((t >= 0) & jnp.isfinite(t)))
+            if not ok:
+                raise _negative_step_error("an array with negative or non-finite entries")
+        return jnp.maximum(t, 0), xp
+    torch = sys.modules["torch"]
+    t = step
+    if not t.is_floating_point():
+        t = t.to(torch.get_default_dtype())
+    if t.numel() and not bool(torch.all((t >= 0) & torch.isfinite(t))):
+        raise _negative_step_error("a tensor with negative or non-finite entries")
+    return t, xp
+
+
+def finalize(out: Any, t: Any, xp: Namespace) -> Any:
+    """Give the result the step's type, dtype and shape."""
+    if xp.is_scalar:
+        return float(out)
+    if xp.name == "numpy":
+        np = _numpy_ns().np
+        out = np.asarray(out, dtype=np.float64)
+        if out.shape != t.shape:
+            out = np.array(np.broadcast_to(out, t.shape))
+        return out
+    if xp.name == "jax":
+        jnp = _jax_ns().jnp
+        out = jnp.asarray(out, dtype=t.dtype)
+        if out.shape != t.shape:
+            out = jnp.broadcast_to(out, t.shape)
+        return out
+    torch = sys.modules["torch"]
+    out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
+    if out.shape != t.shape:
+        out = out.expand(t.shape).clone()
+    return out

@@ -1,0 +1,342 @@
+"""The schedule value: a frozen, hashable, picklable ``step -> value`` callable.
+
+Every schedule is a frozen dataclass registered under the name of its factory
+(``cosine_decay``, ``warmup``, ...). Fields are normalised and validated once,
+at construction; evaluation then never branches in Python on the step value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
+        return lambda f: f
+
+
+from lrsched._backend import Namespace, finalize, prepare_step
+
+__all__ = [
+    "Schedule",
+    "FunctionSchedule",
+    "as_schedule",
+    "register",
+    "registry",
+    "schedule_error",
+]
+
+# Field kinds, read from the (string) annotations of each schedule class.
+_KINDS = {
+    "float": "number",
+    "float | None": "optional_number",
+    "int": "integer",
+    "int | None": "optional_integer",
+    "bool": "flag",
+    "str": "text",
+    "Schedule": "schedule",
+    "Schedule | float": "schedule_or_number",
+    "tuple[float, ...]": "numbers",
+    "tuple[Schedule, ...]": "schedules",
+    "tuple[str, ...] | None": "optional_texts",
+    "tuple[tuple[float, float], ...]": "points",
+}
+
+_REGISTRY: dict[str, type[Schedule]] = {}
+
+S = TypeVar("S", bound="type[Schedule]")
+
+
+def schedule_error(owner: str, message: str) -> ValueError:
+    return ValueError(f"{owner}: {message}")
+
+
+def registry() -> dict[str, type[Schedule]]:
+    """A copy of the name -> class registry used by :func:`lrsched.from_config`."""
+    return dict(_REGISTRY)
+
+
+@dataclass_transform(frozen_default=True, eq_default=True)
+def register(name: str) -> Callable[[S], S]:
+    """Make ``cls`` a frozen dataclass schedule registered as ``name``."""
+
+    def decorate(cls: S) -> S:
+        cls = dataclasses.dataclass(frozen=True, repr=False, eq=True)(cls)  # type: ignore[assignment]
+        kinds = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            if annotation not in _KINDS:
+                raise TypeError(f"{cls.__name__}.{f.name}: unsupported annotation {annotation!r}")
+            kinds[f.name] = _KINDS[annotation]
+        cls.name = name
+        cls._kinds = kinds
+        if name in _REGISTRY:
+            raise TypeError(f"schedule name {name!r} registered twice")
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _number(owner: str, field: str, value: Any) -> int | float:
+    if not _is_number(value):
+        raise TypeError(f"{owner}: {field} must be a real number, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        value = int(value)
+    else:
+        value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {field} must be finite, got {value!r}")
+    return value
+
+
+def _normalise(owner: str, field: str, kind: str, value: Any) -> Any:
+    if kind == "number":
+        return _number(owner, field, value)
+    if kind == "optional_number":
+        return None if value is None else _number(owner, field, value)
+    if kind in ("integer", "optional_integer"):
+        if value is None and kind == "optional_integer":
+            return None
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"{owner}: {field} must be an integer, got {value!r}")
+        return int(value)
+    if kind == "flag":
+        if not isinstance(value, bool):
+            raise TypeError(f"{owner}: {field} must be True or False, got {value!r}")
+        return value
+    if kind == "text":
+        if not isinstance(value, str):
+            raise TypeError(f"{owner}: {field} must be a string, got {value!r}")
+        return value
+    if kind == "schedule":
+        return as_schedule(value, owner=owner, field=field)
+    if kind == "schedule_or_number":
+        if _is_number(value):
+            return _number(owner, field, value)
+        return as_schedule(value, owner=owner, field=field)
+    if kind == "numbers":
+        return tuple(_number(owner, f"{field}[{i}]", v) for i, v in enumerate(_sequence(owner, field, value)))
+    if kind == "schedules":
+        return tuple(
+            as_schedule(v, owner=owner, field=f"{field}[{i}]") for i, v in enumerate(_sequence(owner, field, value))
+        )
+    if kind == "optional_texts":
+        if value is None:
+            return None
+        items = _sequence(owner, field, value)
+        for i, v in enumerate(items):
+            if not isinstance(v, str):
+                raise TypeError(f"{owner}: {field}[{i}] must be a string, got {v!r}")
+        return tuple(items)
+    if kind == "points":
+        pairs = []
+        for i, p in enumerate(_sequence(owner, field, value)):
+            pair = _sequence(owner, f"{field}[{i}]", p)
+            if len(pair) != 2:
+                raise ValueError(f"{owner}: {field}[{i}] must be a (step, value) pair, got {p!r}")
+            pairs.append((_number(owner, f"{field}[{i}][0]", pair[0]), _number(owner, f"{field}[{i}][1]", pair[1])))
+        return tuple(pairs)
+    raise AssertionError(kind)
+
+
+def _sequence(owner: str, field: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{owner}: {field} must be a sequence, got {value!r}")
+    return tuple(value)
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        inner = ", ".join(_format_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        return value.to_config()
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+class Schedule:
+    """Base class of every schedule: an immutable callable ``step -> value``.
+
+    ``step`` counts optimizer updates from 0 (fractional values such as epochs
+    are allowed). Call it on a Python number (-> float), a NumPy array
+    (-> float64 array), a JAX array or tracer (-> JAX array, also under
+    ``jit``/``vmap``/``scan``) or a torch tensor (-> tensor).
+    """
+
+    name: ClassVar[str] = "schedule"
+    _kinds: ClassVar[dict[str, str]] = {}
+    # Fields that select code paths; never stacked into arrays by ``join``.
+    _static: ClassVar[tuple[str, ...]] = ()
+
+    # -- construction ---------------------------------------------------
+    def __post_init__(self) -> None:
+        for field, kind in self._kinds.items():
+            object.__setattr__(self, field, _normalise(self.name, field, kind, getattr(self, field)))
+        self._check()
+
+    def _check(self) -> None:
+        """Semantic validation of the normalised fields (override)."""
+
+    def _fail(self, message: str) -> ValueError:
+        return schedule_error(self.name, message)
+
+    # -- evaluation -----------------------------------------------------
+    def __call__(self, step: Any) -> Any:
+        tp = type(step)
+        if (tp is int or tp is float) and 0 <= step < math.inf:
+            return float(self._eval(step, _PY))
+        t, xp = prepare_step(step)
+        return finalize(self._eval(t, xp), t, xp)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        """The formula; ``t >= 0`` is already a float or float array of ``xp``."""
+        raise NotImplementedError
+
+    def phase_at(self, step: float) -> str | None:
+        """Name of the phase active at ``step`` (``None`` when unnamed)."""
+        return None
+
+    # -- value semantics ------------------------------------------------
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            required = f.default is dataclasses.MISSING
+            if required or value != f.default or type(value) is not type(f.default):
+                parts.append(f"{f.name}={_format_value(value)}")
+        return f"{self.name}({', '.join(parts)})"
+
+    def to_config(self) -> dict[str, Any]:
+        """A JSON-serializable dict; :func:`lrsched.from_config` rebuilds an equal schedule."""
+        config: dict[str, Any] = {"name": self.name}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            config[f.name] = _to_json(getattr(self, f.name))
+        return config
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache")}
+
+    def _cached(self, key: str, build: Callable[[], Any]) -> Any:
+        """Per-instance memo of derived constants (never pickled, never compared)."""
+        name = "_cache_" + key
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            value = build()
+            self.__dict__[name] = value
+            return value
+
+    # -- algebra --------------------------------------------------------
+    def __add__(self, other: Any) -> Schedule:
+        from lrsched._combinators import Sum
+
+        return Sum(self, _operand(other))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Schedule:
+        from lrsched._combinators import Product, Sum
+
+        other = _operand(other)
+        if isinstance(other, Schedule):
+            return Sum(self, Product(other, -1.0))
+        return Sum(self, -other)
+
+    def __rsub__(self, other: Any) -> Schedule:
+        from lrsched._combinators import Product, Sum
+
+        return Sum(Product(self, -1.0), _operand(other))
+
+    def __mul__(self, other: Any) -> Schedule:
+        from lrsched._combinators import Product
+
+        return Product(self, _operand(other))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Schedule:
+        from lrsched._combinators import Product
+
+        if not _is_number(other):
+            return NotImplemented
+        if other == 0:
+            raise ZeroDivisionError("schedule divided by zero")
+        return Product(self, 1.0 / float(other))
+
+    def __neg__(self) -> Schedule:
+        from lrsched._combinators import Product
+
+        return Product(self, -1.0)
+
+
+def _operand(value: Any) -> Any:
+    if _is_number(value):
+        return value
+    if isinstance(value, Schedule) or callable(value):
+        return as_schedule(value)
+    raise TypeError(f"cannot combine a schedule with {type(value).__name__}")
+
+
+from lrsched._backend import PYTHON as _PY  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=True)
+class FunctionSchedule(Schedule):
+    """A plain Python callable ``fn(step) -> value`` used as a schedule.
+
+    ``fn`` receives the step exactly as the schedule does (a number or an
+    array); it has no config, so :meth:`to_config` raises ``TypeError``.
+    """
+
+    name: ClassVar[str] = "function"
+    fn: Callable[..., Any]
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise TypeError(f"function: fn must be callable, got {self.fn!r}")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.fn(t)  # type: ignore[operator]
+
+    def __repr__(self) -> str:
+        return f"function({getattr(self.fn, '__qualname__', repr(self.fn))})"
+
+    def to_config(self) -> dict[str, Any]:
+        raise TypeError(
+            f"{self!r} wraps a plain Python callable, which has no config; "
+            "build the schedule from lrsched schedules to save it"
+        )
+
+
+def as_schedule(value: Any, *, owner: str = "as_schedule", field: str = "schedule") -> Schedule:
+    """Return ``value`` as a :class:`Schedule`.
+
+    Schedules pass through; numbers become :func:`constant`; other callables are
+    wrapped in :class:`FunctionSchedule`.
+    """
+    if isinstance(value, Schedule):
+        return value
+    if _is_number(value):
+        from lrsched._schedules import Constant
+
+        return Constant(value)
+    if callable(value):
+        return FunctionSchedule(value)  # type: ignore[arg-type]
+    raise TypeError(f"{owner}: {field} must be a schedule, a number or a callable, got {value!r}")

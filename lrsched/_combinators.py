@@ -1,0 +1,334 @@
+"""Combinators: build schedules from schedules.
+
+Each takes a schedule (or a number, or a plain callable) and returns a new
+schedule value. The same algebra schedules anything that moves with the step:
+momentum, weight decay, a data-mixture weight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lrsched._backend import Namespace
+from lrsched._base import Schedule, register
+from lrsched._curves import linear_between, progress
+from lrsched._schedules import _non_negative, _positive
+
+__all__ = [
+    "Warmup",
+    "Cycle",
+    "Shift",
+    "Clip",
+    "Sum",
+    "Product",
+    "Minimum",
+    "Maximum",
+    "Quantize",
+    "Perturb",
+    "scale",
+]
+
+
+def _value(operand: Any, t: Any, xp: Namespace) -> Any:
+    return operand._eval(t, xp) if isinstance(operand, Schedule) else operand
+
+
+@register("warmup")
+class Warmup(Schedule):
+    """Warmup in front of ``schedule``.
+
+    For ``t < w`` (``w = warmup_steps``) the value goes from ``init_value`` to
+    the target ``schedule(0)`` (``clock="after_warmup"``, the default: the
+    wrapped schedule's clock starts at 0 when the warmup ends, so its length
+    does *not* include the warmup) or ``schedule(w)`` (``clock="global"``: the
+    wrapped schedule sees the global step and its length includes the warmup):
+
+    * ``shape="linear"``: ``init + (target - init) * t / w``;
+    * ``shape="exponential"``: ``init * (target / init) ** (t / w)`` (``init_value > 0``);
+    * ``shape="constant"``: ``init_value``, then a switch at ``w``.
+
+    Step 0 gives ``init_value`` (set it above 0 so the first update is not
+    wasted); step ``w`` gives the target.
+
+    Example:
+        >>> s = warmup(cosine_decay(init_value=1.0, decay_steps=100), warmup_steps=10)
+        >>> s(5), s(10), s(110)
+        (0.5, 1.0, 0.0)
+    """
+
+    schedule: Schedule
+    warmup_steps: float
+    init_value: float = 0.0
+    shape: str = "linear"
+    clock: str = "after_warmup"
+
+    def _check(self) -> None:
+        _positive(self, "warmup_steps")
+        _non_negative(self, "init_value")
+        if self.shape not in ("linear", "exponential", "constant"):
+            raise self._fail(f"shape must be 'linear', 'exponential' or 'constant', got {self.shape!r}")
+        if self.clock not in ("after_warmup", "global"):
+            raise self._fail(f"clock must be 'after_warmup' or 'global', got {self.clock!r}")
+        if self.shape == "exponential":
+            if not self.init_value > 0:
+                raise self._fail(f"init_value must be > 0 for an exponential warmup, got {self.init_value!r}")
+            if not self._target_value() > 0:
+                raise self._fail("an exponential warmup needs a target value > 0 at the end of the warmup")
+
+    def _target_value(self) -> float:
+        at = 0 if self.clock == "after_warmup" else self.warmup_steps
+        return self._cached("target", lambda: self.schedule(at))  # type: ignore[no-any-return]
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        w = self.warmup_steps
+        after = self.clock == "after_warmup"
+        inner = self.schedule._eval(xp.maximum(t - w, 0.0) if after else t, xp)
+        if "_stacked" in self.__dict__:  # numbers may be arrays: evaluate the target
+            target = self.schedule._eval(xp.full_like(t, 0.0 if after else w), xp)
+        else:
+            target = self._target_value()
+        x = progress(t, w, xp)
+        if self.shape == "linear":
+            ramp = linear_between(self.init_value, target, x)
+        elif self.shape == "exponential":
+            ramp = self.init_value * xp.exp(x * xp.log(target / self.init_value))
+        else:
+            ramp = xp.full_like(t, self.init_value)
+        return xp.where(t < w, ramp, inner)
+
+    def phase_at(self, step: float) -> str | None:
+        if step < self.warmup_steps:
+            return "warmup"
+        return self.schedule.phase_at(step - self.warmup_steps if self.clock == "after_warmup" else step)
+
+
+@register("cycle")
+class Cycle(Schedule):
+    """Repeat ``schedule`` every ``period`` steps, cycle ``k`` scaled by ``decay ** k``.
+
+    ``schedule(t mod period) * decay ** floor(t / period)``: a restart at each multiple of ``period``.
+
+    Example:
+        >>> cycle(linear(1.0, 0.0, 10), period=10, decay=0.5)(15)
+        0.25
+    """
+
+    schedule: Schedule
+    period: float
+    decay: float = 1.0
+
+    def _check(self) -> None:
+        _positive(self, "period")
+        _positive(self, "decay")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        k = xp.floor(t / self.period)
+        value = self.schedule._eval(t - k * self.period, xp)
+        return value * xp.power(self.decay, k) if self.decay != 1 else value
+
+
+@register("shift")
+class Shift(Schedule):
+    """Offset the clock: ``schedule(max(t - offset, 0))``.
+
+    ``offset > 0`` delays the schedule (it holds its step-0 value until then);
+    ``offset < 0`` starts it ``-offset`` steps in.
+
+    Example:
+        >>> shift(linear(0.0, 1.0, 10), offset=5)(10)
+        0.5
+    """
+
+    schedule: Schedule
+    offset: float
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.schedule._eval(xp.maximum(t - self.offset, 0.0), xp)
+
+    def phase_at(self, step: float) -> str | None:
+        return self.schedule.phase_at(max(step - self.offset, 0.0))
+
+
+@register("clip")
+class Clip(Schedule):
+    """``min(max(schedule(t), min_value), max_value)``; either bound may be ``None``.
+
+    Example:
+        >>> clip(linear(0.0, 1.0, 10), min_value=0.2)(0)
+        0.2
+    """
+
+    schedule: Schedule
+    min_value: float | None = None
+    max_value: float | None = None
+
+    def _check(self) -> None:
+        lo, hi = self.min_value, self.max_value
+        if lo is None and hi is None:
+            raise self._fail("give min_value, max_value or both")
+        if lo is not None and hi is not None and lo > hi:
+            raise self._fail(f"min_value must be <= max_value, got {lo!r} > {hi!r}")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        value = self.schedule._eval(t, xp)
+        if self.min_value is not None:
+            value = xp.maximum(value, self.min_value)
+        if self.max_value is not None:
+            value = xp.minimum(value, self.max_value)
+        return value
+
+    def phase_at(self, step: float) -> str | None:
+        return self.schedule.phase_at(step)
+
+
+class _Binary(Schedule):
+    left: Schedule
+    right: Schedule | float
+    _symbol = "?"
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self._symbol} {self.right!r})"
+
+    def phase_at(self, step: float) -> str | None:
+        return self.left.phase_at(step)
+
+
+@register("sum")
+class Sum(_Binary):
+    """``left(t) + right(t)`` (``right`` may be a number); written ``a + b``."""
+
+    left: Schedule
+    right: Schedule | float
+    _symbol = "+"
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.left._eval(t, xp) + _value(self.right, t, xp)
+
+
+@register("product")
+class Product(_Binary):
+    """``left(t) * right(t)`` (``right`` may be a number); written ``a * b``."""
+
+    left: Schedule
+    right: Schedule | float
+    _symbol = "*"
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.left._eval(t, xp) * _value(self.right, t, xp)
+
+
+@register("minimum")
+class Minimum(Schedule):
+    """Elementwise ``min(left(t), right(t))``.
+
+    Example:
+        >>> minimum(linear(0.0, 1.0, 10), 0.3)(5)
+        0.3
+    """
+
+    left: Schedule
+    right: Schedule | float
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.minimum(self.left._eval(t, xp), _value(self.right, t, xp))
+
+
+@register("maximum")
+class Maximum(Schedule):
+    """Elementwise ``max(left(t), right(t))``.
+
+    Example:
+        >>> maximum(linear(1.0, 0.0, 10), 0.3)(10)
+        0.3
+    """
+
+    left: Schedule
+    right: Schedule | float
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.maximum(self.left._eval(t, xp), _value(self.right, t, xp))
+
+
+@register("quantize")
+class Quantize(Schedule):
+    """Hold the value constant within each epoch of ``steps_per_epoch`` steps.
+
+    ``schedule(floor(t / n) * n)``, or ``schedule(floor(t / n))`` when
+    ``schedule_in_epochs=True`` (a schedule written in epochs, fed optimizer steps).
+
+    Example:
+        >>> quantize(linear(1.0, 0.0, 10), steps_per_epoch=100, schedule_in_epochs=True)(250)
+        0.8
+    """
+
+    schedule: Schedule
+    steps_per_epoch: float
+    schedule_in_epochs: bool = False
+
+    def _check(self) -> None:
+        _positive(self, "steps_per_epoch")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        epoch = xp.floor(t / self.steps_per_epoch)
+        return self.schedule._eval(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch, xp)
+
+
+@register("perturb")
+class Perturb(Schedule):
+    """Deterministic multiplicative noise: ``schedule(t) * (1 + amplitude * (2u - 1))``.
+
+    ``u`` in ``[0, 1)`` is a 32-bit integer hash of ``(seed, floor(t / every))``,
+    computed with the same integer operations on every backend, so the values
+    are identical everywhere (for ``t / every < 2**31``). No random state.
+
+    Example:
+        >>> p = perturb(constant(1.0), amplitude=0.1, seed=3)
+        >>> 0.9 <= p(7) <= 1.1, p(7) == p(7.5)
+        (True, True)
+    """
+
+    schedule: Schedule
+    amplitude: float
+    seed: int = 0
+    every: float = 1
+
+    _static = ("seed",)
+
+    def _check(self) -> None:
+        if not 0 <= self.amplitude < 1:
+            raise self._fail(f"amplitude must be in [0, 1), got {self.amplitude!r}")
+        if not 0 <= self.seed < 2**31:
+            raise self._fail(f"seed must be in [0, 2**31), got {self.seed!r}")
+        _positive(self, "every")
+
+    def noise(self, t: Any, xp: Namespace) -> Any:
+        """The uniform ``u`` in ``[0, 1)`` at (already validated) step ``t``."""
+        h = xp.to_int32(xp.floor(t / self.every))
+        h = xp.mul_int32(h ^ _seed_mix(self.seed), 0x9E3779B1) ^ _SALT
+        h = xp.xorshift_right(h, 16)
+        h = xp.mul_int32(h, 0x85EBCA6B)
+        h = xp.xorshift_right(h, 13)
+        h = xp.mul_int32(h, 0xC2B2AE35)
+        h = xp.xorshift_right(h, 16)
+        return xp.low24_as_float(h, t)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        u = self.noise(t, xp)
+        return self.schedule._eval(t, xp) * (1.0 + self.amplitude * (2.0 * u - 1.0))
+
+    def phase_at(self, step: float) -> str | None:
+        return self.schedule.phase_at(step)
+
+
+_SALT = 0x5BD1E995 - (1 << 32) if 0x5BD1E995 >= 1 << 31 else 0x5BD1E995
+
+
+def _seed_mix(seed: int) -> int:
+    """The seed spread over 32 bits, as a signed 32-bit integer."""
+    v = (seed * 0x27D4EB2D + 0x165667B1) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def scale(schedule: Any, factor: float) -> Schedule:
+    """``schedule(t) * factor`` (the same as ``schedule * factor``)."""
+    return Product(schedule, factor)

@@ -1,0 +1,109 @@
+"""Rebuild schedules from plain configs.
+
+Configs are plain JSON data: ``{"name": "cosine_decay", "init_value": 0.1, ...}``
+with nested schedules as nested dicts. Only names in lrsched's own registry
+are accepted; nothing is imported or evaluated by name. Bad configs raise
+``ValueError`` or ``TypeError`` with a message that names the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+from lrsched._base import _REGISTRY, Schedule
+
+__all__ = ["from_config", "from_json", "register_config_builder"]
+
+_MAX_DEPTH = 64
+
+# Non-schedule values with configs (e.g. GreedyLR) register a builder here by name.
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def register_config_builder(name: str, build: Callable[[dict[str, Any]], Any]) -> None:
+    """Let :func:`from_config` rebuild library objects that are not schedules (internal)."""
+    _BUILDERS[name] = build
+
+
+def from_json(text: str) -> Schedule:
+    """Parse a JSON schedule config (see :func:`from_config`)."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"schedule config is not valid JSON: {err}") from None
+    return from_config(data)
+
+
+def from_config(config: Any) -> Schedule:
+    """Build the schedule described by ``config`` (the output of ``to_config``).
+
+    Example:
+        >>> import lrsched
+        >>> s = lrsched.cosine_decay(init_value=0.1, decay_steps=100)
+        >>> lrsched.from_config(s.to_config()) == s
+        True
+    """
+    return _build(config, "config", 0)
+
+
+def _build(config: Any, where: str, depth: int) -> Schedule:
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"{where}: schedule configs nest at most {_MAX_DEPTH} levels deep")
+    if not isinstance(config, dict):
+        raise TypeError(f"{where}: a schedule config must be a dict, got {type(config).__name__}")
+    name = config.get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: a schedule config needs a string 'name', got {name!r}")
+    if depth == 0 and name in _BUILDERS:
+        return _BUILDERS[name](config)  # type: ignore[no-any-return]
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = ", ".join(sorted(set(_REGISTRY) | set(_BUILDERS)))
+        raise ValueError(f"{where}: unknown schedule name {name!r}; known names: {known}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(str(k) for k in config if k != "name" and k not in fields)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))} for {name!r}; valid keys: {', '.join(fields)}"
+        )
+    missing = [
+        k
+        for k, f in fields.items()
+        if k not in config and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ValueError(f"{where}: {name!r} is missing required key(s): {', '.join(missing)}")
+    kwargs = {}
+    for key, value in config.items():
+        if key == "name":
+            continue
+        kwargs[key] = _value(cls._kinds[key], value, f"{where}.{key}", depth)
+    try:
+        return cls(**kwargs)
+    except RecursionError:
+        raise ValueError(f"{where}: schedule config nests too deeply") from None
+
+
+def _value(kind: str, value: Any, where: str, depth: int) -> Any:
+    if kind == "schedule":
+        return _build(value, where, depth + 1)
+    if kind == "schedule_or_number":
+        return _build(value, where, depth + 1) if isinstance(value, dict) else value
+    if kind == "schedules":
+        if not isinstance(value, list):
+            raise TypeError(f"{where}: expected a list of schedule configs, got {type(value).__name__}")
+        return tuple(_build(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+    if kind in ("numbers", "optional_texts", "points"):
+        if value is None and kind == "optional_texts":
+            return None
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{where}: expected a list, got {type(value).__name__}")
+        if kind == "points":
+            return tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in value)
+        return tuple(value)
+    if isinstance(value, (dict, list)):
+        raise TypeError(f"{where}: expected a plain value, got {type(value).__name__}")
+    return value

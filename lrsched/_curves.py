@@ -1,0 +1,41 @@
+"""The few curve pieces the schedules share, written once against ``xp``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lrsched._backend import Namespace
+
+_TINY = 1e-30
+
+
+def clip01(x: Any, xp: Namespace) -> Any:
+    """``x`` limited to ``[0, 1]``."""
+    return xp.minimum(xp.maximum(x, 0.0), 1.0)
+
+
+def progress(t: Any, length: Any, xp: Namespace) -> Any:
+    """Fraction ``min(t, length) / length`` of a phase; ``length > 0`` (or a guarded 0)."""
+    return xp.minimum(t, length) / xp.maximum(length, _TINY)
+
+
+def linear_between(start: Any, end: Any, x: Any) -> Any:
+    """``start + (end - start) * x`` for ``x`` in ``[0, 1]``."""
+    return start + (end - start) * x
+
+
+def cosine_between(start: Any, end: Any, x: Any, xp: Namespace) -> Any:
+    """``end + (start - end) * (1 + cos(pi * x)) / 2``: from ``start`` at 0 to ``end`` at 1."""
+    return end + (start - end) * (0.5 + 0.5 * xp.cos(math.pi * x))
+
+
+def anneal(kind: str, start: Any, end: Any, x: Any, xp: Namespace) -> Any:
+    """Go from ``start`` (x=0) to ``end`` (x=1) along ``kind``: linear, cosine or 1-sqrt."""
+    if kind == "linear":
+        return linear_between(start, end, x)
+    if kind == "cosine":
+        return cosine_between(start, end, x, xp)
+    if kind == "1-sqrt":
+        return end + (start - end) * (1.0 - xp.sqrt(x))
+    raise AssertionError(kind)

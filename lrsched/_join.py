@@ -1,0 +1,180 @@
+"""Joining schedules into phases, with a cost that does not grow with the number of phases.
+
+On arrays, a join does not evaluate every piece (Optax's ``join_schedules``
+unrolls one ``where`` per piece). Pieces of the same structure (same class,
+same non-numeric settings) are stacked: their numbers become arrays, each
+step gathers its own piece's numbers after a binary search, and the formula
+runs once per structure. A join of 10 000 cosine pieces evaluates one cosine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from lrsched._backend import Namespace
+from lrsched._base import Schedule, register
+
+__all__ = ["Join", "phases"]
+
+
+def _structure(s: Schedule, leaves: list[float]) -> Any:
+    """Hashable description of ``s`` without its numbers; numbers go to ``leaves``."""
+    spec = []
+    for f in dataclasses.fields(s):  # type: ignore[arg-type]
+        value = getattr(s, f.name)
+        kind = s._kinds.get(f.name)
+        if isinstance(value, Schedule):
+            spec.append((f.name, "schedule", _structure(value, leaves)))
+        elif kind == "schedules":
+            spec.append((f.name, "schedules", tuple(_structure(v, leaves) for v in value)))
+        elif kind in ("number", "optional_number", "schedule_or_number") and value is not None:
+            if f.name in s._static:
+                spec.append((f.name, "static", value))
+            else:
+                spec.append((f.name, "leaf", None))
+                leaves.append(value)
+        else:
+            spec.append((f.name, "static", value))
+    return (type(s), tuple(spec))
+
+
+def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
+    """A schedule of ``structure`` whose numbers are taken from ``leaves`` (arrays allowed)."""
+    cls, spec = structure
+    obj = object.__new__(cls)
+    for name, how, payload in spec:
+        if how == "leaf":
+            value = next(leaves)
+        elif how == "schedule":
+            value = _rebuild(payload, leaves)
+        elif how == "schedules":
+            value = tuple(_rebuild(p, leaves) for p in payload)
+        else:
+            value = payload
+        object.__setattr__(obj, name, value)
+    obj.__dict__["_stacked"] = True
+    return obj
+
+
+@dataclasses.dataclass(frozen=True)
+class _Group:
+    structure: Any
+    members: tuple[int, ...]
+    leaves: tuple[Any, ...]  # one float64 array per leaf, indexed by member position
+
+
+@register("join")
+class Join(Schedule):
+    """Piecewise join: ``schedules[i](t - boundaries[i-1])`` on ``boundaries[i-1] <= t < boundaries[i]``.
+
+    ``boundaries`` are global steps, strictly increasing; each phase sees its
+    *local* step, starting at 0 at its boundary. The last phase runs forever.
+    ``names`` label the phases for :meth:`phase_at` (e.g. to switch data in the
+    final anneal). Scalar cost is a binary search; array cost and the jitted
+    graph grow with the number of distinct piece structures, not pieces.
+
+    Example:
+        >>> s = join((constant(1.0), linear(1.0, 0.0, 10)), boundaries=(5,), names=("hold", "decay"))
+        >>> s(10), s.phase_at(10)
+        (0.5, 'decay')
+    """
+
+    schedules: tuple[Schedule, ...]
+    boundaries: tuple[float, ...]
+    names: tuple[str, ...] | None = None
+
+    def _check(self) -> None:
+        n = len(self.schedules)
+        if n == 0:
+            raise self._fail("schedules must not be empty")
+        if len(self.boundaries) != n - 1:
+            raise self._fail(f"boundaries must have len(schedules) - 1 = {n - 1} entries, got {len(self.boundaries)}")
+        for i, b in enumerate(self.boundaries):
+            if b <= 0:
+                raise self._fail(f"boundaries[{i}] must be > 0, got {b!r}")
+            if i and b <= self.boundaries[i - 1]:
+                raise self._fail(f"boundaries must be strictly increasing, got {self.boundaries!r}")
+        if self.names is not None and len(self.names) != n:
+            raise self._fail(f"names must have one entry per schedule ({n}), got {len(self.names)}")
+
+    def _starts(self) -> tuple[float, ...]:
+        return self._cached("starts", lambda: (0, *self.boundaries))
+
+    def _groups(self) -> tuple[Any, ...]:
+        def build() -> tuple[Any, ...]:
+            import numpy as np
+
+            by_structure: dict[Any, list[tuple[int, list[float]]]] = {}
+            for i, s in enumerate(self.schedules):
+                leaves: list[float] = []
+                by_structure.setdefault(_structure(s, leaves), []).append((i, leaves))
+            groups = []
+            group_of = np.zeros(len(self.schedules), dtype=np.int64)
+            member_of = np.zeros(len(self.schedules), dtype=np.int64)
+            for g, (structure, items) in enumerate(by_structure.items()):
+                for m, (i, _) in enumerate(items):
+                    group_of[i], member_of[i] = g, m
+                columns = tuple(np.asarray(col, dtype=np.float64) for col in zip(*(lv for _, lv in items)))
+                groups.append(_Group(structure, tuple(i for i, _ in items), columns))
+            starts = np.asarray(self._starts(), dtype=np.float64)
+            bounds = np.asarray(self.boundaries, dtype=np.float64)
+            return tuple(groups), group_of, member_of, starts, bounds
+
+        return self._cached("groups", build)  # type: ignore[no-any-return]
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        if xp.is_scalar:
+            i = xp.searchsorted(self.boundaries, t)
+            return self.schedules[i]._eval(t - self._starts()[i], xp)
+        groups, group_of, member_of, starts, bounds = self._groups()
+        i = xp.searchsorted(bounds, t)
+        local = t - xp.take(starts, i)
+        out = None
+        for g, group in enumerate(groups):
+            if len(group.members) == 1:
+                piece = self.schedules[group.members[0]]
+            else:
+                member = xp.take(member_of, i)
+                piece = _rebuild(group.structure, iter([xp.take(col, member) for col in group.leaves]))
+            value = piece._eval(local, xp)
+            out = value if out is None else xp.where(xp.take(group_of, i) == g, value, out)
+        return out
+
+    def phase_at(self, step: float) -> str | None:
+        i = self._index(step)
+        if self.names is not None:
+            return self.names[i]
+        return self.schedules[i].phase_at(step - self._starts()[i])
+
+    def _index(self, step: float) -> int:
+        import bisect
+
+        return bisect.bisect_right(self.boundaries, step)
+
+
+def phases(*specs: tuple[str, Any, float | None]) -> Join:
+    """Join named phases given as ``(name, schedule, length)``; the last length may be ``None``.
+
+    Example:
+        >>> s = phases(("train", constant(1.0), 90), ("anneal", linear(1.0, 0.0, 10), None))
+        >>> s.phase_at(95), s(95)
+        ('anneal', 0.5)
+    """
+    if not specs:
+        raise ValueError("phases: give at least one (name, schedule, length) phase")
+    names, schedules, boundaries = [], [], []
+    total = 0.0
+    for k, spec in enumerate(specs):
+        if not isinstance(spec, tuple) or len(spec) != 3:
+            raise TypeError(f"phases: phase {k} must be a (name, schedule, length) tuple, got {spec!r}")
+        name, schedule, length = spec
+        names.append(name)
+        schedules.append(schedule)
+        if k < len(specs) - 1:
+            if length is None or not length > 0:
+                raise ValueError(f"phases: phase {k} ({name!r}) needs a length > 0, got {length!r}")
+            total += length
+            boundaries.append(total)
+    return Join(tuple(schedules), tuple(boundaries), tuple(names))
