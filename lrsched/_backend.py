@@ -32,6 +32,12 @@ class Namespace:
     is_scalar = False
 
     where: Callable[[Any, Any, Any], Any]
+
+    @staticmethod
+    def call(fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` (the scalar compiler records it as a call instead)."""
+        return fn(*args)
+
     minimum: Callable[[Any, Any], Any]
     maximum: Callable[[Any, Any], Any]
     floor: Callable[[Any], Any]
@@ -64,6 +70,10 @@ class _Python(Namespace):
     @staticmethod
     def maximum(a: Any, b: Any) -> Any:
         return a if a >= b else b
+
+    @staticmethod
+    def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
 
     floor = staticmethod(math.floor)
     cos = staticmethod(math.cos)

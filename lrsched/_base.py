@@ -200,10 +200,30 @@ class Schedule:
     # -- evaluation -----------------------------------------------------
     def __call__(self, step: Any) -> Any:
         tp = type(step)
-        if (tp is int or tp is float) and 0 <= step < math.inf:
-            return float(self._eval(step, _PY))
+        if (tp is int or tp is float) and 0 <= step < _INF:
+            scalar = self.__dict__.get("_cache_scalar")
+            if scalar is None:
+                scalar = self._scalar_function()
+            return scalar(step)
         t, xp = prepare_step(step)
         return finalize(self._eval(t, xp), t, xp)
+
+    def _scalar_function(self) -> Callable[[Any], float]:
+        """The formula compiled for Python numbers (see ``_codegen``), memoised."""
+
+        def generic(t: Any) -> float:
+            return float(self._eval(t, _PY))
+
+        from lrsched._codegen import compile_scalar
+
+        return self._cached("scalar", lambda: compile_scalar(self._eval) or generic)  # type: ignore[no-any-return]
+
+    def _scalar(self, t: Any) -> float:
+        """Value at a validated Python number ``t >= 0`` (no checks)."""
+        scalar = self.__dict__.get("_cache_scalar")
+        if scalar is None:
+            scalar = self._scalar_function()
+        return scalar(t)  # type: ignore[no-any-return]
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         """The formula; ``t >= 0`` is already a float or float array of ``xp``."""
@@ -296,6 +316,8 @@ def _operand(value: Any) -> Any:
 
 from lrsched._backend import PYTHON as _PY  # noqa: E402
 
+_INF = math.inf
+
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=True)
 class FunctionSchedule(Schedule):
@@ -313,7 +335,7 @@ class FunctionSchedule(Schedule):
             raise TypeError(f"function: fn must be callable, got {self.fn!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.fn(t)  # type: ignore[operator]
+        return xp.call(self.fn, t)
 
     def __repr__(self) -> str:
         return f"function({getattr(self.fn, '__qualname__', repr(self.fn))})"

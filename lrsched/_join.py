@@ -9,6 +9,7 @@ runs once per structure. A join of 10 000 cosine pieces evaluates one cosine.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -126,8 +127,7 @@ class Join(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         if xp.is_scalar:
-            i = xp.searchsorted(self.boundaries, t)
-            return self.schedules[i]._eval(t - self._starts()[i], xp)
+            return xp.call(self._scalar_piece, t)
         groups, group_of, member_of, starts, bounds = self._groups()
         i = xp.searchsorted(bounds, t)
         local = t - xp.take(starts, i)
@@ -142,6 +142,10 @@ class Join(Schedule):
             out = value if out is None else xp.where(xp.take(group_of, i) == g, value, out)
         return out
 
+    def _scalar_piece(self, t: float) -> float:
+        i = bisect.bisect_right(self.boundaries, t)
+        return self.schedules[i]._scalar(t - self._starts()[i])
+
     def phase_at(self, step: float) -> str | None:
         i = self._index(step)
         if self.names is not None:
@@ -149,8 +153,6 @@ class Join(Schedule):
         return self.schedules[i].phase_at(step - self._starts()[i])
 
     def _index(self, step: float) -> int:
-        import bisect
-
         return bisect.bisect_right(self.boundaries, step)
 
 

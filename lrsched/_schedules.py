@@ -7,6 +7,7 @@ no rise).
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -202,7 +203,7 @@ class PiecewiseConstant(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         if xp.is_scalar:
-            return self.values[xp.searchsorted(self.boundaries, t)]
+            return xp.take(self.values, xp.searchsorted(self.boundaries, t))
         boundaries, values = self._arrays()
         return xp.take(values, xp.searchsorted(boundaries, t))
 
@@ -242,16 +243,18 @@ class PiecewiseLinear(Schedule):
 
         return self._cached("arrays", build)
 
+    def _interpolate_scalar(self, t: float) -> float:
+        steps = self._cached("steps", lambda: tuple(p[0] for p in self.points))
+        i = min(max(bisect.bisect_right(steps, t), 1), len(steps) - 1)
+        (x0, y0), (x1, y1) = self.points[i - 1], self.points[i]
+        return y0 + (y1 - y0) * min(max((t - x0) / (x1 - x0), 0.0), 1.0)
+
     def _eval(self, t: Any, xp: Namespace) -> Any:
         n = len(self.points)
         if n == 1:
             return xp.full_like(t, self.points[0][1])
         if xp.is_scalar:
-            steps = self._cached("steps", lambda: tuple(p[0] for p in self.points))
-            i = min(max(xp.searchsorted(steps, t), 1), n - 1)
-            (x0, y0), (x1, y1) = self.points[i - 1], self.points[i]
-            frac = min(max((t - x0) / (x1 - x0), 0.0), 1.0)
-            return y0 + (y1 - y0) * frac
+            return xp.call(self._interpolate_scalar, t)
         steps, values = self._arrays()
         i = xp.minimum(xp.maximum(xp.searchsorted(steps, t), 1), n - 1)
         x0, x1 = xp.take(steps, i - 1), xp.take(steps, i)
