@@ -139,7 +139,7 @@ class _Codegen(Namespace):
         self.constants[name] = value
         return name
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
         """``fn(*args)``, folded when no argument is symbolic."""
         if not _symbolic(*args):
             return fn(*args)
