@@ -165,7 +165,7 @@ def join_section(quick: bool) -> list[str]:
         x = jnp.linspace(0.0, total, 100_000, dtype=jnp.float32)
         rng = np.random.default_rng(0)
         probe = [float(v) for v in rng.uniform(0, total, 200)]
-        s_ours = per_call(lambda o=ours: [o(s) for s in probe], 20) / len(probe)
+        s_ours = per_call(lambda o=ours, pr=probe: [o(s) for s in pr], 20) / len(probe)
         cells = {"scalar": s_ours}
         for label, fn in (("ours", ours), ("optax", theirs)):
             if label == "optax" and n > optax_max:
@@ -174,11 +174,11 @@ def join_section(quick: bool) -> list[str]:
             compiled = jax.jit(fn).lower(x).compile()
             compile_s = time.perf_counter() - start
             compiled(x).block_until_ready()
-            run_s = timed(lambda c=compiled: c(x).block_until_ready(), 5)
+            run_s = timed(lambda c=compiled, x=x: c(x).block_until_ready(), 5)
             ops = sum(1 for line in compiled.as_text().splitlines() if " = " in line)
             cells[f"{label}_compile"], cells[f"{label}_run"], cells[f"{label}_ops"] = compile_s, run_s, ops
         if n <= optax_max:
-            cells["optax_scalar"] = per_call(lambda th=theirs: [th(s) for s in probe[:5]], 1, repeat=3) / 5
+            cells["optax_scalar"] = per_call(lambda th=theirs, pr=probe: [th(s) for s in pr[:5]], 1, repeat=3) / 5
         if n == sizes[0]:
             base = dict(cells)
         if n == 1_000:
