@@ -22,6 +22,8 @@ __all__ = ["Join", "phases"]
 
 def _structure(s: Schedule, leaves: list[float]) -> Any:
     """Hashable description of ``s`` without its numbers; numbers go to ``leaves``."""
+    if isinstance(s, Join):  # a nested join stays whole: it stacks its own pieces
+        return (Join, s)
     spec = []
     for f in dataclasses.fields(s):  # type: ignore[arg-type]
         value = getattr(s, f.name)
@@ -44,6 +46,8 @@ def _structure(s: Schedule, leaves: list[float]) -> Any:
 def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
     """A schedule of ``structure`` whose numbers are taken from ``leaves`` (arrays allowed)."""
     cls, spec = structure
+    if isinstance(spec, Schedule):
+        return spec
     obj = object.__new__(cls)
     for name, how, payload in spec:
         if how == "leaf":
