@@ -7,6 +7,15 @@ A schedule formula is written once against a namespace ``xp`` and runs on
 * JAX arrays and tracers -> the JAX namespace (works under ``jit``/``vmap``/``scan``),
 * torch tensors -> the torch namespace.
 
+Steps are converted to the step's floating type: Python numbers and NumPy
+arrays to float64, JAX and torch integer steps to float32 (JAX with x64 and
+torch's default dtype may give float64). Float32 holds every integer step only
+up to ``2**24`` (16.8 M): beyond it a step is rounded to a multiple of 2 (of
+256 near ``2**31``), so neighbouring steps can give the same value, and a
+value is that of the rounded step. Ends still hold (an ``int32`` step near
+``2**31 - 1`` gives a decay's end value). Pass float64 steps where per-step
+resolution past ``2**24`` matters.
+
 The backend is found from the step's type without importing any framework:
 only frameworks already present in ``sys.modules`` are consulted (as einops
 does), and the answer is cached per type.
@@ -77,10 +86,22 @@ class _Python(Namespace):
 
     floor = staticmethod(math.floor)
     cos = staticmethod(math.cos)
-    exp = staticmethod(math.exp)
     log = staticmethod(math.log)
     sqrt = staticmethod(math.sqrt)
-    power = staticmethod(math.pow)
+
+    @staticmethod
+    def exp(x: Any) -> Any:
+        try:
+            return math.exp(x)
+        except OverflowError:  # NumPy/JAX/torch give inf: so does the scalar path
+            return math.inf
+
+    @staticmethod
+    def power(a: Any, b: Any) -> Any:
+        try:
+            return math.pow(a, b)
+        except OverflowError:
+            return math.inf
 
     @staticmethod
     def searchsorted(sorted_values: Any, x: Any) -> int:
@@ -163,9 +184,11 @@ class _Jax(Namespace):
     name = "jax"
 
     def __init__(self) -> None:
+        import jax
         import jax.numpy as jnp
 
         self.jnp = jnp
+        self.canonicalize_dtype = jax.dtypes.canonicalize_dtype
         self.where = jnp.where
         self.minimum = jnp.minimum
         self.maximum = jnp.maximum
@@ -181,8 +204,13 @@ class _Jax(Namespace):
         return jnp.searchsorted(jnp.asarray(sorted_values, dtype=x.dtype), x, side="right")
 
     def take(self, values: Any, index: Any) -> Any:
+        # An explicit dtype: JAX caches NumPy constants and would otherwise keep
+        # float32 copies made before ``jax.enable_x64`` was switched on.
         jnp = self.jnp
-        return jnp.asarray(values)[index]
+        dtype = getattr(values, "dtype", None)
+        if dtype is not None:
+            dtype = self.canonicalize_dtype(dtype)
+        return jnp.asarray(values, dtype=dtype)[index]
 
     def to_int32(self, x: Any) -> Any:
         # Values are < 2**31 (documented); wrap-around matches the other backends.

@@ -84,6 +84,10 @@ def register(name: str) -> Callable[[S], S]:
     return decorate
 
 
+# Integers beyond this cannot be converted to a float.
+_MAX_INT = int(1.7976931348623157e308)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -93,6 +97,8 @@ def _number(owner: str, field: str, value: Any) -> int | float:
         raise TypeError(f"{owner}: {field} must be a real number, got {value!r}")
     if isinstance(value, numbers.Integral):
         value = int(value)
+        if abs(value) > _MAX_INT:
+            raise ValueError(f"{owner}: {field} must be at most {_MAX_INT:.3g} in magnitude, got {str(value)[:20]}...")
     else:
         value = float(value)
     if not math.isfinite(value):

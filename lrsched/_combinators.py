@@ -117,6 +117,8 @@ class Cycle(Schedule):
     period: float
     decay: float = 1.0
 
+    _static = ("decay",)  # selects a code path in ``_eval``
+
     def _check(self) -> None:
         _positive(self, "period")
         _positive(self, "decay")

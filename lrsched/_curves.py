@@ -16,8 +16,12 @@ def clip01(x: Any, xp: Namespace) -> Any:
 
 
 def progress(t: Any, length: Any, xp: Namespace) -> Any:
-    """Fraction ``min(t, length) / length`` of a phase; ``length > 0`` (or a guarded 0)."""
-    return xp.minimum(t, length) / xp.maximum(length, _TINY)
+    """Fraction ``min(t / length, 1)`` of a phase; ``length > 0`` (or a guarded 0).
+
+    The result never exceeds 1, even where a compiler turns ``/ length`` into
+    ``* (1 / length)`` (XLA does: ``7 * (1 / 7) > 1`` in float32).
+    """
+    return xp.minimum(t / xp.maximum(length, _TINY), 1.0)
 
 
 def linear_between(start: Any, end: Any, x: Any) -> Any:

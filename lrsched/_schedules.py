@@ -166,7 +166,8 @@ class MultiStepDecay(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         count = xp.searchsorted(self.milestones, t)
-        return self.init_value * xp.power(self.drop, count * 1.0)
+        # ``+ 0.0 * t`` gives the count the step's float dtype (torch: ``int * 1.0`` is float32).
+        return self.init_value * xp.power(self.drop, count + 0.0 * t)
 
 
 @register("piecewise_constant")
