@@ -1,0 +1,179 @@
+"""GreedyLR's pure state machine: ``GreedyState`` and one ``update`` written once for every backend.
+
+The update never branches in Python on a *value*: every decision is a
+``where`` select of the array namespace ``xp`` (``lrsched._backend``), so the
+same code runs on Python numbers and, unchanged, under ``jax.jit``,
+``jax.vmap`` and ``lax.scan``. Python branches only on settings (static).
+The rules are documented in :mod:`lrsched.greedy`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from lrsched._backend import PYTHON, Namespace, namespace_for
+
+if TYPE_CHECKING:
+    from lrsched.greedy import GreedyLR
+
+__all__ = ["GreedyState", "FLOAT_FIELDS", "initial_state", "update_state", "cast_state"]
+
+
+class GreedyState(NamedTuple):
+    """GreedyLR's whole state: a small immutable record of numbers (a JAX pytree).
+
+    ``lr`` is the current learning rate (a number, or a tuple with one entry
+    per parameter group). The other fields are the controller's bookkeeping.
+    """
+
+    lr: Any  #: current LR: a number or a per-group tuple
+    best: Any  #: best (smoothed) value seen; +inf ('min') / -inf ('max') before the first
+    good: Any  #: consecutive improvements
+    bad: Any  #: consecutive non-improvements
+    cooldown: Any  #: steps left in the cooldown after a decrease
+    warmup: Any  #: steps left in the wait after an increase (a counter, not an LR ramp)
+    reset_left: Any  #: decrease attempts at min_lr left before a reset (0 when resets are off)
+    window: Any  #: smoothing slots, a tuple of ``window`` numbers (empty when window == 1)
+    count: Any  #: values held in the window (<= window)
+    pos: Any  #: slot the next value is written to
+    step: Any  #: number of updates so far
+    init_lr: Any  #: LR restored by a reset (same shape as ``lr``)
+
+
+FLOAT_FIELDS = frozenset({"lr", "best", "window", "init_lr"})
+
+
+def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
+    """The state before the first value, in Python numbers."""
+    worst = math.inf if g.mode == "min" else -math.inf
+    slots = (0.0,) * g.window if g.window > 1 else ()
+    reset = g.reset_start if g.reset_start is not None else 0
+    return GreedyState(lr, worst, 0, 0, 0, 0, reset, slots, 0, 0, 0, lr)
+
+
+def cast_state(state: GreedyState, like: Any) -> GreedyState:
+    """``state`` with array leaves of ``like``'s backend (floats in its dtype, counters int32)."""
+    xp = namespace_for(like)
+    if xp.name == "jax":
+        jnp = sys.modules["jax.numpy"]
+        float_dtype, int_dtype, asarray = like.dtype, jnp.int32, jnp.asarray
+    elif xp.name == "numpy":
+        np = sys.modules["numpy"]
+        float_dtype, int_dtype, asarray = like.dtype, np.int32, np.asarray
+    else:
+        raise TypeError(f"GreedyLR.init: like must be a JAX or NumPy array, got {type(like).__name__}")
+    if float_dtype.kind != "f":
+        raise TypeError(f"GreedyLR.init: like must have a floating dtype, got {float_dtype}")
+
+    def leaf(name: str, value: Any) -> Any:
+        dtype = float_dtype if name in FLOAT_FIELDS else int_dtype
+        if isinstance(value, tuple):
+            return tuple(asarray(v, dtype=dtype) for v in value)
+        return asarray(value, dtype=dtype)
+
+    return GreedyState(*(leaf(n, v) for n, v in zip(GreedyState._fields, state)))
+
+
+def _select(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
+    if isinstance(a, tuple):
+        return tuple(xp.where(cond, x, y) for x, y in zip(a, b))
+    return xp.where(cond, a, b)
+
+
+def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
+    thr = g.threshold
+    if g.threshold_mode == "abs":
+        return current < best - thr if g.mode == "min" else current > best + thr
+    # 'rel': scale the *magnitude* of best, so negative metrics work (see the docs).
+    if g.mode == "min":
+        return current < best * xp.where(best >= 0, 1.0 - thr, 1.0 + thr)
+    return current > best * xp.where(best >= 0, 1.0 + thr, 1.0 - thr)
+
+
+def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
+    """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
+    size = g.window
+    slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
+    count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
+    pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
+    total = 0.0
+    for w in slots:  # sequential, in slot order: the same rounding on every backend
+        total = total + w
+    return slots, count, pos, total / xp.maximum(count, 1)
+
+
+def _divisor(g: GreedyLR, like: Any, xp: Namespace) -> Any:
+    """``factor`` as a divisor; under XLA hidden from constant folding, which would turn
+    ``lr / factor`` into ``lr * (1 / factor)`` and round differently from Python."""
+    if xp.name != "jax":
+        return g.factor
+    jax = sys.modules["jax"]
+    return jax.lax.optimization_barrier(jax.numpy.asarray(g.factor, dtype=jax.numpy.result_type(like)))
+
+
+def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
+    """The LR after an increase (``inc``) or a decrease (``dec``), and whether all groups sit at min_lr."""
+    groups = lr if isinstance(lr, tuple) else (lr,)
+    out, at_min = [], True
+    factor = _divisor(g, groups[0], xp) if g.increase else g.factor
+    for i, old in enumerate(groups):
+        lo, hi = g.bound(g.min_lr, i), g.bound(g.max_lr, i)
+        down = xp.maximum(old * g.factor, lo)
+        down = xp.where(old - down > g.eps, down, old)
+        at_min = at_min & (down <= lo)
+        new = xp.where(dec, down, old)
+        if g.increase:
+            up = old / factor if hi is None else xp.minimum(old / factor, hi)
+            new = xp.where(inc, xp.where(up - old > g.eps, up, old), new)
+        out.append(new)
+    return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
+
+
+def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
+    """One GreedyLR step on the monitored ``value``; see :mod:`lrsched.greedy` for the rules."""
+    finite = (value - value) == 0  # False for NaN and +-inf, on every backend
+    v = xp.where(finite, value, 0.0)
+    if g.window > 1:
+        slots, count, pos, current = _smooth(g, state, v, finite, xp)
+    else:
+        slots, count, pos, current = state.window, state.count, state.pos, v
+    better = finite & _is_better(g, current, state.best, xp)
+    in_cool = state.cooldown > 0
+    waiting = in_cool | (state.warmup > 0)
+    cooldown = xp.where(in_cool, state.cooldown - 1, state.cooldown)
+    warmup = xp.where(in_cool, state.warmup, xp.where(waiting, state.warmup - 1, state.warmup))
+    track = better if g.track_best_during_wait else xp.where(waiting, False, better)
+    best = xp.where(track, current, state.best)
+    good = xp.where(waiting, 0, xp.where(better, state.good + 1, 0))
+    bad = xp.where(waiting, 0, xp.where(better, 0, state.bad + 1))
+    inc = (good > g.patience) if g.increase else False
+    dec = xp.where(inc, False, bad > g.patience)
+    lr, at_min = _change_lr(g, state.lr, inc, dec, xp)
+    reset_left, reset = state.reset_left, False
+    if g.increase:
+        reset_left = xp.where(inc, g.reset_count, reset_left)
+    if g.reset_start is not None:
+        sat = dec & at_min
+        reset = sat & (reset_left - 1 <= 0)
+        reset_left = xp.where(sat, xp.where(reset, g.reset_count, reset_left - 1), reset_left)
+    worst = math.inf if g.mode == "min" else -math.inf
+    new = GreedyState(
+        lr=_select(reset, state.init_lr, lr, xp),
+        best=xp.where(reset, worst, best),
+        good=xp.where(inc | reset, 0, good),
+        bad=xp.where(dec, 0, bad),
+        cooldown=xp.where(dec, g.cooldown, cooldown),  # a reset clears it, then the decrease sets it
+        warmup=xp.where(inc, g.warmup, xp.where(reset, 0, warmup)),
+        reset_left=reset_left,
+        window=_select(reset, tuple(0.0 for _ in slots), slots, xp) if slots else slots,
+        count=xp.where(reset, 0, count),
+        pos=xp.where(reset, 0, pos),
+        step=state.step + 1,
+        init_lr=state.init_lr,
+    )
+    if g.nonfinite == "skip":
+        kept = [_select(finite, a, b, xp) for a, b in zip(new[:-2], state[:-2])]
+        new = GreedyState._make([*kept, new.step, new.init_lr])
+    return new

@@ -1,0 +1,203 @@
+"""GreedyLR: a learning rate steered by the recent changes of a monitored value (usually the loss).
+
+GreedyLR (Subramanian et al., arXiv 2512.14527) raises the LR after a run of
+improvements and lowers it after a run of non-improvements, within
+``[min_lr, max_lr]``. This module is the source of truth for lrsched's API.
+
+API
+---
+* :class:`GreedyLR` -- frozen, hashable settings holding every knob, and the
+  **pure core**: ``state = g.init(lr=None, like=None)``,
+  ``state = g.update(state, value)``, the LR is ``state.lr``. ``GreedyState``
+  is a NamedTuple of numbers (a JAX pytree); ``update`` has no Python branch
+  on values, so it runs in plain Python and under ``jax.jit``, ``jax.vmap``
+  and ``lax.scan`` with the same results (use ``g.init(like=jnp.zeros(()))``
+  to get array leaves with stable dtypes for a scan carry or a vmap batch).
+  ``g.to_config()`` / ``lrsched.from_config(cfg)`` round-trip.
+* :func:`greedy` -- the **stateful closure** :class:`GreedyScheduler`:
+  ``lr = sched(loss)`` (or ``sched.step(loss)``), ``sched.lr``,
+  ``sched.state`` (a ``GreedyState``), ``sched.state_dict()`` /
+  ``sched.load_state_dict(d)`` (strict-JSON data; a restored run continues
+  exactly), ``sched.to_config()``. ``greedy(GreedyLR(...))`` or
+  ``greedy(**knobs)``; ``greedy(lrsched.from_config(cfg))`` rebuilds one.
+* :func:`reduce_on_plateau` -- the same controller with increases off and
+  torch's defaults: the LR sequence of ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+* :func:`greedy_on` -- GreedyLR **on top of a schedule**: ``lr_t = base(t) * g_t``,
+  the controller's LR ``g_t`` being a multiplier (initially 1.0) that only
+  listens from ``start_step`` on (:class:`GreedyOn` is the pure form).
+
+Rules (one ``update`` with value ``x``; those of ``transformers.optimization.GreedyLR``)
+------------------------------------------------------------------------------------------
+1. Smoothing (``window > 1``): finite ``x`` is written into a ring buffer of
+   ``window`` slots and the monitored value is the mean of the values held
+   (a partial window at the start), summed afresh each step -- no running sum
+   that drifts.
+2. ``x`` is better when ``x < best - threshold`` (``abs``) or
+   ``x < best * (1 - threshold)`` (``rel``), mirrored for ``mode='max'``.
+   ``best`` starts at +inf ('min') / -inf ('max'), so the first value always counts.
+3. While ``cooldown`` (steps after a decrease) or ``warmup`` (steps after an
+   increase; a *counter*, not an LR ramp) runs, the counter ticks down, no
+   decision is made, both run counters are zeroed and ``best`` is not updated
+   (unless ``track_best_during_wait``, torch's cooldown).
+4. Otherwise an improvement sets ``best``, counts a good step and zeroes the
+   bad run; anything else counts a bad step and zeroes the good run. After
+   ``patience + 1`` good steps the LR of every group becomes
+   ``min(lr / factor, max_lr)`` (then ``warmup`` starts); after
+   ``patience + 1`` bad steps ``max(lr * factor, min_lr)`` (then ``cooldown``
+   starts). A change of ``eps`` or less is not applied. Groups have their own
+   bounds and share the counters.
+5. Reset (``reset_start`` set): a decrease after which every group sits at its
+   ``min_lr`` uses up one of ``reset_start`` attempts (an increase restores
+   them); when none is left the LR, ``best``, counters and window return to
+   their initial values (the cooldown of that decrease still starts).
+
+Deliberate deviations from the reference (each one shown by a test):
+
+* ``rel`` thresholds scale ``|best|``: ``x < best - |best| * threshold``, so
+  negative metrics (rewards, log-likelihoods) need a real improvement; the
+  reference's ``best * (1 - threshold)`` accepts *worse* values when ``best < 0``.
+  For ``best >= 0`` both are identical.
+* Non-finite values (NaN, +-inf) never enter the window and are never stored
+  as ``best``: with ``nonfinite='bad'`` (default) they count as a
+  non-improvement (a NaN loss usually means the LR is too high), with
+  ``'skip'`` they change nothing but ``state.step``. The reference's running
+  sum stays NaN forever after one NaN.
+* ``reset_start=None`` disables resets (the reference cannot).
+
+Defaults (differ from the reference where its default is a trap)
+----------------------------------------------------------------
+``factor=0.95``, ``patience=10``, ``threshold=1e-4`` with ``'rel'`` (scale-free),
+``window=1`` (off; use 10-50 for noisy per-step losses), ``cooldown=warmup=0``,
+``min_lr=0.0`` (the reference's 1e-3 floor sits above typical fine-tuning LRs
+and silently turns every decrease into a no-op), ``max_lr=None`` (no cap; set
+one, e.g. 10x the initial LR, to bound increases), ``eps=1e-8``,
+``reset_start=None``, ``nonfinite='bad'``.
+
+Example:
+    >>> import lrsched
+    >>> sched = lrsched.greedy(init_lr=0.1, patience=1, factor=0.5, max_lr=0.4)
+    >>> [sched(loss) for loss in (3.0, 2.0, 1.0, 1.0, 1.0, 0.5)]
+    [0.1, 0.2, 0.2, 0.2, 0.1, 0.1]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lrsched._base import Schedule, as_schedule
+from lrsched._config import _build, register_config_builder
+from lrsched._greedy_core import GreedyState
+from lrsched._greedy_on import GreedyOn, GreedyOnScheduler
+from lrsched._greedy_scheduler import GreedyScheduler
+from lrsched._greedy_settings import GreedyLR
+
+__all__ = [
+    "GreedyLR",
+    "GreedyState",
+    "GreedyScheduler",
+    "GreedyOn",
+    "GreedyOnScheduler",
+    "greedy",
+    "greedy_on",
+    "reduce_on_plateau",
+]
+
+
+def greedy(settings: GreedyLR | None = None, /, **knobs: Any) -> GreedyScheduler:
+    """A stateful GreedyLR: ``lr = sched(loss)``.
+
+    ``settings`` is a :class:`GreedyLR` (e.g. from :func:`reduce_on_plateau`
+    or :func:`lrsched.from_config`); ``knobs`` are GreedyLR's fields and
+    override it.
+
+    Example:
+        >>> sched = greedy(init_lr=1e-3, patience=0, factor=0.5)
+        >>> sched(2.0), sched(3.0)
+        (0.002, 0.001)
+    """
+    if settings is None:
+        settings = GreedyLR(**knobs)
+    elif not isinstance(settings, GreedyLR):
+        raise TypeError(f"greedy: settings must be a GreedyLR, got {type(settings).__name__}")
+    elif knobs:
+        settings = dataclasses.replace(settings, **knobs)
+    return GreedyScheduler(settings)
+
+
+def reduce_on_plateau(
+    init_lr: float | tuple[float, ...] | None = None,
+    *,
+    mode: str = "min",
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_lr: float | tuple[float, ...] = 0.0,
+    eps: float = 1e-8,
+    window: int = 1,
+    nonfinite: str = "bad",
+) -> GreedyLR:
+    """GreedyLR with increases off: ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Same parameters and defaults as torch's; ``best`` is tracked during the
+    cooldown as torch does. As a value it composes with schedules
+    (:func:`greedy_on`) and runs under ``jax.jit``.
+
+    Example:
+        >>> sched = greedy(reduce_on_plateau(1.0, patience=0))
+        >>> sched(1.0), sched(1.0), sched(0.5)
+        (1.0, 0.1, 0.1)
+    """
+    return GreedyLR(
+        init_lr=init_lr,
+        mode=mode,
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        min_lr=min_lr,
+        eps=eps,
+        window=window,
+        nonfinite=nonfinite,
+        increase=False,
+        track_best_during_wait=True,
+    )
+
+
+def greedy_on(
+    base: Schedule | float, controller: GreedyLR | None = None, /, *, start_step: int = 0, **knobs: Any
+) -> GreedyOnScheduler:
+    """GreedyLR on top of ``base``: ``lr_t = base(t) * g_t``.
+
+    ``g_t`` is the controller's LR used as a multiplier: it starts at
+    ``controller.init_lr`` (``None`` -> 1.0), stays within the controller's
+    ``[min_lr, max_lr]`` and moves only on values observed at steps
+    ``t >= start_step`` (e.g. ``start_step=warmup_steps`` keeps a linear
+    warmup intact). ``t`` counts the values observed so far.
+
+    Example:
+        >>> import lrsched
+        >>> base = lrsched.warmup(lrsched.cosine_decay(1e-3, 1_000), warmup_steps=100)
+        >>> sched = greedy_on(base, start_step=100, patience=5, min_lr=0.1, max_lr=2.0)
+        >>> round(sched.lr, 9), round(sched(1.0), 9)
+        (0.0, 1e-05)
+    """
+    controller = controller if controller is not None else GreedyLR()
+    if knobs:
+        controller = dataclasses.replace(controller, **knobs)
+    return GreedyOnScheduler(GreedyOn(as_schedule(base, owner="greedy_on", field="base"), controller, start_step))
+
+
+def _greedy_on_from_config(config: dict[str, Any]) -> GreedyOn:
+    unknown = sorted(set(config) - {"name", "base", "controller", "start_step"})
+    if unknown:
+        raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for 'greedy_on'")
+    controller = GreedyLR.from_config(config.get("controller", {}))
+    return GreedyOn(_build(config["base"], "config.base", 1), controller, config.get("start_step", 0))
+
+
+register_config_builder("greedy", GreedyLR.from_config)
+register_config_builder("greedy_on", _greedy_on_from_config)
