@@ -15,6 +15,9 @@ Example:
     0.0003
 """
 
+from typing import Any
+
+from lrsched import search
 from lrsched._annealing import (
     CosineDecay,
     CosineRestarts,
@@ -62,6 +65,8 @@ from lrsched.greedy import (
     greedy_on,
     reduce_on_plateau,
 )
+from lrsched.range_test import RangeTestResult, lr_range_test
+from lrsched.record import Recorder, Trace, load_trace
 
 __version__ = "0.1.0"
 
@@ -170,3 +175,20 @@ __all__ = [
     "Quantize",
     "Perturb",
 ]
+
+# Tools: lrsched.range_test, lrsched.record, lrsched.search, and lrsched.plotting (matplotlib, imported on use).
+__all__ += ["plot", "search", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace"]
+
+
+def plot(schedules: Any, steps: Any = None, **options: Any) -> Any:
+    """Plot schedules or recorded traces with matplotlib; returns the ``Axes`` (see :func:`lrsched.plotting.plot`).
+
+    Needs ``pip install "lrsched[plot]"``; matplotlib is imported on the first call only.
+
+    Example:
+        >>> import lrsched
+        >>> ax = lrsched.plot(lrsched.warmup(lrsched.cosine_decay(1e-3, 900), warmup_steps=100), 1000)
+    """
+    from lrsched.plotting import plot as _plot
+
+    return _plot(schedules, steps, **options)
