@@ -39,7 +39,9 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
-__all__ = ["ScheduleLR", "schedule_lr"]
+from lrsched.adapters._torch_greedy import GreedyLRScheduler
+
+__all__ = ["GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
 
 ScheduleLike = Schedule | Callable[[Any], Any] | float
 

@@ -11,13 +11,15 @@ import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from lrsched.adapters.torch import ScheduleLR, schedule_lr  # noqa: E402
+from lrsched.adapters.torch import GreedyLRScheduler, ScheduleLR, schedule_lr  # noqa: E402
 
 import lrsched as L  # noqa: E402
 
@@ -124,3 +126,131 @@ def test_missing_torch_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
     assert 'pip install "lrsched[torch]"' in out.stderr
+
+
+# -- GreedyLR ---------------------------------------------------------------------------------------------------------
+def _losses(n: int, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    # Improving, then plateauing and noisy: both increases and decreases happen.
+    return list(np.exp(-np.arange(n) / 15.0) + 0.05 * rng.random(n))
+
+
+def test_greedy_scheduler_is_a_plateau_scheduler_and_needs_the_value():
+    opt = _opt(lr=0.1)
+    scheduler = GreedyLRScheduler(opt)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler)
+    with pytest.raises(TypeError, match="monitored value"):
+        scheduler.step()
+
+
+def test_reduce_on_plateau_settings_match_torch():
+    opt_a, opt_b = _opt(lr=0.1, groups=2), _opt(lr=0.1, groups=2)
+    ours = GreedyLRScheduler(opt_a, L.reduce_on_plateau(patience=2, factor=0.5, cooldown=1, min_lr=(0.01, 0.02)))
+    native = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_b, patience=2, factor=0.5, cooldown=1, min_lr=[0.01, 0.02])
+    trace_a, trace_b = [], []
+    for loss in _losses(80):
+        ours.step(loss)
+        native.step(loss)
+        trace_a.append(ours.get_last_lr())
+        trace_b.append(native.get_last_lr())
+    np.testing.assert_allclose(trace_a, trace_b, rtol=1e-12)
+    assert min(np.asarray(trace_a)[:, 0]) == 0.01 and min(np.asarray(trace_a)[:, 1]) == 0.02
+
+
+def test_greedy_per_group_bounds_follow_the_closure():
+    opt = _opt(lr=0.1, groups=2)
+    settings = L.GreedyLR(patience=1, factor=0.5, min_lr=(0.01, 0.05), max_lr=(0.4, 0.2))
+    scheduler = GreedyLRScheduler(opt, settings)
+    closure = L.greedy(settings, init_lr=(0.1, 0.1))  # the groups' lr is the initial LR
+    lrs = []
+    for loss in _losses(120):
+        scheduler.step(loss)
+        assert scheduler.get_last_lr() == list(closure(loss))
+        lrs.append([g["lr"] for g in opt.param_groups])
+    lrs_arr = np.asarray(lrs)
+    assert lrs_arr[:, 0].max() == 0.4 and lrs_arr[:, 1].max() == 0.2  # each group's own cap is hit
+    assert lrs_arr[:, 0].min() >= 0.01 and lrs_arr[:, 1].min() >= 0.05
+
+
+def test_greedy_on_top_of_a_schedule_keeps_the_warmup():
+    base = L.warmup(L.cosine_decay(0.1, 200), warmup_steps=10)
+    opt = _opt()
+    scheduler = GreedyLRScheduler(opt, base=base, start_step=10, patience=1, factor=0.5, max_lr=4.0)
+    reference = L.greedy_on(base, start_step=10, patience=1, factor=0.5, max_lr=4.0)
+    lrs = [opt.param_groups[0]["lr"]]
+    for loss in _losses(60):
+        scheduler.step(loss)
+        lrs.append(opt.param_groups[0]["lr"])
+        assert lrs[-1] == pytest.approx(reference(loss), rel=1e-12)
+    np.testing.assert_array_equal(lrs[:11], [base(k) for k in range(11)])  # the warmup is untouched
+    assert any(abs(lr - base(k)) > 1e-6 for k, lr in enumerate(lrs))  # then the loss steers
+
+
+def test_greedy_state_dict_is_weights_only_safe():
+    opt = _opt()
+    scheduler = GreedyLRScheduler(opt, base=WARM_COS, patience=1, factor=0.5, window=3)
+    losses = _losses(50)
+    for loss in losses[:20]:
+        scheduler.step(loss)
+    state = _save_load(scheduler.state_dict())
+    opt2 = _opt()
+    resumed = GreedyLRScheduler(opt2, base=WARM_COS, patience=1, factor=0.5, window=3)
+    resumed.load_state_dict(state)
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    for loss in losses[20:]:
+        scheduler.step(loss)
+        resumed.step(loss)
+        assert resumed.get_last_lr() == scheduler.get_last_lr()
+
+
+# -- checkpoint at step k, resume in a fresh process ---------------------------------------------------------------
+def _job(kind: str, start: int, stop: int, ckpt: str) -> list[list[float]]:
+    """Train a tiny MLP from ``start`` to ``stop`` (restoring ``ckpt`` when start > 0); return the LR trace."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(512, 8, generator=g)
+    y = torch.sin(x.sum(1, keepdim=True))
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    opt = torch.optim.AdamW([{"params": model[0].parameters()}, {"params": model[2].parameters()}], lr=1e-2)
+    if kind == "schedule":
+        scheduler: Any = schedule_lr(opt, [WARM_COS, WARM_COS * 0.5])
+    else:
+        scheduler = GreedyLRScheduler(opt, base=[WARM_COS, WARM_COS * 0.5], start_step=5, patience=2, window=4)
+    if start > 0:
+        state = torch.load(ckpt, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        scheduler.load_state_dict(state["scheduler"])
+    trace = []
+    for step in range(start, stop):
+        batch = slice(64 * (step % 8), 64 * (step % 8 + 1))
+        trace.append([grp["lr"] for grp in opt.param_groups])
+        loss = torch.nn.functional.mse_loss(model(x[batch]), y[batch])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        scheduler.step(loss.item()) if kind == "greedy" else scheduler.step()
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "scheduler": scheduler.state_dict()}
+    torch.save(state, ckpt)
+    return trace
+
+
+def _run_job(kind: str, start: int, stop: int, ckpt: Path) -> list[list[float]]:
+    cmd = [sys.executable, __file__, kind, str(start), str(stop), str(ckpt)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("kind", ["schedule", "greedy"])
+def test_resume_in_a_fresh_process_reproduces_the_lr_trace(kind, tmp_path):
+    whole = _job(kind, 0, 40, str(tmp_path / "whole.pt"))
+    first = _run_job(kind, 0, 17, tmp_path / "ckpt.pt")
+    second = _run_job(kind, 17, 40, tmp_path / "ckpt.pt")
+    assert first + second == whole
+    assert len({tuple(lr) for lr in whole}) > 10  # the LRs really move
+
+
+if __name__ == "__main__":
+    print(json.dumps(_job(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
