@@ -210,7 +210,7 @@ class Cyclic(Schedule):
         x = 1.0 + t / total - cycle
         shape = xp.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
         if self.mode == "triangular2":
-            shape = shape / xp.power(2.0, cycle - 1.0)
+            shape = shape * xp.power(0.5, cycle - 1.0)  # underflows to 0 far out, never overflows
         elif self.mode == "exp_range":
             shape = shape * xp.power(self.gamma, t)
         return self.base_value + (self.max_value - self.base_value) * shape

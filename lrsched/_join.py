@@ -140,7 +140,8 @@ class Join(Schedule):
             if len(group.members) == 1:
                 piece = self.schedules[group.members[0]]
             else:
-                member = xp.take(member_of, i)
+                # Steps in other groups' pieces carry other groups' member numbers: keep them in range.
+                member = xp.minimum(xp.take(member_of, i), len(group.members) - 1)
                 piece = _rebuild(group.structure, iter([xp.take(col, member) for col in group.leaves]))
             value = piece._eval(local, xp)
             out = value if out is None else xp.where(xp.take(group_of, i) == g, value, out)

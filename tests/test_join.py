@@ -1,0 +1,128 @@
+"""Joins: local clocks, phase names, and a cost and graph that do not grow with the pieces."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from conftest import CATALOGUE, assert_close, evaluate
+
+import lrsched as L
+
+
+def test_each_phase_sees_its_local_step() -> None:
+    s = L.join((L.linear(0.0, 1.0, 10), L.cosine_decay(1.0, 20), L.constant(0.05)), (10, 30))
+
+    def ref(t: float) -> float:
+        if t < 10:
+            return t / 10
+        if t < 30:
+            return (1 + math.cos(math.pi * (t - 10) / 20)) / 2
+        return 0.05
+
+    steps = np.arange(0.0, 50.0, 0.5)
+    expected = np.array([ref(t) for t in steps])
+    for backend in ("python", "numpy", "jax_jit", "torch64"):
+        assert_close(evaluate(s, steps, backend), expected, float32=backend == "jax_jit")
+    assert s(10) == 1.0 and s(30) == 0.05
+
+
+def test_phase_at_and_names() -> None:
+    s = L.phases(
+        ("warmup", L.linear(0.0, 1.0, 5), 5), ("stable", L.constant(1.0), 80), ("anneal", L.linear(1.0, 0.0, 15), None)
+    )
+    assert s.boundaries == (5, 85) and s.names == ("warmup", "stable", "anneal")
+    assert [s.phase_at(t) for t in (0, 4.9, 5, 84.99, 85, 10**9)] == [
+        "warmup",
+        "warmup",
+        "stable",
+        "stable",
+        "anneal",
+        "anneal",
+    ]
+    assert s(85 + 7.5) == 0.5
+    unnamed = L.join((L.constant(1.0), L.constant(0.5)), (3,))
+    assert unnamed.phase_at(5) is None
+    # Names of nested joins and warmups come through, with the inner clock.
+    inner = L.join((L.constant(1.0), L.constant(0.5)), (3,), names=("a", "b"))
+    outer = L.join((L.constant(2.0), inner), (10,))
+    assert [outer.phase_at(t) for t in (12, 13)] == ["a", "b"]
+    assert L.warmup(inner, 4).phase_at(2) == "warmup" and L.warmup(inner, 4).phase_at(7.5) == "b"
+    assert L.shift(inner, 2).phase_at(4.5) == "a"
+
+
+def test_phases_validation() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        L.phases()
+    with pytest.raises(ValueError, match=r"phase 0 \('a'\) needs a length > 0, got 0"):
+        L.phases(("a", L.constant(1.0), 0), ("b", L.constant(1.0), None))
+    with pytest.raises(TypeError, match="phase 0 must be a"):
+        L.phases(("a", L.constant(1.0)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", sorted(CATALOGUE))
+def test_stacked_pieces_agree_with_scalar_evaluation(key: str) -> None:
+    """A join of alternating pieces of one structure (stacked numbers) equals the scalar path."""
+    a, b = CATALOGUE[key]
+    s = L.join((a, b, a, b, b), (7, 13.5, 20, 31))
+    steps = np.arange(0.0, 50.0, 0.5)
+    reference = evaluate(s, steps, "python")
+    for backend in ("numpy", "torch64", "jax_jit"):
+        assert_close(evaluate(s, steps, backend), reference, float32=backend == "jax_jit")
+
+
+def test_nested_joins_agree() -> None:
+    a, b = CATALOGUE["join"]
+    s = L.join((a, b, L.join((b, a), (4,)), a), (6, 12, 25))
+    steps = np.arange(0.0, 40.0, 0.5)
+    reference = evaluate(s, steps, "python")
+    for backend in ("numpy", "torch32", "jax_jit", "jax_vmap"):
+        assert_close(evaluate(s, steps, backend), reference, float32=backend in ("torch32", "jax_jit", "jax_vmap"))
+
+
+def _big_join(n: int) -> L.Join:
+    pieces = []
+    for i in range(n):
+        if i % 3 == 0:
+            pieces.append(L.cosine_decay(1.0 + i % 7, 40.0 + i % 5, end_value=0.01 * (i % 4)))
+        elif i % 3 == 1:
+            pieces.append(L.linear(0.5 + (i % 11) / 10, 0.1, 10 + i % 9))
+        else:
+            pieces.append(L.constant(0.001 * (i % 13)))
+    return L.join(tuple(pieces), tuple(float(25 * k) for k in range(1, n)))
+
+
+def test_a_join_of_10000_pieces_is_exact_on_arrays() -> None:
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    s = _big_join(10_000)
+    rng = np.random.default_rng(0)
+    steps = np.concatenate([rng.uniform(0, 25 * 10_000 + 100, 300), 25.0 * rng.integers(0, 10_000, 50)])
+    steps = np.round(steps * 4) / 4  # exact in float32 too
+    expected = np.array([s(float(t)) for t in steps])
+    np.testing.assert_allclose(s(steps), expected, rtol=1e-12)
+    np.testing.assert_allclose(s(torch.tensor(steps)).numpy(), expected, rtol=1e-12)
+    got = np.asarray(jax.jit(s)(jnp.asarray(steps, dtype=jnp.float32)), dtype=np.float64)
+    assert_close(got, expected, float32=True)
+
+
+def _hlo_ops(sched: L.Schedule) -> int:
+    import jax
+    import jax.numpy as jnp
+
+    text = jax.jit(sched).lower(jnp.zeros(128, dtype=jnp.float32)).as_text()
+    return len(re.findall(r"=\s*\"?[a-z_]+\.[a-z_]+", text))
+
+
+def test_jitted_graph_does_not_grow_with_the_number_of_pieces() -> None:
+    small, large = _hlo_ops(_big_join(10)), _hlo_ops(_big_join(1_000))
+    assert small > 20  # the count sees the formula's ops
+    assert large == small
+    pc = [L.piecewise_constant(tuple(range(1, n)), tuple(1.0 / k for k in range(1, n + 1))) for n in (10, 1000)]
+    assert _hlo_ops(pc[0]) == _hlo_ops(pc[1])
+    pl = [L.piecewise_linear(tuple((float(k), 1.0 / (k + 1)) for k in range(n))) for n in (10, 1000)]
+    assert _hlo_ops(pl[0]) == _hlo_ops(pl[1])
