@@ -117,7 +117,7 @@ class GreedyLRScheduler(ReduceLROnPlateau):
         return list(lr) if isinstance(lr, tuple) else [lr] * len(self.optimizer.param_groups)
 
     def _apply(self) -> None:
-        lrs = self._controller_lrs()
+        lrs: list[Any] = self._controller_lrs()
         if self.bases is not None:
             lrs = [float(b(self.last_epoch)) * g for b, g in zip(self.bases, lrs)]
         for group, lr in zip(self.optimizer.param_groups, lrs):
@@ -174,11 +174,11 @@ class GreedyLRScheduler(ReduceLROnPlateau):
 
     # ReduceLROnPlateau attributes some trainers read.
     @property
-    def best(self) -> float:
+    def best(self) -> float:  # type: ignore[override]
         return float(self.greedy.state.best)
 
     @property
-    def num_bad_epochs(self) -> int:
+    def num_bad_epochs(self) -> int:  # type: ignore[override]
         return int(self.greedy.state.bad)
 
     def __repr__(self) -> str:
