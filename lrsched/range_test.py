@@ -149,8 +149,9 @@ def _suggest(lrs: np.ndarray, smoothed: list[float], skip_start: int) -> tuple[f
     start = min(skip_start, max(lowest - 1, 0))
     if lowest - start < 2:
         return float(lrs[lowest]), float(lrs[lowest])
-    # Slope over a window of about 1/20 of the sweep on each side: steadier than neighbour differences.
-    k = max(1, len(s) // 20)
+    # Slope over a window of 1/10 of the sweep on each side: steadier than neighbour differences,
+    # so minibatch noise on the flat start is not mistaken for the descent.
+    k = max(1, len(s) // 10)
     i = np.arange(start, lowest + 1)
     lo, hi = np.maximum(i - k, start), np.minimum(i + k, lowest)
     slope = (s[hi] - s[lo]) / (np.log(lrs[hi]) - np.log(lrs[lo]))
