@@ -55,7 +55,7 @@ def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
 
 def cast_state(state: GreedyState, like: Any) -> GreedyState:
     """``state`` with array leaves of ``like``'s backend (floats in its dtype, counters int32)."""
-    xp = namespace_for(like)
+    xp = namespace_for(like) if hasattr(like, "dtype") else PYTHON
     if xp.name == "jax":
         jnp = sys.modules["jax.numpy"]
         float_dtype, int_dtype, asarray = like.dtype, jnp.int32, jnp.asarray
@@ -105,19 +105,22 @@ def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace)
 
 
 def _divisor(g: GreedyLR, like: Any, xp: Namespace) -> Any:
-    """``factor`` as a divisor; under XLA hidden from constant folding, which would turn
-    ``lr / factor`` into ``lr * (1 / factor)`` and round differently from Python."""
+    """``factor`` as a divisor shaped like ``like``.
+
+    XLA rewrites a division by a constant or a broadcast (also under ``vmap``)
+    into a multiplication by the reciprocal, which rounds differently from
+    Python's ``lr / factor``; an array of ``like``'s shape behind an
+    optimization barrier keeps a true division.
+    """
     if xp.name != "jax":
         return g.factor
-    jax = sys.modules["jax"]
-    return jax.lax.optimization_barrier(jax.numpy.asarray(g.factor, dtype=jax.numpy.result_type(like)))
+    return sys.modules["jax"].lax.optimization_barrier(like * 0.0 + g.factor)
 
 
 def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
     """The LR after an increase (``inc``) or a decrease (``dec``), and whether all groups sit at min_lr."""
     groups = lr if isinstance(lr, tuple) else (lr,)
     out, at_min = [], True
-    factor = _divisor(g, groups[0], xp) if g.increase else g.factor
     for i, old in enumerate(groups):
         lo, hi = g.bound(g.min_lr, i), g.bound(g.max_lr, i)
         down = xp.maximum(old * g.factor, lo)
@@ -125,7 +128,8 @@ def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple
         at_min = at_min & (down <= lo)
         new = xp.where(dec, down, old)
         if g.increase:
-            up = old / factor if hi is None else xp.minimum(old / factor, hi)
+            up = old / _divisor(g, old, xp)
+            up = up if hi is None else xp.minimum(up, hi)
             new = xp.where(inc, xp.where(up - old > g.eps, up, old), new)
         out.append(new)
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min

@@ -116,7 +116,7 @@ class GreedyOnScheduler:
     @property
     def lr(self) -> Any:
         """The LR of the current step, ``base(t) * g_t``."""
-        return self.settings.lr(self.multiplier.state) if self.settings.controller.groups else self._scalar_lr()
+        return self.settings.lr(self.multiplier.state) if self.multiplier._groups else self._scalar_lr()
 
     def _scalar_lr(self) -> float:
         g = self.multiplier

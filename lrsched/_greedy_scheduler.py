@@ -46,9 +46,10 @@ class GreedyScheduler:
         if not isinstance(settings, GreedyLR):
             raise TypeError(f"GreedyScheduler: settings must be a GreedyLR, got {type(settings).__name__}")
         g = self.settings = settings
-        self._groups = g.groups
-        self._mins = [GreedyLR.bound(g.min_lr, i) for i in range(g.groups or 1)]
-        self._maxs = [GreedyLR.bound(g.max_lr, i) for i in range(g.groups or 1)]
+        state = g.init(lr)
+        self._groups = len(state.lr) if isinstance(state.lr, tuple) else 0
+        self._mins = [GreedyLR.bound(g.min_lr, i) for i in range(self._groups or 1)]
+        self._maxs = [GreedyLR.bound(g.max_lr, i) for i in range(self._groups or 1)]
         self._min0 = self._mins[0]
         self._max0 = math.inf if self._maxs[0] is None else self._maxs[0]
         self._worst = math.inf if g.mode == "min" else -math.inf
@@ -56,7 +57,7 @@ class GreedyScheduler:
         self._rel = g.threshold_mode == "rel"
         self._size = g.window if g.window > 1 else 0
         self._skip = g.nonfinite == "skip"
-        self.load_state(g.init(lr))
+        self.load_state(state)
 
     # -- the fast path -------------------------------------------------------
     def __call__(self, value: Any) -> Any:

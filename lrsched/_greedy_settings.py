@@ -126,7 +126,7 @@ class GreedyLR:
 
     def _check_lr(self, field: str, lr: Any) -> None:
         values = lr if isinstance(lr, tuple) else (lr,)
-        if self.groups and len(values) not in (1, self.groups):
+        if self.groups and isinstance(lr, tuple) and len(values) != self.groups:
             raise _fail(f"{field} must have {self.groups} per-group values, got {len(values)}")
         for i, v in enumerate(values):
             if not isinstance(v, (int, float)):
@@ -184,13 +184,14 @@ class GreedyLR:
         ``value`` is a Python number, a NumPy array or a JAX array/tracer
         (scalar; batch with ``jax.vmap``). Torch tensors are read with ``float()``.
         """
+        python_state = type(state.best) is float
         tp = type(value)
         if tp is float or tp is int:
-            if type(state.best) is float:
+            if python_state:
                 return update_state(self, state, float(value), PYTHON)
             return update_state(self, state, value, namespace_for(state.best))
         xp = namespace_for(value)
-        if xp.name == "torch":
+        if xp.name == "torch" or (python_state and xp.name == "numpy" and value.ndim == 0):
             return self.update(state, float(value))
         return update_state(self, state, value, xp)
 
