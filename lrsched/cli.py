@@ -59,10 +59,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list:
-        args_list = ["demo"]
     try:
-        args = _parser().parse_args(args_list)
+        parser = _parser()
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return 0
         if args.command == "show":
             return show(args.config, args.steps, log=args.log, png=args.png, csv_path=args.csv, width=args.width)
         if args.command == "list":

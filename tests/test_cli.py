@@ -147,3 +147,31 @@ def test_missing_extras_name_the_pip_extra(tmp_path):
 def test_console_script_runs():
     proc = subprocess.run(["lrsched", "list"], capture_output=True, text=True, env=ENV, timeout=60)
     assert proc.returncode == 0 and "Schedules:" in proc.stdout
+
+
+def test_no_command_prints_help():
+    proc = run()
+    assert proc.returncode == 0 and "usage: lrsched" in proc.stdout and "demo" in proc.stdout
+
+
+def test_demo_without_tqdm_uses_the_text_progress_bar(tmp_path):
+    proc = run("demo", "--out", str(tmp_path / "g.png"), "--epochs", "1", code=BLOCK.format(mod="tqdm"))
+    assert proc.returncode == 0, proc.stderr
+    assert "training [####################] 66/66" in proc.stderr  # 1 epoch = 22 batches, x 3 policies
+    assert "GreedyLR" in proc.stdout
+
+
+def test_text_progress_bar_redraws_at_most_about_forty_times():
+    import io
+
+    from lrsched._progress import Progress, progress
+
+    stream = io.StringIO()
+    with Progress(1000, "sweep", stream=stream) as bar:
+        for _ in range(1000):
+            bar.update()
+    text = stream.getvalue()
+    assert text.count("\r") == 41 and text.endswith("sweep [####################] 1000/1000\n")
+    silent = progress(10, enabled=False)
+    silent.update(3)
+    assert silent.n == 3
