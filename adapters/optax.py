@@ -1,5 +1,8 @@
 """Optax adapter: lrsched schedules as Optax schedules, GreedyLR as an Optax transformation.
 
+Schedules
+---------
+
 Every lrsched schedule already maps a JAX step array to a JAX array, so it can
 be passed wherever Optax takes a schedule. :func:`as_optax_schedule` makes the
 contract explicit and typed: Optax's ``count`` is an ``int32`` array (saturating
@@ -15,24 +18,55 @@ Example:
     >>> opt = optax.adamw(learning_rate=sched)
     >>> float(sched(jnp.asarray(100, jnp.int32)))
     0.0010000000474974513
+
+GreedyLR
+--------
+:func:`scale_by_greedy_lr` is an ``optax.GradientTransformationExtraArgs``
+that multiplies the updates by ``-lr`` (like ``optax.scale_by_learning_rate``)
+and takes the monitored value as ``update(updates, state, params, value=loss)``
+(like ``optax.contrib.reduce_on_plateau``). Its state (a NamedTuple holding the
+pure ``GreedyState``) lives in the optimizer state, so ``jax.jit``,
+``jax.tree_util`` and pytree checkpointing (orbax, npz) just work.
+
+Timing, as in torch's ``scheduler.step(loss)`` after ``optimizer.step()``: the
+update at count ``t`` applies the LR chosen from the values of updates
+``0..t-1``; the value passed to it (the loss of the parameters being updated)
+decides the LR from update ``t + 1`` on. :func:`greedy_lr_of` reads the LR of
+the next update from an optimizer state, for logging. With
+``lrsched.GreedyOn(base, controller, start_step)`` the LR is ``base(t) * g_t``.
+``axis_name`` averages the value over a mapped axis (``pmap``/``shard_map``)
+so every device applies the same LR.
+
+Example:
+    >>> import jax.numpy as jnp, optax, lrsched
+    >>> from lrsched.adapters.optax import scale_by_greedy_lr, greedy_lr_of
+    >>> opt = optax.chain(optax.scale_by_adam(), scale_by_greedy_lr(lrsched.GreedyLR(init_lr=0.1, patience=0)))
+    >>> params = {"w": jnp.ones(3)}
+    >>> state = opt.init(params)
+    >>> updates, state = opt.update(params, state, params, value=jnp.asarray(1.0))
+    >>> round(float(greedy_lr_of(state)), 6)  # an improvement with patience=0: up by 1 / 0.95
+    0.105263
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from lrsched.adapters._require import missing
 
 from lrsched._base import Schedule, as_schedule
 
 try:
+    import jax
     import jax.numpy as jnp
     import optax
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("jax", error) from error
 
-__all__ = ["OptaxSchedule", "as_optax_schedule"]
+from lrsched.greedy import GreedyLR, GreedyOn, GreedyState
+
+__all__ = ["GreedyLRState", "OptaxSchedule", "as_optax_schedule", "greedy_lr_of", "scale_by_greedy_lr"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,3 +96,75 @@ def as_optax_schedule(schedule: Schedule | float, dtype: str = "float32") -> opt
     if str(jnp.dtype(dtype)) not in ("float16", "bfloat16", "float32", "float64"):
         raise ValueError(f"as_optax_schedule: dtype must be a floating dtype, got {dtype!r}")
     return OptaxSchedule(as_schedule(schedule, owner="as_optax_schedule"), str(jnp.dtype(dtype)))
+
+
+class GreedyLRState(NamedTuple):
+    """Optimizer state of :func:`scale_by_greedy_lr`: the controller's state and the next update's LR."""
+
+    greedy: GreedyState
+    lr: Any  #: the LR the next update applies (float32 scalar)
+
+
+def _next_lr(settings: GreedyLR | GreedyOn, state: GreedyState) -> Any:
+    lr = settings.lr(state) if isinstance(settings, GreedyOn) else state.lr
+    return jnp.asarray(lr, dtype=jnp.float32)
+
+
+def scale_by_greedy_lr(
+    settings: GreedyLR | GreedyOn,
+    *,
+    axis_name: str | None = None,
+    flip_sign: bool = True,
+) -> optax.GradientTransformationExtraArgs:
+    """Scale updates by GreedyLR's learning rate (``-lr`` with ``flip_sign``), steered by ``value=``.
+
+    Args:
+        settings: a ``lrsched.GreedyLR`` with ``init_lr`` set (the LR itself), or a
+            ``lrsched.GreedyOn(base, controller, start_step)`` (``lr = base(t) * g_t``).
+            One LR for all parameters; use ``optax.multi_transform`` for groups.
+        axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
+            mapped axis, so every device takes the same decision.
+        flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
+    """
+    if not isinstance(settings, (GreedyLR, GreedyOn)):
+        raise TypeError(f"scale_by_greedy_lr: settings must be a GreedyLR or GreedyOn, got {type(settings).__name__}")
+    controller = settings.controller if isinstance(settings, GreedyOn) else settings
+    if controller.groups:
+        raise ValueError(
+            f"scale_by_greedy_lr: settings must hold scalar LRs (one LR for all parameters), got "
+            f"{controller.groups} per-group values; use optax.multi_transform for groups"
+        )
+    if isinstance(settings, GreedyLR) and settings.init_lr is None:
+        raise ValueError("scale_by_greedy_lr: settings.init_lr must be set, got None")
+    sign = -1.0 if flip_sign else 1.0
+
+    def init_fn(params: Any) -> GreedyLRState:
+        del params
+        state = settings.init(like=jnp.zeros((), jnp.float32))
+        return GreedyLRState(state, _next_lr(settings, state))
+
+    def update_fn(
+        updates: Any, state: GreedyLRState, params: Any = None, *, value: Any, **extra: Any
+    ) -> tuple[Any, GreedyLRState]:
+        del params, extra
+        value = jnp.asarray(value, jnp.float32)
+        if axis_name is not None:
+            value = jax.lax.pmean(value, axis_name)
+        scale = sign * state.lr
+        updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
+        new = settings.update(state.greedy, value)
+        return updates, GreedyLRState(new, _next_lr(settings, new))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def greedy_lr_of(opt_state: Any) -> Any:
+    """The LR the next update applies, read from an optimizer state holding one :class:`GreedyLRState`."""
+    found = [
+        leaf
+        for leaf in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, GreedyLRState))
+        if isinstance(leaf, GreedyLRState)
+    ]
+    if len(found) != 1:
+        raise ValueError(f"greedy_lr_of: expected one GreedyLRState in the optimizer state, found {len(found)}")
+    return found[0].lr
