@@ -22,7 +22,7 @@ import lrsched as L  # noqa: E402
 WARM_COS = L.warmup(L.cosine_decay(3e-2, 290, end_value=1e-4), warmup_steps=10)
 
 
-# -- schedules --------------------------------------------------------------------------------------------------------
+# -- schedules ---------------------------------------------------------------------------------------------------------
 def test_schedule_takes_optax_int32_count_and_returns_float32():
     sched = as_optax_schedule(WARM_COS)
     counts = jnp.arange(0, 400, dtype=jnp.int32)
@@ -139,12 +139,12 @@ def test_mlp_learns_digits_with_greedy_lr():
 def test_greedy_on_a_schedule_learns_and_keeps_warmup():
     on = L.GreedyOn(WARM_COS, L.GreedyLR(patience=5, factor=0.7, window=10, min_lr=0.1, max_lr=3.0), start_step=10)
     opt = optax.chain(optax.scale_by_adam(), scale_by_greedy_lr(on))
-    losses, accuracy, lrs = _train(opt)
+    _, accuracy, lrs = _train(opt)
     assert accuracy > 0.85
     np.testing.assert_allclose(lrs[:9], [WARM_COS(k) for k in range(1, 10)], rtol=1e-6)  # warmup untouched
 
 
-# -- jitted transform == Python closure ----------------------------------------------------------------------------------
+# -- jitted transform == Python closure --------------------------------------------------------------------------------
 def _loss_stream(n: int = 200) -> np.ndarray:
     rng = np.random.default_rng(3)
     t = np.arange(n)
@@ -222,7 +222,7 @@ def test_optimizer_state_checkpoint_round_trip():
     assert len(set(expected)) > 1
 
 
-# -- housekeeping ----------------------------------------------------------------------------------------------------------
+# -- housekeeping ------------------------------------------------------------------------------------------------------
 def test_docstring_examples_run():
     assert doctest.testmod(adapter).failed == 0
 
