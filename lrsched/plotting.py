@@ -193,7 +193,7 @@ def plot_range_test(result: Any, ax: Any = None, *, log: bool = True) -> Any:
         ax.axvline(lr, ls=style, color="C3" if name == "steepest" else "C2", label=f"{name}: {lr:.2g}")
     if log:
         ax.set_xscale("log")
-    ok = result.smoothed[np.isfinite(result.smoothed)]
+    ok = result.smoothed[np.isfinite(result.smoothed)]  # the centred average; the EMA lags the sweep
     if ok.size:
         lo, hi = float(ok.min()), float(ok[0])
         ax.set_ylim(lo - 0.1 * abs(hi - lo) - 1e-12, max(hi, lo) + 0.25 * abs(hi - lo) + 1e-12)

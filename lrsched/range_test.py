@@ -3,16 +3,21 @@
 You give ``train_step(lr) -> loss``: one optimizer step at learning rate ``lr``
 on the next batch, returning that batch's loss. The test sweeps ``lr`` from
 ``min_lr`` to ``max_lr`` (exponentially or linearly) while training continues,
-smooths the loss with a bias-corrected exponential moving average
+tracks the bias-corrected exponential moving average of the loss
 
-    s_i = (beta * m_{i-1} + (1 - beta) * loss_i) / (1 - beta**(i+1)),
+    m_i = beta * m_{i-1} + (1 - beta) * loss_i,   s_i = m_i / (1 - beta**(i+1)),
 
 stops early once ``s_i > diverge_factor * min(s)`` (or the loss is not finite),
 and suggests a learning rate by two rules, both reported:
 
-* ``steepest``: where the smoothed loss falls fastest against ``log(lr)``,
-  searched before the loss minimum;
-* ``min_loss / 10``: a tenth of the learning rate at the smoothed-loss minimum.
+* ``steepest``: where the loss falls fastest against ``log(lr)``, searched
+  before the loss minimum;
+* ``min_loss / 10``: a tenth of the learning rate at the loss minimum.
+
+Both rules read a *centred* moving average of the raw losses (width about
+``1 / (1 - beta)``, the divergence points left out), which is as smooth as
+the EMA but does not lag behind the sweep (``result.smoothed``); the EMA is in
+``result.ema`` and what the early stop uses.
 
 Reset the model's weights afterwards: the sweep trains it.
 """
@@ -33,11 +38,16 @@ __all__ = ["RangeTestResult", "lr_range_test"]
 
 @dataclass(frozen=True)
 class RangeTestResult:
-    """What :func:`lr_range_test` measured; ``lrs``/``losses``/``smoothed`` are aligned arrays."""
+    """What :func:`lr_range_test` measured; ``lrs``/``losses``/``smoothed``/``ema`` are aligned arrays.
+
+    ``smoothed`` is the centred moving average the suggestions read (``nan`` at a diverged last
+    point); ``ema`` is the bias-corrected moving average the early stop watched.
+    """
 
     lrs: np.ndarray
     losses: np.ndarray
     smoothed: np.ndarray
+    ema: np.ndarray
     steepest_lr: float
     min_loss_lr: float
     stopped_early: bool
@@ -45,8 +55,8 @@ class RangeTestResult:
 
     @property
     def suggested_lr(self) -> float:
-        """The ``steepest`` suggestion (see also :attr:`min_loss_lr`, which is the min-loss/10 rule)."""
-        return self.steepest_lr
+        """The ``min_loss / 10`` suggestion: steadier than ``steepest``, which runs low on long sweeps."""
+        return self.min_loss_lr
 
     @property
     def suggestions(self) -> dict[str, float]:
@@ -100,9 +110,13 @@ def lr_range_test(
     n = len(losses)
     lrs = lrs[:n]
     valid = n - 1 if reason != "completed" else n  # the last point is the one that diverged
-    steepest, lowest = _suggest(lrs[: max(valid, 1)], smoothed[: max(valid, 1)], skip_start)
+    valid = max(valid, 1)
+    centred = np.full(n, np.nan)
+    centred[:valid] = _centered(np.asarray(losses[:valid]), beta)
+    steepest, lowest = _suggest(lrs[:valid], centred[:valid], skip_start)
+    stopped = reason != "completed"
     return RangeTestResult(
-        lrs, np.asarray(losses), np.asarray(smoothed), steepest, lowest / 10, reason != "completed", reason
+        lrs, np.asarray(losses), centred, np.asarray(smoothed), steepest, lowest / 10, stopped, reason
     )
 
 
@@ -143,7 +157,18 @@ def _run(
     return losses, smoothed, reason
 
 
-def _suggest(lrs: np.ndarray, smoothed: list[float], skip_start: int) -> tuple[float, float]:
+def _centered(losses: np.ndarray, beta: float) -> np.ndarray:
+    """Centred moving average of width about ``1 / (1 - beta)``: as smooth as the EMA, without its lag."""
+    h = round(0.5 / (1.0 - beta))
+    if h == 0 or losses.size == 0:
+        return losses
+    cumsum = np.concatenate(([0.0], np.cumsum(losses)))
+    i = np.arange(losses.size)
+    lo, hi = np.maximum(i - h, 0), np.minimum(i + h + 1, losses.size)
+    return (cumsum[hi] - cumsum[lo]) / (hi - lo)  # type: ignore[no-any-return]
+
+
+def _suggest(lrs: np.ndarray, smoothed: np.ndarray, skip_start: int) -> tuple[float, float]:
     s = np.asarray(smoothed, dtype=np.float64)
     lowest = int(np.argmin(s))
     start = min(skip_start, max(lowest - 1, 0))

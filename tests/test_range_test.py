@@ -81,7 +81,7 @@ def test_suggestions_fall_inside_the_good_range(good_range, seed):
     assert lo <= result.steepest_lr <= hi
     assert lo <= result.min_loss_lr <= hi
     assert result.suggestions == {"steepest": result.steepest_lr, "min_loss/10": result.min_loss_lr}
-    assert result.suggested_lr == result.steepest_lr
+    assert result.suggested_lr == result.min_loss_lr
 
 
 def test_linear_sweep_suggestions_fall_inside_the_good_range(good_range):
@@ -100,10 +100,13 @@ def test_exponential_sweep_and_bias_corrected_smoothing():
     for i, loss in enumerate(losses):
         m = 0.5 * m + 0.5 * loss
         expected.append(m / (1 - 0.5 ** (i + 1)))
-    np.testing.assert_allclose(result.smoothed, expected)
+    np.testing.assert_allclose(result.ema, expected)
     np.testing.assert_array_equal(result.losses, losses)
+    # The suggestions read a centred mean of width 2 * round(0.5 / (1 - beta)) + 1 = 3, cut at the ends.
+    centred = [np.mean(losses[max(i - 1, 0) : i + 2]) for i in range(len(losses))]
+    np.testing.assert_allclose(result.smoothed, centred)
     assert not result.stopped_early and result.stop_reason == "completed"
-    assert result.min_loss_lr == pytest.approx(result.lrs[int(np.argmin(expected))] / 10)
+    assert result.min_loss_lr == pytest.approx(result.lrs[int(np.argmin(centred))] / 10)
 
 
 def test_stops_early_on_divergence_and_on_non_finite_loss():
@@ -116,6 +119,8 @@ def test_stops_early_on_divergence_and_on_non_finite_loss():
     result = L.lr_range_test(exploding, 1e-3, 1e3, 61, beta=0.0)
     assert result.stopped_early and "4 x its minimum" in result.stop_reason
     assert len(seen) == len(result.lrs) < 61 and seen[-1] >= 1.0  # stopped at the first blown-up step
+    assert np.isnan(result.smoothed[-1]) and result.ema[-1] == 100.0  # the diverged point is left out
+    assert result.min_loss_lr < 0.1
     nan_at = iter([1.0, 0.5, float("nan"), 0.1])
     result = L.lr_range_test(lambda lr: next(nan_at), 1e-3, 1.0, 4)
     assert result.stop_reason == "loss is not finite" and len(result.lrs) == 3
