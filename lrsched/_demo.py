@@ -179,7 +179,7 @@ def train_digits(data: tuple[np.ndarray, ...], *, epochs: int = 30, seed: int = 
 
 
 def _table(runs: list[Run]) -> str:
-    head = f"{'policy':<16} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'final lr':>9}"
+    head = f"{'policy':<16} {'train loss*':>11} {'val loss':>9} {'val acc':>8} {'final lr':>9}"
     lines = [head, "-" * len(head)]
     for r in runs:
         tail = np.asarray(r.trace.losses[-20:])

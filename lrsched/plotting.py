@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
+
+try:
+    import matplotlib.pyplot as plt
+except ImportError as err:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError('lrsched.plot needs matplotlib: pip install "lrsched[plot]"') from err
 
 from lrsched._base import Schedule, as_schedule
 from lrsched._markers import markers, phase_spans

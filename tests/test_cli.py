@@ -141,6 +141,16 @@ def test_missing_extras_name_the_pip_extra(tmp_path):
     assert_one_line_error(no_mpl, 'pip install "lrsched[plot]"')
     # Without --png, show needs no matplotlib at all.
     assert run("show", json.dumps(WARM_COS), code=BLOCK.format(mod="matplotlib")).returncode == 0
+    (tmp_path / "s.yaml").write_text("name: rex\n")
+    no_yaml = run("show", str(tmp_path / "s.yaml"), code=BLOCK.format(mod="yaml"))
+    assert_one_line_error(no_yaml, "needs PyYAML", "or give the config as JSON")
+    in_python = "import sys; sys.modules['matplotlib'] = None; import lrsched; lrsched.plot(lrsched.rex(1.0, 9), 9)"
+    proc = subprocess.run([sys.executable, "-c", in_python], capture_output=True, text=True, env=ENV, timeout=60)
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == 'ImportError: lrsched.plot needs matplotlib: pip install "lrsched[plot]"'
+    )
 
 
 @pytest.mark.skipif(shutil.which("lrsched") is None, reason="console script not installed")
