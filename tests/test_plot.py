@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lrsched as L
 from lrsched._markers import markers, phase_spans
@@ -150,3 +152,24 @@ def test_gallery_has_one_visible_panel_per_schedule():
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == ["a", "b", "c", "d"]
     assert len(fig.axes) == 6
+
+
+@settings(max_examples=25, derandomize=True, deadline=None)
+@given(
+    period=st.integers(5, 40),
+    mult=st.sampled_from([1.0, 1.5, 2.0]),
+    warm=st.integers(1, 30),
+    offset=st.integers(1, 60),
+)
+def test_restart_markers_are_exactly_the_upward_jumps(period, mult, warm, offset):
+    # Restarts inside a warmup inside the second phase of a join: every upward jump of the
+    # curve (sampled at integer steps) follows a marker and every restart marker makes a jump.
+    inner = L.warmup(L.cosine_restarts(1.0, first_period=period, period_mult=mult), warmup_steps=warm)
+    s = L.join((L.constant(0.5), inner), boundaries=(offset,))
+    end = 400
+    x = np.arange(end + 1, dtype=float)
+    y = s(x)
+    jumps = {float(x[i]) for i in range(1, len(x)) if y[i] - y[i - 1] > 0.2 and x[i] > offset + warm}
+    restarts = {m.step for m in markers(s, end) if m.kind == "restart"}
+    assert {float(math.ceil(r)) for r in restarts} == jumps  # restarts may fall between integer steps
+    assert [m.step for m in markers(s, end) if m.kind == "warmup"] == [float(offset + warm)]
