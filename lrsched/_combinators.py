@@ -72,8 +72,9 @@ class Warmup(Schedule):
         if self.shape == "exponential":
             if not self.init_value > 0:
                 raise self._fail(f"init_value must be > 0 for an exponential warmup, got {self.init_value!r}")
-            if not self._target_value() > 0:
-                raise self._fail("an exponential warmup needs a target value > 0 at the end of the warmup")
+            target = self._target_value()
+            if not target > 0:
+                raise self._fail(f"an exponential warmup needs a target value > 0 when the warmup ends, got {target!r}")
 
     def _target_value(self) -> float:
         at = 0 if self.clock == "after_warmup" else self.warmup_steps

@@ -54,6 +54,9 @@ def _increasing(sched: Schedule, field: str, values: tuple[float, ...], strictly
 class Constant(Schedule):
     """``value`` at every step.
 
+    ``value`` may be any finite number, negative included: constants also
+    serve as offsets in schedule arithmetic (``schedule - constant(0.1)``).
+
     Example:
         >>> constant(0.1)(1000)
         0.1
