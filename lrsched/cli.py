@@ -7,7 +7,8 @@
 * ``lrsched demo [--out FILE]``: a gallery PNG of the standard schedules and a small training
   comparison (GreedyLR vs cosine vs constant) on scikit-learn's bundled digits.
 
-User mistakes print one ``lrsched: error: ...`` line on stderr and exit with status 2.
+User mistakes print one ``lrsched: error: ...`` line on stderr and exit with status 2
+(set ``LRSCHED_DEBUG=1`` to get the traceback instead).
 """
 
 from __future__ import annotations
