@@ -18,7 +18,7 @@ from lrsched._backend import PYTHON, Namespace, namespace_for
 if TYPE_CHECKING:
     from lrsched.greedy import GreedyLR
 
-__all__ = ["GreedyState", "FLOAT_FIELDS", "initial_state", "update_state", "cast_state"]
+__all__ = ["BLOCK", "GreedyState", "FLOAT_FIELDS", "initial_state", "update_state", "cast_state", "window_total"]
 
 
 class GreedyState(NamedTuple):
@@ -43,6 +43,7 @@ class GreedyState(NamedTuple):
 
 
 FLOAT_FIELDS = frozenset({"lr", "best", "window", "init_lr"})
+BLOCK = 16  #: smoothing slots summed per block (see ``window_total``)
 
 
 def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
@@ -98,10 +99,19 @@ def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace)
     slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
     count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
     pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
+    return slots, count, pos, window_total(slots) / xp.maximum(count, 1)
+
+
+def window_total(slots: tuple[Any, ...]) -> Any:
+    """Sum of the smoothing slots, computed afresh: sequential within blocks of ``BLOCK`` slots,
+    then over the block sums (the same rounding on every backend; unfilled slots hold 0.0)."""
     total = 0.0
-    for w in slots:  # sequential, in slot order: the same rounding on every backend
-        total = total + w
-    return slots, count, pos, total / xp.maximum(count, 1)
+    for start in range(0, len(slots), BLOCK):
+        part = 0.0
+        for w in slots[start : start + BLOCK]:
+            part = part + w
+        total = total + part
+    return total
 
 
 def _divisor(g: GreedyLR, like: Any, xp: Namespace) -> Any:

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from lrsched._greedy_core import GreedyState
+from lrsched._greedy_core import BLOCK, GreedyState, window_total
 from lrsched._greedy_settings import GreedyLR
 
 __all__ = ["GreedyScheduler"]
@@ -37,6 +37,7 @@ class GreedyScheduler:
     _warmup: int
     _reset_left: int
     _buf: list[float]
+    _blocks: list[float] | None
     _count: int
     _pos: int
     _step: int
@@ -72,7 +73,13 @@ class GreedyScheduler:
                 self._pos = 0 if pos + 1 == self._size else pos + 1
                 if self._count < self._size:
                     self._count += 1
-                v = sum(buf) / self._count
+                blocks = self._blocks
+                if blocks is None:
+                    v = sum(buf) / self._count
+                else:  # only the block holding the new value changes (see window_total)
+                    start = pos - pos % BLOCK
+                    blocks[pos // BLOCK] = sum(buf[start : start + BLOCK])
+                    v = sum(blocks) / self._count
             better = self._better(v)
         elif self._skip:
             self._step_skipped()
@@ -165,6 +172,7 @@ class GreedyScheduler:
         if self._size:
             self._buf = [0.0] * self._size
             self._count = self._pos = 0
+            self._blocks = self._block_sums()
 
     # -- state -----------------------------------------------------------------
     @property
@@ -195,7 +203,14 @@ class GreedyScheduler:
         self._lr, self._best, self._good, self._bad = lr, state.best, state.good, state.bad
         self._cooldown, self._warmup, self._reset_left = state.cooldown, state.warmup, state.reset_left
         self._buf, self._count, self._pos = list(state.window), state.count, state.pos
+        self._blocks = self._block_sums()
         self._step, self._init_lr = state.step, state.init_lr
+
+    def _block_sums(self) -> list[float] | None:
+        """Per-block sums of the window (``None`` for a single block: then ``sum(buf)`` is the total)."""
+        if self._size <= BLOCK:
+            return None
+        return [window_total(tuple(self._buf[i : i + BLOCK])) for i in range(0, self._size, BLOCK)]
 
     def state_dict(self) -> dict[str, Any]:
         """Plain JSON data (strict JSON: ``best`` is ``None`` before the first value)."""

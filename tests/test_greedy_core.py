@@ -16,6 +16,7 @@ jnp = jax.numpy
 
 JIT_SETTINGS = {
     "smooth": dict(init_lr=0.1, window=5, patience=2),
+    "smooth_blocks_reset": dict(init_lr=0.1, window=20, patience=1, min_lr=0.05, reset_start=2, factor=0.5),
     "groups_reset": dict(
         init_lr=(0.1, 0.2), min_lr=(0.01, 0.1), max_lr=(0.3, 0.25), patience=1, reset_start=2, cooldown=2, warmup=1
     ),
@@ -147,6 +148,27 @@ def test_smoothing_is_the_mean_of_the_values_held_not_a_drifting_running_sum() -
         s = g.update(s, v)
     assert s.best == 1.0
     assert sorted(s.window) == [1.0, 1.0, 1.0] and s.count == 3
+
+
+@pytest.mark.parametrize("window", [2, 16, 17, 40])
+def test_closure_window_bookkeeping_equals_the_core(window: int) -> None:
+    g = lrsched.GreedyLR(init_lr=0.1, window=window, patience=1, min_lr=0.02, reset_start=2, factor=0.5)
+    values = _with_bad_values(streams(60)["plateau"] + streams(150)["noisy"] + streams(100)["plateau"])
+    sched, state, emptied = lrsched.greedy(g), g.init(), False
+    for v in values:
+        state = g.update(state, v)
+        assert sched(v) == state.lr and sched.state == state
+        emptied |= state.count == 0
+    assert emptied  # a reset emptied the window on the way
+
+
+def test_window_mean_is_the_exact_mean_of_the_values_held_for_exact_data() -> None:
+    g = lrsched.GreedyLR(init_lr=0.1, window=40, mode="max", threshold=0.0)
+    s = g.init()
+    for i in range(100):  # integers: every partial sum is exact, so the mean is too
+        s = g.update(s, float(i))
+        held = range(max(0, i - 39), i + 1)
+        assert s.best == sum(held) / len(held)
 
 
 def test_partial_window_averages_the_values_held() -> None:
