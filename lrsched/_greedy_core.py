@@ -145,6 +145,37 @@ def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
 
 
+def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
+    """Rules 3-4: tick the waits, update ``best`` and the run counters, decide ``inc``/``dec``."""
+    in_cool = state.cooldown > 0
+    waiting = in_cool | (state.warmup > 0)
+    track = better if g.track_best_during_wait else xp.where(waiting, False, better)
+    good = xp.where(waiting, 0, xp.where(better, state.good + 1, 0))
+    bad = xp.where(waiting, 0, xp.where(better, 0, state.bad + 1))
+    inc = (good > g.patience) if g.increase else False
+    return dict(
+        cooldown=xp.where(in_cool, state.cooldown - 1, state.cooldown),
+        warmup=xp.where(in_cool, state.warmup, xp.where(waiting, state.warmup - 1, state.warmup)),
+        best=xp.where(track, current, state.best),
+        good=good,
+        bad=bad,
+        inc=inc,
+        dec=xp.where(inc, False, bad > g.patience),
+    )
+
+
+def _reset_rule(g: GreedyLR, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: Namespace) -> tuple[Any, Any]:
+    """Rule 5: the attempts left after this step, and whether the controller resets now."""
+    reset = False
+    if g.increase:
+        reset_left = xp.where(inc, g.reset_count, reset_left)
+    if g.reset_start is not None:
+        sat = dec & at_min
+        reset = sat & (reset_left - 1 <= 0)
+        reset_left = xp.where(sat, xp.where(reset, g.reset_count, reset_left - 1), reset_left)
+    return reset_left, reset
+
+
 def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
     """One GreedyLR step on the monitored ``value``; see :mod:`lrsched.greedy` for the rules."""
     finite = (value - value) == 0  # False for NaN and +-inf, on every backend
@@ -153,33 +184,17 @@ def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PY
         slots, count, pos, current = _smooth(g, state, v, finite, xp)
     else:
         slots, count, pos, current = state.window, state.count, state.pos, v
-    better = finite & _is_better(g, current, state.best, xp)
-    in_cool = state.cooldown > 0
-    waiting = in_cool | (state.warmup > 0)
-    cooldown = xp.where(in_cool, state.cooldown - 1, state.cooldown)
-    warmup = xp.where(in_cool, state.warmup, xp.where(waiting, state.warmup - 1, state.warmup))
-    track = better if g.track_best_during_wait else xp.where(waiting, False, better)
-    best = xp.where(track, current, state.best)
-    good = xp.where(waiting, 0, xp.where(better, state.good + 1, 0))
-    bad = xp.where(waiting, 0, xp.where(better, 0, state.bad + 1))
-    inc = (good > g.patience) if g.increase else False
-    dec = xp.where(inc, False, bad > g.patience)
+    c = _count(g, state, finite & _is_better(g, current, state.best, xp), current, xp)
+    inc, dec = c["inc"], c["dec"]
     lr, at_min = _change_lr(g, state.lr, inc, dec, xp)
-    reset_left, reset = state.reset_left, False
-    if g.increase:
-        reset_left = xp.where(inc, g.reset_count, reset_left)
-    if g.reset_start is not None:
-        sat = dec & at_min
-        reset = sat & (reset_left - 1 <= 0)
-        reset_left = xp.where(sat, xp.where(reset, g.reset_count, reset_left - 1), reset_left)
-    worst = math.inf if g.mode == "min" else -math.inf
+    reset_left, reset = _reset_rule(g, state.reset_left, inc, dec, at_min, xp)
     new = GreedyState(
         lr=_select(reset, state.init_lr, lr, xp),
-        best=xp.where(reset, worst, best),
-        good=xp.where(inc | reset, 0, good),
-        bad=xp.where(dec, 0, bad),
-        cooldown=xp.where(dec, g.cooldown, cooldown),  # a reset clears it, then the decrease sets it
-        warmup=xp.where(inc, g.warmup, xp.where(reset, 0, warmup)),
+        best=xp.where(reset, math.inf if g.mode == "min" else -math.inf, c["best"]),
+        good=xp.where(inc | reset, 0, c["good"]),
+        bad=xp.where(dec, 0, c["bad"]),
+        cooldown=xp.where(dec, g.cooldown, c["cooldown"]),  # a reset clears it, then the decrease sets it
+        warmup=xp.where(inc, g.warmup, xp.where(reset, 0, c["warmup"])),
         reset_left=reset_left,
         window=_select(reset, tuple(0.0 for _ in slots), slots, xp) if slots else slots,
         count=xp.where(reset, 0, count),

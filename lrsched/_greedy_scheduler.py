@@ -65,35 +65,16 @@ class GreedyScheduler:
         """Observe ``value`` (a number, or anything ``float()`` accepts); return the new LR."""
         v = value if type(value) is float else float(value)
         self._step += 1
-        if v - v == 0.0:
+        if v - v == 0.0:  # finite
             if self._size:
-                buf = self._buf
-                pos = self._pos
-                buf[pos] = v
-                self._pos = 0 if pos + 1 == self._size else pos + 1
-                if self._count < self._size:
-                    self._count += 1
-                blocks = self._blocks
-                if blocks is None:
-                    v = sum(buf) / self._count
-                else:  # only the block holding the new value changes (see window_total)
-                    start = pos - pos % BLOCK
-                    blocks[pos // BLOCK] = sum(buf[start : start + BLOCK])
-                    v = sum(blocks) / self._count
+                v = self._smoothed(v)
             better = self._better(v)
         elif self._skip:
-            self._step_skipped()
             return self._lr if self._groups == 0 else tuple(self._lr)
         else:
             better = False
         if self._cooldown > 0 or self._warmup > 0:
-            if self._cooldown > 0:
-                self._cooldown -= 1
-            else:
-                self._warmup -= 1
-            self._good = self._bad = 0
-            if better and self.settings.track_best_during_wait:
-                self._best = v
+            self._wait(better, v)
         elif better:
             self._best = v
             self._bad = 0
@@ -109,8 +90,29 @@ class GreedyScheduler:
 
     step = __call__
 
-    def _step_skipped(self) -> None:
-        """A non-finite value under ``nonfinite='skip'``: only the step count moves."""
+    def _smoothed(self, v: float) -> float:
+        """Write ``v`` into the ring buffer; the mean of the values held (see ``window_total``)."""
+        buf, pos = self._buf, self._pos
+        buf[pos] = v
+        self._pos = 0 if pos + 1 == self._size else pos + 1
+        if self._count < self._size:
+            self._count += 1
+        blocks = self._blocks
+        if blocks is None:
+            return sum(buf) / self._count
+        start = pos - pos % BLOCK  # only the block holding the new value changes
+        blocks[pos // BLOCK] = sum(buf[start : start + BLOCK])
+        return sum(blocks) / self._count
+
+    def _wait(self, better: bool, v: float) -> None:
+        """A step of cooldown (first) or warmup: no decision, run counters zeroed."""
+        if self._cooldown > 0:
+            self._cooldown -= 1
+        else:
+            self._warmup -= 1
+        self._good = self._bad = 0
+        if better and self.settings.track_best_during_wait:
+            self._best = v
 
     def _better(self, v: float) -> bool:
         best = self._best
