@@ -35,7 +35,7 @@ class GreedyState(NamedTuple):
     cooldown: Any  #: steps left in the cooldown after a decrease
     warmup: Any  #: steps left in the wait after an increase (a counter, not an LR ramp)
     reset_left: Any  #: decrease attempts at min_lr left before a reset (0 when resets are off)
-    window: Any  #: smoothing slots, a tuple of ``window`` numbers (empty when window == 1)
+    window: Any  #: smoothing slots: a tuple of ``window`` numbers (empty when window == 1); an array with ``like``
     count: Any  #: values held in the window (<= window)
     pos: Any  #: slot the next value is written to
     step: Any  #: number of updates so far
@@ -70,6 +70,8 @@ def cast_state(state: GreedyState, like: Any) -> GreedyState:
 
     def leaf(name: str, value: Any) -> Any:
         dtype = float_dtype if name in FLOAT_FIELDS else int_dtype
+        if name == "window" and value:  # one (window,) array: fewer leaves, vectorised writes
+            return asarray(value, dtype=dtype)
         if isinstance(value, tuple):
             return tuple(asarray(v, dtype=dtype) for v in value)
         return asarray(value, dtype=dtype)
@@ -96,10 +98,19 @@ def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
 def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
     """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
     size = g.window
-    slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
+    if isinstance(state.window, tuple):
+        slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
+        total = window_total(slots)
+    else:  # a (window,) array (states from ``init(like=...)``)
+        slots = xp.where(finite & (_arange(size, xp) == state.pos), v, state.window)
+        total = window_total(tuple(slots[i] for i in range(size)))
     count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
     pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
-    return slots, count, pos, window_total(slots) / xp.maximum(count, 1)
+    return slots, count, pos, total / xp.maximum(count, 1)
+
+
+def _arange(n: int, xp: Namespace) -> Any:
+    return (sys.modules["jax.numpy"] if xp.name == "jax" else sys.modules["numpy"]).arange(n)
 
 
 def window_total(slots: tuple[Any, ...]) -> Any:
@@ -143,6 +154,12 @@ def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple
             new = xp.where(inc, xp.where(up - old > g.eps, up, old), new)
         out.append(new)
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
+
+
+def _empty_window(reset: Any, slots: Any, xp: Namespace) -> Any:
+    if isinstance(slots, tuple):
+        return _select(reset, tuple(0.0 for _ in slots), slots, xp) if slots else slots
+    return xp.where(reset, 0.0, slots)
 
 
 def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
@@ -196,7 +213,7 @@ def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PY
         cooldown=xp.where(dec, g.cooldown, c["cooldown"]),  # a reset clears it, then the decrease sets it
         warmup=xp.where(inc, g.warmup, xp.where(reset, 0, c["warmup"])),
         reset_left=reset_left,
-        window=_select(reset, tuple(0.0 for _ in slots), slots, xp) if slots else slots,
+        window=_empty_window(reset, slots, xp),
         count=xp.where(reset, 0, count),
         pos=xp.where(reset, 0, pos),
         step=state.step + 1,

@@ -254,6 +254,8 @@ def _plain(name: str, value: Any) -> Any:
     """A state leaf as Python numbers (arrays from a jitted run are accepted)."""
     if isinstance(value, (tuple, list)):
         return tuple(_plain(name, v) for v in value)
+    if getattr(value, "ndim", 0) == 1:  # a (window,) array
+        return tuple(float(v) for v in value.tolist())
     if name in ("lr", "best", "window", "init_lr"):
         return float(value)
     return int(value)

@@ -11,8 +11,12 @@ API
   ``state = g.update(state, value)``, the LR is ``state.lr``. ``GreedyState``
   is a NamedTuple of numbers (a JAX pytree); ``update`` has no Python branch
   on values, so it runs in plain Python and under ``jax.jit``, ``jax.vmap``
-  and ``lax.scan`` with the same results (use ``g.init(like=jnp.zeros(()))``
-  to get array leaves with stable dtypes for a scan carry or a vmap batch).
+  and ``lax.scan`` with the same results. ``g.init(like=jnp.zeros(()))`` gives
+  array leaves with stable dtypes for a scan carry (floats in ``like``'s dtype,
+  counters int32, the smoothing window one ``(window,)`` array); for ``n``
+  controllers under ``jax.vmap`` broadcast it:
+  ``jax.tree.map(lambda x: jnp.broadcast_to(x, (n, *x.shape)), state)``.
+  Per-group LRs are tuples (one leaf per group).
   ``g.to_config()`` / ``lrsched.from_config(cfg)`` round-trip.
 * :func:`greedy` -- the **stateful closure** :class:`GreedyScheduler`:
   ``lr = sched(loss)`` (or ``sched.step(loss)``), ``sched.lr``,

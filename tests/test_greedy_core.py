@@ -72,12 +72,23 @@ def test_python_jit_scan_and_vmap_agree_exactly_in_float64(setting: str) -> None
     assert [sched(v) for v in more] == [sched_ref(v) for v in more]
 
 
+def test_a_python_state_converted_leaf_by_leaf_also_scans() -> None:
+    """``jax.tree.map(jnp.asarray, g.init())`` keeps the window as a tuple of scalars; same results."""
+    g = lrsched.GreedyLR(init_lr=0.1, window=3, patience=1, nonfinite="skip")
+    values = _with_bad_values(streams(100)["oscillating"])
+    with jax.enable_x64(True):
+        state = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64 if isinstance(x, float) else jnp.int32), g.init())
+        assert isinstance(state.window, tuple)
+        _, lrs = jax.jit(lambda s, xs: _scan(g, s, xs))(state, jnp.asarray(values))
+    assert _rows(lrs) == core_lrs(g, values)
+
+
 def test_vmap_runs_256_controllers_over_a_batch_of_streams() -> None:
     g = lrsched.GreedyLR(init_lr=0.1, window=4, patience=2, min_lr=0.01, max_lr=0.4, cooldown=1)
     rng = random.Random(7)
     batch = [[1.0 / (1 + 0.02 * i) + rng.gauss(0, 0.03 * (k % 5)) for i in range(80)] for k in range(256)]
     with jax.enable_x64(True):
-        state = jax.tree.map(lambda x: jnp.broadcast_to(x, (256,)), g.init(like=jnp.zeros((), jnp.float64)))
+        state = jax.tree.map(lambda x: jnp.broadcast_to(x, (256, *x.shape)), g.init(like=jnp.zeros((), jnp.float64)))
         run = jax.jit(jax.vmap(lambda s, xs: _scan(g, s, xs)))
         final, lrs = run(state, jnp.asarray(batch))
     assert lrs.shape == (256, 80) and final.step.tolist() == [80] * 256
