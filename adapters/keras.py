@@ -41,7 +41,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 from lrsched.adapters._keras_ops import KerasOps
 
-__all__ = ["KerasSchedule"]
+__all__ = ["GreedyLRCallback", "KerasSchedule"]
 
 _KERAS_OPS: KerasOps | None = None
 
@@ -105,3 +105,6 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: i
 
     def __repr__(self) -> str:
         return f"KerasSchedule({self.schedule!r})"
+
+
+from lrsched.adapters._keras_greedy import GreedyLRCallback  # noqa: E402

@@ -1,0 +1,221 @@
+"""Checks of the Keras adapter under one backend; ``tests/test_adapter_keras.py`` runs it per backend.
+
+Usage: ``KERAS_BACKEND=jax python tests/keras_backend_check.py TMPDIR``. Prints one JSON
+line ``{check: [ok, detail]}``. The LR an optimizer *actually used* at step ``k`` is
+read back from a linear least-squares model trained with plain SGD:
+``w_{k+1} = w_k - lr_k * g_k`` with the gradient ``g_k`` known in closed form.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+from lrsched.adapters.keras import GreedyLRCallback, KerasSchedule
+
+import lrsched as L
+
+BACKEND = keras.backend.backend()
+BATCH, N = 16, 64  # 4 steps per epoch
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(N, 4)).astype("float32")
+Y = (X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * RNG.normal(size=N)).astype("float32")[:, None]
+BASE = L.warmup(L.cosine_decay(0.05, 20, end_value=0.005), warmup_steps=4)
+RESULTS: dict[str, list[Any]] = {}
+
+
+def check(name: str) -> Callable[[Callable[[], Any]], None]:
+    def run(fn: Callable[[], Any]) -> None:
+        start = time.perf_counter()
+        try:
+            detail = fn()
+            RESULTS[name] = [True, detail, round(time.perf_counter() - start, 1)]
+        except Exception as error:  # report every check, not just the first failure
+            RESULTS[name] = [False, f"{type(error).__name__}: {error}"]
+
+    return run
+
+
+class Weights(keras.callbacks.Callback):
+    """Records the kernel before every batch and at the end, and the batch logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kernels: list[np.ndarray] = []
+        self.losses: list[float] = []
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self.kernels.append(np.array(self.model.layers[-1].kernel.numpy(), dtype=np.float64))
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.losses.append(float(logs["loss"]))
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.kernels.append(np.array(self.model.layers[-1].kernel.numpy(), dtype=np.float64))
+
+
+def lrs_used(rec: Weights, first_step: int = 0) -> np.ndarray:
+    """``lr_k`` from consecutive kernels of the linear model (plain SGD, MSE)."""
+    out = []
+    for k in range(len(rec.kernels) - 1):
+        i = (first_step + k) % (N // BATCH)
+        xb, yb = X[i * BATCH : (i + 1) * BATCH].astype(np.float64), Y[i * BATCH : (i + 1) * BATCH].astype(np.float64)
+        w, w_next = rec.kernels[k], rec.kernels[k + 1]
+        grad = 2.0 / BATCH * xb.T @ (xb @ w - yb)
+        out.append(float(-np.sum((w_next - w) * grad) / np.sum(grad * grad)))
+    return np.asarray(out)
+
+
+def linear(lr: Any) -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+    return model
+
+
+def fit(model: keras.Model, epochs: int, callbacks: list[Any]) -> Weights:
+    rec = Weights()
+    model.fit(X, Y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0, callbacks=[*callbacks, rec])
+    return rec
+
+
+def close(actual: Any, expected: Any, rtol: float = 2e-4, atol: float = 1e-6) -> list[float]:
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    return [round(float(v), 6) for v in np.asarray(actual).ravel()[:6]]
+
+
+def _compiled(schedules: list[KerasSchedule], steps: np.ndarray) -> np.ndarray:
+    """Every schedule on the backend's compiled path (one compiled function for all)."""
+    if BACKEND == "jax":
+        import jax
+
+        return np.asarray(jax.jit(lambda t: [s(t) for s in schedules])(steps.astype(np.int32)))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda t: [s(t) for s in schedules], jit_compile=False)
+        return np.asarray([v.numpy() for v in fn(tf.constant(steps, tf.int64))])
+    import torch
+
+    return np.asarray([s(torch.tensor(steps)).numpy() for s in schedules])
+
+
+@check("schedule_ops")
+def _schedule_ops() -> int:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import ALL_SCHEDULES  # the core tests' catalogue of every schedule
+
+    steps = np.arange(0, 40)
+    wrapped = [KerasSchedule(s) for s in ALL_SCHEDULES]
+    expected = np.asarray([s(steps.astype(np.float64)) for s in ALL_SCHEDULES])
+    np.testing.assert_allclose(_compiled(wrapped, steps), expected, rtol=1e-5, atol=1e-6)
+    step = keras.Variable(7, dtype="int32" if BACKEND == "jax" else "int64", trainable=False)
+    eager = [float(keras.ops.convert_to_numpy(s(step))) for s in wrapped]  # concrete step: the Python path
+    np.testing.assert_allclose(eager, expected[:, 7], rtol=1e-6, atol=1e-7)
+    return len(wrapped)
+
+
+@check("learns")
+def _learns() -> float:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="tanh"), keras.layers.Dense(10)])
+    sched = KerasSchedule(L.warmup(L.cosine_decay(1e-2, 120), warmup_steps=12))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(sched), loss=loss, metrics=["acc"])
+    model.fit(x[:1400], y[:1400], batch_size=50, epochs=5, verbose=0)
+    accuracy = float(model.evaluate(x[1400:], y[1400:], verbose=0)[1])
+    assert accuracy > 0.85, accuracy
+    return accuracy
+
+
+@check("lr_used_equals_schedule")
+def _lr_used() -> list[float]:
+    rec = fit(linear(KerasSchedule(BASE)), 3, [])
+    return close(lrs_used(rec), [BASE(k) for k in range(12)])
+
+
+@check("save_load_continue")
+def _save_load(tmp: Path = Path(sys.argv[1])) -> list[float]:
+    whole = lrs_used(fit(linear(KerasSchedule(BASE)), 3, []))
+    model = linear(KerasSchedule(BASE))
+    fit(model, 2, [])
+    model.save(tmp / "sched.keras")
+    loaded = keras.models.load_model(tmp / "sched.keras")  # no custom_objects
+    assert isinstance(loaded.optimizer._learning_rate, KerasSchedule)
+    assert loaded.optimizer._learning_rate.schedule == BASE
+    resumed = lrs_used(fit(loaded, 1, []), first_step=8)
+    return close(resumed, whole[8:])
+
+
+@check("greedy_epoch_sets_the_lr")
+def _greedy_epoch() -> list[float]:
+    model = linear(0.02)
+    callback = GreedyLRCallback(patience=0, factor=0.5, max_lr=0.08)
+    history = model.fit(X, Y, batch_size=BATCH, epochs=5, shuffle=False, verbose=0, callbacks=[callback])
+    closure = L.greedy(init_lr=0.02, patience=0, factor=0.5, max_lr=0.08)
+    expected = [closure(v) for v in history.history["loss"]]
+    close(history.history["learning_rate"], expected, rtol=1e-6)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == np.float32(expected[-1])
+    return close(history.history["learning_rate"], expected, rtol=1e-6)
+
+
+def _steered(model: keras.Model, epochs: int, callback: GreedyLRCallback, first_step: int = 0) -> tuple[Any, Weights]:
+    rec = fit(model, epochs, [callback])
+    return lrs_used(rec, first_step), rec
+
+
+GREEDY = {"patience": 0, "factor": 0.5, "max_lr": 4.0}
+
+
+@check("greedy_on_a_schedule_per_batch")
+def _greedy_on_schedule() -> list[float]:
+    model = linear(KerasSchedule(BASE))
+    used, rec = _steered(model, 3, GreedyLRCallback(frequency="batch", start_step=4, **GREEDY))
+    reference = L.greedy_on(BASE, start_step=4, **GREEDY)
+    expected = [reference.lr] + [reference(v) for v in rec.losses[:-1]]
+    np.testing.assert_allclose(used[:4], [BASE(k) for k in range(4)], rtol=2e-4, atol=1e-6)  # warmup kept
+    assert np.max(np.abs(np.asarray(expected) / [BASE(k) for k in range(12)] - 1)[4:]) > 0.1  # GreedyLR steered
+    return close(used, expected)
+
+
+@check("keras_reduce_lr_on_plateau_raises_on_a_schedule")
+def _plateau() -> str:
+    model = linear(KerasSchedule(BASE))
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, min_delta=1e9)
+    try:
+        model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[plateau])
+    except TypeError as error:
+        return str(error)[:60]
+    raise AssertionError("keras.callbacks.ReduceLROnPlateau did not raise")
+
+
+@check("greedy_checkpoint_continue")
+def _greedy_checkpoint(tmp: Path = Path(sys.argv[1])) -> list[float]:
+    settings = {"frequency": "batch", "start_step": 4, **GREEDY}
+    whole, _ = _steered(linear(KerasSchedule(BASE)), 3, GreedyLRCallback(**settings))
+    model, callback = linear(KerasSchedule(BASE)), GreedyLRCallback(**settings)
+    _steered(model, 2, callback)
+    model.save(tmp / "greedy.keras")
+    (tmp / "greedy.json").write_text(json.dumps(callback.state_dict()))
+    loaded = keras.models.load_model(tmp / "greedy.keras")
+    restored = GreedyLRCallback()
+    restored.load_state_dict(json.loads((tmp / "greedy.json").read_text()))
+    resumed, _ = _steered(loaded, 1, restored, first_step=8)
+    return close(resumed, whole[8:])
+
+
+if __name__ == "__main__":
+    print(json.dumps({"backend": BACKEND, "results": RESULTS}))
