@@ -101,12 +101,12 @@ def update_costs(n: int, repeat: int) -> list[str]:
     return rows
 
 
-def mlp_overhead(steps: int, repeat: int) -> list[str]:
+def _mlp() -> tuple[Any, Callable[[Any, Any], tuple[Any, Any]]]:
+    """A 64-256-10 tanh MLP on a fixed batch of 256, and one SGD step ``(params, lr) -> (params, loss)``."""
     import jax
     import jax.numpy as jnp
 
-    key = jax.random.PRNGKey(0)
-    k1, k2, k3, k4 = jax.random.split(key, 4)
+    k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(0), 4)
     x = jax.random.normal(k1, (256, 64))
     y = jax.random.randint(k2, (256,), 0, 10)
     params = {
@@ -122,52 +122,67 @@ def mlp_overhead(steps: int, repeat: int) -> list[str]:
         loss, grads = jax.value_and_grad(loss_fn)(p)
         return jax.tree.map(lambda w, gr: w - lr * gr, p, grads), loss
 
-    def constant_step(carry: Any, _: Any = None) -> tuple[Any, Any]:
-        p, lr = carry
-        p, loss = sgd(p, lr)
-        return (p, lr), loss
+    return params, sgd
 
-    variants: dict[str, Any] = {"constant LR": (constant_step, (params, jnp.float32(0.05)))}
+
+def _variants() -> dict[str, tuple[Callable[..., Any], Any]]:
+    """Training steps ``carry -> (carry, loss)`` to compare, with their initial carries."""
+    import jax.numpy as jnp
+
+    params, sgd = _mlp()
+
+    def constant_step(carry: Any, _: Any = None) -> tuple[Any, Any]:
+        p, loss = sgd(carry[0], carry[1])
+        return (p, carry[1]), loss
+
+    variants: dict[str, tuple[Callable[..., Any], Any]] = {"constant LR": (constant_step, (params, jnp.float32(0.05)))}
     for window in (1, 20):
         g = lrsched.GreedyLR(init_lr=0.05, patience=3, window=window, max_lr=1.0)
 
         def greedy_step(carry: Any, _: Any = None, g: lrsched.GreedyLR = g) -> tuple[Any, Any]:
-            p, state = carry
-            p, loss = sgd(p, state.lr)
-            return (p, g.update(state, loss)), loss
+            p, loss = sgd(carry[0], carry[1].lr)
+            return (p, g.update(carry[1], loss)), loss
 
         variants[f"GreedyLR update, window={window}"] = (greedy_step, (params, g.init(like=jnp.zeros(()))))
+    return variants
 
-    rows = [
-        "| training step | per step, dispatched (µs) | overhead | 100 steps in one scan (µs/step) | overhead |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    runs: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {}
-    for name, (step, carry0) in variants.items():
-        one = jax.jit(step)
-        scan = jax.jit(lambda c, step=step: jax.lax.scan(step, c, None, length=100))
-        jax.block_until_ready(one(carry0))
-        jax.block_until_ready(scan(carry0))
 
-        def dispatched(one: Any = one, carry0: Any = carry0) -> None:
-            carry = carry0
-            for _ in range(steps):
-                carry, _loss = one(carry)
-            jax.block_until_ready(carry)
+def _runners(step: Callable[..., Any], carry0: Any, steps: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Compiled ``steps`` training steps: one dispatch per step, and 100 steps per ``lax.scan``."""
+    import jax
 
-        def scanned(scan: Any = scan, carry0: Any = carry0) -> None:
-            carry = carry0
-            for _ in range(steps // 100):
-                carry, _loss = scan(carry)
-            jax.block_until_ready(carry)
+    one = jax.jit(step)
+    scan = jax.jit(lambda c: jax.lax.scan(step, c, None, length=100))
+    jax.block_until_ready(one(carry0))
+    jax.block_until_ready(scan(carry0))
 
-        runs[name] = (dispatched, scanned)
+    def dispatched() -> None:
+        carry = carry0
+        for _ in range(steps):
+            carry, _loss = one(carry)
+        jax.block_until_ready(carry)
+
+    def scanned() -> None:
+        carry = carry0
+        for _ in range(steps // 100):
+            carry, _loss = scan(carry)
+        jax.block_until_ready(carry)
+
+    return dispatched, scanned
+
+
+def mlp_overhead(steps: int, repeat: int) -> list[str]:
+    runs = {name: _runners(step, carry0, steps) for name, (step, carry0) in _variants().items()}
     # Interleave the variants in every repeat, so a busy machine slows all of them alike.
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runs}
     for _ in range(repeat):
         for name, (dispatched, scanned) in runs.items():
             times[name][0].append(median_time(dispatched, 1) / steps * 1e6)
             times[name][1].append(median_time(scanned, 1) / steps * 1e6)
+    rows = [
+        "| training step | per step, dispatched (µs) | overhead | 100 steps in one scan (µs/step) | overhead |",
+        "|---|---:|---:|---:|---:|",
+    ]
     base_a, base_b = (statistics.median(t) for t in times["constant LR"])
     for name, (ta, tb) in times.items():
         a, b = statistics.median(ta), statistics.median(tb)
