@@ -128,7 +128,7 @@ def test_missing_torch_names_the_extra():
     assert 'pip install "lrsched[torch]"' in out.stderr
 
 
-# -- GreedyLR ---------------------------------------------------------------------------------------------------------
+# -- GreedyLR ----------------------------------------------------------------------------------------------------------
 def _losses(n: int, seed: int = 0) -> list[float]:
     rng = np.random.default_rng(seed)
     # Improving, then plateauing and noisy: both increases and decreases happen.
@@ -204,7 +204,7 @@ def test_greedy_state_dict_is_weights_only_safe():
         assert resumed.get_last_lr() == scheduler.get_last_lr()
 
 
-# -- checkpoint at step k, resume in a fresh process ---------------------------------------------------------------
+# -- checkpoint at step k, resume in a fresh process -------------------------------------------------------------------
 def _job(kind: str, start: int, stop: int, ckpt: str) -> list[list[float]]:
     """Train a tiny MLP from ``start`` to ``stop`` (restoring ``ckpt`` when start > 0); return the LR trace."""
     torch.manual_seed(0)
