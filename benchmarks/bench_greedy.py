@@ -34,6 +34,7 @@ import lrsched
 
 SETTINGS = {
     "plain": dict(init_lr=0.1, patience=3, threshold=1e-6, threshold_mode="abs", min_lr=1e-6, max_lr=1.0),
+    "window=10": dict(init_lr=0.1, patience=3, min_lr=1e-6, max_lr=1.0, window=10),
     "window=50": dict(init_lr=0.1, patience=3, min_lr=1e-6, max_lr=1.0, window=50),
     "3 groups, cooldown": dict(init_lr=(0.1, 0.05, 0.01), patience=3, cooldown=2, warmup=2, min_lr=1e-6, max_lr=1.0),
 }

@@ -30,7 +30,7 @@ class GreedyScheduler:
     """
 
     _lr: Any  # float, or a list per group
-    _best: float
+    _best: float  # oriented: best * sign, so smaller is better in both modes
     _good: int
     _bad: int
     _cooldown: int
@@ -54,8 +54,15 @@ class GreedyScheduler:
         self._min0 = self._mins[0]
         self._max0 = math.inf if self._maxs[0] is None else self._maxs[0]
         self._worst = math.inf if g.mode == "min" else -math.inf
-        self._is_min = g.mode == "min"
-        self._rel = g.threshold_mode == "rel"
+        # 'better' as one expression, exact for every mode: values are oriented by
+        # sign (max -> min), then  v < best * scale - abs_threshold  (see _greedy_core._is_better).
+        self._sign = 1.0 if g.mode == "min" else -1.0
+        rel = g.threshold_mode == "rel"
+        self._scale_pos = 1.0 - g.threshold if rel else 1.0  # best >= 0
+        self._scale_neg = 1.0 + g.threshold if rel else 1.0  # best < 0
+        self._abs_threshold = 0.0 if rel else g.threshold
+        self._patience = g.patience
+        self._can_increase = g.increase
         self._size = g.window if g.window > 1 else 0
         self._skip = g.nonfinite == "skip"
         self.load_state(state)
@@ -66,9 +73,16 @@ class GreedyScheduler:
         v = value if type(value) is float else float(value)
         self._step += 1
         if v - v == 0.0:  # finite
-            if self._size:
-                v = self._smoothed(v)
-            better = self._better(v)
+            if self._size:  # the mean of the values held (see window_total)
+                buf, pos = self._buf, self._pos
+                buf[pos] = v
+                self._pos = 0 if pos + 1 == self._size else pos + 1
+                if self._count < self._size:
+                    self._count += 1
+                v = (sum(buf) if self._blocks is None else self._block_total(pos)) / self._count
+            v *= self._sign
+            best = self._best  # oriented: the smaller the better
+            better = v < best * (self._scale_pos if best >= 0 else self._scale_neg) - self._abs_threshold
         elif self._skip:
             return self._lr if self._groups == 0 else tuple(self._lr)
         else:
@@ -79,30 +93,23 @@ class GreedyScheduler:
             self._best = v
             self._bad = 0
             self._good += 1
-            if self._good > self.settings.patience and self.settings.increase:
+            if self._good > self._patience and self._can_increase:
                 self._increase()
         else:
             self._good = 0
             self._bad += 1
-            if self._bad > self.settings.patience:
+            if self._bad > self._patience:
                 self._decrease()
         return self._lr if self._groups == 0 else tuple(self._lr)
 
     step = __call__
 
-    def _smoothed(self, v: float) -> float:
-        """Write ``v`` into the ring buffer; the mean of the values held (see ``window_total``)."""
-        buf, pos = self._buf, self._pos
-        buf[pos] = v
-        self._pos = 0 if pos + 1 == self._size else pos + 1
-        if self._count < self._size:
-            self._count += 1
+    def _block_total(self, pos: int) -> float:
+        """Window total when it spans several blocks: only the block holding slot ``pos`` changed."""
         blocks = self._blocks
-        if blocks is None:
-            return sum(buf) / self._count
-        start = pos - pos % BLOCK  # only the block holding the new value changes
-        blocks[pos // BLOCK] = sum(buf[start : start + BLOCK])
-        return sum(blocks) / self._count
+        start = pos - pos % BLOCK
+        blocks[pos // BLOCK] = sum(self._buf[start : start + BLOCK])  # type: ignore[index]
+        return sum(blocks)  # type: ignore[arg-type]
 
     def _wait(self, better: bool, v: float) -> None:
         """A step of cooldown (first) or warmup: no decision, run counters zeroed."""
@@ -113,15 +120,6 @@ class GreedyScheduler:
         self._good = self._bad = 0
         if better and self.settings.track_best_during_wait:
             self._best = v
-
-    def _better(self, v: float) -> bool:
-        best = self._best
-        thr = self.settings.threshold
-        if self._rel:
-            if self._is_min:
-                return v < best * (1.0 - thr if best >= 0 else 1.0 + thr)
-            return v > best * (1.0 + thr if best >= 0 else 1.0 - thr)
-        return v < best - thr if self._is_min else v > best + thr
 
     def _increase(self) -> None:
         g = self.settings
@@ -168,7 +166,7 @@ class GreedyScheduler:
 
     def _reset(self) -> None:
         self._lr = self._init_lr if self._groups == 0 else list(self._init_lr)
-        self._best = self._worst
+        self._best = math.inf  # oriented
         self._good = self._bad = self._warmup = 0
         self._reset_left = self.settings.reset_count
         if self._size:
@@ -188,7 +186,7 @@ class GreedyScheduler:
         lr = self.lr
         buf = tuple(self._buf) if self._size else ()
         return GreedyState(
-            lr, self._best, self._good, self._bad, self._cooldown, self._warmup, self._reset_left,
+            lr, self._best * self._sign, self._good, self._bad, self._cooldown, self._warmup, self._reset_left,
             buf, self._count, self._pos, self._step, self._init_lr,
         )  # fmt: skip
 
@@ -202,7 +200,7 @@ class GreedyScheduler:
             if not isinstance(lr, tuple) or len(lr) != self._groups:
                 raise ValueError(f"GreedyScheduler: state.lr must hold {self._groups} per-group LRs, got {lr!r}")
             lr = list(lr)
-        self._lr, self._best, self._good, self._bad = lr, state.best, state.good, state.bad
+        self._lr, self._best, self._good, self._bad = lr, state.best * self._sign, state.good, state.bad
         self._cooldown, self._warmup, self._reset_left = state.cooldown, state.warmup, state.reset_left
         self._buf, self._count, self._pos = list(state.window), state.count, state.pos
         self._blocks = self._block_sums()
