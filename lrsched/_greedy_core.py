@@ -43,7 +43,7 @@ class GreedyState(NamedTuple):
 
 
 FLOAT_FIELDS = frozenset({"lr", "best", "window", "init_lr"})
-BLOCK = 16  #: smoothing slots summed per block (see ``window_total``)
+BLOCK = 64  #: smoothing slots summed per block (see ``window_total``)
 
 
 def initial_state(g: GreedyLR, lr: Any) -> GreedyState:

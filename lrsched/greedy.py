@@ -35,7 +35,7 @@ Rules (one ``update`` with value ``x``; those of ``transformers.optimization.Gre
 1. Smoothing (``window > 1``): finite ``x`` is written into a ring buffer of
    ``window`` slots and the monitored value is the mean of the values held
    (a partial window at the start), summed afresh each step (sequentially
-   within blocks of 16 slots, then over the blocks) -- no running sum that drifts.
+   within blocks of 64 slots, then over the blocks) -- no running sum that drifts.
 2. ``x`` is better when ``x < best - threshold`` (``abs``) or
    ``x < best * (1 - threshold)`` (``rel``), mirrored for ``mode='max'``.
    ``best`` starts at +inf ('min') / -inf ('max'), so the first value always counts.

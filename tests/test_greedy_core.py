@@ -16,7 +16,7 @@ jnp = jax.numpy
 
 JIT_SETTINGS = {
     "smooth": dict(init_lr=0.1, window=5, patience=2),
-    "smooth_blocks_reset": dict(init_lr=0.1, window=20, patience=1, min_lr=0.05, reset_start=2, factor=0.5),
+    "smooth_blocks_reset": dict(init_lr=0.1, window=70, patience=1, min_lr=0.05, reset_start=2, factor=0.5),
     "groups_reset": dict(
         init_lr=(0.1, 0.2), min_lr=(0.01, 0.1), max_lr=(0.3, 0.25), patience=1, reset_start=2, cooldown=2, warmup=1
     ),
@@ -56,12 +56,13 @@ def test_python_jit_scan_and_vmap_agree_exactly_in_float64(setting: str) -> None
         state = g.init(like=jnp.zeros((), jnp.float64))
         final, lrs = jax.jit(lambda s, xs: _scan(g, s, xs))(state, jnp.asarray(values))
         assert _rows(lrs) == expected
-        # One jitted update at a time, from the Python state
-        s = g.init()
-        step = jax.jit(g.update)
+        # One jitted update at a time
+        s, step = state, jax.jit(g.update)
         for v in values[:40]:
             s = step(s, jnp.float64(v))
-        assert jnp.asarray(s.lr).tolist() == expected[39] or list(map(float, s.lr)) == list(expected[39])
+        resumed = lrsched.greedy(g)
+        resumed.load_state(s)
+        assert resumed.lr == expected[39]
     # A jitted final state continues in the Python closure exactly
     sched = lrsched.greedy(g)
     sched.load_state(final)
@@ -161,7 +162,7 @@ def test_smoothing_is_the_mean_of_the_values_held_not_a_drifting_running_sum() -
     assert sorted(s.window) == [1.0, 1.0, 1.0] and s.count == 3
 
 
-@pytest.mark.parametrize("window", [2, 16, 17, 40])
+@pytest.mark.parametrize("window", [2, 64, 65, 150])
 def test_closure_window_bookkeeping_equals_the_core(window: int) -> None:
     g = lrsched.GreedyLR(init_lr=0.1, window=window, patience=1, min_lr=0.02, reset_start=2, factor=0.5)
     values = _with_bad_values(streams(60)["plateau"] + streams(150)["noisy"] + streams(100)["plateau"])
@@ -174,11 +175,11 @@ def test_closure_window_bookkeeping_equals_the_core(window: int) -> None:
 
 
 def test_window_mean_is_the_exact_mean_of_the_values_held_for_exact_data() -> None:
-    g = lrsched.GreedyLR(init_lr=0.1, window=40, mode="max", threshold=0.0)
+    g = lrsched.GreedyLR(init_lr=0.1, window=100, mode="max", threshold=0.0)
     s = g.init()
-    for i in range(100):  # integers: every partial sum is exact, so the mean is too
+    for i in range(250):  # integers: every partial sum is exact, so the mean is too
         s = g.update(s, float(i))
-        held = range(max(0, i - 39), i + 1)
+        held = range(max(0, i - 99), i + 1)
         assert s.best == sum(held) / len(held)
 
 
