@@ -57,6 +57,25 @@ def _integer(field: str, value: Any, low: int, optional: bool = False) -> int | 
 class GreedyLR:
     """GreedyLR settings (every knob) and the pure controller ``init``/``update``.
 
+    Args:
+        init_lr: initial LR (a tuple: one per parameter group); may instead be given to ``init(lr=...)``.
+        factor: F in (0, 1): a decrease multiplies the LR by F, an increase divides it by F.
+        patience: a change needs ``patience + 1`` consecutive improvements (up) or non-improvements (down).
+        threshold, threshold_mode: an improvement beats ``best`` by more than ``threshold`` ('abs') or
+            ``threshold * |best|`` ('rel').
+        mode: 'min' (a loss) or 'max' (e.g. accuracy, reward).
+        window: smoothing window; the monitored value is the mean of the last ``window`` finite values (1 = off).
+        cooldown: steps without decisions after a decrease.
+        warmup: steps without decisions after an increase. A counter, *not* an LR warmup ramp (compose a
+            ramp with :func:`lrsched.greedy_on`).
+        min_lr, max_lr: bounds (numbers or per-group tuples; ``max_lr=None``: no cap).
+        eps: changes of ``eps`` or less are not applied.
+        reset_start: after this many decreases with every group at ``min_lr``, return to the initial
+            state (``None``: never).
+        increase: ``False`` turns increases off (ReduceLROnPlateau).
+        nonfinite: 'bad' (NaN/inf count as a non-improvement) or 'skip' (they change nothing but the step).
+        track_best_during_wait: keep updating ``best`` during cooldown/warmup (torch's ReduceLROnPlateau).
+
     Example:
         >>> g = GreedyLR(init_lr=0.1, patience=0, factor=0.5)
         >>> s = g.init()

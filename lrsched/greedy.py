@@ -147,7 +147,11 @@ def reduce_on_plateau(
 
     Same parameters and defaults as torch's; ``best`` is tracked during the
     cooldown as torch does. As a value it composes with schedules
-    (:func:`greedy_on`) and runs under ``jax.jit``.
+    (:func:`greedy_on`) and runs under ``jax.jit``. Two deliberate
+    differences, both outside torch's sensible range: a ``'rel'`` threshold
+    scales ``|best|`` (torch's accepts worse values once ``best < 0``), and a
+    non-finite value is a bad step but never becomes ``best`` (torch takes
+    ``-inf`` as a best that nothing ever beats).
 
     Example:
         >>> sched = greedy(reduce_on_plateau(1.0, patience=0))

@@ -115,3 +115,11 @@ def test_plateau_composes_with_a_schedule_where_torch_refuses() -> None:
     lrs = [sched.lr] + [sched(1.0) for _ in range(8)]
     assert lrs[:6] == [base(t) for t in range(6)]  # the warmup is untouched
     assert lrs[6:] == [base(6), base(7) * 0.5, base(8) * 0.25]  # then every flat loss halves the multiplier
+
+
+def test_rel_threshold_on_negative_metrics_differs_from_torch_on_purpose() -> None:
+    values = [-10.0] + [-9.5] * 4  # 'min' mode; -9.5 is worse than -10
+    kwargs = dict(init_lr=1.0, patience=1, threshold=0.1, factor=0.5)
+    assert _torch_lrs(kwargs, values) == [1.0] * 5  # torch: -9.5 < -10 * 0.9 counts as an improvement
+    ours = lrsched.greedy(lrsched.reduce_on_plateau(**kwargs))
+    assert [ours(v) for v in values] == [1.0, 1.0, 0.5, 0.5, 0.25]
