@@ -36,8 +36,9 @@ Rules (one ``update`` with value ``x``; those of ``transformers.optimization.Gre
    ``window`` slots and the monitored value is the mean of the values held
    (a partial window at the start), summed afresh each step (sequentially
    within blocks of 64 slots, then over the blocks) -- no running sum that drifts.
-2. ``x`` is better when ``x < best - threshold`` (``abs``) or
-   ``x < best * (1 - threshold)`` (``rel``), mirrored for ``mode='max'``.
+2. ``x`` (smoothed) is better when ``x < best - threshold`` (``abs``) or
+   ``x < best - |best| * threshold`` (``rel``; for ``best >= 0`` this is the
+   reference's ``best * (1 - threshold)``), mirrored for ``mode='max'``.
    ``best`` starts at +inf ('min') / -inf ('max'), so the first value always counts.
 3. While ``cooldown`` (steps after a decrease) or ``warmup`` (steps after an
    increase; a *counter*, not an LR ramp) runs, the counter ticks down, no
@@ -67,6 +68,23 @@ Deliberate deviations from the reference (each one shown by a test):
   ``'skip'`` they change nothing but ``state.step``. The reference's running
   sum stays NaN forever after one NaN.
 * ``reset_start=None`` disables resets (the reference cannot).
+* The window mean is summed afresh (the reference keeps a running sum), so a
+  smoothed value can differ in its last bits; only a comparison that ties
+  within rounding can then go the other way.
+
+Exactness: Python, ``jit``, ``vmap`` and ``scan`` give bit-identical states
+for float64 states (``jax.enable_x64``); float32 states round as float32.
+
+Example (pure core under JAX):
+    >>> import jax, jax.numpy as jnp, lrsched
+    >>> g = lrsched.GreedyLR(init_lr=0.1, patience=0, factor=0.5)
+    >>> def step(state, loss):
+    ...     state = g.update(state, loss)
+    ...     return state, state.lr
+    >>> run = jax.jit(lambda s, xs: jax.lax.scan(step, s, xs))
+    >>> _, lrs = run(g.init(like=jnp.zeros(())), jnp.array([3.0, 2.0, 2.5]))
+    >>> lrs.tolist()
+    [0.20000000298023224, 0.4000000059604645, 0.20000000298023224]
 
 Defaults (differ from the reference where its default is a trap)
 ----------------------------------------------------------------
