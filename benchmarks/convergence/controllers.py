@@ -1,0 +1,59 @@
+"""The loss-driven controllers of part 1: lrsched's GreedyLR and the paper's own rules.
+
+``lrsched.GreedyLR`` is configured as close to the paper's runs as its knobs allow: factor 0.9,
+min_lr 1e-5, max_lr 1, patience 1 or 10, smoothing window 10 (the reference smooths by default),
+cooldown and warm-up ``max(3, patience // 3)``, absolute threshold 1e-6. What lrsched's rules lack is
+the reference's dynamic threshold (``0.1 * std`` of the last 10 losses) and its spike forgiveness.
+
+Example:
+    >>> sorted(greedy_controllers())[0]
+    'greedy_p1'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.convergence.paper_greedy import PaperGreedy
+
+__all__ = ["greedy_controllers", "lrsched_greedy", "lrsched_greedy_class"]
+
+
+def lrsched_greedy_class() -> Any:
+    """``lrsched.GreedyLR``, or None where this lrsched has none."""
+    import lrsched
+
+    return getattr(lrsched, "GreedyLR", None)
+
+
+def lrsched_greedy(patience: int, **overrides: Any) -> Any:
+    """``lrsched.GreedyLR`` with the paper's settings (None while lrsched has no GreedyLR)."""
+    cls = lrsched_greedy_class()
+    if cls is None:
+        return None
+    wait = max(3, patience // 3)
+    kwargs: dict[str, Any] = dict(
+        init_lr=0.01,
+        factor=0.9,
+        patience=patience,
+        threshold=1e-6,
+        threshold_mode="abs",
+        window=10,
+        cooldown=wait,
+        warmup=wait,
+        min_lr=1e-5,
+        max_lr=1.0,
+    )
+    return cls(**(kwargs | overrides))
+
+
+def greedy_controllers() -> dict[str, Any]:
+    """Label -> controller with ``init(lr=)`` / ``update(state, loss)``; lrsched's first, then the paper's."""
+    out: dict[str, Any] = {}
+    for p in (1, 10):
+        g = lrsched_greedy(p)
+        if g is not None:
+            out[f"greedy_p{p}"] = g
+    for p in (1, 10):
+        out[f"greedy_paper_p{p}"] = PaperGreedy(patience=p)
+    return out

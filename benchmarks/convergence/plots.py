@@ -1,0 +1,72 @@
+"""PNG plots for the report: median loss curves with quartile bands, and LR traces.
+
+Every function takes ``curves``: ``{(panel, scheduler): {"loss": (runs, steps), "lr": (runs, steps)}}``
+and writes one PNG. matplotlib runs on the Agg backend.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> c = {("p", "s"): {"loss": np.ones((2, 5)), "lr": np.ones((2, 5))}}
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.png")
+    >>> plot_curves(c, "loss", path, "t"); os.path.exists(path)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_curves"]
+
+COLORS = {
+    "constant": "#7f7f7f",
+    "step": "#8c564b",
+    "exponential": "#d62728",
+    "cosine": "#ff7f0e",
+    "cosine_restarts": "#2ca02c",
+    "warmup_cosine": "#bcbd22",
+    "wsd": "#17becf",
+    "one_cycle": "#e377c2",
+    "rex": "#9467bd",
+}
+
+
+def _color(name: str) -> str | None:
+    greedy = {"greedy_p1": "#8fbfe0", "greedy_paper_p1": "#7b7fc0", "greedy_paper_p10": "#393b79"}
+    greedy |= {"greedy": "#1f77b4", "greedy_p10": "#1f77b4", "greedy_robust": "#000000"}
+    return greedy.get(name, COLORS.get(name))
+
+
+def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: str, title: str) -> None:
+    """One panel per ``panel`` key: median of ``what`` ("loss" or "lr") per scheduler, 25-75% band, log y."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys(p for p, _ in curves))
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        for (p, name), arrays in curves.items():
+            if p != panel:
+                continue
+            y = np.where(np.isfinite(arrays[what]), arrays[what], np.nan)
+            lo, med, hi = np.nanpercentile(y, [25, 50, 75], axis=0)
+            x = np.arange(y.shape[1])
+            ax.plot(x, med, label=name, color=_color(name), lw=1.4)
+            ax.fill_between(x, lo, hi, color=_color(name), alpha=0.12, lw=0)
+        ax.set_yscale("log")
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel("step")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,166 @@
+"""The convergence benchmark's pipeline (``--smoke``), and the pieces its conclusions rest on.
+
+The smoke run checks that every planned run is recorded and reported, not what the numbers say.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+pytest.importorskip("jax")
+pytest.importorskip("optax")
+pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    from benchmarks.convergence.run import main
+
+    out = str(tmp_path_factory.mktemp("convergence"))
+    assert main(["--smoke", "--out", out, "--quiet"]) == 0
+    with open(os.path.join(out, "runs.json"), encoding="utf-8") as fh:
+        return out, json.load(fh)
+
+
+def test_smoke_records_every_planned_paper_run(smoke: tuple[str, dict]) -> None:
+    from benchmarks.convergence.controllers import greedy_controllers
+    from benchmarks.convergence.paper import schedules
+
+    _, data = smoke
+    runs = [r for r in data["runs"] if r["part"] == "paper"]
+    expected = set(schedules(20)) | set(greedy_controllers())
+    by_cell: dict[tuple, set] = {}
+    for r in runs:
+        by_cell.setdefault((r["family"], r["seed"]), set()).add(r["scheduler"])
+        assert len(r["loss_curve"]) == len(r["lr_curve"]) == 3  # steps 0, 10 and the last of 20
+        assert r["final_loss"] is None or math.isfinite(r["final_loss"])
+    assert by_cell and all(s == expected for s in by_cell.values())
+
+
+def test_smoke_tunes_then_evaluates_every_part2_schedule(smoke: tuple[str, dict]) -> None:
+    from benchmarks.convergence.noisy import TUNE_SEEDS
+
+    _, data = smoke
+    runs = [r for r in data["runs"] if r["part"] == "noisy"]
+    names = {r["scheduler"] for r in runs}
+    assert {"constant", "cosine", "warmup_cosine", "wsd", "one_cycle", "rex", "greedy", "greedy_robust"} <= names
+    for name in names:
+        tune = [r for r in runs if r["scheduler"] == name and r["stage"] == "tune"]
+        ev = [r for r in runs if r["scheduler"] == name and r["stage"] == "eval"]
+        assert len(tune) == 2 * len(TUNE_SEEDS) and len(ev) == 2
+        # The evaluated LR is the tuning grid value with the lowest median final loss.
+        peaks = {r["peak_lr"] for r in tune}
+        med = {
+            p: np.median([np.inf if r["final_loss"] is None else r["final_loss"] for r in tune if r["peak_lr"] == p])
+            for p in peaks
+        }
+        assert {r["peak_lr"] for r in ev} == {min(med, key=med.__getitem__)}
+        assert all(0.0 <= r["heldout_acc"] <= 1.0 for r in ev)
+
+
+def test_smoke_writes_report_and_plots(smoke: tuple[str, dict]) -> None:
+    out, data = smoke
+    with open(os.path.join(out, "report.md"), encoding="utf-8") as fh:
+        report = fh.read()
+    assert data["meta"]["smoke"] is True and "--smoke" in report
+    for name in {r["scheduler"] for r in data["runs"]}:
+        assert name in report
+    for png in ("paper_loss.png", "paper_lr.png", "noisy_loss.png", "noisy_lr.png"):
+        with open(os.path.join(out, png), "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def _paper_rules_in_python(losses: list[float], patience: int, lr: float = 0.01) -> list[float]:
+    """The paper's GreedyLR rules written the obvious way, with lists (an independent reference)."""
+    hist: list[float] = []
+    best, bad, good, cool, warm, out = math.inf, 0, 0, 0, 0, []
+    for x in losses:
+        hist.append(x)
+        if len(hist) > 5 and x > 2 * np.mean(hist[-5:]):
+            bad = max(0, bad - 2)
+        value = float(np.mean(hist[-10:]))
+        thr = max(1e-6, 0.1 * float(np.std(hist[-10:]))) if len(hist) > 10 else 1e-6
+        if value < best - thr:
+            best, bad, good = value, 0, good + 1
+        else:
+            bad, good = bad + 1, 0
+        if cool > 0:
+            cool, bad = cool - 1, 0
+        if warm > 0:
+            warm, good = warm - 1, 0
+        if bad > patience:
+            lr, cool, bad = max(lr * 0.9, 1e-5), max(3, patience // 3), 0
+        if good > patience:
+            lr, warm, good = min(lr / 0.9, 1.0), max(3, patience // 3), 0
+        out.append(lr)
+    return out
+
+
+@pytest.mark.parametrize("patience", [1, 10])
+def test_paper_rules_controller_matches_a_plain_python_reference(patience: int) -> None:
+    import jax
+
+    from benchmarks.convergence.paper_greedy import PaperGreedy
+
+    rng = np.random.default_rng(patience)
+    trend = np.concatenate([np.linspace(10, 1, 80), np.full(80, 1.0), np.linspace(1, 3, 40)])
+    losses = trend * (1 + 0.05 * rng.standard_normal(200))
+    losses[[50, 120, 121]] *= 5  # spikes
+    ctrl = PaperGreedy(patience=patience)
+
+    def body(s, x):
+        s = ctrl.update(s, x)
+        return s, s.lr
+
+    _, lrs = jax.lax.scan(body, ctrl.init(lr=0.01), losses.astype(np.float32))
+    want = _paper_rules_in_python([float(v) for v in losses.astype(np.float32)], patience)
+    np.testing.assert_allclose(np.asarray(lrs), want, rtol=1e-5)
+    assert len(set(want)) > 3  # the stream exercises increases and decreases
+
+
+def test_engine_adam_matches_torch_adam_under_a_changing_lr() -> None:
+    torch = pytest.importorskip("torch")
+    import jax.numpy as jnp
+
+    from benchmarks.convergence.engine import runner
+
+    rng = np.random.default_rng(0)
+    p0, target, scale = rng.standard_normal(6), rng.standard_normal(6), np.logspace(0, 2, 6)
+    lrs = np.linspace(0.05, 0.001, 30)
+
+    def loss(p, data, batch):
+        return jnp.sum(data["s"] * (p - data["t"]) ** 2)
+
+    out = runner(loss)(p0[None], {"s": scale[None], "t": target[None]}, np.zeros((1, 30), int), lrs[None])
+    p = torch.tensor(p0, dtype=torch.float32, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=float(lrs[0]))
+    ref = []
+    for lr in lrs:
+        opt.param_groups[0]["lr"] = float(lr)
+        opt.zero_grad()
+        value = torch.sum(
+            torch.tensor(scale, dtype=torch.float32) * (p - torch.tensor(target, dtype=torch.float32)) ** 2
+        )
+        value.backward()
+        opt.step()
+        ref.append(value.item())
+    np.testing.assert_allclose(np.asarray(out["loss"][0]), ref, rtol=1e-4)
+
+
+def test_medians_count_diverged_runs_as_worst() -> None:
+    from benchmarks.convergence.stats import median_of, win_rate
+
+    recs = [{"scheduler": "a", "final_loss": v, "seed": i} for i, v in enumerate([1.0, None, None])]
+    recs += [{"scheduler": "b", "final_loss": 5.0, "seed": i} for i in range(3)]
+    assert median_of(recs[:3], "final_loss") == math.inf
+    assert win_rate(recs, "a", "b", ("seed",)) == pytest.approx(1 / 3)
