@@ -98,7 +98,11 @@ def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
 def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
     """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
     size = g.window
-    if isinstance(state.window, tuple):
+    if xp.is_scalar:  # eager Python numbers: replace the one slot
+        pos, window = state.pos, state.window
+        slots = (*window[:pos], v, *window[pos + 1 :]) if finite else window
+        total = window_total(slots)
+    elif isinstance(state.window, tuple):
         slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
         total = window_total(slots)
     else:  # a (window,) array (states from ``init(like=...)``)
@@ -116,13 +120,8 @@ def _arange(n: int, xp: Namespace) -> Any:
 def window_total(slots: tuple[Any, ...]) -> Any:
     """Sum of the smoothing slots, computed afresh: sequential within blocks of ``BLOCK`` slots,
     then over the block sums (the same rounding on every backend; unfilled slots hold 0.0)."""
-    total = 0.0
-    for start in range(0, len(slots), BLOCK):
-        part = 0.0
-        for w in slots[start : start + BLOCK]:
-            part = part + w
-        total = total + part
-    return total
+    # sum() adds left to right from 0: exactly the sequential sum, on numbers and on arrays.
+    return sum(sum(slots[start : start + BLOCK]) for start in range(0, len(slots), BLOCK))
 
 
 def _divisor(g: GreedyLR, like: Any, xp: Namespace) -> Any:
