@@ -60,13 +60,21 @@ from lrsched._base import Schedule, as_schedule
 try:
     import jax
     import jax.numpy as jnp
+    import numpy as np
     import optax
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("jax", error) from error
 
 from lrsched.greedy import GreedyLR, GreedyOn, GreedyState
 
-__all__ = ["GreedyLRState", "OptaxSchedule", "as_optax_schedule", "greedy_lr_of", "scale_by_greedy_lr"]
+__all__ = [
+    "GreedyLRState",
+    "OptaxSchedule",
+    "as_optax_schedule",
+    "greedy_lr_of",
+    "greedy_state_of",
+    "scale_by_greedy_lr",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,15 +107,61 @@ def as_optax_schedule(schedule: Schedule | float, dtype: str = "float32") -> opt
 
 
 class GreedyLRState(NamedTuple):
-    """Optimizer state of :func:`scale_by_greedy_lr`: the controller's state and the next update's LR."""
+    """Optimizer state of :func:`scale_by_greedy_lr`.
 
-    greedy: GreedyState
+    The controller's ``GreedyState`` is packed into two arrays (its float and its
+    integer fields), so the optimizer state gains 3 leaves instead of a dozen: each
+    leaf of a jitted step's state costs dispatch time on every step.
+    :func:`greedy_state_of` unpacks it.
+    """
+
+    floats: Any  #: float32 fields of the GreedyState, flattened
+    ints: Any  #: int32 fields of the GreedyState
     lr: Any  #: the LR the next update applies (float32 scalar)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Packing:
+    """Packs a ``GreedyState`` of JAX scalars (and one window array) into a float and an int array."""
+
+    treedef: Any
+    shapes: tuple[tuple[int, ...], ...]
+    is_float: tuple[bool, ...]
+
+    @classmethod
+    def of(cls, state: GreedyState) -> _Packing:
+        leaves, treedef = jax.tree_util.tree_flatten(state)
+        shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
+        return cls(treedef, shapes, tuple(bool(jnp.issubdtype(leaf.dtype, jnp.floating)) for leaf in leaves))
+
+    def pack(self, state: GreedyState) -> tuple[Any, Any]:
+        leaves = jax.tree_util.tree_leaves(state)
+        floats = [jnp.ravel(x) for x, f in zip(leaves, self.is_float) if f]
+        ints = [jnp.ravel(x) for x, f in zip(leaves, self.is_float) if not f]
+        return jnp.concatenate(floats).astype(jnp.float32), jnp.concatenate(ints).astype(jnp.int32)
+
+    def unpack(self, floats: Any, ints: Any) -> GreedyState:
+        leaves, at = [], {True: 0, False: 0}
+        for shape, is_float in zip(self.shapes, self.is_float):
+            size = int(np.prod(shape, dtype=np.int64))
+            source = floats if is_float else ints
+            leaves.append(source[at[is_float] : at[is_float] + size].reshape(shape))
+            at[is_float] += size
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)  # type: ignore[no-any-return]
 
 
 def _next_lr(settings: GreedyLR | GreedyOn, state: GreedyState) -> Any:
     lr = settings.lr(state) if isinstance(settings, GreedyOn) else state.lr
     return jnp.asarray(lr, dtype=jnp.float32)
+
+
+def _initial(settings: GreedyLR | GreedyOn) -> GreedyState:
+    return settings.init(like=jnp.zeros((), jnp.float32))
+
+
+def greedy_state_of(state: GreedyLRState, settings: GreedyLR | GreedyOn) -> GreedyState:
+    """The controller's ``GreedyState`` held (packed) in a :class:`GreedyLRState`."""
+    return _Packing.of(_initial(settings)).unpack(state.floats, state.ints)
 
 
 def scale_by_greedy_lr(
@@ -137,11 +191,12 @@ def scale_by_greedy_lr(
     if isinstance(settings, GreedyLR) and settings.init_lr is None:
         raise ValueError("scale_by_greedy_lr: settings.init_lr must be set, got None")
     sign = -1.0 if flip_sign else 1.0
+    packing = _Packing.of(_initial(settings))
 
     def init_fn(params: Any) -> GreedyLRState:
         del params
-        state = settings.init(like=jnp.zeros((), jnp.float32))
-        return GreedyLRState(state, _next_lr(settings, state))
+        state = _initial(settings)
+        return GreedyLRState(*packing.pack(state), _next_lr(settings, state))
 
     def update_fn(
         updates: Any, state: GreedyLRState, params: Any = None, *, value: Any, **extra: Any
@@ -152,8 +207,8 @@ def scale_by_greedy_lr(
             value = jax.lax.pmean(value, axis_name)
         scale = sign * state.lr
         updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
-        new = settings.update(state.greedy, value)
-        return updates, GreedyLRState(new, _next_lr(settings, new))
+        new = settings.update(packing.unpack(state.floats, state.ints), value)
+        return updates, GreedyLRState(*packing.pack(new), _next_lr(settings, new))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

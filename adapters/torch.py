@@ -34,6 +34,7 @@ from lrsched.adapters._require import missing
 from lrsched._base import Schedule, as_schedule
 
 try:
+    import torch
     from torch.optim import Optimizer
     from torch.optim.lr_scheduler import LambdaLR
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
@@ -64,6 +65,16 @@ class ScheduleLR(LambdaLR):
     """
 
     lr_lambdas: list[Schedule]  # type: ignore[assignment]
+
+    def get_lr(self) -> list[float | torch.Tensor]:
+        """Each group's ``schedule(last_epoch)`` (``LambdaLR``'s, without the ``initial_lr`` factor of 1.0)."""
+        if not self._get_lr_called_within_step:
+            message = "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
+            warnings.warn(message, UserWarning, stacklevel=2)
+        t, lambdas = self.last_epoch, self.lr_lambdas
+        if len(lambdas) == 1:
+            return [lambdas[0](t)]
+        return [s(t) for s in lambdas]
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}

@@ -15,7 +15,7 @@ optax = pytest.importorskip("optax")
 
 import jax.numpy as jnp  # noqa: E402
 import lrsched.adapters.optax as adapter  # noqa: E402
-from lrsched.adapters.optax import as_optax_schedule, greedy_lr_of, scale_by_greedy_lr  # noqa: E402
+from lrsched.adapters.optax import as_optax_schedule, greedy_lr_of, greedy_state_of, scale_by_greedy_lr  # noqa: E402
 
 import lrsched as L  # noqa: E402
 
@@ -181,6 +181,22 @@ def test_jitted_greedy_on_equals_the_python_closure():
     closure = L.greedy_on(on.base, on.controller, start_step=10)
     expected = [closure.lr] + [closure(float(v)) for v in losses[:-1]]
     np.testing.assert_allclose(_scan_lrs(on, losses), expected, rtol=2e-6)
+
+
+def test_packed_state_unpacks_to_the_pure_core_state():
+    settings = L.GreedyLR(init_lr=0.1, patience=1, factor=0.5, window=3)
+    tx = scale_by_greedy_lr(settings)
+    state, core = tx.init(None), settings.init()
+    assert len(jax.tree_util.tree_leaves(state)) == 3  # packed: few leaves to dispatch per step
+    for v in _loss_stream(30):
+        _, state = jax.jit(tx.update)({"w": jnp.ones(())}, state, value=v)
+        core = settings.update(core, float(v))
+    unpacked = greedy_state_of(state, settings)
+    assert isinstance(unpacked, L.GreedyState)
+    for name, mine, ref in zip(L.GreedyState._fields, unpacked, core):
+        np.testing.assert_allclose(
+            np.asarray(mine, dtype=np.float64), np.asarray(ref, dtype=np.float64), rtol=1e-6, err_msg=name
+        )
 
 
 def test_settings_are_checked():
