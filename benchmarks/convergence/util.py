@@ -28,9 +28,12 @@ def stack(trees: list[Any], cat: bool = False) -> Any:
 
 @contextlib.contextmanager
 def progress_bar(total: int, desc: str, show: bool = True) -> Iterator[Callable[[], None]]:
-    """A tqdm bar (on stderr) yielding ``tick()``; silent when ``show`` is false."""
-    from tqdm import tqdm
-
+    """A tqdm bar (on stderr) yielding ``tick()``; silent when ``show`` is false or tqdm is missing."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm comes with transformers, but is not required
+        yield lambda: None
+        return
     with tqdm(total=total, desc=desc, disable=not show, leave=True) as bar:
         yield lambda: bar.update(1)
 

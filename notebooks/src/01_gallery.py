@@ -2,8 +2,9 @@
 # # 1. Gallery: every schedule and combinator
 #
 # Every lrsched schedule is an immutable value `step -> lr`. This notebook draws each one over 1,000
-# steps; shaded spans are the schedule's **named phases** (`schedule.phase_at(step)`), e.g. the warmup
-# of `warmup(...)` or the phases of `lrsched.phases(...)`. Only lrsched and matplotlib are used.
+# steps with `lrsched.plotting` (matplotlib): shaded spans are the schedule's **named phases**
+# (`schedule.phase_at(step)`, e.g. the warmup of `warmup(...)` or the phases of `lrsched.phases(...)`),
+# dotted lines mark warmup ends, phase boundaries and restarts.
 
 # %%
 %matplotlib inline
@@ -11,40 +12,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lrsched as L
+from lrsched import plotting
 
 plt.rcParams["figure.dpi"] = 60
 T = 1000
 steps = np.arange(T)
 
 
-def spans(sched, steps):
-    """Contiguous runs of the same named phase: [(name, start, end)]."""
-    names = [sched.phase_at(int(s)) for s in steps]
-    out, start = [], 0
-    for i in range(1, len(names) + 1):
-        if i == len(names) or names[i] != names[start]:
-            if names[start] is not None:
-                out.append((names[start], steps[start], steps[i - 1]))
-            start = i
-    return out
-
-
-def draw(ax, sched, title):
-    ax.plot(steps, sched(steps), lw=1.6)
-    for k, (name, a, b) in enumerate(spans(sched, steps)):
-        ax.axvspan(a, b, color=f"C{k + 1}", alpha=0.12)
-        ax.text((a + b) / 2, 1.02, name, transform=ax.get_xaxis_transform(), ha="center", fontsize=7)
-    ax.set_title(title, fontsize=8, pad=12)
-    ax.tick_params(labelsize=7)
-
-
 def gallery(items, cols=4):
-    rows = -(-len(items) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
-    for ax, (title, sched) in zip(axes.flat, items):
-        draw(ax, sched, title)
-    for ax in list(axes.flat)[len(items):]:
-        ax.axis("off")
+    """One small `lrsched.plot` panel per schedule: named phases shaded, warmup ends / restarts marked."""
+    fig = plotting.gallery(dict(items), T, cols=cols)
+    fig.set_size_inches(3.4 * cols, 2.4 * -(-len(items) // cols))
     fig.tight_layout()
     plt.show()
 
