@@ -5,9 +5,10 @@ wrapping any lrsched schedule. It evaluates with the active backend:
 
 * inside a compiled train step (a JAX tracer, a TensorFlow graph tensor, a torch
   tensor) the formula runs on that backend's ops, compiled once with the step;
-* called eagerly on a concrete step (e.g. when a callback reads
-  ``optimizer.learning_rate``), it reads the step once and evaluates in plain
-  Python, so there is no per-call recompilation.
+* called eagerly on a concrete step (JAX and TensorFlow outside a compiled
+  function, torch on CPU outside ``torch.compile``; e.g. when a callback reads
+  ``optimizer.learning_rate``, or each step of the eager torch trainer), it reads
+  the step once and evaluates in plain Python: no per-call recompilation.
 
 It serializes through lrsched's config (``get_config``/``from_config``) and is
 registered as ``"lrsched>KerasSchedule"`` when this module is imported: a model
@@ -57,6 +58,8 @@ def _concrete_step(step: Any) -> int | float | None:
     """The step as a Python number when it is concrete (eager), else ``None``."""
     if isinstance(step, (int, float)):
         return step
+    if len(getattr(step, "shape", ())) != 0:
+        return None  # an array of steps: evaluate on the backend's arrays
     backend = keras.backend.backend()
     if backend == "jax":
         jax = sys.modules["jax"]
@@ -68,6 +71,11 @@ def _concrete_step(step: Any) -> int | float | None:
         if not tf.executing_eagerly() or tf.is_symbolic_tensor(step):
             return None
         return step.numpy().item()
+    if backend == "torch":
+        torch = sys.modules["torch"]
+        if step.device.type != "cpu" or torch.compiler.is_compiling():
+            return None  # no device sync, no graph break: evaluate on tensors
+        return step.item()
     return None
 
 
