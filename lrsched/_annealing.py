@@ -7,7 +7,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import anneal, clip01, linear_between, progress
+from lrsched._curves import anneal, clip01, linear_between, periods, progress
 from lrsched._schedules import _non_negative, _positive
 
 __all__ = ["CosineDecay", "CosineRestarts", "OneCycle", "Cyclic", "InverseSqrt", "WarmupStableDecay", "Rex"]
@@ -99,7 +99,7 @@ class CosineRestarts(Schedule):
     def _eval(self, t: Any, xp: Namespace) -> Any:
         m, period = self.period_mult, self.first_period
         if m == 1:
-            i = xp.floor(t / period)
+            i = periods(t, period, xp)
         else:
             i = xp.floor(xp.log(1.0 + t * (m - 1.0) / period) / math.log(m))
             # Rounding of log() may put i one cycle off at a cycle boundary.
@@ -206,8 +206,11 @@ class Cyclic(Schedule):
         down = up if self.step_size_down is None else self.step_size_down
         total = up + down
         ratio = up / total
-        cycle = xp.floor(1.0 + t / total)
-        x = 1.0 + t / total - cycle
+        done = periods(t, total, xp)  # completed cycles; ``cycle = done + 1`` counts from 1
+        # Position in the cycle as ``t - done * total`` (exact), not ``1 + t / total - cycle``
+        # (torch's form), which loses digits as the cycle count grows.
+        x = clip01((t - done * total) / total, xp)
+        cycle = done + 1.0
         shape = xp.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
         if self.mode == "triangular2":
             shape = shape * xp.power(0.5, cycle - 1.0)  # underflows to 0 far out, never overflows

@@ -11,7 +11,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import linear_between, progress
+from lrsched._curves import linear_between, periods, progress
 from lrsched._schedules import _non_negative, _positive
 
 __all__ = [
@@ -92,7 +92,7 @@ class Warmup(Schedule):
         if self.shape == "linear":
             ramp = linear_between(self.init_value, target, x)
         elif self.shape == "exponential":
-            ramp = self.init_value * xp.exp(x * xp.log(target / self.init_value))
+            ramp = self.init_value * xp.exp(x * (xp.log(target) - xp.log(self.init_value)))  # no overflow of the ratio
         else:
             ramp = xp.full_like(t, self.init_value)
         return xp.where(t < w, ramp, inner)
@@ -125,7 +125,7 @@ class Cycle(Schedule):
         _positive(self, "decay")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        k = xp.floor(t / self.period)
+        k = periods(t, self.period, xp)
         value = self.schedule._eval(t - k * self.period, xp)
         return value * xp.power(self.decay, k) if self.decay != 1 else value
 
@@ -272,7 +272,7 @@ class Quantize(Schedule):
         _positive(self, "steps_per_epoch")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        epoch = xp.floor(t / self.steps_per_epoch)
+        epoch = periods(t, self.steps_per_epoch, xp)
         return self.schedule._eval(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch, xp)
 
 
@@ -306,7 +306,7 @@ class Perturb(Schedule):
 
     def noise(self, t: Any, xp: Namespace) -> Any:
         """The uniform ``u`` in ``[0, 1)`` at (already validated) step ``t``."""
-        h = xp.to_int32(xp.floor(t / self.every))
+        h = xp.to_int32(periods(t, self.every, xp))
         h = xp.mul_int32(h ^ _seed_mix(self.seed), 0x9E3779B1) ^ _SALT
         h = xp.xorshift_right(h, 16)
         h = xp.mul_int32(h, 0x85EBCA6B)

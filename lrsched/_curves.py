@@ -24,6 +24,19 @@ def progress(t: Any, length: Any, xp: Namespace) -> Any:
     return xp.minimum(t / xp.maximum(length, _TINY), 1.0)
 
 
+def periods(t: Any, period: Any, xp: Namespace) -> Any:
+    """Complete periods in ``t``: the ``k`` with ``k * period <= t < (k + 1) * period``.
+
+    ``floor(t / period)`` alone is not enough under ``jax.jit``: XLA computes
+    ``t / period`` as ``t * (1 / period)``, which can land just below an integer
+    at an exact multiple (``49 * (1 / 49) < 1``), so a step decay would drop
+    one step late. The two corrections make every backend count the same.
+    """
+    k = xp.floor(t / period)
+    k = k + xp.where(t >= (k + 1.0) * period, 1.0, 0.0)
+    return k - xp.where(t < k * period, 1.0, 0.0)
+
+
 def linear_between(start: Any, end: Any, x: Any) -> Any:
     """``start + (end - start) * x`` for ``x`` in ``[0, 1]``."""
     return start + (end - start) * x

@@ -13,7 +13,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import linear_between, progress
+from lrsched._curves import linear_between, periods, progress
 
 __all__ = [
     "Constant",
@@ -141,7 +141,7 @@ class StepDecay(Schedule):
             raise self._fail(f"drop must be in (0, 1], got {self.drop!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.init_value * xp.power(self.drop, xp.floor(t / self.step_size))
+        return self.init_value * xp.power(self.drop, periods(t, self.step_size, xp))
 
 
 @register("multistep_decay")
@@ -299,9 +299,10 @@ class ExponentialDecay(Schedule):
                 raise self._fail(f"end_value must be >= init_value when growing, got {end!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        exponent = t / self.transition_steps
         if self.staircase:
-            exponent = xp.floor(exponent)
+            exponent = periods(t, self.transition_steps, xp)
+        else:
+            exponent = t / self.transition_steps
         value = self.init_value * xp.exp(exponent * xp.log(self.decay_rate))
         if self.end_value is not None:
             bounded = xp.maximum if self.decay_rate < 1 else xp.minimum
@@ -354,9 +355,7 @@ class InverseTimeDecay(Schedule):
         _positive(self, "decay_steps")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        ratio = t / self.decay_steps
-        if self.staircase:
-            ratio = xp.floor(ratio)
+        ratio = periods(t, self.decay_steps, xp) if self.staircase else t / self.decay_steps
         return self.init_value / (1.0 + self.decay_rate * ratio)
 
 

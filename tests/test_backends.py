@@ -164,3 +164,33 @@ def test_float32_resolution_beyond_2_24_is_as_documented() -> None:
     # float64 everywhere is exact.
     np.testing.assert_array_equal(s(np.asarray(steps)), exact)
     np.testing.assert_allclose(s(torch.tensor(steps, dtype=torch.float64)).numpy(), exact, rtol=1e-12)
+
+
+# -- steps at exact multiples of a period under jit --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: L.step_decay(1.0, p, 0.5),
+        lambda p: L.exponential_decay(1.0, 0.5, p, staircase=True),
+        lambda p: L.inverse_time_decay(1.0, 1.0, p, staircase=True),
+        lambda p: L.cycle(L.linear(1.0, 0.0, p), p),
+        lambda p: L.quantize(L.linear(1.0, 0.0, 100 * p), p),
+        lambda p: L.cosine_restarts(1.0, p),
+        lambda p: L.cyclic(0.0, 1.0, p),
+        lambda p: L.perturb(L.constant(1.0), 0.5, every=p),
+    ],
+    ids=["step", "exp-staircase", "inverse-time-staircase", "cycle", "quantize", "restarts", "cyclic", "perturb"],
+)
+def test_periodic_schedules_switch_exactly_at_multiples_under_jit(make) -> None:  # type: ignore[no-untyped-def]
+    """XLA turns ``t / p`` into ``t * (1 / p)``: ``49 * (1 / 49) < 1``. The switch must still be at ``t = k * p``."""
+    for p in (3, 7, 49, 97, 163):
+        s = make(p)
+        steps = np.concatenate([np.arange(0, 12) * p, np.arange(1, 12) * p - 1]).astype(np.int32)
+        expected = np.array([s(int(k)) for k in steps])
+        got = np.asarray(jax.jit(s)(jnp.asarray(steps)), dtype=np.float64)
+        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-6, err_msg=f"period {p}")
+        with jax.enable_x64(True):
+            got64 = np.asarray(jax.jit(s)(jnp.asarray(steps, dtype=jnp.float64)))
+        np.testing.assert_allclose(got64, expected, rtol=1e-12, atol=1e-15, err_msg=f"period {p}")
