@@ -1,0 +1,33 @@
+"""Every docstring example in the lrsched package runs and shows what it says."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import lrsched
+
+MODULES = sorted(
+    name for _, name, _ in pkgutil.walk_packages(lrsched.__path__, prefix="lrsched.") if name != "lrsched.__main__"
+)
+
+
+def test_the_core_modules_are_collected() -> None:
+    core = {"_base", "_backend", "_schedules", "_annealing", "_combinators", "_join", "_config", "_curves"}
+    assert {f"lrsched.{m}" for m in core} <= set(MODULES)
+
+
+@pytest.mark.parametrize("name", ["lrsched", *MODULES])
+def test_docstring_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(
+        module,
+        globs={**vars(module), **vars(lrsched)},  # the public names, as a user has them
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        verbose=False,
+        report=False,
+    )
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"
