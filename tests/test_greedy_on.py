@@ -96,3 +96,14 @@ def test_errors() -> None:
         lrsched.GreedyOn(BASE, {"patience": 1})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown key"):
         lrsched.from_config({**lrsched.GreedyOn(BASE).to_config(), "start": 3})
+
+
+def test_pickle_round_trip() -> None:
+    import pickle
+
+    values = streams(80)["noisy"]
+    sched = lrsched.greedy_on(BASE, CONTROLLER, start_step=20)
+    for v in values[:50]:
+        sched(v)
+    clone = pickle.loads(pickle.dumps(sched))
+    assert [clone(v) for v in values[50:]] == [sched(v) for v in values[50:]]

@@ -78,3 +78,9 @@ def core_lrs(settings: lrsched.GreedyLR, values: list[float]) -> list[Any]:
 def closure_lrs(settings: lrsched.GreedyLR, values: list[float]) -> list[Any]:
     sched = lrsched.greedy(settings)
     return [sched(v) for v in values]
+
+
+def test_streams_are_deterministic_and_distinct() -> None:
+    a, b = streams(), streams()
+    assert a == b
+    assert len({tuple(v) for v in a.values()}) == len(a)
