@@ -1,4 +1,20 @@
 """Framework adapters, imported as ``lrsched.adapters.optax``, ``.keras`` and ``.torch``.
 
-Each adapter imports its framework only when it is imported itself.
+Each adapter imports its framework only when it is imported itself, and raises an
+``ImportError`` naming the extra to install (``pip install "lrsched[torch]"``,
+``"lrsched[jax]"``, ``"lrsched[keras]"``) when the framework is missing.
+
+* ``lrsched.adapters.torch``: ``schedule_lr(optimizer, schedule)`` -> a ``LambdaLR``
+  whose groups get the schedule's absolute value; ``GreedyLRScheduler`` (a
+  ``ReduceLROnPlateau`` subclass: ``scheduler.step(loss)``, optional ``base=``
+  schedule, mean over ``torch.distributed`` ranks).
+* ``lrsched.adapters.optax``: ``as_optax_schedule(schedule)`` (int32 ``count`` ->
+  float32 LR); ``scale_by_greedy_lr(settings)``, a ``GradientTransformationExtraArgs``
+  taking ``value=loss`` (optional ``axis_name`` for ``pmap``/``shard_map``);
+  ``greedy_lr_of(opt_state)`` for logging.
+* ``lrsched.adapters.keras``: ``KerasSchedule(schedule)``, a serializable
+  ``LearningRateSchedule`` (import the module before ``keras.models.load_model``);
+  ``GreedyLRCallback`` (per batch or epoch, can steer a ``KerasSchedule``).
+
+All step counts start at 0: the first optimizer update uses ``schedule(0)``.
 """
