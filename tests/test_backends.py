@@ -15,11 +15,13 @@ jnp = pytest.importorskip("jax.numpy")
 torch = pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("sched", ALL_SCHEDULES, ids=IDS)
-def test_every_backend_agrees_with_the_python_scalar_path(sched: L.Schedule) -> None:
+@pytest.mark.parametrize(("sched", "name"), zip(ALL_SCHEDULES, IDS, strict=True), ids=IDS)
+def test_every_backend_agrees_with_the_python_scalar_path(sched: L.Schedule, name: str) -> None:
     reference = evaluate(sched, STEPS, "python")
     assert np.all(np.isfinite(reference))
-    for backend in BACKENDS[1:]:
+    # vmap and scan trace the same formula as jit: the second instance of each pair skips them.
+    backends = BACKENDS[1:] if name.endswith("-0") else [b for b in BACKENDS[1:] if b not in ("jax_vmap", "jax_scan")]
+    for backend in backends:
         assert_close(evaluate(sched, STEPS, backend), reference, float32=is_float32(backend))
 
 
