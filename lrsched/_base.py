@@ -184,6 +184,11 @@ class Schedule:
     are allowed). Call it on a Python number (-> float), a NumPy array
     (-> float64 array), a JAX array or tracer (-> JAX array, also under
     ``jit``/``vmap``/``scan``) or a torch tensor (-> tensor).
+
+    A negative or non-finite step raises ``ValueError`` on the eager paths
+    (Python, NumPy, torch, JAX outside ``jit``); a traced JAX step cannot be
+    inspected, so under ``jit`` it is clamped to 0. In float32, steps beyond
+    ``2**24`` are rounded (see ``lrsched._backend``).
     """
 
     name: ClassVar[str] = "schedule"
