@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
 from lrsched.adapters._require import missing
 
 from lrsched._base import Schedule, as_schedule
@@ -60,6 +61,8 @@ def _concrete_step(step: Any) -> int | float | None:
         return step
     if len(getattr(step, "shape", ())) != 0:
         return None  # an array of steps: evaluate on the backend's arrays
+    if isinstance(step, (np.ndarray, np.generic)):
+        return step.item()  # type: ignore[no-any-return]
     backend = keras.backend.backend()
     if backend == "jax":
         jax = sys.modules["jax"]
