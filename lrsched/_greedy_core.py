@@ -18,7 +18,16 @@ from lrsched._backend import PYTHON, Namespace, namespace_for
 if TYPE_CHECKING:
     from lrsched.greedy import GreedyLR
 
-__all__ = ["BLOCK", "GreedyState", "FLOAT_FIELDS", "initial_state", "update_state", "cast_state", "window_total"]
+__all__ = [
+    "BLOCK",
+    "GreedyState",
+    "FLOAT_FIELDS",
+    "initial_state",
+    "update_state",
+    "cast_state",
+    "select_state",
+    "window_total",
+]
 
 
 class GreedyState(NamedTuple):
@@ -105,16 +114,22 @@ def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace)
     elif isinstance(state.window, tuple):
         slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
         total = window_total(slots)
-    else:  # a (window,) array (states from ``init(like=...)``)
-        slots = xp.where(finite & (_arange(size, xp) == state.pos), v, state.window)
-        total = window_total(tuple(slots[i] for i in range(size)))
+    else:  # a (..., window) array (states from ``init(like=...)``; leading axes batch controllers)
+        mod = _module(xp)
+        here = mod.asarray(finite)[..., None] & (mod.arange(size) == mod.asarray(state.pos)[..., None])
+        slots = xp.where(here, mod.asarray(v)[..., None], state.window)
+        total = window_total(tuple(slots[..., i] for i in range(size)))
     count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
     pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
     return slots, count, pos, total / xp.maximum(count, 1)
 
 
-def _arange(n: int, xp: Namespace) -> Any:
-    return (sys.modules["jax.numpy"] if xp.name == "jax" else sys.modules["numpy"]).arange(n)
+def _module(xp: Namespace) -> Any:
+    return sys.modules["jax.numpy"] if xp.name == "jax" else sys.modules["numpy"]
+
+
+def _isfinite(value: Any, xp: Namespace) -> Any:
+    return (value - value) == 0 if xp.is_scalar else _module(xp).isfinite(value)
 
 
 def window_total(slots: tuple[Any, ...]) -> Any:
@@ -155,10 +170,18 @@ def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
 
 
-def _empty_window(reset: Any, slots: Any, xp: Namespace) -> Any:
-    if isinstance(slots, tuple):
-        return _select(reset, tuple(0.0 for _ in slots), slots, xp) if slots else slots
-    return xp.where(reset, 0.0, slots)
+def _select_window(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
+    """``_select`` for the window: an array window has the slots on its last axis."""
+    if isinstance(b, tuple):
+        return _select(cond, a, b, xp)
+    return xp.where(_module(xp).asarray(cond)[..., None], a, b)
+
+
+def select_state(cond: Any, a: GreedyState, b: GreedyState, xp: Namespace) -> GreedyState:
+    """Field by field ``a if cond else b`` (``cond`` may batch controllers)."""
+    return GreedyState._make(
+        (_select_window if name == "window" else _select)(cond, x, y, xp) for name, x, y in zip(a._fields, a, b)
+    )
 
 
 def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
@@ -194,7 +217,7 @@ def _reset_rule(g: GreedyLR, reset_left: Any, inc: Any, dec: Any, at_min: Any, x
 
 def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
     """One GreedyLR step on the monitored ``value``; see :mod:`lrsched.greedy` for the rules."""
-    finite = (value - value) == 0  # False for NaN and +-inf, on every backend
+    finite = _isfinite(value, xp)
     v = xp.where(finite, value, 0.0)
     if g.window > 1:
         slots, count, pos, current = _smooth(g, state, v, finite, xp)
@@ -212,13 +235,12 @@ def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PY
         cooldown=xp.where(dec, g.cooldown, c["cooldown"]),  # a reset clears it, then the decrease sets it
         warmup=xp.where(inc, g.warmup, xp.where(reset, 0, c["warmup"])),
         reset_left=reset_left,
-        window=_empty_window(reset, slots, xp),
+        window=_select_window(reset, tuple(0.0 for _ in slots) if isinstance(slots, tuple) else 0.0, slots, xp),
         count=xp.where(reset, 0, count),
         pos=xp.where(reset, 0, pos),
         step=state.step + 1,
         init_lr=state.init_lr,
     )
     if g.nonfinite == "skip":
-        kept = [_select(finite, a, b, xp) for a, b in zip(new[:-2], state[:-2])]
-        new = GreedyState._make([*kept, new.step, new.init_lr])
+        new = select_state(finite, new, state._replace(step=new.step), xp)
     return new

@@ -10,7 +10,7 @@ from typing import Any
 
 from lrsched._backend import PYTHON, namespace_for
 from lrsched._base import Schedule, as_schedule
-from lrsched._greedy_core import GreedyState, _select
+from lrsched._greedy_core import GreedyState, select_state
 from lrsched._greedy_scheduler import GreedyScheduler
 from lrsched._greedy_settings import GreedyLR
 
@@ -61,8 +61,7 @@ class GreedyOn:
         new = self.controller.update(state, value)
         xp = PYTHON if type(state.step) is int else namespace_for(new.step)
         acting = state.step >= self.start_step
-        kept = state._replace(step=new.step)
-        return GreedyState(*(_select(acting, a, b, xp) for a, b in zip(new, kept)))
+        return select_state(acting, new, state._replace(step=new.step), xp)
 
     def lr(self, state: GreedyState) -> Any:
         """The LR for step ``state.step``: ``base(t) * g_t`` (a tuple per parameter group)."""

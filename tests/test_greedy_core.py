@@ -191,6 +191,20 @@ def test_partial_window_averages_the_values_held() -> None:
         assert s.best == mean
 
 
+def test_numpy_arrays_run_a_batch_of_controllers() -> None:
+    np = pytest.importorskip("numpy")
+    g = lrsched.GreedyLR(init_lr=0.1, window=3, patience=1, min_lr=0.02, reset_start=2, factor=0.5)
+    batch = [_with_bad_values(streams(120)[name]) for name in ("noisy", "plateau", "oscillating")]
+    state = g.init(like=np.zeros(3))
+    state = state._replace(**{k: np.broadcast_to(v, (3, *np.shape(v))) for k, v in state._asdict().items()})
+    rows = []
+    for column in np.asarray(batch).T:
+        state = g.update(state, column)
+        rows.append(np.asarray(state.lr).tolist())
+    for k, values in enumerate(batch):
+        assert [r[k] for r in rows] == closure_lrs(g, values)
+
+
 def test_update_accepts_numpy_and_torch_scalars_on_a_python_state() -> None:
     np = pytest.importorskip("numpy")
     torch = pytest.importorskip("torch")
