@@ -53,6 +53,13 @@ def _integer(field: str, value: Any, low: int, optional: bool = False) -> int | 
     return int(value)
 
 
+def _as_float(value: Any) -> Any:
+    """Python numbers (also NumPy float scalars) as float; arrays unchanged."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class GreedyLR:
     """GreedyLR settings (every knob) and the pure controller ``init``/``update``.
@@ -189,8 +196,7 @@ class GreedyLR:
             lr = tuple(lr)
         if isinstance(lr, tuple) and not lr:
             raise _fail("lr must hold one value per parameter group, got an empty sequence")
-        lr = tuple(float(v) if isinstance(v, int) else v for v in lr) if isinstance(lr, tuple) else lr
-        lr = float(lr) if isinstance(lr, int) and not isinstance(lr, bool) else lr
+        lr = tuple(_as_float(v) for v in lr) if isinstance(lr, tuple) else _as_float(lr)
         self._check_lr("lr", lr)
         if self.groups and not isinstance(lr, tuple):
             lr = (lr,) * self.groups
@@ -201,7 +207,8 @@ class GreedyLR:
         """The state after observing ``value`` (a loss, or a metric with ``mode='max'``).
 
         ``value`` is a Python number, a NumPy array or a JAX array/tracer
-        (scalar; batch with ``jax.vmap``). Torch tensors are read with ``float()``.
+        (scalar; batch with ``jax.vmap``, or with NumPy arrays whose leading
+        axis runs over controllers). Torch tensors are read with ``float()``.
         """
         python_state = type(state.best) is float
         tp = type(value)
