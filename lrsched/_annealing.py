@@ -7,7 +7,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import anneal, clip01, linear_between, periods, progress
+from lrsched._curves import anneal, clip01, geometric, linear_between, periods, progress
 from lrsched._schedules import _non_negative, _positive
 
 __all__ = ["CosineDecay", "CosineRestarts", "OneCycle", "Cyclic", "InverseSqrt", "WarmupStableDecay", "Rex"]
@@ -94,7 +94,7 @@ class CosineRestarts(Schedule):
         m, period = self.period_mult, self.first_period
         if m == 1:
             return i * period
-        return period * (xp.power(m, i) - 1.0) / (m - 1.0)
+        return period * (xp.power(m, i) - 1.0) / (m - 1.0)  # power, not exp(log): exact cycle starts
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         m, period = self.period_mult, self.first_period
@@ -108,7 +108,7 @@ class CosineRestarts(Schedule):
         start = self.cycle_start(i, xp)
         length = period * xp.power(m, i) if m != 1 else period
         c = 0.5 + 0.5 * xp.cos(math.pi * clip01((t - start) / length, xp))
-        factor = xp.power(self.decay, i)
+        factor = geometric(self.decay, i, xp)
         if self.decay_mode == "peak":
             return self.end_value + (self.init_value * factor - self.end_value) * c
         return self.end_value + (self.init_value - self.end_value) * factor * c
@@ -215,7 +215,7 @@ class Cyclic(Schedule):
         if self.mode == "triangular2":
             shape = shape * xp.power(0.5, cycle - 1.0)  # underflows to 0 far out, never overflows
         elif self.mode == "exp_range":
-            shape = shape * xp.power(self.gamma, t)
+            shape = shape * geometric(self.gamma, t, xp)
         return self.base_value + (self.max_value - self.base_value) * shape
 
 

@@ -7,11 +7,12 @@ momentum, weight decay, a data-mixture weight.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import linear_between, periods, progress
+from lrsched._curves import geometric, linear_between, periods, progress
 from lrsched._schedules import _non_negative, _positive
 
 __all__ = [
@@ -27,6 +28,11 @@ __all__ = [
     "Perturb",
     "scale",
 ]
+
+
+def _log(x: Any, xp: Namespace) -> Any:
+    """``log(x)``, in float64 when ``x`` is a number (float32 would round it first)."""
+    return math.log(x) if isinstance(x, (int, float)) else xp.log(x)
 
 
 def _value(operand: Any, t: Any, xp: Namespace) -> Any:
@@ -92,7 +98,7 @@ class Warmup(Schedule):
         if self.shape == "linear":
             ramp = linear_between(self.init_value, target, x)
         elif self.shape == "exponential":
-            ramp = self.init_value * xp.exp(x * (xp.log(target) - xp.log(self.init_value)))  # no overflow of the ratio
+            ramp = self.init_value * xp.exp(x * (_log(target, xp) - _log(self.init_value, xp)))  # no ratio overflow
         else:
             ramp = xp.full_like(t, self.init_value)
         return xp.where(t < w, ramp, inner)
@@ -127,7 +133,7 @@ class Cycle(Schedule):
     def _eval(self, t: Any, xp: Namespace) -> Any:
         k = periods(t, self.period, xp)
         value = self.schedule._eval(t - k * self.period, xp)
-        return value * xp.power(self.decay, k) if self.decay != 1 else value
+        return value * geometric(self.decay, k, xp) if self.decay != 1 else value
 
 
 @register("shift")

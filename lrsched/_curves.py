@@ -37,6 +37,19 @@ def periods(t: Any, period: Any, xp: Namespace) -> Any:
     return k - xp.where(t < k * period, 1.0, 0.0)
 
 
+def geometric(base: Any, exponent: Any, xp: Namespace) -> Any:
+    """``base ** exponent`` for ``base > 0``.
+
+    On arrays this is ``exp(exponent * log(base))`` with ``log(base)`` taken in
+    float64 when ``base`` is a number: float32 would first round the base
+    (``0.99999`` becomes ``0.99998999``, so ``log`` is 0.14 % off).
+    """
+    if xp.is_scalar:
+        return xp.power(base, exponent)
+    log_base = math.log(base) if isinstance(base, (int, float)) else xp.log(base)
+    return xp.exp(exponent * log_base)
+
+
 def linear_between(start: Any, end: Any, x: Any) -> Any:
     """``start + (end - start) * x`` for ``x`` in ``[0, 1]``."""
     return start + (end - start) * x

@@ -13,7 +13,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import linear_between, periods, progress
+from lrsched._curves import geometric, linear_between, periods, progress
 
 __all__ = [
     "Constant",
@@ -141,7 +141,7 @@ class StepDecay(Schedule):
             raise self._fail(f"drop must be in (0, 1], got {self.drop!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.init_value * xp.power(self.drop, periods(t, self.step_size, xp))
+        return self.init_value * geometric(self.drop, periods(t, self.step_size, xp), xp)
 
 
 @register("multistep_decay")
@@ -170,7 +170,7 @@ class MultiStepDecay(Schedule):
     def _eval(self, t: Any, xp: Namespace) -> Any:
         count = xp.searchsorted(self.milestones, t)
         # ``+ 0.0 * t`` gives the count the step's float dtype (torch: ``int * 1.0`` is float32).
-        return self.init_value * xp.power(self.drop, count + 0.0 * t)
+        return self.init_value * geometric(self.drop, count + 0.0 * t, xp)
 
 
 @register("piecewise_constant")
@@ -303,7 +303,7 @@ class ExponentialDecay(Schedule):
             exponent = periods(t, self.transition_steps, xp)
         else:
             exponent = t / self.transition_steps
-        value = self.init_value * xp.exp(exponent * xp.log(self.decay_rate))
+        value = self.init_value * xp.exp(exponent * math.log(self.decay_rate))  # decay_rate is static: log in float64
         if self.end_value is not None:
             bounded = xp.maximum if self.decay_rate < 1 else xp.minimum
             value = bounded(value, self.end_value)
