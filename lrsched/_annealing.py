@@ -7,7 +7,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import anneal, clip01, geometric, linear_between, periods, progress
+from lrsched._curves import anneal, clip01, geometric, linear_between, periods, progress, remaining
 from lrsched._schedules import _non_negative, _positive
 
 __all__ = ["CosineDecay", "CosineRestarts", "OneCycle", "Cyclic", "InverseSqrt", "WarmupStableDecay", "Rex"]
@@ -311,5 +311,5 @@ class Rex(Schedule):
         _positive(self, "total_steps")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        remaining = 1.0 - progress(t, self.total_steps, xp)
-        return self.end_value + (self.init_value - self.end_value) * remaining / (0.5 + 0.5 * remaining)
+        left = remaining(t, self.total_steps, xp)
+        return self.end_value + (self.init_value - self.end_value) * left / (0.5 + 0.5 * left)

@@ -24,6 +24,15 @@ def progress(t: Any, length: Any, xp: Namespace) -> Any:
     return xp.minimum(t / xp.maximum(length, _TINY), 1.0)
 
 
+def remaining(t: Any, length: Any, xp: Namespace) -> Any:
+    """Fraction ``max(length - t, 0) / length`` of a phase still to go; ``length > 0``.
+
+    Exactly 0 at and after the end on every backend (``1 - t / length`` is not
+    under ``jit``), so ``remaining ** power`` with ``power < 1`` lands on the end value.
+    """
+    return xp.maximum(length - t, 0.0) / length
+
+
 def periods(t: Any, period: Any, xp: Namespace) -> Any:
     """Complete periods in ``t``: the ``k`` with ``k * period <= t < (k + 1) * period``.
 

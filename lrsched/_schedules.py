@@ -13,7 +13,7 @@ from typing import Any
 
 from lrsched._backend import Namespace
 from lrsched._base import Schedule, register
-from lrsched._curves import geometric, linear_between, periods, progress
+from lrsched._curves import geometric, linear_between, periods, progress, remaining
 
 __all__ = [
     "Constant",
@@ -115,8 +115,8 @@ class Polynomial(Schedule):
         _positive(self, "power")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        remaining = 1.0 - progress(t, self.transition_steps, xp)
-        return self.end_value + (self.init_value - self.end_value) * xp.power(remaining, self.power)
+        left = remaining(t, self.transition_steps, xp)
+        return self.end_value + (self.init_value - self.end_value) * xp.power(left, self.power)
 
 
 @register("step_decay")
