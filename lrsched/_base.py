@@ -187,7 +187,8 @@ class Schedule:
 
     A negative or non-finite step raises ``ValueError`` on the eager paths
     (Python, NumPy, torch, JAX outside ``jit``); a traced JAX step cannot be
-    inspected, so under ``jit`` it is clamped to 0. In float32, steps beyond
+    inspected, so under ``jit`` it is clamped to 0 (a NaN step stays NaN and
+    gives NaN, so it still shows). In float32, steps beyond
     ``2**24`` are rounded (see ``lrsched._backend``).
     """
 

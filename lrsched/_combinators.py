@@ -56,6 +56,11 @@ class Warmup(Schedule):
     Step 0 gives ``init_value`` (set it above 0 so the first update is not
     wasted); step ``w`` gives the target.
 
+    Peers: Optax ``warmup_cosine_decay_schedule(init, peak, w, D, end)`` counts
+    the warmup in ``D``: it is ``warmup(cosine_decay(peak, D - w, end), w, init)``.
+    Keras ``CosineDecay(init, D, alpha, warmup_target=peak, warmup_steps=w)``
+    does not: it is ``warmup(cosine_decay(peak, D, alpha * peak), w, init)``.
+
     Example:
         >>> s = warmup(cosine_decay(init_value=1.0, decay_steps=100), warmup_steps=10)
         >>> s(5), s(10), s(110)

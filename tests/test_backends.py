@@ -110,6 +110,8 @@ def test_negative_steps_are_clamped_to_zero_under_jit() -> None:
     np.testing.assert_allclose(np.asarray(out), [1.0, 1.0, 1.0, 0.5])
     out = jax.jit(s)(jnp.asarray([-(2**30)], dtype=jnp.int32))
     assert float(out[0]) == 1.0
+    # A NaN step cannot be clamped to anything meaningful: it stays visible.
+    assert np.isnan(float(jax.jit(s)(jnp.float32(np.nan))))
 
 
 def test_wrong_step_types_raise_type_error() -> None:
