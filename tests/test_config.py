@@ -204,3 +204,11 @@ def test_arbitrary_text_as_json(text: str) -> None:
         L.from_json(text)
     except (ValueError, TypeError) as err:
         assert str(err)
+
+
+def test_arithmetic_reprs_evaluate_back() -> None:
+    a, b = L.cosine_decay(1.0, 10), L.linear(0.0, 2.0, 20)
+    for s in (a - b, a - 0.5, 2.0 - a, -a, a / 4, 0.5 * a + b * a, L.minimum(a, b) - L.maximum(a, 0.1)):
+        rebuilt = eval(repr(s), vars(L))
+        assert rebuilt == s and L.from_config(json.loads(json.dumps(s.to_config()))) == s
+        assert [rebuilt(k) for k in (0, 5, 25)] == [s(k) for k in (0, 5, 25)]
