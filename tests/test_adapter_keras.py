@@ -22,7 +22,7 @@ CHECKS = {
     "learns",  # model.fit on digits with a KerasSchedule reaches > 85% held-out accuracy
     "lr_used_equals_schedule",  # the LR SGD applied at every iteration is schedule(k)
     "save_load_continue",  # .keras save -> load_model (no custom_objects) -> continue: same LR trace
-    "greedy_epoch_sets_the_lr",  # the callback's LRs equal the GreedyLR closure on the logged losses
+    "greedy_epoch_sets_the_lr",  # per epoch on val_loss: the LRs equal the GreedyLR closure on the logged values
     "greedy_on_a_schedule_per_batch",  # steering a KerasSchedule: base(t) * g_t as lrsched.greedy_on
     "keras_reduce_lr_on_plateau_raises_on_a_schedule",  # what Keras' own callback does there
     "greedy_checkpoint_continue",  # model + callback state saved and restored: same LR trace
