@@ -166,7 +166,8 @@ class _NumPy(Namespace):
 
     def mul_int32(self, a: Any, b: int) -> Any:
         np = self.np
-        return (a.astype(np.uint32) * np.uint32(b & _INT32_MASK)).view(np.int32)
+        # ``np.multiply``, not ``*``: 0-d inputs are NumPy scalars, whose ``*`` warns on the wrap-around.
+        return np.asarray(np.multiply(a.astype(np.uint32), np.uint32(b & _INT32_MASK))).view(np.int32)
 
     def xorshift_right(self, h: Any, k: int) -> Any:
         np = self.np

@@ -59,6 +59,22 @@ def test_shapes_are_kept() -> None:
     np.testing.assert_array_equal(c(np.zeros(4)), np.full(4, 0.25))
 
 
+@pytest.mark.parametrize("sched", ALL_SCHEDULES[::2], ids=IDS[::2])
+def test_zero_dimensional_steps_give_zero_dimensional_values(sched: L.Schedule) -> None:
+    import warnings
+
+    expected = sched(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. no integer-overflow warning from NumPy scalars
+        outs = [sched(np.float64(5.0)), sched(torch.tensor(5.0, dtype=torch.float64))]
+    outs += [sched(jnp.float32(5.0)), jax.jit(sched)(jnp.float32(5.0)), sched(torch.tensor(5.0))]
+    for out in outs:
+        assert out.shape == ()
+    assert float(outs[0]) == pytest.approx(expected, rel=1e-12) and float(outs[1]) == pytest.approx(expected, rel=1e-12)
+    for out in outs[2:]:
+        assert float(out) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
 def test_integer_arrays_become_floating() -> None:
     s = L.linear(1.0, 0.0, 4)
     assert s(np.arange(5)).dtype == np.float64
