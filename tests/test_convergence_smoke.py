@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pathlib
 import sys
 
 import numpy as np
@@ -22,17 +23,20 @@ pytest.importorskip("optax")
 pytest.importorskip("sklearn")
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+def test_smoke_run_records_reports_and_plots_every_planned_run(tmp_path: pathlib.Path) -> None:
+    """One test (not three sharing a fixture) so pytest-xdist runs the smoke suite once."""
     from benchmarks.convergence.run import main
 
-    out = str(tmp_path_factory.mktemp("convergence"))
+    out = str(tmp_path)
     assert main(["--smoke", "--out", out, "--quiet"]) == 0
     with open(os.path.join(out, "runs.json"), encoding="utf-8") as fh:
-        return out, json.load(fh)
+        smoke = out, json.load(fh)
+    _check_paper_runs(smoke)
+    _check_part2_runs(smoke)
+    _check_report_and_plots(smoke)
 
 
-def test_smoke_records_every_planned_paper_run(smoke: tuple[str, dict]) -> None:
+def _check_paper_runs(smoke: tuple[str, dict]) -> None:
     from benchmarks.convergence.controllers import greedy_controllers
     from benchmarks.convergence.paper import schedules
 
@@ -47,17 +51,19 @@ def test_smoke_records_every_planned_paper_run(smoke: tuple[str, dict]) -> None:
     assert by_cell and all(s == expected for s in by_cell.values())
 
 
-def test_smoke_tunes_then_evaluates_every_part2_schedule(smoke: tuple[str, dict]) -> None:
-    from benchmarks.convergence.noisy import TUNE_SEEDS
+def _check_part2_runs(smoke: tuple[str, dict]) -> None:
+    from benchmarks.convergence.stats import group_by
+    from benchmarks.convergence.tasks import TASKS
 
     _, data = smoke
     runs = [r for r in data["runs"] if r["part"] == "noisy"]
     names = {r["scheduler"] for r in runs}
     assert {"constant", "cosine", "warmup_cosine", "wsd", "one_cycle", "rex", "greedy", "greedy_robust"} <= names
-    for name in names:
-        tune = [r for r in runs if r["scheduler"] == name and r["stage"] == "tune"]
-        ev = [r for r in runs if r["scheduler"] == name and r["stage"] == "eval"]
-        assert len(tune) == 2 * len(TUNE_SEEDS) and len(ev) == 2
+    assert {r["task"] for r in runs} == {"softmax", "cnn"}  # a JAX task and the PyTorch one
+    for (task, _), rs in group_by(runs, lambda r: (r["task"], r["scheduler"])).items():
+        tune = [r for r in rs if r["stage"] == "tune"]
+        ev = [r for r in rs if r["stage"] == "eval"]
+        assert len(tune) == 2 * len(TASKS[task].tune_seeds) and len(ev) == 2
         # The evaluated LR is the tuning grid value with the lowest median final loss.
         peaks = {r["peak_lr"] for r in tune}
         med = {
@@ -68,7 +74,7 @@ def test_smoke_tunes_then_evaluates_every_part2_schedule(smoke: tuple[str, dict]
         assert all(0.0 <= r["heldout_acc"] <= 1.0 for r in ev)
 
 
-def test_smoke_writes_report_and_plots(smoke: tuple[str, dict]) -> None:
+def _check_report_and_plots(smoke: tuple[str, dict]) -> None:
     out, data = smoke
     with open(os.path.join(out, "report.md"), encoding="utf-8") as fh:
         report = fh.read()

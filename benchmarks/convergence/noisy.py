@@ -1,8 +1,8 @@
 """Part 2: minibatch noise that reaches the gradient *and* the scheduler, on real data (sklearn digits).
 
 Every schedule gets the same tuning budget: its peak (or initial) LR is picked from the task's 4-value
-grid by the median final training loss over 2 tuning seeds; then it runs on ``EVAL_SEEDS`` fresh seeds at
-that LR. GreedyLR is fed the minibatch loss of each step (the noisy signal a training loop has).
+grid by the median final training loss over the task's tuning seeds; then it runs on the task's fresh
+evaluation seeds at that LR. GreedyLR is fed the minibatch loss of each step (the noisy signal a training loop has).
 
 Example:
     >>> recs, curves = run_noisy(smoke=True, show_progress=False)
@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,10 @@ import numpy as np
 import lrsched
 from benchmarks.convergence.controllers import lrsched_greedy_class
 from benchmarks.convergence.engine import runner
-from benchmarks.convergence.tasks import EVAL_EVERY, TASKS, Task, batches, project_nonneg
+from benchmarks.convergence.tasks import TASKS, Task, batches, project_nonneg
 from benchmarks.convergence.util import progress_bar, stack, thin
 
-__all__ = ["EVAL_SEEDS", "PROTOCOL", "TUNE_SEEDS", "controllers", "run_noisy", "schedules"]
-
-TUNE_SEEDS = (100, 101)
-EVAL_SEEDS = tuple(range(8))
+__all__ = ["PROTOCOL", "controllers", "run_noisy", "schedules"]
 
 
 def schedules(peak: float, steps: int) -> dict[str, lrsched.Schedule]:
@@ -63,7 +61,7 @@ def _inputs(task: Task, seeds: tuple[int, ...]) -> tuple[Any, Any, np.ndarray]:
 def _run(task: Task, ctrl: Any, seeds: tuple[int, ...], lr_input: np.ndarray) -> dict[str, np.ndarray]:
     params, data, batch = _inputs(task, seeds)
     project = project_nonneg if task.name == "nmf" else None
-    run = runner(task.loss, ctrl, task.optimizer, project, task.full_loss, EVAL_EVERY)
+    run = runner(task.loss, ctrl, task.optimizer, project, task.full_loss, task.eval_every)
     out = run(params, data, batch, lr_input)
     res = {k: np.asarray(out[k]) for k in ("loss", "lr", "eval")}
     res["acc"] = np.full(len(seeds), np.nan)
@@ -74,8 +72,29 @@ def _run(task: Task, ctrl: Any, seeds: tuple[int, ...], lr_input: np.ndarray) ->
     return res
 
 
+def _all_runs_torch(task: Task, seeds: tuple[int, ...], peaks: dict[str, list[float]]) -> list[tuple]:
+    """As :func:`_all_runs`, one PyTorch run at a time through ``lrsched.adapters.torch``."""
+    from lrsched.adapters.torch import GreedyLRScheduler, schedule_lr
+
+    from benchmarks.convergence.torch_task import train_cnn
+
+    ctrls, out = controllers(task), []
+    for name, ps in peaks.items():
+        for p in ps:
+            if name in ctrls:
+                settings = dataclasses.replace(ctrls[name], init_lr=p)
+                make = lambda opt, s=settings: GreedyLRScheduler(opt, s)  # noqa: E731
+            else:
+                sched = schedules(p, task.steps)[name]
+                make = lambda opt, s=sched: schedule_lr(opt, s)  # noqa: E731
+            out += [(name, p, seed, train_cnn(make, seed, task.steps, task.eval_every)) for seed in seeds]
+    return out
+
+
 def _all_runs(task: Task, seeds: tuple[int, ...], peaks: dict[str, list[float]]) -> list[tuple[str, float, int, dict]]:
     """Each scheduler at each of its peaks on each seed: ``(scheduler, peak, seed, outputs of that run)``."""
+    if task.framework == "torch":
+        return _all_runs_torch(task, seeds, peaks)
     T, out = task.steps, []
     timed = [(n, p) for n, ps in peaks.items() for p in ps if n in schedules(1.0, T)]
     if timed:
@@ -107,7 +126,7 @@ def _record(task: Task, stage: str, name: str, peak: float, seed: int, r: dict[s
         "seed": seed,
         "final_loss": float(ev[-1]) if np.isfinite(ev[-1]) else None,
         "heldout_acc": None if np.isnan(r["acc"]) else float(r["acc"]),
-        "eval_every": EVAL_EVERY,
+        "eval_every": task.eval_every,
         "train_loss_curve": thin(ev, 1),
         "lr_curve": thin(r["lr"]),
         "minibatch_loss_curve": thin(r["loss"]),
@@ -150,21 +169,23 @@ def run_noisy(
     smoke: bool = False, show_progress: bool = True, tasks: list[str] | None = None
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, np.ndarray]]]:
     """Tune, then evaluate every scheduler on every task; returns records and eval-stage curves."""
-    names = (["softmax"] if smoke else list(TASKS)) if tasks is None else tasks
-    eval_seeds = EVAL_SEEDS[:2] if smoke else EVAL_SEEDS
+    names = (["softmax", "cnn"] if smoke else list(TASKS)) if tasks is None else tasks
     recs: list[dict[str, Any]] = []
     curves: dict[tuple[str, str], dict[str, list]] = {}
     with progress_bar(2 * len(names), "part 2 (noisy, real data)", show_progress) as tick:
         for tname in names:
             task = TASKS[tname]
             if smoke:
-                task = Task(**{**task.__dict__, "steps": 40, "lr_grid": task.lr_grid[:2]})
+                steps = 20 if task.framework == "torch" else 40
+                task = dataclasses.replace(
+                    task, steps=steps, lr_grid=task.lr_grid[:2], eval_seeds=task.eval_seeds[:2], eval_every=10
+                )
             all_names = [*schedules(1.0, task.steps), *controllers(task)]
-            tune = _all_runs(task, TUNE_SEEDS, {n: list(task.lr_grid) for n in all_names})
+            tune = _all_runs(task, task.tune_seeds, {n: list(task.lr_grid) for n in all_names})
             tune_recs = [_record(task, "tune", *row) for row in tune]
             tick()
             peaks = _best_peaks(tune_recs)
-            ev = _all_runs(task, eval_seeds, {n: [p] for n, p in peaks.items()})
+            ev = _all_runs(task, task.eval_seeds, {n: [p] for n, p in peaks.items()})
             recs += tune_recs + [_record(task, "eval", *row) for row in ev]
             for name, _, _, r in ev:
                 c = curves.setdefault((tname, name), {"loss": [], "lr": []})
@@ -182,12 +203,16 @@ The paper's noise never reaches the optimizer or the scheduler. Here it does: ev
 minibatch of 32 from 1,200 training digits (sklearn's bundled 8x8 digits; 597 held out), the gradient
 is the minibatch gradient, and GreedyLR is fed the minibatch loss. Tasks: softmax regression and a
 64-128-10 MLP (Adam) and a rank-10 NMF of the digits matrix by projected SGD (factors clipped at 0
-after each step); 1,200 steps (32 epochs) each.
+after each step), 1,200 steps (32 epochs) each, in JAX; and a small CNN (two 3x3 conv layers, 16 and 32
+channels) in PyTorch, 400 steps with Adam, scheduled through `lrsched.adapters.torch` (`schedule_lr`,
+`GreedyLRScheduler`).
 
-**Tuning budget (same for every schedule):** the peak LR (initial LR for exponential, step and GreedyLR)
-is chosen from a 4-value grid per task (softmax: 0.03, 0.1, 0.3, 1; MLP: 0.003 ... 0.1; NMF: 0.3, 1, 2, 4) by
-the median final training loss over 2 tuning seeds; the chosen LR then runs on 8 fresh seeds (a seed
-draws the initialisation and the minibatch order). Every run, tuning runs included, is in `runs.json`.
+**Tuning budget (same for every schedule of a task):** the peak LR (initial LR for exponential, step
+and GreedyLR) is chosen from a grid of LRs (softmax: 0.03, 0.1, 0.3, 1, 3; MLP: 0.003, 0.01, 0.03, 0.1;
+NMF: 0.3, 1, 2, 4) by the median final training loss over 2 tuning seeds; the chosen LR then runs on 8 fresh
+seeds (a seed draws the initialisation and the minibatch order). The PyTorch CNN steps in Python, one
+run at a time, so it gets a smaller budget: 3 LRs (0.003, 0.01, 0.03) x 1 tuning seed, 4 evaluation
+seeds. Every run, tuning runs included, is in `runs.json`.
 Schedules: constant; step (x0.1 at 50% and 75%); exponential (to 1% at the end); cosine (to 0);
 warmup (5%) + cosine; WSD (5% warmup, 1-sqrt decay over the last 20%); one-cycle; REX.
 GreedyLR bounds: [min grid LR / 100, max grid LR]. "greedy" = the reference rules with the reference
@@ -197,7 +222,7 @@ patience 50, cooldown = warm-up = 50, factor 0.5.
 
 **Metrics:** final training loss on all 1,200 training samples; held-out accuracy (classifiers);
 steps to reach the *target loss* = the median final training loss of the tuned constant LR
-(checked every 10 steps; "-" = not reached). Medians with [min, max] over the 8 evaluation seeds.
+(checked every 10 steps, every 50 for the CNN; "-" = not reached). Medians with [min, max] over the evaluation seeds.
 
 **Reading the GreedyLR rows.** Fed a noisy minibatch loss, the reference's raw new-best test rarely
 passes once the easy progress is made: a minibatch loss seldom beats the best single minibatch seen so

@@ -48,16 +48,24 @@ def _digits() -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Task:
-    """A minibatch training problem: ``loss(params, data, batch_idx)``, ``full_loss``, ``accuracy`` (or None)."""
+    """A minibatch training problem: ``loss(params, data, batch_idx)``, ``full_loss``, ``accuracy`` (or None).
+
+    ``framework="torch"`` tasks leave the JAX callables ``None`` and train in
+    :mod:`benchmarks.convergence.torch_task`. ``tune_seeds`` / ``eval_seeds``: the runs' seeds.
+    """
 
     name: str
-    init: Callable[[np.random.Generator], Any]
-    loss: Callable[[Any, Any, Any], Any]
-    full_loss: Callable[[Any, Any], Any]
+    init: Callable[[np.random.Generator], Any] | None
+    loss: Callable[[Any, Any, Any], Any] | None
+    full_loss: Callable[[Any, Any], Any] | None
     accuracy: Callable[[Any, Any], Any] | None
     optimizer: str
     lr_grid: tuple[float, ...]
     steps: int
+    framework: str = "jax"
+    tune_seeds: tuple[int, ...] = (100, 101)
+    eval_seeds: tuple[int, ...] = tuple(range(8))
+    eval_every: int = EVAL_EVERY
 
     @property
     def data(self) -> dict[str, np.ndarray]:
@@ -134,7 +142,9 @@ def project_nonneg(params: Any) -> Any:
 
 
 TASKS: dict[str, Task] = {
-    "softmax": _classifier("softmax", _softmax, _softmax_init, STEPS, (3e-2, 1e-1, 3e-1, 1.0)),
+    "softmax": _classifier("softmax", _softmax, _softmax_init, STEPS, (3e-2, 1e-1, 3e-1, 1.0, 3.0)),
     "mlp": _classifier("mlp", _mlp, _mlp_init, STEPS, (3e-3, 1e-2, 3e-2, 1e-1)),
     "nmf": Task("nmf", _nmf_init, _nmf_loss, _nmf_full, None, "sgd", (0.3, 1.0, 2.0, 4.0), STEPS),
+    # PyTorch, one Python step at a time: a smaller budget (3 LRs x 1 tuning seed, 4 evaluation seeds, 400 steps).
+    "cnn": Task("cnn", None, None, None, None, "adam", (3e-3, 1e-2, 3e-2), 400, "torch", (100,), tuple(range(4)), 50),
 }
