@@ -9,12 +9,10 @@ float64 NumPy array for comparison.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, settings
 
 import lrsched as L
@@ -202,12 +200,3 @@ def assert_close(actual: Any, expected: Any, float32: bool = False) -> None:
     bad = np.flatnonzero(~(err <= bound))
     first = bad[0] if bad.size else 0
     assert bad.size == 0, f"{bad.size} mismatches, first at {first}: {actual[first]!r} != {expected[first]!r}"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
-
-
-def close(a: float, b: float, rel: float = 1e-12) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=rel)
