@@ -1,7 +1,7 @@
 """GreedyLR under data parallelism: every worker must apply the same LR although local losses differ.
 
 * torch: 2 CPU processes with the gloo backend (``torch.multiprocessing.spawn``).
-* JAX: the Optax transform under ``pmap`` over 8 host devices, in its own process
+* JAX: the Optax transform under ``pmap`` and ``shard_map`` over 8 host devices, in its own process
   (``XLA_FLAGS=--xla_force_host_platform_device_count=8``); run as a script
   (``python tests/test_distributed.py jax``) it is that process.
 """
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,7 +79,7 @@ def test_torch_gloo_opt_out_keeps_local_decisions(tmp_path):
     assert lrs[0] != lrs[1]  # without the reduction, workers drift apart: why the mean is the default
 
 
-# -- JAX: pmap over 8 host devices -------------------------------------------------------------------------------------
+# -- JAX: pmap and shard_map over 8 host devices -----------------------------------------------------------------------
 def _jax_job() -> dict[str, list[list[float]]]:
     import jax
     import jax.numpy as jnp
@@ -106,7 +107,32 @@ def _jax_job() -> dict[str, list[list[float]]]:
             state, lr = run(state, params, loss)
             trace.append([float(v) for v in lr])
         out[name] = trace
+    out["shard_map"] = _shard_map_trace(losses)
     return out
+
+
+def _shard_map_trace(losses: Any) -> list[list[float]]:
+    """The same controller inside ``jax.shard_map`` with a replicated optimizer state (``out_specs=P()``)."""
+    import jax
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+    from lrsched.adapters.optax import scale_by_greedy_lr
+
+    import lrsched as L
+
+    mesh = jax.make_mesh((8,), ("devices",))
+    tx = scale_by_greedy_lr(L.GreedyLR(init_lr=0.1, **SETTINGS), axis_name="devices")
+
+    def step(state: Any, loss: Any) -> Any:
+        return tx.update(jax.numpy.ones(3), state, None, value=loss[0])[1]
+
+    # out_specs=P() only type-checks because the averaged value makes the new state device-invariant.
+    run = jax.jit(jax.shard_map(step, mesh=mesh, in_specs=(P(), P("devices")), out_specs=P()))
+    state, trace = tx.init(None), []
+    for loss in losses:
+        state = run(state, jax.device_put(loss, NamedSharding(mesh, P("devices"))))
+        trace.append([float(shard.data) for shard in state.lr.addressable_shards])
+    return trace
 
 
 def test_jax_pmap_devices_apply_the_same_lr():
@@ -119,6 +145,8 @@ def test_jax_pmap_devices_apply_the_same_lr():
     traces = json.loads(out.stdout.strip().splitlines()[-1])
     mean_trace, local_trace = np.asarray(traces["mean"]), np.asarray(traces["local"])
     assert (mean_trace == mean_trace[:, :1]).all()  # identical on all 8 devices
+    shard_trace = np.asarray(traces["shard_map"])
+    assert shard_trace.shape == mean_trace.shape and (shard_trace == mean_trace).all()
     closure = L.greedy(init_lr=0.1, **SETTINGS)
     mean = np.mean([_local_losses(r) for r in range(8)], axis=0, dtype=np.float32)
     np.testing.assert_allclose(mean_trace[:, 0], [closure(float(v)) for v in mean], rtol=1e-6)
