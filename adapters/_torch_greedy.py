@@ -121,7 +121,10 @@ class GreedyLRScheduler(ReduceLROnPlateau):
         if self.bases is not None:
             lrs = [float(b(self.last_epoch)) * g for b, g in zip(self.bases, lrs)]
         for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)  # tensor LRs (capturable / fused optimizers) stay tensors
+            else:
+                group["lr"] = lr
         self._last_lr = lrs
 
     def _reduce_value(self, value: float) -> float:

@@ -204,6 +204,18 @@ def test_greedy_state_dict_is_weights_only_safe():
         assert resumed.get_last_lr() == scheduler.get_last_lr()
 
 
+def test_greedy_keeps_tensor_learning_rates_tensors():
+    params = [torch.zeros(2, requires_grad=True)]
+    opt = torch.optim.Adam(params, lr=torch.tensor(0.01))
+    scheduler = GreedyLRScheduler(opt, patience=0, factor=0.5)
+    for loss in (1.0, 2.0):
+        params[0].grad = torch.ones(2)
+        opt.step()
+        scheduler.step(loss)
+    assert isinstance(opt.param_groups[0]["lr"], torch.Tensor)
+    assert float(opt.param_groups[0]["lr"]) == pytest.approx(0.01)  # up after 1.0, down after 2.0
+
+
 # -- checkpoint at step k, resume in a fresh process -------------------------------------------------------------------
 def _job(kind: str, start: int, stop: int, ckpt: str) -> list[list[float]]:
     """Train a tiny MLP from ``start`` to ``stop`` (restoring ``ckpt`` when start > 0); return the LR trace."""
