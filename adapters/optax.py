@@ -164,6 +164,19 @@ def greedy_state_of(state: GreedyLRState, settings: GreedyLR | GreedyOn) -> Gree
     return _Packing.of(_initial(settings)).unpack(state.floats, state.ints)
 
 
+def _check(settings: Any) -> None:
+    if not isinstance(settings, (GreedyLR, GreedyOn)):
+        raise TypeError(f"scale_by_greedy_lr: settings must be a GreedyLR or GreedyOn, got {type(settings).__name__}")
+    controller = settings.controller if isinstance(settings, GreedyOn) else settings
+    if controller.groups:
+        raise ValueError(
+            f"scale_by_greedy_lr: settings must hold scalar LRs (one LR for all parameters), got "
+            f"{controller.groups} per-group values; use optax.multi_transform for groups"
+        )
+    if isinstance(settings, GreedyLR) and settings.init_lr is None:
+        raise ValueError("scale_by_greedy_lr: settings.init_lr must be set, got None")
+
+
 def scale_by_greedy_lr(
     settings: GreedyLR | GreedyOn,
     *,
@@ -180,16 +193,7 @@ def scale_by_greedy_lr(
             mapped axis, so every device takes the same decision.
         flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
     """
-    if not isinstance(settings, (GreedyLR, GreedyOn)):
-        raise TypeError(f"scale_by_greedy_lr: settings must be a GreedyLR or GreedyOn, got {type(settings).__name__}")
-    controller = settings.controller if isinstance(settings, GreedyOn) else settings
-    if controller.groups:
-        raise ValueError(
-            f"scale_by_greedy_lr: settings must hold scalar LRs (one LR for all parameters), got "
-            f"{controller.groups} per-group values; use optax.multi_transform for groups"
-        )
-    if isinstance(settings, GreedyLR) and settings.init_lr is None:
-        raise ValueError("scale_by_greedy_lr: settings.init_lr must be set, got None")
+    _check(settings)
     sign = -1.0 if flip_sign else 1.0
     packing = _Packing.of(_initial(settings))
 

@@ -100,14 +100,11 @@ def torch_section(quick: bool) -> list[str]:
 
 
 # -- 2. Keras (one process per backend) --------------------------------------------------------------------------------
-def keras_child(quick: bool) -> dict[str, Any]:
-    """Runs inside a process with KERAS_BACKEND set; returns seconds per epoch and per eager call."""
+def _keras_models(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The same MLP compiled with a float LR, a KerasSchedule and Keras' CosineDecay (one epoch run to compile)."""
     import keras
     from lrsched.adapters.keras import KerasSchedule
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(4096, 64)).astype("float32")
-    y = rng.integers(0, 10, size=4096)
     schedules = {
         "float": lambda: PEAK,
         "lrsched": lambda: KerasSchedule(L.warmup(L.cosine_decay(PEAK, DECAY), warmup_steps=WARMUP)),
@@ -122,6 +119,17 @@ def keras_child(quick: bool) -> dict[str, Any]:
         model.compile(keras.optimizers.Adam(make()), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile
         models[name] = model
+    return models
+
+
+def keras_child(quick: bool) -> dict[str, Any]:
+    """Runs inside a process with KERAS_BACKEND set; returns seconds per epoch and per eager call."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4096, 64)).astype("float32")
+    y = rng.integers(0, 10, size=4096)
+    models = _keras_models(x, y)
 
     def epoch(model: Any) -> Callable[[], float]:
         def run() -> float:
@@ -179,8 +187,6 @@ def keras_section(quick: bool) -> list[str]:
 
 # -- 3. Optax ----------------------------------------------------------------------------------------------------------
 def optax_section(quick: bool) -> list[str]:
-    import jax
-    import jax.numpy as jnp
     import optax
     from lrsched.adapters.optax import scale_by_greedy_lr
 
@@ -189,17 +195,7 @@ def optax_section(quick: bool) -> list[str]:
         ("small (64-64-10, batch 100)", (64, 64, 10), 100),
         ("medium (784-512-512-10, batch 256)", (784, 512, 512, 10), 256),
     ):
-        keys = jax.random.split(jax.random.PRNGKey(0), len(sizes))
-        params = [(jax.random.normal(k, (a, b)) / np.sqrt(a), jnp.zeros(b)) for k, a, b in zip(keys, sizes, sizes[1:])]
-        x = jax.random.normal(keys[-1], (batch, sizes[0]))
-        y = jnp.arange(batch) % sizes[-1]
-
-        def loss_fn(p: Any, x: Any = x, y: Any = y) -> Any:
-            h = x
-            for w, b in p[:-1]:
-                h = jax.nn.relu(h @ w + b)
-            logits = h @ p[-1][0] + p[-1][1]
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        params, loss_fn = _mlp(sizes, batch)
 
         txs = {
             "constant": optax.with_extra_args_support(optax.adam(PEAK)),
@@ -228,6 +224,27 @@ def optax_section(quick: bool) -> list[str]:
         "is dominated by per-leaf dispatch and scalar kernels, where Optax's own plateau transform pays alike.",
         "",
     ]
+
+
+def _mlp(sizes: tuple[int, ...], batch: int) -> tuple[Any, Callable[[Any], Any]]:
+    """Parameters and a cross-entropy loss of a ReLU MLP on a fixed random batch."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    keys = jax.random.split(jax.random.PRNGKey(0), len(sizes))
+    params = [(jax.random.normal(k, (a, b)) / np.sqrt(a), jnp.zeros(b)) for k, a, b in zip(keys, sizes, sizes[1:])]
+    x = jax.random.normal(keys[-1], (batch, sizes[0]))
+    y = jnp.arange(batch) % sizes[-1]
+
+    def loss_fn(p: Any, x: Any = x, y: Any = y) -> Any:
+        h = x
+        for w, b in p[:-1]:
+            h = jax.nn.relu(h @ w + b)
+        logits = h @ p[-1][0] + p[-1][1]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    return params, loss_fn
 
 
 def _optax_steps(tx: Any, params: Any, loss_fn: Callable[[Any], Any], n: int) -> Callable[[], float]:
