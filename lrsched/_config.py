@@ -58,7 +58,10 @@ def _build(config: Any, where: str, depth: int) -> Schedule:
     if not isinstance(name, str):
         raise ValueError(f"{where}: a schedule config needs a string 'name', got {name!r}")
     if depth == 0 and name in _BUILDERS:
-        return _BUILDERS[name](config)  # type: ignore[no-any-return]
+        try:
+            return _BUILDERS[name](config)  # type: ignore[no-any-return]
+        except (KeyError, IndexError) as err:  # untrusted configs raise ValueError/TypeError only
+            raise ValueError(f"{where}: bad {name!r} config, missing or invalid key {err}") from None
     cls = _REGISTRY.get(name)
     if cls is None:
         known = ", ".join(sorted(set(_REGISTRY) | set(_BUILDERS)))
