@@ -126,3 +126,21 @@ def test_jitted_graph_does_not_grow_with_the_number_of_pieces() -> None:
     assert _hlo_ops(pc[0]) == _hlo_ops(pc[1])
     pl = [L.piecewise_linear(tuple((float(k), 1.0 / (k + 1)) for k in range(n))) for n in (10, 1000)]
     assert _hlo_ops(pl[0]) == _hlo_ops(pl[1])
+
+
+def test_a_scalar_step_evaluates_only_its_own_piece() -> None:
+    calls: list[int] = []
+
+    def piece(k: int):  # type: ignore[no-untyped-def]
+        def fn(t):  # type: ignore[no-untyped-def]
+            calls.append(k)
+            return 0.001 * k + 0.0 * t
+
+        return fn
+
+    n = 5_000
+    s = L.join(tuple(L.FunctionSchedule(piece(k)) for k in range(n)), tuple(float(k) for k in range(1, n)))
+    for step in (0.0, 17.5, 2500.0, 4999.0, 10**6):
+        calls.clear()
+        expected = min(int(step), n - 1)
+        assert s(step) == pytest.approx(0.001 * expected) and calls == [expected]
