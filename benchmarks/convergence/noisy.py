@@ -193,7 +193,11 @@ def run_noisy(
                 c["lr"].append(np.asarray(r["lr"], float))
             tick()
     _steps_to_target(recs)
-    return recs, {k: {kk: np.stack(vv) for kk, vv in v.items()} for k, v in curves.items()}
+    out = {k: {kk: np.stack(vv) for kk, vv in v.items()} for k, v in curves.items()}
+    every = {r["task"]: r["eval_every"] for r in recs}
+    for (tname, _), c in out.items():  # the training loss is recorded every eval_every steps
+        c["loss_steps"] = (np.arange(c["loss"].shape[1]) + 1) * every[tname]
+    return recs, out
 
 
 PROTOCOL = """\

@@ -40,7 +40,10 @@ def _color(name: str) -> str | None:
 
 
 def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: str, title: str) -> None:
-    """One panel per ``panel`` key: median of ``what`` ("loss" or "lr") per scheduler, 25-75% band, log y."""
+    """One panel per ``panel`` key: median of ``what`` ("loss" or "lr") per scheduler, 25-75% band, log y.
+
+    ``arrays[what + "_steps"]`` (optional) gives the steps of the columns (default ``0, 1, 2, ...``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,7 +59,7 @@ def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: 
                 continue
             y = np.where(np.isfinite(arrays[what]), arrays[what], np.nan)
             lo, med, hi = np.nanpercentile(y, [25, 50, 75], axis=0)
-            x = np.arange(y.shape[1])
+            x = arrays.get(f"{what}_steps", np.arange(y.shape[1]))
             ax.plot(x, med, label=name, color=_color(name), lw=1.4)
             ax.fill_between(x, lo, hi, color=_color(name), alpha=0.12, lw=0)
         ax.set_yscale("log")

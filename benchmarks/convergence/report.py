@@ -99,6 +99,7 @@ def write_report(path: str, sections: list[str], meta: dict[str, Any]) -> None:
         + (" --smoke (pipeline check only)" if meta["smoke"] else "")
         + f"; every run is in `runs.json`. Wall time {meta['total_seconds']:.0f} s ({secs}).",
         "Losses are reported as they came: a run that diverged counts as +inf in every median; no run is dropped.",
+        "Every run is seeded; on CPU a rerun reproduces `runs.json` exactly (only the wall times change).",
         "",
     ]
     with open(path, "w", encoding="utf-8") as fh:
