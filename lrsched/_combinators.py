@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrsched._backend import Namespace
+from lrsched._backend import PYTHON, Namespace
 from lrsched._base import Schedule, register
 from lrsched._curves import geometric, linear_between, periods, progress
 from lrsched._schedules import _non_negative, _positive
@@ -139,6 +139,9 @@ class Cycle(Schedule):
         k = periods(t, self.period, xp)
         value = self.schedule._eval(t - k * self.period, xp)
         return value * geometric(self.decay, k, xp) if self.decay != 1 else value
+
+    def phase_at(self, step: float) -> str | None:
+        return self.schedule.phase_at(step - periods(step, self.period, PYTHON) * self.period)
 
 
 @register("shift")
@@ -285,6 +288,10 @@ class Quantize(Schedule):
     def _eval(self, t: Any, xp: Namespace) -> Any:
         epoch = periods(t, self.steps_per_epoch, xp)
         return self.schedule._eval(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch, xp)
+
+    def phase_at(self, step: float) -> str | None:
+        epoch = periods(step, self.steps_per_epoch, PYTHON)
+        return self.schedule.phase_at(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch)
 
 
 @register("perturb")

@@ -51,6 +51,9 @@ def test_phase_at_and_names() -> None:
     assert [outer.phase_at(t) for t in (12, 13)] == ["a", "b"]
     assert L.warmup(inner, 4).phase_at(2) == "warmup" and L.warmup(inner, 4).phase_at(7.5) == "b"
     assert L.shift(inner, 2).phase_at(4.5) == "a"
+    assert [L.cycle(inner, 10).phase_at(t) for t in (2, 3, 12.5, 13)] == ["a", "b", "a", "b"]
+    assert [L.quantize(inner, 2).phase_at(t) for t in (2.5, 3.5, 4)] == ["a", "a", "b"]
+    assert L.perturb(inner, 0.1).phase_at(3) == "b" and L.clip(inner, 0.1).phase_at(0) == "a"
 
 
 def test_phases_validation() -> None:
