@@ -12,11 +12,12 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.convergence.paper_greedy import PaperGreedy
 
-__all__ = ["greedy_controllers", "lrsched_greedy", "lrsched_greedy_class"]
+__all__ = ["ScaledGreedyOn", "greedy_controllers", "lrsched_greedy", "lrsched_greedy_class"]
 
 
 def lrsched_greedy_class() -> Any:
@@ -57,3 +58,31 @@ def greedy_controllers() -> dict[str, Any]:
     for p in (1, 10):
         out[f"greedy_paper_p{p}"] = PaperGreedy(patience=p)
     return out
+
+
+@dataclass(frozen=True)
+class ScaledGreedyOn:
+    """``lrsched.GreedyOn`` over a unit-peak schedule, scaled by each run's peak LR (a vmapped input).
+
+    ``lr_t = peak * base(t) * g_t``: ``init(lr=peak)`` keeps the peak in the state, so runs at different
+    peaks share one compiled function; ``g_t`` is GreedyOn's multiplier.
+
+    Example:
+        >>> import lrsched
+        >>> c = ScaledGreedyOn(lrsched.GreedyOn(lrsched.constant(1.0), lrsched.GreedyLR(min_lr=0.5, max_lr=2.0)))
+        >>> round(float(c.lr_of(c.init(lr=0.1))), 6)
+        0.1
+    """
+
+    on: Any
+
+    def init(self, lr: Any) -> tuple[Any, Any]:
+        import jax.numpy as jnp
+
+        return self.on.init(like=jnp.zeros(())), jnp.asarray(lr, jnp.float32)
+
+    def update(self, state: tuple[Any, Any], value: Any) -> tuple[Any, Any]:
+        return self.on.update(state[0], value), state[1]
+
+    def lr_of(self, state: tuple[Any, Any]) -> Any:
+        return state[1] * self.on.lr(state[0])

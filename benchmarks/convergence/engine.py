@@ -56,6 +56,11 @@ def _step(loss_fn: LossFn, opt: optax.GradientTransformation, project: Callable[
     return step
 
 
+def _lr_of(controller: Any, state: Any) -> Any:
+    """The LR a controller state prescribes: ``controller.lr_of(state)`` where defined, else ``state.lr``."""
+    return controller.lr_of(state) if hasattr(controller, "lr_of") else state.lr
+
+
 def runner(
     loss_fn: LossFn,
     controller: Any = None,
@@ -68,7 +73,7 @@ def runner(
 
     ``batches[r, t]`` is whatever ``loss_fn`` needs to pick step ``t``'s minibatch (anything, for full batch).
     Without ``controller``, ``lr_input[r, t]`` is the LR of step ``t``; with one, ``lr_input[r]`` is the
-    initial LR and the controller sees the same loss the optimizer differentiated.
+    initial LR (or peak, see ``lr_of``) and the controller sees the same loss the optimizer differentiated.
     ``eval_fn(params, data)`` (default: the step loss) is recorded every ``eval_every`` steps.
     The number of steps is ``batches.shape[1]``; it must be a multiple of ``eval_every``.
     """
@@ -78,7 +83,7 @@ def runner(
     def one(params: Any, data: Any, batches: Any, lr_input: Any) -> dict[str, Any]:
         def inner(carry: Any, x: Any) -> tuple[Any, Any]:
             params, opt_state, cstate = carry
-            batch, lr = (x, cstate.lr) if controller is not None else x
+            batch, lr = (x, _lr_of(controller, cstate)) if controller is not None else x
             params, opt_state, loss = step(params, opt_state, lr, data, batch)
             if controller is not None:
                 cstate = controller.update(cstate, loss)

@@ -36,8 +36,8 @@ the rules the paper's code ran (`benchmarks/convergence/paper_greedy.py`).
 _PAPER_DIFFS = """\
 ### Why our numbers differ from the paper's
 
-* **Analytic problems: reproduced.** On the four analytic families our medians land within a few
-  percent of the published ones, with the same ordering (GreedyLR < cosine = restarts < exponential).
+* **Analytic problems: reproduced.** On the four analytic families our medians land within 6% of the
+  published ones, with the same ordering (GreedyLR < cosine = restarts < exponential).
   Rastrigin and Ackley end in the same local minimum under every schedule except exponential, which
   stops before reaching it; the quadratic and Rosenbrock families separate the schedules.
 * **Networks and "all runs": not comparable in absolute terms.** Our networks fit the 500 points to an
