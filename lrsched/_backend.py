@@ -413,7 +413,8 @@ def prepare_step(step: Any) -> tuple[Any, Namespace]:
     if xp.name == "numpy":
         np = _numpy_ns().np
         t = np.asarray(step, dtype=np.float64)
-        if t.size and not (np.all(t >= 0) and np.all(np.isfinite(t))):
+        # Two reductions, no temporaries: a NaN makes min() NaN, an inf makes max() inf.
+        if t.size and not (t.min() >= 0 and t.max() < math.inf):
             bad = t[~((t >= 0) & np.isfinite(t))].ravel()[0]
             raise _negative_step_error(repr(float(bad)))
         return t, xp
