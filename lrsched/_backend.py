@@ -433,7 +433,7 @@ def prepare_step(step: Any) -> tuple[Any, Namespace]:
     t = step
     if not t.is_floating_point():
         t = t.to(torch.get_default_dtype())
-    if t.numel() and not bool(torch.all((t >= 0) & torch.isfinite(t))):
+    if t.numel() and not (bool(t.min() >= 0) and bool(t.max() < math.inf)):
         raise _negative_step_error("a tensor with negative or non-finite entries")
     return t, xp
 
