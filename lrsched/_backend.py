@@ -137,6 +137,15 @@ class _Python(Namespace):
         return value
 
 
+_ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "log", "sqrt", "power")
+
+
+def _bind_elementwise(ns: Namespace, module: Any) -> None:
+    """Take the elementwise operations straight from an array module (NumPy, ``jax.numpy``)."""
+    for op in _ELEMENTWISE:
+        setattr(ns, op, getattr(module, op))
+
+
 class _NumPy(Namespace):
     name = "numpy"
 
@@ -144,15 +153,7 @@ class _NumPy(Namespace):
         import numpy as np
 
         self.np = np
-        self.where = np.where
-        self.minimum = np.minimum
-        self.maximum = np.maximum
-        self.floor = np.floor
-        self.cos = np.cos
-        self.exp = np.exp
-        self.log = np.log
-        self.sqrt = np.sqrt
-        self.power = np.power
+        _bind_elementwise(self, np)
 
     def searchsorted(self, sorted_values: Any, x: Any) -> Any:
         return self.np.searchsorted(sorted_values, x, side="right")
@@ -190,15 +191,7 @@ class _Jax(Namespace):
 
         self.jnp = jnp
         self.canonicalize_dtype = jax.dtypes.canonicalize_dtype
-        self.where = jnp.where
-        self.minimum = jnp.minimum
-        self.maximum = jnp.maximum
-        self.floor = jnp.floor
-        self.cos = jnp.cos
-        self.exp = jnp.exp
-        self.log = jnp.log
-        self.sqrt = jnp.sqrt
-        self.power = jnp.power
+        _bind_elementwise(self, jnp)
 
     def searchsorted(self, sorted_values: Any, x: Any) -> Any:
         jnp = self.jnp
