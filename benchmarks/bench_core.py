@@ -195,6 +195,11 @@ def join_section(quick: bool) -> list[str]:
             f"| {c('optax_scalar')} | {c('optax_compile')} | {c('optax_run')} | {c('optax_ops', 'n')} |"
         )
     rows.append("")
+    if sizes[-1] > optax_max:
+        rows.append(
+            f"Optax is skipped above N={optax_max}: its graph grows by one `where` per piece "
+            "(compile time grows linearly; minutes at N=10 000)."
+        )
     growth = {k: last[k] / base[k] for k in ("scalar", "ours_compile", "ours_run", "ours_ops")}
     rows.append(
         f"lrsched growth from N={sizes[0]} to N={sizes[-1]} (target <= 3 on every row): "
