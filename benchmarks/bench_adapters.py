@@ -33,6 +33,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from _common import command_line, fmt  # benchmarks/ is on sys.path
 
 import lrsched as L
 
@@ -48,14 +49,6 @@ def interleaved(
         for name, run in variants.items():
             samples[name].append(run())
     return {k: stat(v) for k, v in samples.items()}
-
-
-def fmt(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
 
 
 # -- 1. torch ----------------------------------------------------------------------------------------------------------
@@ -284,11 +277,7 @@ def main() -> None:
     import keras
     import torch
 
-    command = (
-        "python benchmarks/bench_adapters.py"
-        + (" --quick" if args.quick else "")
-        + (f" --out {args.out}" if args.out else "")
-    )
+    command = command_line("bench_adapters.py", args.quick, args.out)
     lines = [
         "# lrsched adapters benchmark",
         "",

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
+from _common import command_line, fmt, median_time  # benchmarks/ is on sys.path
 
 import lrsched as L
 
@@ -50,30 +51,11 @@ def per_call(fn: Callable[[], Any], number: int, repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def timed(fn: Callable[[], Any], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def hand_written(step: float) -> float:
     if step < WARMUP:
         return PEAK * step / WARMUP
     t = min(step - WARMUP, DECAY)
     return END + (PEAK - END) * 0.5 * (1.0 + math.cos(math.pi * t / DECAY))
-
-
-def fmt(seconds: float) -> str:
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:.0f} ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
 
 
 def scalar_section(quick: bool) -> list[str]:
@@ -124,7 +106,7 @@ def numpy_section(quick: bool) -> list[str]:
 
     assert np.allclose(direct(), sched(steps), rtol=1e-12, atol=0)
     r = 3 if quick else 7
-    t_lr, t_np = timed(lambda: sched(steps), r), timed(direct, r)
+    t_lr, t_np = median_time(lambda: sched(steps), r), median_time(direct, r)
     return [
         "## 2. 10^6 steps on a NumPy array",
         "",
@@ -174,7 +156,7 @@ def join_section(quick: bool) -> list[str]:
             compiled = jax.jit(fn).lower(x).compile()
             compile_s = time.perf_counter() - start
             compiled(x).block_until_ready()
-            run_s = timed(lambda c=compiled, x=x: c(x).block_until_ready(), 5)
+            run_s = median_time(lambda c=compiled, x=x: c(x).block_until_ready(), 5)
             ops = sum(1 for line in compiled.as_text().splitlines() if " = " in line)
             cells[f"{label}_compile"], cells[f"{label}_run"], cells[f"{label}_ops"] = compile_s, run_s, ops
         if n <= optax_max:
@@ -277,7 +259,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (a smoke run)")
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
     args = parser.parse_args()
-    command = "python benchmarks/bench_core.py" + (" --quick" if args.quick else "")
+    command = command_line("bench_core.py", args.quick, args.out)
     header = [
         "# lrsched core benchmark",
         "",

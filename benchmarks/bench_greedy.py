@@ -23,13 +23,14 @@ import platform
 import random
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # One XLA thread: steadier timings on a shared machine, and the same for every variant.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+from _common import command_line, median_time  # benchmarks/ is on sys.path
 
 import lrsched
 
@@ -39,15 +40,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "window=50": dict(init_lr=0.1, patience=3, min_lr=1e-6, max_lr=1.0, window=50),
     "3 groups, cooldown": dict(init_lr=(0.1, 0.05, 0.01), patience=3, cooldown=2, warmup=2, min_lr=1e-6, max_lr=1.0),
 }
-
-
-def median_time(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def loss_stream(n: int) -> list[float]:
@@ -273,11 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    command = (
-        "python benchmarks/bench_greedy.py"
-        + (" --quick" if args.quick else "")
-        + (f" --out {args.out}" if args.out else "")
-    )
+    command = command_line("bench_greedy.py", args.quick, args.out)
     lines = [
         "# GreedyLR benchmark",
         "",

@@ -1,0 +1,34 @@
+"""Helpers shared by the benchmark scripts (run them as ``python benchmarks/<script>.py``)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def median_time(fn: Callable[[], Any], repeat: int = 5) -> float:
+    """Median wall-clock seconds of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fmt(seconds: float) -> str:
+    """A duration with a readable unit."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def command_line(script: str, quick: bool, out: str | None) -> str:
+    """The command that reproduces a report, for its header."""
+    return f"python benchmarks/{script}" + (" --quick" if quick else "") + (f" --out {out}" if out else "")
