@@ -9,6 +9,7 @@ import keras
 
 from lrsched._base import Schedule, as_schedule
 from lrsched._config import from_config
+from lrsched._greedy_settings import resolve_settings
 from lrsched.greedy import GreedyLR, GreedyScheduler
 
 __all__ = ["GreedyLRCallback", "take_over_learning_rate"]
@@ -78,12 +79,7 @@ class GreedyLRCallback(keras.callbacks.Callback):  # type: ignore[misc]
             raise ValueError(f"GreedyLRCallback: frequency must be 'epoch' or 'batch', got {frequency!r}")
         if frequency == "batch" and monitor.startswith("val_"):
             raise ValueError(f"GreedyLRCallback: monitor={monitor!r} is only logged per epoch; use frequency='epoch'")
-        if settings is None:
-            settings = GreedyLR(**knobs)
-        elif not isinstance(settings, GreedyLR):
-            raise TypeError(f"GreedyLRCallback: settings must be a GreedyLR, got {type(settings).__name__}")
-        elif knobs:
-            settings = dataclasses.replace(settings, **knobs)
+        settings = resolve_settings("GreedyLRCallback", settings, knobs)
         if settings.groups:
             raise ValueError(
                 "GreedyLRCallback: Keras optimizers have one learning rate; per-group settings are not supported"

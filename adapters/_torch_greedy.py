@@ -13,18 +13,14 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._base import Schedule, as_schedule
+from lrsched._greedy_settings import resolve_settings
 from lrsched.greedy import GreedyLR, GreedyScheduler
 
 __all__ = ["GreedyLRScheduler"]
 
 
 def _settings(optimizer: Optimizer, settings: GreedyLR | None, knobs: dict[str, Any], multiplier: bool) -> GreedyLR:
-    if settings is None:
-        settings = GreedyLR(**knobs)
-    elif not isinstance(settings, GreedyLR):
-        raise TypeError(f"GreedyLRScheduler: settings must be a GreedyLR, got {type(settings).__name__}")
-    elif knobs:
-        settings = dataclasses.replace(settings, **knobs)
+    settings = resolve_settings("GreedyLRScheduler", settings, knobs)
     n = len(optimizer.param_groups)
     if settings.groups not in (0, n):
         raise ValueError(

@@ -13,7 +13,7 @@ from typing import Any
 from lrsched._backend import PYTHON, namespace_for
 from lrsched._greedy_core import GreedyState, cast_state, initial_state, update_state
 
-__all__ = ["GreedyLR"]
+__all__ = ["GreedyLR", "resolve_settings"]
 
 _OWNER = "GreedyLR"
 _CHOICES = {"threshold_mode": ("rel", "abs"), "mode": ("min", "max"), "nonfinite": ("bad", "skip")}
@@ -237,3 +237,12 @@ class GreedyLR:
         if unknown:
             raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for 'greedy'")
         return cls(**{k: v for k, v in config.items() if k != "name"})
+
+
+def resolve_settings(owner: str, settings: GreedyLR | None, knobs: dict[str, Any]) -> GreedyLR:
+    """The settings a caller asked for: ``settings`` with ``knobs`` replaced, or ``GreedyLR(**knobs)``."""
+    if settings is None:
+        return GreedyLR(**knobs)
+    if not isinstance(settings, GreedyLR):
+        raise TypeError(f"{owner}: settings must be a GreedyLR, got {type(settings).__name__}")
+    return dataclasses.replace(settings, **knobs) if knobs else settings

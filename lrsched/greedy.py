@@ -112,7 +112,7 @@ from lrsched._config import _build, register_config_builder
 from lrsched._greedy_core import GreedyState
 from lrsched._greedy_on import GreedyOn, GreedyOnScheduler
 from lrsched._greedy_scheduler import GreedyScheduler
-from lrsched._greedy_settings import GreedyLR
+from lrsched._greedy_settings import GreedyLR, resolve_settings
 
 __all__ = [
     "GreedyLR",
@@ -138,12 +138,7 @@ def greedy(settings: GreedyLR | None = None, /, **knobs: Any) -> GreedyScheduler
         >>> sched(2.0), sched(3.0)
         (0.002, 0.001)
     """
-    if settings is None:
-        settings = GreedyLR(**knobs)
-    elif not isinstance(settings, GreedyLR):
-        raise TypeError(f"greedy: settings must be a GreedyLR, got {type(settings).__name__}")
-    elif knobs:
-        settings = dataclasses.replace(settings, **knobs)
+    settings = resolve_settings("greedy", settings, knobs)
     return GreedyScheduler(settings)
 
 
