@@ -7,10 +7,10 @@ from typing import Any
 
 import keras
 
-from lrsched._base import Schedule, as_schedule
-from lrsched._config import from_config
-from lrsched._greedy_settings import resolve_settings
-from lrsched.greedy import GreedyLR, GreedyScheduler
+from lrsched._core.config import from_config
+from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.greedy.closure import GreedyScheduler
+from lrsched.greedy.settings import GreedyLR, resolve_settings
 
 __all__ = ["GreedyLRCallback", "take_over_learning_rate"]
 

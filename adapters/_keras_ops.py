@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lrsched._backend import Namespace
+from lrsched._core.backend import Namespace
 
 __all__ = ["KerasOps"]
 

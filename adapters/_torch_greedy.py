@@ -12,9 +12,9 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from lrsched._base import Schedule, as_schedule
-from lrsched._greedy_settings import resolve_settings
-from lrsched.greedy import GreedyLR, GreedyScheduler
+from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.greedy.closure import GreedyScheduler
+from lrsched.greedy.settings import GreedyLR, resolve_settings
 
 __all__ = ["GreedyLRScheduler"]
 

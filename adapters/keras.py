@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from lrsched.adapters._require import missing
 
-from lrsched._base import Schedule, as_schedule
-from lrsched._config import from_config
+from lrsched._core.config import from_config
+from lrsched._core.schedule import Schedule, as_schedule
 
 try:
     import keras

@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 
 from lrsched.adapters._require import missing
 
-from lrsched._base import Schedule, as_schedule
+from lrsched._core.schedule import Schedule, as_schedule
 
 try:
     import jax

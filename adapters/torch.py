@@ -31,7 +31,7 @@ from typing import Any
 
 from lrsched.adapters._require import missing
 
-from lrsched._base import Schedule, as_schedule
+from lrsched._core.schedule import Schedule, as_schedule
 
 try:
     import torch

@@ -17,44 +17,9 @@ Example:
 
 from typing import Any
 
-from lrsched import search
-from lrsched._annealing import (
-    CosineDecay,
-    CosineRestarts,
-    Cyclic,
-    InverseSqrt,
-    OneCycle,
-    Rex,
-    WarmupStableDecay,
-)
-from lrsched._base import FunctionSchedule, Schedule, as_schedule, registry
-from lrsched._combinators import (
-    Clip,
-    Cycle,
-    Maximum,
-    Minimum,
-    Perturb,
-    Product,
-    Quantize,
-    Shift,
-    Sum,
-    Warmup,
-    scale,
-)
-from lrsched._config import from_config, from_json
-from lrsched._join import Join, phases
-from lrsched._schedules import (
-    Constant,
-    ExponentialDecay,
-    InverseTimeDecay,
-    Linear,
-    MultiStepDecay,
-    NaturalExpDecay,
-    PiecewiseConstant,
-    PiecewiseLinear,
-    Polynomial,
-    StepDecay,
-)
+from lrsched import schedules, search
+from lrsched._core.config import from_config, from_json
+from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, registry
 from lrsched.greedy import (
     GreedyLR,
     GreedyOn,
@@ -68,36 +33,17 @@ from lrsched.greedy import (
 from lrsched.range_test import RangeTestResult, lr_range_test
 from lrsched.record import Recorder, Trace, load_trace
 
-__version__ = "0.1.0"
+# Every schedule, combinator and factory, from the modules of lrsched.schedules:
+from lrsched.schedules.annealing import *  # noqa: F403
+from lrsched.schedules.arithmetic import *  # noqa: F403
+from lrsched.schedules.basic import *  # noqa: F403
+from lrsched.schedules.combinators import *  # noqa: F403
+from lrsched.schedules.cyclical import *  # noqa: F403
+from lrsched.schedules.decay import *  # noqa: F403
+from lrsched.schedules.joins import *  # noqa: F403
+from lrsched.schedules.piecewise import *  # noqa: F403
 
-# Factories: the registered name of each schedule is the name it is built by,
-# so ``repr`` reads like the call that made it.
-constant = Constant
-linear = Linear
-polynomial = Polynomial
-step_decay = StepDecay
-multistep_decay = MultiStepDecay
-piecewise_constant = PiecewiseConstant
-piecewise_linear = PiecewiseLinear
-exponential_decay = ExponentialDecay
-natural_exp_decay = NaturalExpDecay
-inverse_time_decay = InverseTimeDecay
-inverse_sqrt = InverseSqrt
-cosine_decay = CosineDecay
-cosine_restarts = CosineRestarts
-one_cycle = OneCycle
-cyclic = Cyclic
-wsd = WarmupStableDecay
-rex = Rex
-warmup = Warmup
-join = Join
-cycle = Cycle
-shift = Shift
-clip = Clip
-minimum = Minimum
-maximum = Maximum
-quantize = Quantize
-perturb = Perturb
+__version__ = "0.1.0"
 
 __all__ = [
     "Schedule",
@@ -106,36 +52,6 @@ __all__ = [
     "from_config",
     "from_json",
     "registry",
-    # schedules
-    "constant",
-    "linear",
-    "polynomial",
-    "step_decay",
-    "multistep_decay",
-    "piecewise_constant",
-    "piecewise_linear",
-    "exponential_decay",
-    "natural_exp_decay",
-    "inverse_time_decay",
-    "inverse_sqrt",
-    "cosine_decay",
-    "cosine_restarts",
-    "one_cycle",
-    "cyclic",
-    "wsd",
-    "rex",
-    # combinators
-    "warmup",
-    "join",
-    "phases",
-    "cycle",
-    "shift",
-    "clip",
-    "scale",
-    "minimum",
-    "maximum",
-    "quantize",
-    "perturb",
     # GreedyLR (lrsched.greedy)
     "greedy",
     "greedy_on",
@@ -145,36 +61,8 @@ __all__ = [
     "GreedyScheduler",
     "GreedyOn",
     "GreedyOnScheduler",
-    # classes
-    "Constant",
-    "Linear",
-    "Polynomial",
-    "StepDecay",
-    "MultiStepDecay",
-    "PiecewiseConstant",
-    "PiecewiseLinear",
-    "ExponentialDecay",
-    "NaturalExpDecay",
-    "InverseTimeDecay",
-    "InverseSqrt",
-    "CosineDecay",
-    "CosineRestarts",
-    "OneCycle",
-    "Cyclic",
-    "WarmupStableDecay",
-    "Rex",
-    "Warmup",
-    "Join",
-    "Cycle",
-    "Shift",
-    "Clip",
-    "Sum",
-    "Product",
-    "Minimum",
-    "Maximum",
-    "Quantize",
-    "Perturb",
 ]
+__all__ += schedules.__all__
 
 # Tools: lrsched.range_test, lrsched.record, lrsched.search, and lrsched.plotting (matplotlib, imported on use).
 __all__ += ["plot", "search", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``lrsched show|list|demo``; returns the exit status."""
-    from lrsched.cli import main as cli_main
+    from lrsched._cli import main as cli_main
 
     return cli_main(argv)
 

@@ -19,8 +19,8 @@ try:
 except ImportError as err:  # pragma: no cover - exercised in a subprocess test
     raise ImportError('lrsched.plot needs matplotlib: pip install "lrsched[plot]"') from err
 
-from lrsched._base import Schedule, as_schedule
-from lrsched._markers import markers, phase_spans
+from lrsched._core.markers import markers, phase_spans
+from lrsched._core.schedule import Schedule, as_schedule
 from lrsched.record import Trace
 
 __all__ = ["gallery", "plot", "plot_range_test"]

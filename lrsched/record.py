@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrsched._base import FunctionSchedule, Schedule
+from lrsched._core.schedule import FunctionSchedule, Schedule
 
 __all__ = ["Recorder", "Trace", "load_trace"]
 
@@ -45,7 +45,7 @@ class Trace:
         """Rebuild the recorded schedule (or GreedyLR settings) from :attr:`config`."""
         if self.config is None:
             raise ValueError("this trace has no config to rebuild a schedule from")
-        from lrsched._config import from_config
+        from lrsched._core.config import from_config
 
         return from_config(self.config)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -167,10 +168,10 @@ def test_int32_step_near_2_31_gives_the_end_value_under_jit(sched: L.Schedule, e
 def test_float32_resolution_beyond_2_24_is_as_documented() -> None:
     """In float32, integer steps above 2**24 are rounded to a multiple of a power of 2.
 
-    Documented in ``lrsched._backend``: values at such steps are those of the
+    Documented in ``lrsched._core.backend``: values at such steps are those of the
     rounded step; float64 (NumPy, torch float64, JAX with x64) keeps every step.
     """
-    assert "2**24" in (L.Schedule.__call__.__doc__ or "") + (L._backend.__doc__ or "")
+    assert "2**24" in (L.Schedule.__call__.__doc__ or "") + (sys.modules["lrsched._core.backend"].__doc__ or "")
     s = L.linear(0.0, 1.0, 2**26)  # a ramp long enough to move between neighbouring steps
     steps = [2**24, 2**24 + 1, 2**25 + 1, 2**25 + 3]
     exact = np.array([s(k) for k in steps])

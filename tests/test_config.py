@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lrsched as L
-import lrsched._config as lrsched_config
+import lrsched._core.config as lrsched_config
 
 
 def _names(s: L.Schedule) -> set[str]:

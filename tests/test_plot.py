@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrsched as L
-from lrsched._markers import markers, phase_spans
+from lrsched._core.markers import markers, phase_spans
 from lrsched.plotting import gallery
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -21,7 +20,9 @@ else:
         return lambda f: f
 
 
-from lrsched._backend import Namespace, finalize, prepare_step
+from lrsched._core.backend import PYTHON, Namespace, finalize, prepare_step
+from lrsched._core.codegen import compile_scalar
+from lrsched._core.validate import flag, increasing, integer, is_number, non_negative, number, positive, sequence, shown
 
 __all__ = [
     "Schedule",
@@ -84,82 +85,50 @@ def register(name: str) -> Callable[[S], S]:
     return decorate
 
 
-# Integers beyond this cannot be converted to a float.
-_MAX_INT = int(1.7976931348623157e308)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _number(owner: str, field: str, value: Any) -> int | float:
-    if not _is_number(value):
-        raise TypeError(f"{owner}: {field} must be a real number, got {value!r}")
-    if isinstance(value, numbers.Integral):
-        value = int(value)
-        if abs(value) > _MAX_INT:
-            raise ValueError(f"{owner}: {field} must be at most {_MAX_INT:.3g} in magnitude, got {str(value)[:20]}...")
-    else:
-        value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{owner}: {field} must be finite, got {value!r}")
-    return value
-
-
 def _normalise(owner: str, field: str, kind: str, value: Any) -> Any:
     if kind == "number":
-        return _number(owner, field, value)
+        return number(owner, field, value)
     if kind == "optional_number":
-        return None if value is None else _number(owner, field, value)
+        return None if value is None else number(owner, field, value)
     if kind in ("integer", "optional_integer"):
         if value is None and kind == "optional_integer":
             return None
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-            raise TypeError(f"{owner}: {field} must be an integer, got {value!r}")
-        return int(value)
+        return integer(owner, field, value)
     if kind == "flag":
-        if not isinstance(value, bool):
-            raise TypeError(f"{owner}: {field} must be True or False, got {value!r}")
-        return value
+        return flag(owner, field, value)
     if kind == "text":
         if not isinstance(value, str):
-            raise TypeError(f"{owner}: {field} must be a string, got {value!r}")
+            raise TypeError(f"{owner}: {field} must be a string, got {shown(value)}")
         return value
     if kind == "schedule":
         return as_schedule(value, owner=owner, field=field)
     if kind == "schedule_or_number":
-        if _is_number(value):
-            return _number(owner, field, value)
+        if is_number(value):
+            return number(owner, field, value)
         return as_schedule(value, owner=owner, field=field)
     if kind == "numbers":
-        return tuple(_number(owner, f"{field}[{i}]", v) for i, v in enumerate(_sequence(owner, field, value)))
+        return tuple(number(owner, f"{field}[{i}]", v) for i, v in enumerate(sequence(owner, field, value)))
     if kind == "schedules":
         return tuple(
-            as_schedule(v, owner=owner, field=f"{field}[{i}]") for i, v in enumerate(_sequence(owner, field, value))
+            as_schedule(v, owner=owner, field=f"{field}[{i}]") for i, v in enumerate(sequence(owner, field, value))
         )
     if kind == "optional_texts":
         if value is None:
             return None
-        items = _sequence(owner, field, value)
+        items = sequence(owner, field, value)
         for i, v in enumerate(items):
             if not isinstance(v, str):
                 raise TypeError(f"{owner}: {field}[{i}] must be a string, got {v!r}")
         return tuple(items)
     if kind == "points":
         pairs = []
-        for i, p in enumerate(_sequence(owner, field, value)):
-            pair = _sequence(owner, f"{field}[{i}]", p)
+        for i, p in enumerate(sequence(owner, field, value)):
+            pair = sequence(owner, f"{field}[{i}]", p)
             if len(pair) != 2:
                 raise ValueError(f"{owner}: {field}[{i}] must be a (step, value) pair, got {p!r}")
-            pairs.append((_number(owner, f"{field}[{i}][0]", pair[0]), _number(owner, f"{field}[{i}][1]", pair[1])))
+            pairs.append((number(owner, f"{field}[{i}][0]", pair[0]), number(owner, f"{field}[{i}][1]", pair[1])))
         return tuple(pairs)
     raise AssertionError(kind)
-
-
-def _sequence(owner: str, field: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{owner}: {field} must be a sequence, got {value!r}")
-    return tuple(value)
 
 
 def _format_value(value: Any) -> str:
@@ -189,7 +158,7 @@ class Schedule:
     (Python, NumPy, torch, JAX outside ``jit``); a traced JAX step cannot be
     inspected, so under ``jit`` it is clamped to 0 (a NaN step stays NaN and
     gives NaN, so it still shows). In float32, steps beyond
-    ``2**24`` are rounded (see ``lrsched._backend``).
+    ``2**24`` are rounded (see ``lrsched._core.backend``).
     """
 
     name: ClassVar[str] = "schedule"
@@ -209,6 +178,17 @@ class Schedule:
     def _fail(self, message: str) -> ValueError:
         return schedule_error(self.name, message)
 
+    def _positive(self, *fields: str) -> None:
+        for field in fields:
+            positive(self.name, field, getattr(self, field))
+
+    def _non_negative(self, *fields: str) -> None:
+        for field in fields:
+            non_negative(self.name, field, getattr(self, field))
+
+    def _increasing(self, field: str, values: tuple[float, ...], strictly_positive: bool) -> None:
+        increasing(self.name, field, values, strictly_positive)
+
     # -- evaluation -----------------------------------------------------
     def __call__(self, step: Any) -> Any:
         tp = type(step)
@@ -224,9 +204,7 @@ class Schedule:
         """The formula compiled for Python numbers (see ``_codegen``), memoised."""
 
         def generic(t: Any) -> float:
-            return float(self._eval(t, _PY))
-
-        from lrsched._codegen import compile_scalar
+            return float(self._eval(t, PYTHON))
 
         return self._cached("scalar", lambda: compile_scalar(self._eval) or generic)  # type: ignore[no-any-return]
 
@@ -275,58 +253,54 @@ class Schedule:
             self.__dict__[name] = value
             return value
 
-    # -- algebra --------------------------------------------------------
+    # -- algebra (the combinators are looked up in the registry: no import of lrsched.schedules here) --
     def __add__(self, other: Any) -> Schedule:
-        from lrsched._combinators import Sum
-
-        return Sum(self, _operand(other))
+        return _make("sum", self, _operand(other))
 
     __radd__ = __add__
 
     def __sub__(self, other: Any) -> Schedule:
-        from lrsched._combinators import Product, Sum
-
         other = _operand(other)
         if isinstance(other, Schedule):
-            return Sum(self, Product(other, -1.0))
-        return Sum(self, -other)
+            return _make("sum", self, _make("product", other, -1.0))
+        return _make("sum", self, -other)
 
     def __rsub__(self, other: Any) -> Schedule:
-        from lrsched._combinators import Product, Sum
-
-        return Sum(Product(self, -1.0), _operand(other))
+        return _make("sum", _make("product", self, -1.0), _operand(other))
 
     def __mul__(self, other: Any) -> Schedule:
-        from lrsched._combinators import Product
-
-        return Product(self, _operand(other))
+        return _make("product", self, _operand(other))
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: Any) -> Schedule:
-        from lrsched._combinators import Product
-
-        if not _is_number(other):
+        if not is_number(other):
             return NotImplemented
         if other == 0:
             raise ZeroDivisionError("schedule divided by zero")
-        return Product(self, 1.0 / float(other))
+        return _make("product", self, 1.0 / float(other))
 
     def __neg__(self) -> Schedule:
-        from lrsched._combinators import Product
+        return _make("product", self, -1.0)
 
-        return Product(self, -1.0)
+
+def _make(name: str, *args: Any) -> Schedule:
+    """The registered schedule ``name`` built from ``args``."""
+    return _REGISTRY[name](*args)  # type: ignore[call-arg]
+
+
+def value_of(operand: Any, t: Any, xp: Namespace) -> Any:
+    """An operand's value at ``t``: a schedule's formula, or the number itself."""
+    return operand._eval(t, xp) if isinstance(operand, Schedule) else operand
 
 
 def _operand(value: Any) -> Any:
-    if _is_number(value):
+    if is_number(value):
         return value
     if isinstance(value, Schedule) or callable(value):
         return as_schedule(value)
     raise TypeError(f"cannot combine a schedule with {type(value).__name__}")
 
-
-from lrsched._backend import PYTHON as _PY  # noqa: E402
 
 _INF = math.inf
 
@@ -367,10 +341,8 @@ def as_schedule(value: Any, *, owner: str = "as_schedule", field: str = "schedul
     """
     if isinstance(value, Schedule):
         return value
-    if _is_number(value):
-        from lrsched._schedules import Constant
-
-        return Constant(value)
+    if is_number(value):
+        return _make("constant", value)
     if callable(value):
         return FunctionSchedule(value)  # type: ignore[arg-type]
     raise TypeError(f"{owner}: {field} must be a schedule, a number or a callable, got {value!r}")

@@ -1,7 +1,7 @@
 """GreedyLR's pure state machine: ``GreedyState`` and one ``update`` written once for every backend.
 
 The update never branches in Python on a *value*: every decision is a
-``where`` select of the array namespace ``xp`` (``lrsched._backend``), so the
+``where`` select of the array namespace ``xp`` (``lrsched._core.backend``), so the
 same code runs on Python numbers and, unchanged, under ``jax.jit``,
 ``jax.vmap`` and ``lax.scan``. Python branches only on settings (static).
 The rules are documented in :mod:`lrsched.greedy`.
@@ -13,10 +13,10 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lrsched._backend import PYTHON, Namespace, namespace_for
+from lrsched._core.backend import PYTHON, Namespace, namespace_for
 
 if TYPE_CHECKING:
-    from lrsched.greedy import GreedyLR
+    from lrsched.greedy.settings import GreedyLR
 
 __all__ = [
     "BLOCK",

@@ -24,13 +24,9 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["UserError", "load_config", "main"]
+from lrsched._cli.errors import UserError, require_matplotlib
 
-PLOT_HINT = 'pip install "lrsched[plot]"'
-
-
-class UserError(Exception):
-    """A mistake in the command line or its input: reported in one line, without a traceback."""
+__all__ = ["load_config", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             print(list_text())
             return 0
-        from lrsched._demo import run_demo
+        from lrsched._cli.demo import run_demo
 
         return run_demo(out=args.out, epochs=args.epochs, seed=args.seed, train=not args.no_train)
     except BrokenPipeError:  # e.g. `lrsched list | head`: the reader left; say nothing more
@@ -121,8 +117,8 @@ def _yaml(text: str, where: str) -> Any:
 
 
 def _schedule(source: str) -> Any:
-    from lrsched._base import Schedule
-    from lrsched._config import from_config
+    from lrsched._core.config import from_config
+    from lrsched._core.schedule import Schedule
 
     sched = from_config(load_config(source))
     if not isinstance(sched, Schedule):
@@ -134,8 +130,8 @@ def show(
     source: str, steps: int, *, log: bool = False, png: str | None = None, csv_path: str | None = None, width: int = 64
 ) -> int:
     """``lrsched show``: print a chart and key values; optionally write a PNG and a CSV."""
-    from lrsched._markers import markers, phase_spans
-    from lrsched._termchart import chart
+    from lrsched._cli.termchart import chart
+    from lrsched._core.markers import markers, phase_spans
 
     if steps < 2:
         raise UserError(f"--steps must be >= 2, got {steps}")
@@ -194,19 +190,6 @@ def _write_png(path: str, sched: Any, steps: int, log: bool) -> None:
     ax = plot(sched, steps, log=log, title=sched.name)
     ax.figure.savefig(path, dpi=100)
     plt.close(ax.figure)
-
-
-def require_matplotlib(what: str) -> Any:
-    """``matplotlib.pyplot``, or a :class:`UserError` naming the extra to install."""
-    try:
-        import matplotlib
-
-        if not os.environ.get("MPLBACKEND") and "matplotlib.pyplot" not in sys.modules:
-            matplotlib.use("Agg")  # files only; never open a window from the command line
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UserError(f"{what} needs matplotlib: {PLOT_HINT}") from None
-    return plt
 
 
 # -- list -----------------------------------------------------------------

@@ -14,10 +14,14 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from lrsched._backend import Namespace
-from lrsched._base import Schedule, register
+from lrsched._core.backend import Namespace
+from lrsched._core.schedule import Schedule, register
 
-__all__ = ["Join", "phases"]
+__all__ = [
+    "Join",
+    "phases",
+    "join",
+]
 
 
 def _structure(s: Schedule, leaves: list[float]) -> Any:
@@ -185,3 +189,7 @@ def phases(*specs: tuple[str, Any, float | None]) -> Join:
             total += length
             boundaries.append(total)
     return Join(tuple(schedules), tuple(boundaries), tuple(names))
+
+
+# Factories: the registered name of each schedule is the name it is built by, so ``repr`` reads like the call.
+join = Join

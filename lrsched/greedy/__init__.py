@@ -107,12 +107,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lrsched._base import Schedule, as_schedule
-from lrsched._config import _build, register_config_builder
-from lrsched._greedy_core import GreedyState
-from lrsched._greedy_on import GreedyOn, GreedyOnScheduler
-from lrsched._greedy_scheduler import GreedyScheduler
-from lrsched._greedy_settings import GreedyLR, resolve_settings
+from lrsched._core.config import _build, register_config_builder
+from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.greedy.closure import GreedyScheduler
+from lrsched.greedy.core import GreedyState
+from lrsched.greedy.on import GreedyOn, GreedyOnScheduler
+from lrsched.greedy.settings import GreedyLR, resolve_settings
 
 __all__ = [
     "GreedyLR",

@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lrsched._backend import PYTHON, namespace_for
-from lrsched._base import Schedule, as_schedule
-from lrsched._greedy_core import GreedyState, select_state
-from lrsched._greedy_scheduler import GreedyScheduler
-from lrsched._greedy_settings import GreedyLR
+from lrsched._core.backend import PYTHON, namespace_for
+from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.greedy.closure import GreedyScheduler
+from lrsched.greedy.core import GreedyState, select_state
+from lrsched.greedy.settings import GreedyLR
 
 __all__ = ["GreedyOn", "GreedyOnScheduler"]
 

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lrsched._backend import PYTHON, Namespace
+from lrsched._core.backend import PYTHON, Namespace
 
 __all__ = ["compile_scalar"]
 

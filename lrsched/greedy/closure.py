@@ -1,6 +1,6 @@
 """``GreedyScheduler``: the stateful GreedyLR closure, ``lr = sched(loss)``.
 
-It runs the rules of :func:`lrsched._greedy_core.update_state` on plain Python
+It runs the rules of :func:`lrsched.greedy.core.update_state` on plain Python
 floats held in attributes (no arrays, no per-call allocation), which makes one
 step cheaper than the reference's; the tests check it against the pure core
 step for step. ``state`` / ``load_state`` convert to and from ``GreedyState``.
@@ -12,8 +12,8 @@ import json
 import math
 from typing import Any
 
-from lrsched._greedy_core import BLOCK, GreedyState, window_total
-from lrsched._greedy_settings import GreedyLR
+from lrsched.greedy.core import BLOCK, GreedyState, window_total
+from lrsched.greedy.settings import GreedyLR
 
 __all__ = ["GreedyScheduler"]
 

@@ -1,4 +1,4 @@
-"""Combinators: build schedules from schedules.
+"""Combinators: build schedules from schedules (warmup, cycle, shift, clip, quantize, perturb).
 
 Each takes a schedule (or a number, or a plain callable) and returns a new
 schedule value. The same algebra schedules anything that moves with the step:
@@ -10,33 +10,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrsched._backend import PYTHON, Namespace
-from lrsched._base import Schedule, register
-from lrsched._curves import geometric, linear_between, periods, progress
-from lrsched._schedules import _non_negative, _positive
+from lrsched._core.backend import PYTHON, Namespace
+from lrsched._core.schedule import Schedule, register
+from lrsched.schedules.curves import (
+    geometric,
+    linear_between,
+    periods,
+    progress,
+)
 
 __all__ = [
     "Warmup",
     "Cycle",
     "Shift",
     "Clip",
-    "Sum",
-    "Product",
-    "Minimum",
-    "Maximum",
     "Quantize",
     "Perturb",
-    "scale",
+    "warmup",
+    "cycle",
+    "shift",
+    "clip",
+    "quantize",
+    "perturb",
 ]
 
 
 def _log(x: Any, xp: Namespace) -> Any:
     """``log(x)``, in float64 when ``x`` is a number (float32 would round it first)."""
     return math.log(x) if isinstance(x, (int, float)) else xp.log(x)
-
-
-def _value(operand: Any, t: Any, xp: Namespace) -> Any:
-    return operand._eval(t, xp) if isinstance(operand, Schedule) else operand
 
 
 @register("warmup")
@@ -74,8 +75,8 @@ class Warmup(Schedule):
     clock: str = "after_warmup"
 
     def _check(self) -> None:
-        _positive(self, "warmup_steps")
-        _non_negative(self, "init_value")
+        self._positive("warmup_steps")
+        self._non_negative("init_value")
         if self.shape not in ("linear", "exponential", "constant"):
             raise self._fail(f"shape must be 'linear', 'exponential' or 'constant', got {self.shape!r}")
         if self.clock not in ("after_warmup", "global"):
@@ -132,8 +133,8 @@ class Cycle(Schedule):
     _static = ("decay",)  # selects a code path in ``_eval``
 
     def _check(self) -> None:
-        _positive(self, "period")
-        _positive(self, "decay")
+        self._positive("period")
+        self._positive("decay")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         k = periods(t, self.period, xp)
@@ -198,74 +199,6 @@ class Clip(Schedule):
         return self.schedule.phase_at(step)
 
 
-class _Binary(Schedule):
-    left: Schedule
-    right: Schedule | float
-    _symbol = "?"
-
-    def __repr__(self) -> str:
-        return f"({self.left!r} {self._symbol} {self.right!r})"
-
-    def phase_at(self, step: float) -> str | None:
-        return self.left.phase_at(step)
-
-
-@register("sum")
-class Sum(_Binary):
-    """``left(t) + right(t)`` (``right`` may be a number); written ``a + b``."""
-
-    left: Schedule
-    right: Schedule | float
-    _symbol = "+"
-
-    def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.left._eval(t, xp) + _value(self.right, t, xp)
-
-
-@register("product")
-class Product(_Binary):
-    """``left(t) * right(t)`` (``right`` may be a number); written ``a * b``."""
-
-    left: Schedule
-    right: Schedule | float
-    _symbol = "*"
-
-    def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.left._eval(t, xp) * _value(self.right, t, xp)
-
-
-@register("minimum")
-class Minimum(Schedule):
-    """Elementwise ``min(left(t), right(t))``.
-
-    Example:
-        >>> minimum(linear(0.0, 1.0, 10), 0.3)(5)
-        0.3
-    """
-
-    left: Schedule
-    right: Schedule | float
-
-    def _eval(self, t: Any, xp: Namespace) -> Any:
-        return xp.minimum(self.left._eval(t, xp), _value(self.right, t, xp))
-
-
-@register("maximum")
-class Maximum(Schedule):
-    """Elementwise ``max(left(t), right(t))``.
-
-    Example:
-        >>> maximum(linear(1.0, 0.0, 10), 0.3)(10)
-        0.3
-    """
-
-    left: Schedule
-    right: Schedule | float
-
-    def _eval(self, t: Any, xp: Namespace) -> Any:
-        return xp.maximum(self.left._eval(t, xp), _value(self.right, t, xp))
-
-
 @register("quantize")
 class Quantize(Schedule):
     """Hold the value constant within each epoch of ``steps_per_epoch`` steps.
@@ -283,7 +216,7 @@ class Quantize(Schedule):
     schedule_in_epochs: bool = False
 
     def _check(self) -> None:
-        _positive(self, "steps_per_epoch")
+        self._positive("steps_per_epoch")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         epoch = periods(t, self.steps_per_epoch, xp)
@@ -320,7 +253,7 @@ class Perturb(Schedule):
             raise self._fail(f"amplitude must be in [0, 1), got {self.amplitude!r}")
         if not 0 <= self.seed < 2**31:
             raise self._fail(f"seed must be in [0, 2**31), got {self.seed!r}")
-        _positive(self, "every")
+        self._positive("every")
 
     def noise(self, t: Any, xp: Namespace) -> Any:
         """The uniform ``u`` in ``[0, 1)`` at (already validated) step ``t``."""
@@ -350,6 +283,10 @@ def _seed_mix(seed: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-def scale(schedule: Any, factor: float) -> Schedule:
-    """``schedule(t) * factor`` (the same as ``schedule * factor``)."""
-    return Product(schedule, factor)
+# Factories: the registered name of each schedule is the name it is built by, so ``repr`` reads like the call.
+warmup = Warmup
+cycle = Cycle
+shift = Shift
+clip = Clip
+quantize = Quantize
+perturb = Perturb

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrsched._backend import Namespace
+from lrsched._core.backend import Namespace
 
 _TINY = 1e-30
 

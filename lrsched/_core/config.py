@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lrsched._base import _REGISTRY, Schedule
+from lrsched._core.schedule import _REGISTRY, Schedule
 
 __all__ = ["from_config", "from_json", "register_config_builder"]
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 import lrsched as L
+from lrsched._cli.errors import UserError, require_matplotlib
 from lrsched._progress import progress
-from lrsched.cli import UserError, require_matplotlib
 from lrsched.record import Recorder, Trace
 
 __all__ = ["gallery_entries", "run_demo", "train_digits"]

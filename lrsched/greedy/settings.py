@@ -10,8 +10,8 @@ import math
 import numbers
 from typing import Any
 
-from lrsched._backend import PYTHON, namespace_for
-from lrsched._greedy_core import GreedyState, cast_state, initial_state, update_state
+from lrsched._core.backend import PYTHON, namespace_for
+from lrsched.greedy.core import GreedyState, cast_state, initial_state, update_state
 
 __all__ = ["GreedyLR", "resolve_settings"]
 

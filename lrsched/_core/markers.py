@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from lrsched._base import Schedule
+from lrsched._core.schedule import Schedule
 
 __all__ = ["Marker", "markers", "phase_spans"]
 

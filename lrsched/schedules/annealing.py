@@ -1,0 +1,205 @@
+"""Annealing schedules: cosine decay, cosine with restarts (SGDR), warmup-stable-decay, REX."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lrsched._core.backend import Namespace
+from lrsched._core.schedule import Schedule, register
+from lrsched.schedules.curves import (
+    anneal,
+    clip01,
+    geometric,
+    linear_between,
+    periods,
+    progress,
+    remaining,
+)
+
+__all__ = [
+    "CosineDecay",
+    "CosineRestarts",
+    "WarmupStableDecay",
+    "Rex",
+    "cosine_decay",
+    "cosine_restarts",
+    "wsd",
+    "rex",
+]
+
+
+@register("cosine_decay")
+class CosineDecay(Schedule):
+    """Cosine annealing that holds its end value:
+
+    ``end + (init - end) * ((1 + cos(pi * min(t, T) / T)) / 2) ** exponent``, ``T = decay_steps``.
+
+    Step 0 gives ``init_value``, step ``T`` and later give ``end_value`` (unlike
+    torch ``CosineAnnealingLR``, which oscillates back up past ``T_max``). Equals
+    Optax ``cosine_decay_schedule`` with ``alpha = end_value / init_value``.
+
+    Example:
+        >>> cosine_decay(init_value=1.0, decay_steps=100)(50)
+        0.5
+    """
+
+    init_value: float
+    decay_steps: float
+    end_value: float = 0.0
+    exponent: float = 1.0
+
+    def _check(self) -> None:
+        self._non_negative("init_value", "end_value")
+        self._positive("decay_steps")
+        self._positive("exponent")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        x = progress(t, self.decay_steps, xp)
+        shape = 0.5 + 0.5 * xp.cos(math.pi * x)
+        if self.exponent != 1:
+            shape = xp.power(shape, self.exponent)
+        return self.end_value + (self.init_value - self.end_value) * shape
+
+    _static = ("exponent",)
+
+
+@register("cosine_restarts")
+class CosineRestarts(Schedule):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
+
+    Cycle ``i`` starts at ``T0 * (m**i - 1) / (m - 1)`` (``i * T0`` when
+    ``m = period_mult = 1``), lasts ``T0 * m**i`` steps (``T0 = first_period``;
+    ``m`` may be any real ``>= 1``) and anneals by cosine to ``end_value``.
+    ``decay`` (per cycle, ``d**i``) acts according to ``decay_mode``:
+
+    * ``"peak"`` (timm ``CosineLRScheduler``): the peak decays, the floor stays:
+      ``end + (init * d**i - end) * c``;
+    * ``"amplitude"`` (Keras ``CosineDecayRestarts`` ``m_mul``): the cosine term
+      decays: ``end + (init - end) * d**i * c``;
+
+    with ``c = (1 + cos(pi * local / period)) / 2``. Restarts happen at every
+    cycle start, forever (use :func:`join` to stop them).
+
+    Example:
+        >>> cosine_restarts(init_value=1.0, first_period=10)(10)
+        1.0
+    """
+
+    init_value: float
+    first_period: float
+    period_mult: float = 1.0
+    decay: float = 1.0
+    end_value: float = 0.0
+    decay_mode: str = "peak"
+
+    _static = ("period_mult",)
+
+    def _check(self) -> None:
+        self._non_negative("init_value", "end_value")
+        self._positive("first_period")
+        if self.period_mult < 1:
+            raise self._fail(f"period_mult must be >= 1, got {self.period_mult!r}")
+        if not 0 < self.decay <= 1:
+            raise self._fail(f"decay must be in (0, 1], got {self.decay!r}")
+        if self.decay_mode not in ("peak", "amplitude"):
+            raise self._fail(f"decay_mode must be 'peak' or 'amplitude', got {self.decay_mode!r}")
+
+    def cycle_start(self, i: Any, xp: Namespace) -> Any:
+        """Step at which cycle ``i`` starts."""
+        m, period = self.period_mult, self.first_period
+        if m == 1:
+            return i * period
+        return period * (xp.power(m, i) - 1.0) / (m - 1.0)  # power, not exp(log): exact cycle starts
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        m, period = self.period_mult, self.first_period
+        if m == 1:
+            i = periods(t, period, xp)
+        else:
+            i = xp.floor(xp.log(1.0 + t * (m - 1.0) / period) / math.log(m))
+            # Rounding of log() may put i one cycle off at a cycle boundary.
+            i = i + xp.where(t >= self.cycle_start(i + 1.0, xp), 1.0, 0.0)
+            i = i - xp.where(t < self.cycle_start(i, xp), 1.0, 0.0)
+        start = self.cycle_start(i, xp)
+        length = period * xp.power(m, i) if m != 1 else period
+        c = 0.5 + 0.5 * xp.cos(math.pi * clip01((t - start) / length, xp))
+        factor = geometric(self.decay, i, xp)
+        if self.decay_mode == "peak":
+            return self.end_value + (self.init_value * factor - self.end_value) * c
+        return self.end_value + (self.init_value - self.end_value) * factor * c
+
+
+@register("wsd")
+class WarmupStableDecay(Schedule):
+    """Warmup-stable-decay ("trapezoidal", Hägele et al. 2024).
+
+    ``total_steps`` includes the warmup. Linear warmup ``init -> peak`` on
+    ``[0, w]``, ``peak`` until ``D = total_steps - decay_steps``, then a decay
+    ``peak -> end`` on ``[D, total_steps]`` of ``decay_shape`` ``"linear"``,
+    ``"cosine"`` or ``"1-sqrt"`` (``1 - sqrt(x)``); ``end_value`` holds after.
+    ``warmup_steps=0`` starts at ``peak_value``.
+
+    Example:
+        >>> wsd(peak_value=1.0, total_steps=100, warmup_steps=10, decay_steps=20)(50)
+        1.0
+    """
+
+    peak_value: float
+    total_steps: float
+    decay_steps: float
+    warmup_steps: float = 0
+    init_value: float = 0.0
+    end_value: float = 0.0
+    decay_shape: str = "1-sqrt"
+
+    def _check(self) -> None:
+        self._non_negative("peak_value", "init_value", "end_value", "warmup_steps")
+        self._positive("total_steps")
+        self._positive("decay_steps")
+        if self.warmup_steps + self.decay_steps > self.total_steps:
+            raise self._fail(
+                f"warmup_steps + decay_steps must be <= total_steps = {self.total_steps!r}, "
+                f"got {self.warmup_steps!r} + {self.decay_steps!r}"
+            )
+        if self.decay_shape not in ("linear", "cosine", "1-sqrt"):
+            raise self._fail(f"decay_shape must be 'linear', 'cosine' or '1-sqrt', got {self.decay_shape!r}")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        w = self.warmup_steps
+        ramp = linear_between(self.init_value, self.peak_value, progress(t, w, xp))
+        start = self.total_steps - self.decay_steps
+        x = clip01((t - start) / self.decay_steps, xp)
+        body = anneal(self.decay_shape, self.peak_value, self.end_value, x, xp)
+        return xp.where(t < w, ramp, body)
+
+
+@register("rex")
+class Rex(Schedule):
+    """REX decay (Chen et al. 2021): ``end + (init - end) * (1 - z) / (1/2 + (1 - z)/2)``, ``z = min(t, T)/T``.
+
+    Step 0 gives ``init_value``, ``total_steps`` and later give ``end_value``.
+
+    Example:
+        >>> round(rex(init_value=1.0, total_steps=100)(50), 12)
+        0.666666666667
+    """
+
+    init_value: float
+    total_steps: float
+    end_value: float = 0.0
+
+    def _check(self) -> None:
+        self._non_negative("init_value", "end_value")
+        self._positive("total_steps")
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        left = remaining(t, self.total_steps, xp)
+        return self.end_value + (self.init_value - self.end_value) * left / (0.5 + 0.5 * left)
+
+
+# Factories: the registered name of each schedule is the name it is built by, so ``repr`` reads like the call.
+cosine_decay = CosineDecay
+cosine_restarts = CosineRestarts
+wsd = WarmupStableDecay
+rex = Rex
