@@ -37,6 +37,7 @@ html_theme = "furo"
 html_title = f"lrsched {release}"
 html_static_path = ["_static"]
 html_css_files = ["lrsched.css"]
+html_favicon = "_static/favicon.svg"  # browsers ask for /favicon.ico otherwise (a 404 in the console)
 html_show_sourcelink = False
 html_copy_source = False
 
