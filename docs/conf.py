@@ -59,6 +59,11 @@ suppress_warnings: list[str] = []
 
 def _generate(app: Any) -> None:
     sitegen.generate()
+    # myst-nb writes notebook images next to the output folder (site/../jupyter_execute, the repository root);
+    # keep them with the other build state instead.
+    config = getattr(app.env, "mystnb_config", None)
+    if config is not None:
+        app.env.mystnb_config = config.copy(output_folder=str(Path(app.doctreedir) / "jupyter_execute"))
 
 
 def _public(target: str) -> str | None:
@@ -151,7 +156,18 @@ def _keep_attribute_docstring(app: Any, what: str, name: str, obj: Any, options:
             _ATTRIBUTE_DOCS[name] = list(lines)
 
 
+def _public_titles(app: Any, doctree: Any, docname: str) -> None:
+    """Link tooltips name the public object (``lrsched.Schedule``), not the private module it is defined in."""
+    from docutils import nodes
+
+    for ref in doctree.findall(nodes.reference):
+        title = ref.get("reftitle", "")
+        if title.startswith("lrsched._"):
+            ref["reftitle"] = _public(title) or title.rpartition(".")[2]
+
+
 def setup(app: Any) -> None:
+    app.connect("doctree-resolved", _public_titles)
     app.connect("autodoc-process-docstring", _keep_attribute_docstring, priority=400)  # before napoleon (500)
     app.connect("autodoc-process-docstring", _keep_attribute_docstring, priority=600)  # after it
     app.connect("builder-inited", _generate)
