@@ -31,10 +31,10 @@ import sys
 from typing import Any
 
 import numpy as np
-from lrsched.adapters._require import missing
 
 from lrsched._core.config import from_config
 from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.adapters._require import missing
 
 try:
     import keras

@@ -53,9 +53,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-from lrsched.adapters._require import missing
-
 from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.adapters._require import missing
 
 try:
     import jax

@@ -29,9 +29,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrsched.adapters._require import missing
-
 from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.adapters._require import missing
 
 try:
     import torch

@@ -54,6 +54,7 @@ def interleaved(
 # -- 1. torch ----------------------------------------------------------------------------------------------------------
 def torch_section(quick: bool) -> list[str]:
     import torch
+
     from lrsched.adapters.torch import schedule_lr
 
     warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*")
@@ -96,6 +97,7 @@ def torch_section(quick: bool) -> list[str]:
 def _keras_models(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """The same MLP compiled with a float LR, a KerasSchedule and Keras' CosineDecay (one epoch run to compile)."""
     import keras
+
     from lrsched.adapters.keras import KerasSchedule
 
     schedules = {
@@ -181,6 +183,7 @@ def keras_section(quick: bool) -> list[str]:
 # -- 3. Optax ----------------------------------------------------------------------------------------------------------
 def optax_section(quick: bool) -> list[str]:
     import optax
+
     from lrsched.adapters.optax import scale_by_greedy_lr
 
     rows = []

@@ -150,6 +150,7 @@ def _optax_variants(params: Any, loss_fn: Callable[[Any], Any]) -> dict[str, tup
     """The same step through Optax: ``sgd(constant)`` vs the Optax adapter (state packed into 3 leaves)."""
     import jax
     import optax
+
     from lrsched.adapters.optax import scale_by_greedy_lr
 
     txs = {

@@ -21,9 +21,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
-from lrsched.adapters.keras import GreedyLRCallback, KerasSchedule
 
 import lrsched as L
+from lrsched.adapters.keras import GreedyLRCallback, KerasSchedule
 
 BACKEND = keras.backend.backend()
 BATCH, N = 16, 64  # 4 steps per epoch

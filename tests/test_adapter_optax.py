@@ -14,10 +14,10 @@ jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 
 import jax.numpy as jnp  # noqa: E402
-import lrsched.adapters.optax as adapter  # noqa: E402
-from lrsched.adapters.optax import as_optax_schedule, greedy_lr_of, greedy_state_of, scale_by_greedy_lr  # noqa: E402
 
 import lrsched as L  # noqa: E402
+import lrsched.adapters.optax as adapter  # noqa: E402
+from lrsched.adapters.optax import as_optax_schedule, greedy_lr_of, greedy_state_of, scale_by_greedy_lr  # noqa: E402
 
 WARM_COS = L.warmup(L.cosine_decay(3e-2, 290, end_value=1e-4), warmup_steps=10)
 

@@ -19,9 +19,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lrsched.adapters.torch import GreedyLRScheduler, ScheduleLR, schedule_lr  # noqa: E402
-
 import lrsched as L  # noqa: E402
+from lrsched.adapters.torch import GreedyLRScheduler, ScheduleLR, schedule_lr  # noqa: E402
 
 WARM_COS = L.warmup(L.cosine_decay(0.1, 40, end_value=0.001), warmup_steps=5)
 

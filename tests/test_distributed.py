@@ -39,6 +39,7 @@ def _free_port() -> int:
 def _torch_worker(rank: int, world: int, port: int, out: str, reduce: str | None) -> None:
     import torch
     import torch.distributed as dist
+
     from lrsched.adapters.torch import GreedyLRScheduler
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
@@ -84,9 +85,9 @@ def _jax_job() -> dict[str, list[list[float]]]:
     import jax
     import jax.numpy as jnp
     import optax
-    from lrsched.adapters.optax import scale_by_greedy_lr
 
     import lrsched as L
+    from lrsched.adapters.optax import scale_by_greedy_lr
 
     devices = jax.local_device_count()
     assert devices == 8, devices
@@ -116,9 +117,9 @@ def _shard_map_trace(losses: Any) -> list[list[float]]:
     import jax
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
-    from lrsched.adapters.optax import scale_by_greedy_lr
 
     import lrsched as L
+    from lrsched.adapters.optax import scale_by_greedy_lr
 
     mesh = jax.make_mesh((8,), ("devices",))
     tx = scale_by_greedy_lr(L.GreedyLR(init_lr=0.1, **SETTINGS), axis_name="devices")

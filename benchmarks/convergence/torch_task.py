@@ -51,6 +51,7 @@ def train_cnn(
 ) -> dict[str, np.ndarray]:
     """One run: ``make_scheduler(optimizer)`` builds the LR scheduler; returns loss, lr, eval, acc arrays."""
     import torch
+
     from lrsched.adapters.torch import GreedyLRScheduler
 
     torch.manual_seed(seed)
