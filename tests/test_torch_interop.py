@@ -11,6 +11,7 @@ import io
 import math
 import pickle
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -196,3 +197,46 @@ def test_tensor_lr_is_filled_in_place_on_step_and_on_load():
     assert opt.param_groups[0]["lr"] is lr_tensor
     assert float(lr_tensor) == pytest.approx(6e-4, rel=1e-6)  # S(4), in float32
     assert isinstance(scheduler, ScheduleLR)
+
+
+# -- the transformers Trainer ------------------------------------------------------------------------------------------
+def test_transformers_trainer_with_schedule_lr(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"loss": torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), labels)}
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 3, generator=g)
+    data = [{"x": x[i], "labels": x[i].sum()} for i in range(32)]
+    model = Tiny()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    shape = L.warmup(L.cosine_decay(1e-2, 6), warmup_steps=3)  # absolute LRs
+    seen: list[float] = []
+
+    class Record(transformers.TrainerCallback):
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            seen.append(float(opt.param_groups[0]["lr"]))
+
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=10,
+        per_device_train_batch_size=4,
+        report_to=[],
+        save_strategy="no",
+        disable_tqdm=True,
+        use_cpu=True,
+        logging_strategy="no",
+    )
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=data, optimizers=(opt, schedule_lr(opt, shape)), callbacks=[Record()]
+    )
+    trainer.train()
+    expected = [1e-2 * k / 3 for k in range(3)] + [_cos(1e-2, j, 6) for j in range(7)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-12, atol=1e-18)
