@@ -101,11 +101,13 @@ def test_settings_that_reproduce_keras_reduce_lr_on_plateau():
         kw = case["keras"]
         common = {"factor": 0.5, "threshold": 0.01, "threshold_mode": "abs", "min_lr": 1e-4}
         mapped = L.greedy(
-            L.reduce_on_plateau(0.1, patience=max(kw["patience"], 1) - 1, cooldown=max(kw["cooldown"], 1) - 1, **common)
+            L.reduce_on_plateau(
+                init_lr=0.1, patience=max(kw["patience"], 1) - 1, cooldown=max(kw["cooldown"], 1) - 1, **common
+            )
         )
         np.testing.assert_allclose([mapped(v) for v in case["values"]], expected, rtol=1e-6)
         assert len(set(expected)) > 3  # the LR really was reduced several times
-        same = L.greedy(L.reduce_on_plateau(0.1, patience=kw["patience"], cooldown=kw["cooldown"], **common))
+        same = L.greedy(L.reduce_on_plateau(init_lr=0.1, patience=kw["patience"], cooldown=kw["cooldown"], **common))
         differs += not np.allclose([same(v) for v in case["values"]], expected, rtol=1e-6)
     assert differs == len(cases) - 1  # only patience=0, cooldown=0 agree without the mapping
 
