@@ -18,8 +18,11 @@ The groups' ``initial_lr`` is left as the optimizer's own LR, so torch's schedul
 (``SequentialLR``, ``ChainedScheduler``, ``CosineAnnealingLR``, ``LinearLR``...) scale from it as usual. Inside a
 ``ChainedScheduler`` a ``ScheduleLR`` is chainable: a factor another scheduler applied to a group's lr since this
 one's last step is kept (``lr = scale * schedule(k) * factor``), as torch's chainable schedulers keep each
-other's factors. ``last_epoch=K`` follows ``LambdaLR``: construction takes a step, so the first update after it
-uses ``schedule(K + 1)``; to resume *before* update ``k``, pass ``last_epoch=k - 1`` (or, better, load a
+other's factors; so is a ``ReduceLROnPlateau`` reduction or a hand edit of ``group["lr"]``, but not the LR of a
+loaded optimizer state (its groups are new dicts), and a factor cannot be read back from an LR of 0.
+
+``last_epoch=K`` follows ``LambdaLR``: construction takes a step, so the first update after it uses
+``schedule(K + 1)``; to resume *before* update ``k``, pass ``last_epoch=k - 1`` (or, better, load a
 ``state_dict()``). ``state_dict()`` holds plain data (counters, factors and the schedules' configs), so it survives
 ``torch.save`` -> ``torch.load(..., weights_only=True)``.
 

@@ -124,6 +124,21 @@ def test_chained_scheduler_with_a_temporary_torch_factor(order):
     np.testing.assert_allclose(_trace(opt, chain, 12)[:, 0], expected, rtol=1e-12)
 
 
+def test_torch_reduce_lr_on_plateau_reductions_persist_on_top_of_the_schedule():
+    opt = _opt(1.0)
+    ours, plateau = schedule_lr(opt, L.linear(0.1, 0.05, 10)), LR.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    metrics = [1.0, 0.9, 0.9, 0.8, 0.7, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # no improvement at calls 2 and 5
+    trace = []
+    for metric in metrics:
+        trace.append(opt.param_groups[0]["lr"])
+        opt.step()
+        ours.step()
+        plateau.step(metric)
+    halvings = [sum(i in (2, 5) for i in range(k)) for k in range(12)]
+    expected = [(0.1 - 0.005 * min(k, 10)) * 0.5**h for k, h in enumerate(halvings)]
+    np.testing.assert_allclose(trace, expected, rtol=1e-12)
+
+
 # -- 2. per-group learning rates -------------------------------------------------------------------------------------
 SHAPE = L.warmup(L.cosine_decay(1.0, 20), warmup_steps=5)
 
