@@ -112,12 +112,10 @@ class ScheduleLR(LambdaLR):
         super().__init__(optimizer, list[Callable[[int], float]](lr_lambda), last_epoch)
 
     def _values(self) -> list[Any]:
-        t = self.last_epoch
-        scales = self.base_lrs if self.mode == "relative" else [1.0] * len(self.lr_lambdas)
-        return [
-            scale * f * s(t) if f != 1.0 else scale * s(t)
-            for s, scale, f in zip(self.lr_lambdas, scales, self._factors)
-        ]
+        t, factors = self.last_epoch, self._factors
+        if self.mode == "absolute":  # f is exactly 1.0 unless chained: s(t) * 1.0 == s(t)
+            return [s(t) * f for s, f in zip(self.lr_lambdas, factors)]
+        return [b * s(t) * f for s, b, f in zip(self.lr_lambdas, self.base_lrs, factors)]
 
     def _get_closed_form_lr(self) -> list[Any]:
         """The value at ``last_epoch`` without chained factors (``SequentialLR`` switching to this scheduler)."""
@@ -130,14 +128,14 @@ class ScheduleLR(LambdaLR):
             message = "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
             warnings.warn(message, UserWarning, stacklevel=2)
         last = getattr(self, "_last_lr", None)
-        groups = self.optimizer.param_groups
         if last is None or self.last_epoch == 0:
             return self._get_closed_form_lr()
-        for i, (group, written) in enumerate(zip(groups, last)):
-            current, written = float(group["lr"]), float(written)
-            if current != written and written != 0.0 and group is self._groups[i]:
-                self._factors[i] *= current / written  # another scheduler's factor since our last step
-        self._groups = list(groups)
+        seen = self._groups
+        for i, group in enumerate(self.optimizer.param_groups):
+            if group is not seen[i]:  # a loaded optimizer state: its LR is not another scheduler's factor
+                self._groups = list(self.optimizer.param_groups)
+            elif group["lr"] != last[i] and last[i] != 0:
+                self._factors[i] *= float(group["lr"]) / float(last[i])  # another scheduler's factor
         return self._values()
 
     def state_dict(self) -> dict[str, Any]:
