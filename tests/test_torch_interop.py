@@ -155,6 +155,17 @@ def test_relative_mode_scales_each_group_and_equals_torch_lambda_lr():
     np.testing.assert_array_equal(trace, _trace(peer, LR.LambdaLR(peer, SHAPE), 30))
 
 
+@pytest.mark.parametrize("schedule", ALL_SCHEDULES, ids=IDS)
+def test_every_schedule_relative_equals_torch_lambda_lr_and_absolute_equals_the_schedule(schedule):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # negative or huge catalogue values: torch only warns about the step order
+        opt, peer, plain = _opt(1e-4, 1e-3), _opt(1e-4, 1e-3), _opt(0.5)
+        relative = _trace(opt, schedule_lr(opt, schedule, mode="relative"), 6)
+        np.testing.assert_array_equal(relative, _trace(peer, LR.LambdaLR(peer, schedule), 6))
+        absolute = _trace(plain, schedule_lr(plain, schedule), 6)[:, 0]
+    np.testing.assert_array_equal(absolute, [schedule(k) for k in range(6)])
+
+
 def test_one_absolute_schedule_for_different_group_lrs_needs_a_mode():
     with pytest.raises(ValueError, match=r"different learning rates \[0.0001, 0.001\].*mode='relative'"):
         schedule_lr(_opt(1e-4, 1e-3), SHAPE)
