@@ -52,11 +52,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from lrsched.adapters._require import missing
 
-from lrsched._core.schedule import Schedule, as_schedule
+from lrsched._core.schedule import Schedule
 
 try:
     import torch
@@ -66,12 +66,11 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
 from lrsched.adapters._torch_greedy import GreedyLRScheduler
+from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode
 
 __all__ = ["GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
 
 ScheduleLike = Schedule | Callable[[Any], Any] | float
-Mode = Literal["absolute", "relative"]
-_MODES = ("absolute", "relative")
 
 
 def _config_or_none(schedule: Schedule) -> dict[str, Any] | None:
@@ -104,7 +103,7 @@ class ScheduleLR(LambdaLR):
     def __init__(
         self, optimizer: Optimizer, lr_lambda: list[Schedule], last_epoch: int = -1, *, mode: Mode = "absolute"
     ) -> None:
-        if mode not in _MODES:
+        if mode not in MODES:
             raise ValueError(f"ScheduleLR: mode must be 'absolute' or 'relative', got {mode!r}")
         self.mode = mode
         self._factors = [1.0] * len(optimizer.param_groups)
@@ -189,25 +188,6 @@ def schedule_lr(
     Returns:
         a :class:`ScheduleLR`; call ``scheduler.step()`` after each ``optimizer.step()``.
     """
-    groups = optimizer.param_groups
-    per_group = isinstance(schedule, (list, tuple))
-    if isinstance(schedule, (list, tuple)):
-        if len(schedule) != len(groups):
-            raise ValueError(
-                f"schedule_lr: schedule must be one schedule or one per param group "
-                f"({len(groups)}), got {len(schedule)} schedules"
-            )
-        schedules = [as_schedule(s, owner="schedule_lr", field=f"schedule[{i}]") for i, s in enumerate(schedule)]
-    else:
-        schedules = [as_schedule(schedule, owner="schedule_lr")] * len(groups)
-    for group in groups:
-        group.setdefault("initial_lr", group["lr"].clone() if isinstance(group["lr"], torch.Tensor) else group["lr"])
-    lrs = sorted({float(g["initial_lr"]) for g in groups})
-    if mode is None and not per_group and len(lrs) > 1:
-        raise ValueError(
-            f"schedule_lr: the optimizer's param groups have different learning rates {lrs}, but one absolute "
-            "schedule would give every group the same LR. Pass mode='relative' (each group's LR times the "
-            "schedule, a unitless multiplier), mode='absolute' (every group gets schedule(step)), or one "
-            "schedule per group"
-        )
-    return ScheduleLR(optimizer, schedules, last_epoch=last_epoch, mode=mode or "absolute")
+    schedules, per_group = group_schedules("schedule_lr", "schedule", optimizer, schedule)
+    mode = resolve_mode("schedule_lr", "schedule", optimizer, mode, per_group)
+    return ScheduleLR(optimizer, schedules, last_epoch=last_epoch, mode=mode)
