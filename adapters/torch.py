@@ -141,6 +141,11 @@ class ScheduleLR(LambdaLR):
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas", "_groups")}
         state["lr_lambdas"] = [None] * len(self.lr_lambdas)
         state["_factors"] = list(self._factors)
+        # Factors applied after this scheduler's last step (later members of a ChainedScheduler), for the resume.
+        state["_pending"] = [
+            float(g["lr"]) / float(w) if float(w) != 0.0 else 1.0
+            for g, w in zip(self.optimizer.param_groups, self._last_lr)
+        ]
         state["schedules"] = [_config_or_none(s) for s in self.lr_lambdas]
         return state
 
@@ -154,15 +159,19 @@ class ScheduleLR(LambdaLR):
                 UserWarning,
                 stacklevel=2,
             )
-        state["lr_lambdas"] = [None] * len(self.lr_lambdas)
-        state.setdefault("_factors", [1.0] * len(self.lr_lambdas))
+        n = len(self.lr_lambdas)
+        state["lr_lambdas"] = [None] * n
+        state.setdefault("_factors", [1.0] * n)
+        pending = state.pop("_pending", [1.0] * n)
         super().load_state_dict(state)
         self._factors = [float(f) for f in self._factors]
-        # The next update uses this scheduler's schedule at the restored step, not the checkpoint's last LR.
-        for group, lr in zip(self.optimizer.param_groups, self._values()):
-            _set_lr(group, lr)
+        # The next update uses this scheduler's schedule at the restored step, not the checkpoint's last LR
+        # (times what later chained schedulers had applied, which the next step() keeps as their factor).
+        values = self._values()
+        for group, lr, p in zip(self.optimizer.param_groups, values, pending):
+            _set_lr(group, lr * p if p != 1.0 else lr)
         self._groups = list(self.optimizer.param_groups)
-        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in self._groups]
+        self._last_lr = [v.clone() if isinstance(v, torch.Tensor) else v for v in values]
 
 
 def schedule_lr(

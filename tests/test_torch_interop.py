@@ -199,6 +199,25 @@ def test_resume_with_a_changed_schedule_uses_the_new_schedule_from_the_next_upda
     assert resumed.get_last_lr() == [0.05]
 
 
+@pytest.mark.parametrize("chained", [False, True])
+def test_relative_mode_resumes_exactly_with_its_chained_factors(chained):
+    def build() -> tuple[torch.optim.Optimizer, Any]:
+        opt = _opt(1e-4, 1e-3)
+        ours = schedule_lr(opt, SHAPE, mode="relative")
+        return opt, LR.ChainedScheduler([ours, LR.ExponentialLR(opt, gamma=0.9)]) if chained else ours
+
+    opt, scheduler = build()
+    _trace(opt, scheduler, 7)
+    state = _torch_round_trip({"opt": opt.state_dict(), "sched": scheduler.state_dict()}, weights_only=True)
+    expected = _trace(opt, scheduler, 10)
+    opt2, resumed = build()
+    opt2.load_state_dict(state["opt"])
+    resumed.load_state_dict(state["sched"])
+    np.testing.assert_allclose(_trace(opt2, resumed, 10), expected, rtol=1e-15)
+    factor = 0.9**7 if chained else 1.0
+    np.testing.assert_allclose(expected[0], [1e-4 * _shape(7) * factor, 1e-3 * _shape(7) * factor], rtol=1e-12)
+
+
 def test_last_epoch_k_starts_at_schedule_k_plus_1():
     sched = L.linear(1.0, 0.0, 10)
     opt = _opt(1.0)
