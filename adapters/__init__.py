@@ -4,8 +4,10 @@ Each adapter imports its framework only when it is imported itself, and raises a
 ``ImportError`` naming the extra to install (``pip install "lrsched[torch]"``,
 ``"lrsched[jax]"``, ``"lrsched[keras]"``) when the framework is missing.
 
-* ``lrsched.adapters.torch``: ``schedule_lr(optimizer, schedule)`` -> a ``LambdaLR``
-  whose groups get the schedule's absolute value; ``GreedyLRScheduler`` (a
+* ``lrsched.adapters.torch``: ``schedule_lr(optimizer, schedule, mode=...)`` -> a
+  ``LambdaLR`` whose groups get the schedule's value (``mode="absolute"``) or their own
+  LR times it (``mode="relative"``); it leaves ``initial_lr`` alone, so torch's
+  schedulers mix with it in ``SequentialLR``/``ChainedScheduler``; ``GreedyLRScheduler`` (a
   ``ReduceLROnPlateau`` subclass: ``scheduler.step(loss)``, optional ``base=``
   schedule, mean over ``torch.distributed`` ranks).
 * ``lrsched.adapters.optax``: ``as_optax_schedule(schedule)`` (int32 ``count`` ->
@@ -13,7 +15,8 @@ Each adapter imports its framework only when it is imported itself, and raises a
   taking ``value=loss`` (optional ``axis_name`` for ``pmap``/``shard_map``);
   ``greedy_lr_of(opt_state)`` for logging.
 * ``lrsched.adapters.keras``: ``KerasSchedule(schedule)``, a serializable
-  ``LearningRateSchedule`` (import the module before ``keras.models.load_model``);
+  ``LearningRateSchedule`` (import the module before ``keras.models.load_model``: Keras 3
+  imports only its own packages when loading, so it cannot import lrsched itself);
   ``GreedyLRCallback`` (per batch or epoch, can steer a ``KerasSchedule``).
 
 All step counts start at 0: the first optimizer update uses ``schedule(0)``.

@@ -14,7 +14,12 @@ It serializes through lrsched's config (``get_config``/``from_config``) and is
 registered as ``"lrsched>KerasSchedule"`` when this module is imported: a model
 compiled with it saves to ``.keras`` and ``keras.models.load_model`` restores
 it without ``custom_objects``, provided ``lrsched.adapters.keras`` has been
-imported before ``load_model`` is called.
+imported before ``load_model`` is called. The saved config names the module
+(``"module": "lrsched.adapters.keras"``), but Keras 3 imports modules of its own
+packages only (``keras``, ``keras_hub``...), so without the import ``load_model``
+fails with "... could not be deserialized properly ... Could not locate class
+'KerasSchedule'": import this module first, or pass
+``custom_objects={"lrsched>KerasSchedule": KerasSchedule}``.
 
 Example:
     >>> import keras, lrsched

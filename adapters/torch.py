@@ -1,13 +1,30 @@
 """PyTorch adapter: lrsched schedules and GreedyLR as ``torch.optim.lr_scheduler`` objects.
 
-* :func:`schedule_lr` returns a real :class:`torch.optim.lr_scheduler.LambdaLR`
-  (:class:`ScheduleLR`) whose param groups get the schedule's **absolute** value:
-  after ``k`` calls of ``scheduler.step()``, ``group["lr"] == schedule(k)``.
-  ``LambdaLR`` multiplies each group's ``initial_lr`` by what its lambda returns,
-  so :func:`schedule_lr` sets every ``initial_lr`` to ``1.0`` (the ``lr`` the
-  optimizer was built with is ignored). Its ``state_dict()`` holds only plain
-  data (counters and the schedules' configs), so it survives
-  ``torch.save`` -> ``torch.load(..., weights_only=True)``.
+:func:`schedule_lr` returns a real :class:`torch.optim.lr_scheduler.LambdaLR` (:class:`ScheduleLR`) in one of
+two modes; ``k`` counts ``scheduler.step()`` calls (optimizer updates), from 0:
+
+* ``mode="absolute"``: every group's lr is ``schedule(k)``, in LR units; the LR the optimizer was built with is
+  ignored. The default when all groups share one LR, or when there is one schedule per group.
+* ``mode="relative"``: group ``g``'s lr is ``lr_g * schedule(k)``, where ``lr_g`` is the LR the group was built
+  with (``initial_lr``) and the schedule is a unitless multiplier -- ``LambdaLR``'s own convention, and the
+  natural one for fine-tuning splits (backbone 1e-4, head 1e-3, one shape). A multiplier rather than
+  ``schedule(k) / schedule(0)``: warmups start at 0. To reuse a schedule written in LR units, divide it by
+  its peak: ``schedule_lr(opt, sched / 1e-3, mode="relative")``.
+
+One absolute schedule for groups built with different LRs raises ``ValueError`` unless ``mode`` is given: it
+would silently give them all the same LR.
+
+The groups' ``initial_lr`` is left as the optimizer's own LR, so torch's schedulers on the same optimizer
+(``SequentialLR``, ``ChainedScheduler``, ``CosineAnnealingLR``, ``LinearLR``...) scale from it as usual. Inside a
+``ChainedScheduler`` a ``ScheduleLR`` is chainable: a factor another scheduler applied to a group's lr since this
+one's last step is kept (``lr = scale * schedule(k) * factor``), as torch's chainable schedulers keep each
+other's factors; so is a ``ReduceLROnPlateau`` reduction or a hand edit of ``group["lr"]``, but not the LR of a
+loaded optimizer state (its groups are new dicts), and a factor cannot be read back from an LR of 0.
+
+``last_epoch=K`` follows ``LambdaLR``: construction takes a step, so the first update after it uses
+``schedule(K + 1)``; to resume *before* update ``k``, pass ``last_epoch=k - 1`` (or, better, load a
+``state_dict()``). ``state_dict()`` holds plain data (counters, factors and the schedules' configs), so it survives
+``torch.save`` -> ``torch.load(..., weights_only=True)``.
 
 Example:
     >>> import torch, lrsched
@@ -21,6 +38,14 @@ Example:
     ...     scheduler.step()
     >>> opt.param_groups[0]["lr"] == sched(10)
     True
+    >>> backbone, head = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.AdamW([{"params": backbone.parameters(), "lr": 1e-4}, {"params": head.parameters()}], lr=1e-3)
+    >>> scheduler = schedule_lr(opt, lrsched.warmup(lrsched.cosine_decay(1.0, 90), 10), mode="relative")
+    >>> for _ in range(10):
+    ...     opt.step()
+    ...     scheduler.step()
+    >>> [g["lr"] for g in opt.param_groups]  # each group's own LR times the shape's peak, 1.0
+    [0.0001, 0.001]
 """
 
 from __future__ import annotations
@@ -29,7 +54,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrsched._core.schedule import Schedule, as_schedule
+from lrsched._core.schedule import Schedule
 from lrsched.adapters._require import missing
 
 try:
@@ -40,6 +65,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
 from lrsched.adapters._torch_greedy import GreedyLRScheduler
+from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode
 
 __all__ = ["GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
 
@@ -53,77 +79,123 @@ def _config_or_none(schedule: Schedule) -> dict[str, Any] | None:
         return None
 
 
-class ScheduleLR(LambdaLR):
-    """A ``LambdaLR`` whose lambdas are lrsched schedules giving absolute learning rates.
+def _set_lr(group: dict[str, Any], lr: Any) -> None:
+    """``group["lr"] = lr``, filling a tensor LR in place (capturable/fused optimizers hold on to it)."""
+    if isinstance(group["lr"], torch.Tensor):
+        group["lr"].fill_(float(lr))
+    else:
+        group["lr"] = lr
 
-    Build it with :func:`schedule_lr`. ``state_dict()`` stores the step counters
-    and, under ``"schedules"``, each group's schedule config (``None`` for a
-    plain callable); :meth:`load_state_dict` warns when those differ from the
-    scheduler's own schedules and keeps its own, and sets each group's ``lr`` to
-    the restored step's value.
+
+class ScheduleLR(LambdaLR):
+    """A ``LambdaLR`` whose lambdas are lrsched schedules, absolute or relative to each group's LR.
+
+    Build it with :func:`schedule_lr` (the modes are described there and in the module docstring).
+    ``state_dict()`` stores the step counters, the chained factors and, under ``"schedules"``, each group's
+    schedule config (``None`` for a plain callable). :meth:`load_state_dict` warns when those differ from the
+    scheduler's own schedules and keeps its own; either way each group's ``lr`` becomes *this* scheduler's value
+    at the restored step, so the next update already uses it.
     """
 
     lr_lambdas: list[Schedule]  # type: ignore[assignment]
 
-    def get_lr(self) -> list[float | torch.Tensor]:
-        """Each group's ``schedule(last_epoch)`` (``LambdaLR``'s, without the ``initial_lr`` factor of 1.0)."""
+    def __init__(
+        self, optimizer: Optimizer, lr_lambda: list[Schedule], last_epoch: int = -1, *, mode: Mode = "absolute"
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"ScheduleLR: mode must be 'absolute' or 'relative', got {mode!r}")
+        self.mode = mode
+        self._factors = [1.0] * len(optimizer.param_groups)
+        self._groups = list(optimizer.param_groups)  # identity: a loaded optimizer state replaces the dicts
+        super().__init__(optimizer, list[Callable[[int], float]](lr_lambda), last_epoch)
+
+    def _values(self) -> list[Any]:
+        t, factors = self.last_epoch, self._factors
+        if self.mode == "absolute":  # f is exactly 1.0 unless chained: s(t) * 1.0 == s(t)
+            return [s(t) * f for s, f in zip(self.lr_lambdas, factors)]
+        return [b * s(t) * f for s, b, f in zip(self.lr_lambdas, self.base_lrs, factors)]
+
+    def _get_closed_form_lr(self) -> list[Any]:
+        """The value at ``last_epoch`` without chained factors (``SequentialLR`` switching to this scheduler)."""
+        self._factors = [1.0] * len(self.lr_lambdas)
+        return self._values()
+
+    def get_lr(self) -> list[Any]:
+        """Each group's ``scale * schedule(last_epoch) * factor`` (see the class docstring)."""
         if not self._get_lr_called_within_step:
             message = "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
             warnings.warn(message, UserWarning, stacklevel=2)
-        t, lambdas = self.last_epoch, self.lr_lambdas
-        if len(lambdas) == 1:
-            return [lambdas[0](t)]
-        return [s(t) for s in lambdas]
+        last = getattr(self, "_last_lr", None)
+        if last is None or self.last_epoch == 0:
+            return self._get_closed_form_lr()
+        seen = self._groups
+        for i, group in enumerate(self.optimizer.param_groups):
+            if group is not seen[i]:  # a loaded optimizer state: its LR is not another scheduler's factor
+                self._groups = list(self.optimizer.param_groups)
+            elif group["lr"] != last[i] and last[i] != 0:
+                self._factors[i] *= float(group["lr"]) / float(last[i])  # another scheduler's factor
+        return self._values()
 
     def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas", "_groups")}
         state["lr_lambdas"] = [None] * len(self.lr_lambdas)
+        state["_factors"] = list(self._factors)
+        # Factors applied after this scheduler's last step (later members of a ChainedScheduler), for the resume.
+        state["_pending"] = [
+            float(g["lr"]) / float(w) if float(w) != 0.0 else 1.0
+            for g, w in zip(self.optimizer.param_groups, self._last_lr)
+        ]
         state["schedules"] = [_config_or_none(s) for s in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
-        saved = state.pop("schedules", None)
-        if saved is not None and saved != [_config_or_none(s) for s in self.lr_lambdas]:
+        saved, mode = state.pop("schedules", None), state.pop("mode", self.mode)
+        if (saved is not None and saved != [_config_or_none(s) for s in self.lr_lambdas]) or mode != self.mode:
             warnings.warn(
-                "ScheduleLR.load_state_dict: the checkpoint was saved with different schedules; "
-                "keeping this scheduler's schedules and restoring only its step counters",
+                "ScheduleLR.load_state_dict: the checkpoint was saved with different schedules or mode; "
+                "keeping this scheduler's schedules and mode and restoring only its step counters",
                 UserWarning,
                 stacklevel=2,
             )
-        state["lr_lambdas"] = [None] * len(self.lr_lambdas)
+        n = len(self.lr_lambdas)
+        state["lr_lambdas"] = [None] * n
+        state.setdefault("_factors", [1.0] * n)
+        pending = state.pop("_pending", [1.0] * n)
         super().load_state_dict(state)
-        # The groups get the restored step's LR even if the optimizer's state is not loaded.
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            group["lr"] = lr
+        self._factors = [float(f) for f in self._factors]
+        # The next update uses this scheduler's schedule at the restored step, not the checkpoint's last LR
+        # (times what later chained schedulers had applied, which the next step() keeps as their factor).
+        values = self._values()
+        for group, lr, p in zip(self.optimizer.param_groups, values, pending):
+            _set_lr(group, lr * p if p != 1.0 else lr)
+        self._groups = list(self.optimizer.param_groups)
+        self._last_lr = [v.clone() if isinstance(v, torch.Tensor) else v for v in values]
 
 
 def schedule_lr(
     optimizer: Optimizer,
     schedule: ScheduleLike | Sequence[ScheduleLike],
     last_epoch: int = -1,
+    *,
+    mode: Mode | None = None,
 ) -> ScheduleLR:
-    """A ``LambdaLR`` setting each param group's lr to ``schedule(step)`` (absolute, not a factor).
+    """A ``LambdaLR`` setting each param group's lr from an lrsched schedule, absolute or relative.
 
     Args:
-        optimizer: the wrapped optimizer; its groups' ``initial_lr`` become ``1.0``.
-        schedule: one lrsched schedule (or number, or callable) for every group,
-            or a list/tuple with one per param group.
-        last_epoch: as in ``LambdaLR``; ``-1`` starts at step 0.
+        optimizer: the wrapped optimizer; its groups' ``initial_lr`` (set to their ``lr`` when absent) is what
+            relative mode and torch's own schedulers scale.
+        schedule: one lrsched schedule (or number, or callable) for every group, or a list/tuple with one per
+            param group. ``step`` is the number of ``scheduler.step()`` calls so far.
+        last_epoch: as in ``LambdaLR``: ``-1`` starts at step 0; ``K`` makes the first update use
+            ``schedule(K + 1)``.
+        mode: ``"absolute"`` (``lr = schedule(step)``) or ``"relative"`` (``lr = group's LR * schedule(step)``).
+            ``None`` means absolute, but raises ``ValueError`` when one schedule meets groups built with
+            different LRs.
 
     Returns:
         a :class:`ScheduleLR`; call ``scheduler.step()`` after each ``optimizer.step()``.
     """
-    groups = optimizer.param_groups
-    if isinstance(schedule, (list, tuple)):
-        if len(schedule) != len(groups):
-            raise ValueError(
-                f"schedule_lr: schedule must be one schedule or one per param group "
-                f"({len(groups)}), got {len(schedule)} schedules"
-            )
-        schedules = [as_schedule(s, owner="schedule_lr", field=f"schedule[{i}]") for i, s in enumerate(schedule)]
-    else:
-        schedules = [as_schedule(schedule, owner="schedule_lr")] * len(groups)
-    for group in groups:
-        group["initial_lr"] = 1.0
-    return ScheduleLR(optimizer, lr_lambda=list[Callable[[int], float]](schedules), last_epoch=last_epoch)
+    schedules, per_group = group_schedules("schedule_lr", "schedule", optimizer, schedule)
+    mode = resolve_mode("schedule_lr", "schedule", optimizer, mode, per_group)
+    return ScheduleLR(optimizer, schedules, last_epoch=last_epoch, mode=mode)

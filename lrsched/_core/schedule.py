@@ -161,6 +161,12 @@ class Schedule:
     ``2**24`` are rounded (see ``lrsched._core.backend``).
     """
 
+    # Memos live in slots, outside the instance ``__dict__``: ``__dict__`` holds the fields only, so
+    # ``LambdaLR.state_dict()`` (which copies a callable's ``__dict__``), pickle and copy see plain values.
+    __slots__ = ("_memo", "_scalar_fn")
+    _memo: dict[str, Any]
+    _scalar_fn: Callable[[Any], float]
+
     name: ClassVar[str] = "schedule"
     _kinds: ClassVar[dict[str, str]] = {}
     # Fields that select code paths; never stacked into arrays by ``join``.
@@ -193,8 +199,9 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         tp = type(step)
         if (tp is int or tp is float) and 0 <= step < _INF:
-            scalar = self.__dict__.get("_cache_scalar")
-            if scalar is None:
+            try:
+                scalar = self._scalar_fn
+            except AttributeError:
                 scalar = self._scalar_function()
             return scalar(step)
         t, xp = prepare_step(step)
@@ -206,12 +213,15 @@ class Schedule:
         def generic(t: Any) -> float:
             return float(self._eval(t, PYTHON))
 
-        return self._cached("scalar", lambda: compile_scalar(self._eval) or generic)  # type: ignore[no-any-return]
+        scalar = compile_scalar(self._eval) or generic
+        object.__setattr__(self, "_scalar_fn", scalar)
+        return scalar
 
     def _scalar(self, t: Any) -> float:
         """Value at a validated Python number ``t >= 0`` (no checks)."""
-        scalar = self.__dict__.get("_cache_scalar")
-        if scalar is None:
+        try:
+            scalar = self._scalar_fn
+        except AttributeError:
             scalar = self._scalar_function()
         return scalar(t)  # type: ignore[no-any-return]
 
@@ -241,16 +251,19 @@ class Schedule:
         return config
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache")}
+        return dict(self.__dict__)  # the fields only: the memo slots are rebuilt on demand
 
     def _cached(self, key: str, build: Callable[[], Any]) -> Any:
         """Per-instance memo of derived constants (never pickled, never compared)."""
-        name = "_cache_" + key
         try:
-            return self.__dict__[name]
+            memo = self._memo
+        except AttributeError:
+            memo = {}
+            object.__setattr__(self, "_memo", memo)
+        try:
+            return memo[key]
         except KeyError:
-            value = build()
-            self.__dict__[name] = value
+            value = memo[key] = build()
             return value
 
     # -- algebra (the combinators are looked up in the registry: no import of lrsched.schedules here) --
