@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
-from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.backend import PYTHON, Namespace
+from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, register
 from lrsched.schedules.curves import (
     anneal,
     clip01,
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-@register("cosine_decay")
+@register("cosine_decay", structural=("exponent",))
 class CosineDecay(Schedule):
     """Cosine annealing that holds its end value:
 
@@ -61,10 +62,8 @@ class CosineDecay(Schedule):
             shape = xp.power(shape, self.exponent)
         return self.end_value + (self.init_value - self.end_value) * shape
 
-    _static = ("exponent",)
 
-
-@register("cosine_restarts")
+@register("cosine_restarts", structural=("period_mult",))
 class CosineRestarts(Schedule):
     """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
 
@@ -93,8 +92,6 @@ class CosineRestarts(Schedule):
     end_value: float = 0.0
     decay_mode: str = "peak"
 
-    _static = ("period_mult",)
-
     def _check(self) -> None:
         self._non_negative("init_value", "end_value")
         self._positive("first_period")
@@ -111,6 +108,13 @@ class CosineRestarts(Schedule):
         if m == 1:
             return i * period
         return period * (xp.power(m, i) - 1.0) / (m - 1.0)  # power, not exp(log): exact cycle starts
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        for i in range(1, MAX_LANDMARKS):
+            start = float(self.cycle_start(float(i), PYTHON))
+            if start > end:
+                return
+            yield (start, "restart", f"restart {i}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         m, period = self.period_mult, self.first_period
@@ -172,6 +176,11 @@ class WarmupStableDecay(Schedule):
         x = clip01((t - start) / self.decay_steps, xp)
         body = anneal(self.decay_shape, self.peak_value, self.end_value, x, xp)
         return xp.where(t < w, ramp, body)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        if self.warmup_steps > 0:
+            yield (float(self.warmup_steps), "warmup", "warmup end")
+        yield (float(self.total_steps - self.decay_steps), "phase", "decay")
 
 
 @register("rex")

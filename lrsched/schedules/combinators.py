@@ -8,10 +8,11 @@ momentum, weight decay, a data-mixture weight.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import PYTHON, Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, landmarks_of, register
 from lrsched.schedules.curves import (
     geometric,
     linear_between,
@@ -114,8 +115,14 @@ class Warmup(Schedule):
             return "warmup"
         return self.schedule.phase_at(step - self.warmup_steps if self.clock == "after_warmup" else step)
 
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        w = float(self.warmup_steps)
+        if w <= end:
+            yield (w, "warmup", "warmup end")
+        yield from landmarks_of(self.schedule, w if self.clock == "after_warmup" else 0.0, w, end)
 
-@register("cycle")
+
+@register("cycle", structural=("decay",))
 class Cycle(Schedule):
     """Repeat ``schedule`` every ``period`` steps, cycle ``k`` scaled by ``decay ** k``.
 
@@ -130,8 +137,6 @@ class Cycle(Schedule):
     period: float
     decay: float = 1.0
 
-    _static = ("decay",)  # selects a code path in ``_eval``
-
     def _check(self) -> None:
         self._positive("period")
         self._positive("decay")
@@ -143,6 +148,13 @@ class Cycle(Schedule):
 
     def phase_at(self, step: float) -> str | None:
         return self.schedule.phase_at(step - periods(step, self.period, PYTHON) * self.period)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        """Restarts only (the wrapped schedule's own landmarks repeat every period)."""
+        for k in range(1, MAX_LANDMARKS):
+            if k * self.period > end:
+                return
+            yield (k * float(self.period), "restart", f"restart {k}")
 
 
 @register("shift")
@@ -165,6 +177,9 @@ class Shift(Schedule):
 
     def phase_at(self, step: float) -> str | None:
         return self.schedule.phase_at(max(step - self.offset, 0.0))
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        yield from landmarks_of(self.schedule, float(self.offset), 0.0, end)
 
 
 @register("clip")
@@ -226,6 +241,10 @@ class Quantize(Schedule):
         epoch = periods(step, self.steps_per_epoch, PYTHON)
         return self.schedule.phase_at(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch)
 
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        if not self.schedule_in_epochs:  # an inner clock in epochs has no landmarks in steps
+            yield from self.schedule.landmarks(end)
+
 
 @register("perturb")
 class Perturb(Schedule):
@@ -245,8 +264,6 @@ class Perturb(Schedule):
     amplitude: float
     seed: int = 0
     every: float = 1
-
-    _static = ("seed",)
 
     def _check(self) -> None:
         if not 0 <= self.amplitude < 1:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import Landmark, Schedule, register
 from lrsched.schedules.curves import (
     anneal,
     clip01,
@@ -73,6 +74,9 @@ class OneCycle(Schedule):
         back = anneal(kind, peak, init, clip01((t - up) / up, xp), xp)
         tail = anneal(kind, init, floor, clip01((t - 2 * up) / (self.total_steps - 2 * up), xp), xp)
         return xp.where(t < up, rise, xp.where(t < 2 * up, back, tail))
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        yield (float(self.pct_start * self.total_steps), "warmup", "warmup end")
 
 
 @register("cyclic")

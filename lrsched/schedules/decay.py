@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import Landmark, Schedule, register
 from lrsched.schedules.curves import (
     linear_between,
     periods,
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-@register("exponential_decay")
+@register("exponential_decay", structural=("decay_rate",))
 class ExponentialDecay(Schedule):
     """Rate-per-period decay: ``init * rate ** (t / period)``, ``period = transition_steps``.
 
@@ -65,8 +66,6 @@ class ExponentialDecay(Schedule):
             bounded = xp.maximum if self.decay_rate < 1 else xp.minimum
             value = bounded(value, self.end_value)
         return value
-
-    _static = ("decay_rate",)
 
 
 @register("natural_exp_decay")
@@ -145,6 +144,9 @@ class InverseSqrt(Schedule):
         ramp = linear_between(self.init_value, self.peak_value, t / w)
         decay = self.peak_value * xp.sqrt(w / xp.maximum(t, w))
         return xp.where(t < w, ramp, decay)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        yield (float(self.warmup_steps), "warmup", "warmup end")
 
 
 # Factories: the registered name of each schedule is the name it is built by, so ``repr`` reads like the call.

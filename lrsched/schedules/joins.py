@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import Landmark, Schedule, landmarks_of, register
 
 __all__ = [
     "Join",
@@ -37,7 +38,7 @@ def _structure(s: Schedule, leaves: list[float]) -> Any:
         elif kind == "schedules":
             spec.append((f.name, "schedules", tuple(_structure(v, leaves) for v in value)))
         elif kind in ("number", "optional_number", "schedule_or_number") and value is not None:
-            if f.name in s._static:
+            if f.name in s.structural:
                 spec.append((f.name, "static", value))
             else:
                 spec.append((f.name, "leaf", None))
@@ -160,6 +161,17 @@ class Join(Schedule):
         if self.names is not None:
             return self.names[i]
         return self.schedules[i].phase_at(step - self._starts()[i])
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        starts = self._starts()
+        ends = (*self.boundaries, math.inf)
+        for i, child in enumerate(self.schedules):
+            start = float(starts[i])
+            if start > end:
+                return
+            if i:
+                yield (start, "phase", self.names[i] if self.names is not None else f"phase {i + 1}")
+            yield from landmarks_of(child, start, start, min(end, float(ends[i])))
 
     def _index(self, step: float) -> int:
         return bisect.bisect_right(self.boundaries, step)
