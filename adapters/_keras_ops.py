@@ -62,6 +62,9 @@ class KerasOps(ArrayNamespace):
     def full_like(self, t: Any, value: Any) -> Any:
         return self.ops.full_like(t, value, dtype="float32")
 
+    def epsilon(self, t: Any) -> float:
+        return float(np.finfo(np.float32).eps)
+
     # The four primitives of the 32-bit hashing (``perturb``), in int64 with explicit masks.
     def int64(self, x: Any) -> Any:
         return self.ops.cast(x, "int64")

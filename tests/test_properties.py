@@ -82,7 +82,7 @@ def _piecewise_linear(draw: st.DrawFn) -> Gen:
 
 
 def _exponential(draw: st.DrawFn) -> Gen:
-    a, rate, n, stair = draw(rates), draw(st.floats(0.05, 1.0)), draw(lengths), draw(st.booleans())
+    a, rate, n, stair = draw(rates), draw(st.floats(0.05, 0.999)), draw(lengths), draw(st.booleans())
     end = draw(st.none() | st.floats(0.0, 1.0).map(lambda f: f * a))
     return Gen(L.exponential_decay(a, rate, n, staircase=stair, end_value=end), end or 0.0, a, not stair, True)
 

@@ -51,9 +51,13 @@ __all__ = ["OPS", "ArrayNamespace", "Namespace", "PYTHON", "namespace_for"]
 _INT32_MASK = 0xFFFFFFFF
 
 # Operations applied elementwise, taken by name from an array module.
-ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "log", "sqrt", "power")
+ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "expm1", "log", "log1p", "sqrt", "power")
 # Every operation a formula may use (the scalar compiler records each of them).
-OPS = (*ELEMENTWISE, "searchsorted", "take", "full_like", "to_int32", "mul_int32", "xorshift_right", "low24_as_float")
+OPS = (
+    *ELEMENTWISE,
+    *("searchsorted", "take", "full_like", "epsilon"),
+    *("to_int32", "mul_int32", "xorshift_right", "low24_as_float"),
+)
 
 
 def _step_error(what: str) -> ValueError:
@@ -84,7 +88,9 @@ class Namespace:
     floor: Callable[[Any], Any]
     cos: Callable[[Any], Any]
     exp: Callable[[Any], Any]
+    expm1: Callable[[Any], Any]
     log: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
     sqrt: Callable[[Any], Any]
     power: Callable[[Any, Any], Any]
     searchsorted: Callable[[Any, Any], Any]
@@ -97,6 +103,10 @@ class Namespace:
 
     def full_like(self, t: Any, value: Any) -> Any:
         return t * 0.0 + value
+
+    def epsilon(self, t: Any) -> float:
+        """Machine epsilon of ``t``'s floating type (a Python float)."""
+        return sys.float_info.epsilon
 
     # -- steps in, values out ----------------------------------------------
     def prepare(self, step: Any) -> Any:
@@ -177,10 +187,21 @@ class _Python(Namespace):
     def maximum(a: Any, b: Any) -> Any:
         return a if a >= b else b
 
-    floor = staticmethod(math.floor)
     cos = staticmethod(math.cos)
     log = staticmethod(math.log)
+    log1p = staticmethod(math.log1p)
     sqrt = staticmethod(math.sqrt)
+
+    @staticmethod
+    def floor(x: Any) -> Any:
+        return math.floor(x) if x < math.inf else x  # inf stays inf, as on arrays
+
+    @staticmethod
+    def expm1(x: Any) -> Any:
+        try:
+            return math.expm1(x)
+        except OverflowError:
+            return math.inf
 
     @staticmethod
     def exp(x: Any) -> Any:
@@ -329,6 +350,9 @@ class _Jax(ArrayNamespace):
     def as_float(self, x: Any, like: Any) -> Any:
         return x.astype(like.dtype)
 
+    def epsilon(self, t: Any) -> float:
+        return float(self.jnp.finfo(t.dtype).eps)
+
     def prepare(self, step: Any) -> Any:
         jnp = self.jnp
         t = jnp.asarray(step)
@@ -360,6 +384,8 @@ class _Jax(ArrayNamespace):
     def finalize(self, out: Any, t: Any) -> Any:
         jnp = self.jnp
         out = jnp.asarray(out, dtype=t.dtype)
+        if isinstance(t, self.jax.core.Tracer):  # unchecked: a NaN step gives NaN (a table lookup would not)
+            out = jnp.where(jnp.isnan(t), jnp.nan, out)
         if out.shape != t.shape:
             out = jnp.broadcast_to(out, t.shape)
         return out
@@ -412,20 +438,30 @@ class _Torch(ArrayNamespace):
     def as_float(self, x: Any, like: Any) -> Any:
         return x.to(like.dtype)
 
+    def epsilon(self, t: Any) -> float:
+        return float(self.torch.finfo(t.dtype).eps)
+
     def prepare(self, step: Any) -> Any:
         torch, t = self.torch, step
         if t.dtype == torch.bool or t.is_complex():
             raise _dtype_error(t.dtype)
         if not t.is_floating_point():
             t = t.to(torch.get_default_dtype())
-        if t.device.type != "cpu" or torch.compiler.is_compiling():
+        if self._unchecked(t):
             return torch.clamp(t, min=0)  # no data-dependent branch: no host sync, no graph break
         if t.numel() and not (bool(t.min() >= 0) and bool(t.max() < math.inf)):
             raise _step_error("a tensor with negative or non-finite entries")
         return t
 
+    def _unchecked(self, t: Any) -> bool:
+        """Steps not inspected: on an accelerator (a host sync) or under ``torch.compile`` (a graph break)."""
+        return t.device.type != "cpu" or bool(self.torch.compiler.is_compiling())
+
     def finalize(self, out: Any, t: Any) -> Any:
-        out = self.torch.as_tensor(out, dtype=t.dtype, device=t.device)
+        torch = self.torch
+        out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
+        if self._unchecked(t):  # a NaN step gives NaN
+            out = torch.where(torch.isnan(t), t, out)
         if out.shape != t.shape:
             out = out.expand(t.shape).clone()
         return out

@@ -168,6 +168,9 @@ class _Codegen(Namespace):
     def full_like(self, t: Any, value: Any) -> Any:
         return value
 
+    def epsilon(self, t: Any) -> float:
+        return PYTHON.epsilon(t)
+
 
 def _delegate(op: str) -> Callable[..., Any]:
     fn = getattr(PYTHON, op)

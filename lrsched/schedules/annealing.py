@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from lrsched._core.backend import PYTHON, Namespace
+from lrsched._core.backend import Namespace
 from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, register
 from lrsched.schedules.curves import (
     anneal,
@@ -103,15 +103,21 @@ class CosineRestarts(Schedule):
             raise self._fail(f"decay_mode must be 'peak' or 'amplitude', got {self.decay_mode!r}")
 
     def cycle_start(self, i: Any, xp: Namespace) -> Any:
-        """Step at which cycle ``i`` starts."""
+        """Step at which cycle ``i`` starts: ``T0 * expm1(i * log(m)) / (m - 1)`` (``i * T0`` for ``m = 1``).
+
+        ``log(m)`` and ``m - 1`` are taken in float64 and ``expm1`` avoids the cancellation of ``m**i - 1``,
+        so in float32 a cycle start is off by a few units in the last place times ``1 + i * log(m)`` at most.
+        """
         m, period = self.period_mult, self.first_period
         if m == 1:
             return i * period
-        return period * (xp.power(m, i) - 1.0) / (m - 1.0)  # power, not exp(log): exact cycle starts
+        return period * (xp.expm1(i * math.log(m)) / (m - 1.0))
 
     def landmarks(self, end: float) -> Iterator[Landmark]:
+        m = self.period_mult
         for i in range(1, MAX_LANDMARKS):
-            start = float(self.cycle_start(float(i), PYTHON))
+            # In float64 ``m**i`` is exact for small integral ``m``: the plotted start is the decimal one.
+            start = float(i * self.first_period if m == 1 else self.first_period * ((m**i - 1.0) / (m - 1.0)))
             if start > end:
                 return
             yield (start, "restart", f"restart {i}")
@@ -121,10 +127,12 @@ class CosineRestarts(Schedule):
         if m == 1:
             i = periods(t, period, xp)
         else:
-            i = xp.floor(xp.log(1.0 + t * (m - 1.0) / period) / math.log(m))
-            # Rounding of log() may put i one cycle off at a cycle boundary.
-            i = i + xp.where(t >= self.cycle_start(i + 1.0, xp), 1.0, 0.0)
-            i = i - xp.where(t < self.cycle_start(i, xp), 1.0, 0.0)
+            log_m = math.log(m)
+            i = xp.floor(xp.log1p(t * ((m - 1.0) / period)) / log_m)
+            # A step within the rounding error of a computed cycle start is that start (a restart) on every
+            # backend: 43 starts cycle 1 of (T0=43, m=1.1) although 43 * 0.1 / 0.1 rounds to 43.00000000000001.
+            i = i + xp.where(t >= self.cycle_start(i + 1.0, xp) * _snap(i + 1.0, log_m, t, xp), 1.0, 0.0)
+            i = i - xp.where(t < self.cycle_start(i, xp) * _snap(i, log_m, t, xp), 1.0, 0.0)
         start = self.cycle_start(i, xp)
         length = period * xp.power(m, i) if m != 1 else period
         c = 0.5 + 0.5 * xp.cos(math.pi * clip01((t - start) / length, xp))
@@ -132,6 +140,11 @@ class CosineRestarts(Schedule):
         if self.decay_mode == "peak":
             return self.end_value + (self.init_value * factor - self.end_value) * c
         return self.end_value + (self.init_value - self.end_value) * factor * c
+
+
+def _snap(i: Any, log_m: float, t: Any, xp: Namespace) -> Any:
+    """``1 - tolerance``, the tolerance being the relative rounding error of a cycle start (16 ulps a unit)."""
+    return 1.0 - 16.0 * xp.epsilon(t) * (1.0 + i * log_m)
 
 
 @register("wsd")

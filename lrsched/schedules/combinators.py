@@ -82,6 +82,7 @@ class Warmup(Schedule):
             raise self._fail(f"shape must be 'linear', 'exponential' or 'constant', got {self.shape!r}")
         if self.clock not in ("after_warmup", "global"):
             raise self._fail(f"clock must be 'after_warmup' or 'global', got {self.clock!r}")
+        self._target_value()  # computed now, so that evaluation (e.g. under torch.compile) only reads it
         if self.shape == "exponential":
             if not self.init_value > 0:
                 raise self._fail(f"init_value must be > 0 for an exponential warmup, got {self.init_value!r}")
@@ -143,7 +144,8 @@ class Cycle(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         k = periods(t, self.period, xp)
-        value = self.schedule._eval(t - k * self.period, xp)
+        # In float32 ``k * period`` is rounded: the local step could leave [0, period] and the schedule extrapolate.
+        value = self.schedule._eval(xp.minimum(xp.maximum(t - k * self.period, 0.0), self.period), xp)
         return value * geometric(self.decay, k, xp) if self.decay != 1 else value
 
     def phase_at(self, step: float) -> str | None:
@@ -274,7 +276,8 @@ class Perturb(Schedule):
 
     def noise(self, t: Any, xp: Namespace) -> Any:
         """The uniform ``u`` in ``[0, 1)`` at (already validated) step ``t``."""
-        h = xp.to_int32(periods(t, self.every, xp))
+        # Capped at 2**53 so that every backend converts the count to an integer the same way (tiny ``every``).
+        h = xp.to_int32(xp.minimum(periods(t, self.every, xp), 2.0**53))
         h = xp.mul_int32(h ^ _seed_mix(self.seed), 0x9E3779B1) ^ _SALT
         h = xp.xorshift_right(h, 16)
         h = xp.mul_int32(h, 0x85EBCA6B)

@@ -34,8 +34,10 @@ class OneCycle(Schedule):
       ``[pT, 2pT]``, ``init -> floor`` on ``[2pT, T]``.
 
     Each phase anneals by ``anneal`` (``"cosine"`` or ``"linear"``); ``floor``
-    holds after ``T``. Phase ends are at ``pT`` and ``T`` exactly, as in Optax;
-    torch puts them one step earlier (``pT - 1``, ``T - 1``).
+    holds after ``T``. Phase ends are at ``pT`` and ``T`` exactly. Optax's
+    ``cosine_onecycle_schedule`` ends the first phase at ``int(pT)``: the two
+    agree exactly where ``pT`` is an integer, and differ between ``int(pT)``
+    and ``pT`` otherwise. torch puts the ends one step earlier (``pT - 1``, ``T - 1``).
 
     Example:
         >>> one_cycle(peak_value=1.0, total_steps=100, pct_start=0.25)(25)

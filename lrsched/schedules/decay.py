@@ -31,7 +31,11 @@ class ExponentialDecay(Schedule):
 
     With ``staircase=True`` the exponent is ``floor(t / period)``. ``end_value``
     bounds the curve (a floor when ``rate < 1``, a ceiling when ``rate > 1``).
-    Matches Optax ``exponential_decay`` and Keras ``ExponentialDecay``; torch
+    ``rate = 1`` is the constant ``init_value``: an ``end_value`` other than
+    ``init_value`` is refused there (Optax would give ``min(init, end)`` from
+    step 0), as is ``init_value = 0`` with ``rate > 1`` (zero times an
+    overflowing power would be NaN on arrays). Otherwise matches Optax
+    ``exponential_decay`` and Keras ``ExponentialDecay``; torch
     ``ExponentialLR(gamma)`` is ``transition_steps=1``.
 
     Example:
@@ -49,7 +53,11 @@ class ExponentialDecay(Schedule):
         self._non_negative("init_value", "end_value")
         self._positive("decay_rate")
         self._positive("transition_steps")
+        if self.decay_rate > 1 and self.init_value == 0:
+            raise self._fail("init_value must be > 0 when growing (decay_rate > 1), got 0")
         end = self.end_value
+        if self.decay_rate == 1 and end is not None and end != self.init_value:
+            raise self._fail(f"decay_rate = 1 is constant: end_value must be None or init_value, got {end!r}")
         if end is not None:
             if self.decay_rate < 1 and end > self.init_value:
                 raise self._fail(f"end_value must be <= init_value when decaying, got {end!r}")

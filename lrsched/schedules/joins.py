@@ -17,6 +17,7 @@ from typing import Any
 
 from lrsched._core.backend import Namespace
 from lrsched._core.schedule import Landmark, Schedule, landmarks_of, register
+from lrsched._core.validate import is_number, shown
 
 __all__ = [
     "Join",
@@ -188,7 +189,7 @@ def phases(*specs: tuple[str, Any, float | None]) -> Join:
     if not specs:
         raise ValueError("phases: give at least one (name, schedule, length) phase")
     names, schedules, boundaries = [], [], []
-    total = 0.0
+    total: float = 0.0
     for k, spec in enumerate(specs):
         if not isinstance(spec, tuple) or len(spec) != 3:
             raise TypeError(f"phases: phase {k} must be a (name, schedule, length) tuple, got {spec!r}")
@@ -196,8 +197,10 @@ def phases(*specs: tuple[str, Any, float | None]) -> Join:
         names.append(name)
         schedules.append(schedule)
         if k < len(specs) - 1:
-            if length is None or not length > 0:
-                raise ValueError(f"phases: phase {k} ({name!r}) needs a length > 0, got {length!r}")
+            if length is None or not is_number(length):
+                raise TypeError(f"phases: phase {k} ({shown(name)}) needs a length (a number > 0), got {shown(length)}")
+            if not 0 < length < math.inf:
+                raise ValueError(f"phases: phase {k} ({shown(name)}) needs a length > 0, got {shown(length)}")
             total += length
             boundaries.append(total)
     return Join(tuple(schedules), tuple(boundaries), tuple(names))
