@@ -143,7 +143,7 @@ def test_structural_fields_are_declared_at_registration() -> None:
     with pytest.raises(TypeError, match="unknown fields"):
         from lrsched._core.schedule import Schedule, register
 
-        @register("_bad_structural", structural=("nope",))
+        @register("_bad_structural", structural={"nope": bool})
         class Bad(Schedule):
             x: float
 

@@ -69,14 +69,16 @@ def registry() -> dict[str, type[Schedule]]:
 
 
 @dataclass_transform(frozen_default=True, eq_default=True)
-def register(name: str, *, structural: tuple[str, ...] = ()) -> Callable[[S], S]:
+def register(name: str, *, structural: dict[str, Callable[[Any], Any]] | None = None) -> Callable[[S], S]:
     """Make ``cls`` a frozen dataclass schedule registered as ``name``.
 
-    ``structural`` names the numeric fields whose value selects a code path in the formula (a Python ``if``
-    on the setting). :func:`lrsched.join` stacks pieces of one class into arrays: numeric fields become
-    arrays, so pieces are stacked together only where their structural fields are equal (non-numeric
-    fields -- strings, flags, integers -- always are structural).
+    :func:`lrsched.join` stacks the pieces of one class into one evaluation: their numeric fields become
+    arrays (a field whose value is the same in every piece stays a number). ``structural`` maps a numeric
+    field whose value selects a code path (``period_mult == 1``) to a key: pieces are stacked together only
+    where the keys are equal, and the formula must accept an array for the field otherwise. Non-numeric
+    fields (strings, flags, integers) always group.
     """
+    structural = dict(structural or {})
 
     def decorate(cls: S) -> S:
         cls = dataclasses.dataclass(frozen=True, repr=False, eq=True)(cls)  # type: ignore[assignment]
@@ -91,7 +93,7 @@ def register(name: str, *, structural: tuple[str, ...] = ()) -> Callable[[S], S]
             raise TypeError(f"{cls.__name__}: structural names unknown fields {sorted(unknown)}")
         cls.name = name
         cls._kinds = kinds
-        cls.structural = tuple(structural)
+        cls.structural = structural
         if name in _REGISTRY:
             raise TypeError(f"schedule name {name!r} registered twice")
         _REGISTRY[name] = cls
@@ -178,7 +180,7 @@ class Schedule:
 
     name: ClassVar[str] = "schedule"
     _kinds: ClassVar[dict[str, str]] = {}
-    structural: ClassVar[tuple[str, ...]] = ()  # see :func:`register`
+    structural: ClassVar[dict[str, Callable[[Any], Any]]] = {}  # see :func:`register`
 
     # -- construction ---------------------------------------------------
     def __post_init__(self) -> None:
@@ -241,6 +243,14 @@ class Schedule:
     def phase_at(self, step: float) -> str | None:
         """Name of the phase active at ``step`` (``None`` when unnamed)."""
         return None
+
+    def stacked_constants(self) -> dict[str, float]:
+        """Numbers derived from the settings that a stacked join must stack too (override).
+
+        Each is read back through :meth:`_cached` under its key, so a formula that uses ``self._cached(key, ...)``
+        sees the piece's own value (an array in a stacked join) without evaluating anything twice.
+        """
+        return {}
 
     def children(self) -> tuple[Schedule, ...]:
         """The schedules this one is built from (fields holding schedules), in field order."""

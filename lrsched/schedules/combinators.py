@@ -13,6 +13,7 @@ from typing import Any
 
 from lrsched._core.backend import PYTHON, Namespace
 from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, landmarks_of, register
+from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
     geometric,
     linear_between,
@@ -90,6 +91,9 @@ class Warmup(Schedule):
             if not target > 0:
                 raise self._fail(f"an exponential warmup needs a target value > 0 when the warmup ends, got {target!r}")
 
+    def stacked_constants(self) -> dict[str, float]:
+        return {"target": self._target_value()}
+
     def _target_value(self) -> float:
         at = 0 if self.clock == "after_warmup" else self.warmup_steps
         return self._cached("target", lambda: self.schedule(at))  # type: ignore[no-any-return]
@@ -98,10 +102,7 @@ class Warmup(Schedule):
         w = self.warmup_steps
         after = self.clock == "after_warmup"
         inner = self.schedule._eval(xp.maximum(t - w, 0.0) if after else t, xp)
-        if "_stacked" in self.__dict__:  # numbers may be arrays: evaluate the target
-            target = self.schedule._eval(xp.full_like(t, 0.0 if after else w), xp)
-        else:
-            target = self._target_value()
+        target = self._target_value()  # in a stacked join: the pieces' targets, stacked (no second evaluation)
         x = progress(t, w, xp)
         if self.shape == "linear":
             ramp = linear_between(self.init_value, target, x)
@@ -123,7 +124,7 @@ class Warmup(Schedule):
         yield from landmarks_of(self.schedule, w if self.clock == "after_warmup" else 0.0, w, end)
 
 
-@register("cycle", structural=("decay",))
+@register("cycle")
 class Cycle(Schedule):
     """Repeat ``schedule`` every ``period`` steps, cycle ``k`` scaled by ``decay ** k``.
 
@@ -146,7 +147,7 @@ class Cycle(Schedule):
         k = periods(t, self.period, xp)
         # In float32 ``k * period`` is rounded: the local step could leave [0, period] and the schedule extrapolate.
         value = self.schedule._eval(xp.minimum(xp.maximum(t - k * self.period, 0.0), self.period), xp)
-        return value * geometric(self.decay, k, xp) if self.decay != 1 else value
+        return value if is_number(self.decay) and self.decay == 1 else value * geometric(self.decay, k, xp)
 
     def phase_at(self, step: float) -> str | None:
         return self.schedule.phase_at(step - periods(step, self.period, PYTHON) * self.period)

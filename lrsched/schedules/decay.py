@@ -8,6 +8,7 @@ from typing import Any
 
 from lrsched._core.backend import Namespace
 from lrsched._core.schedule import Landmark, Schedule, register
+from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
     linear_between,
     periods,
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-@register("exponential_decay", structural=("decay_rate",))
+@register("exponential_decay")
 class ExponentialDecay(Schedule):
     """Rate-per-period decay: ``init * rate ** (t / period)``, ``period = transition_steps``.
 
@@ -69,11 +70,14 @@ class ExponentialDecay(Schedule):
             exponent = periods(t, self.transition_steps, xp)
         else:
             exponent = t / self.transition_steps
-        value = self.init_value * xp.exp(exponent * math.log(self.decay_rate))  # decay_rate is static: log in float64
-        if self.end_value is not None:
-            bounded = xp.maximum if self.decay_rate < 1 else xp.minimum
-            value = bounded(value, self.end_value)
-        return value
+        rate = self.decay_rate  # an array in a stacked join
+        log_rate = math.log(rate) if is_number(rate) else xp.log(rate)  # a number's log in float64
+        value = self.init_value * xp.exp(exponent * log_rate)
+        if self.end_value is None:
+            return value
+        if is_number(rate):
+            return (xp.maximum if rate < 1 else xp.minimum)(value, self.end_value)
+        return xp.where(rate < 1, xp.maximum(value, self.end_value), xp.minimum(value, self.end_value))
 
 
 @register("natural_exp_decay")

@@ -39,13 +39,14 @@ def _structure(s: Schedule, leaves: list[float]) -> Any:
         elif kind == "schedules":
             spec.append((f.name, "schedules", tuple(_structure(v, leaves) for v in value)))
         elif kind in ("number", "optional_number", "schedule_or_number") and value is not None:
-            if f.name in s.structural:
-                spec.append((f.name, "static", value))
-            else:
-                spec.append((f.name, "leaf", None))
-                leaves.append(value)
+            key = s.structural.get(f.name)
+            spec.append((f.name, "leaf", None if key is None else key(value)))
+            leaves.append(value)
         else:
             spec.append((f.name, "static", value))
+    for name, value in s.stacked_constants().items():
+        spec.append((name, "cache", None))
+        leaves.append(value)
     return (type(s), tuple(spec))
 
 
@@ -56,6 +57,9 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
         return spec
     obj = object.__new__(cls)
     for name, how, payload in spec:
+        if how == "cache":
+            obj.__dict__["_cache_" + name] = next(leaves)
+            continue
         if how == "leaf":
             value = next(leaves)
         elif how == "schedule":
@@ -127,7 +131,11 @@ class Join(Schedule):
             for g, (structure, items) in enumerate(by_structure.items()):
                 for m, (i, _) in enumerate(items):
                     group_of[i], member_of[i] = g, m
-                columns = tuple(np.asarray(col, dtype=np.float64) for col in zip(*(lv for _, lv in items)))
+                # A column with one value stays a number: formulas keep their fast paths for it.
+                columns = tuple(
+                    col[0] if len(set(col)) == 1 else np.asarray(col, dtype=np.float64)
+                    for col in zip(*(lv for _, lv in items))
+                )
                 groups.append(_Group(structure, tuple(i for i, _ in items), columns))
             starts = np.asarray(self._starts(), dtype=np.float64)
             bounds = np.asarray(self.boundaries, dtype=np.float64)
@@ -148,7 +156,8 @@ class Join(Schedule):
             else:
                 # Steps in other groups' pieces carry other groups' member numbers: keep them in range.
                 member = xp.minimum(xp.take(member_of, i), len(group.members) - 1)
-                piece = _rebuild(group.structure, iter([xp.take(col, member) for col in group.leaves]))
+                numbers = [col if isinstance(col, (int, float)) else xp.take(col, member) for col in group.leaves]
+                piece = _rebuild(group.structure, iter(numbers))
             value = piece._eval(local, xp)
             out = value if out is None else xp.where(xp.take(group_of, i) == g, value, out)
         return out
