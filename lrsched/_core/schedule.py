@@ -184,9 +184,13 @@ class Schedule:
 
     # -- construction ---------------------------------------------------
     def __post_init__(self) -> None:
+        self._check_sizes()
         for field, kind in self._kinds.items():
             object.__setattr__(self, field, _normalise(self.name, field, kind, getattr(self, field)))
         self._check()
+
+    def _check_sizes(self) -> None:
+        """Cheap checks on the raw fields (lengths, counts), run before any element is validated (override)."""
 
     def _check(self) -> None:
         """Semantic validation of the normalised fields (override)."""

@@ -8,7 +8,6 @@ from typing import Any
 
 from lrsched._core.backend import Namespace
 from lrsched._core.schedule import Landmark, Schedule, register
-from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
     linear_between,
     periods,
@@ -26,7 +25,7 @@ __all__ = [
 ]
 
 
-@register("exponential_decay")
+@register("exponential_decay", structural={"decay_rate": lambda rate: rate < 1})
 class ExponentialDecay(Schedule):
     """Rate-per-period decay: ``init * rate ** (t / period)``, ``period = transition_steps``.
 
@@ -70,14 +69,21 @@ class ExponentialDecay(Schedule):
             exponent = periods(t, self.transition_steps, xp)
         else:
             exponent = t / self.transition_steps
-        rate = self.decay_rate  # an array in a stacked join
-        log_rate = math.log(rate) if is_number(rate) else xp.log(rate)  # a number's log in float64
-        value = self.init_value * xp.exp(exponent * log_rate)
+        value = self.init_value * xp.exp(exponent * self._log_rate())
         if self.end_value is None:
             return value
-        if is_number(rate):
-            return (xp.maximum if rate < 1 else xp.minimum)(value, self.end_value)
-        return xp.where(rate < 1, xp.maximum(value, self.end_value), xp.minimum(value, self.end_value))
+        bound = xp.maximum if self._decays() else xp.minimum  # one kind per stacked group (see ``structural``)
+        return bound(value, self.end_value)
+
+    def stacked_constants(self) -> dict[str, float]:
+        return {"log_rate": self._log_rate(), "decays": self._decays()}
+
+    def _log_rate(self) -> Any:
+        """``log(decay_rate)`` in float64 (float32 would round the rate first); stacked in a join."""
+        return self._cached("log_rate", lambda: math.log(self.decay_rate))
+
+    def _decays(self) -> Any:
+        return self._cached("decays", lambda: float(self.decay_rate < 1))
 
 
 @register("natural_exp_decay")

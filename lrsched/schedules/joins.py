@@ -100,6 +100,14 @@ class Join(Schedule):
     boundaries: tuple[float, ...]
     names: tuple[str, ...] | None = None
 
+    def _check_sizes(self) -> None:
+        schedules, boundaries = self.schedules, self.boundaries
+        if hasattr(schedules, "__len__") and hasattr(boundaries, "__len__") and not isinstance(boundaries, str):
+            if len(boundaries) != len(schedules) - 1 and len(schedules):
+                raise self._fail(
+                    f"boundaries must have len(schedules) - 1 = {len(schedules) - 1} entries, got {len(boundaries)}"
+                )
+
     def _check(self) -> None:
         n = len(self.schedules)
         if n == 0:
