@@ -252,3 +252,24 @@ def test_join_checks_lengths_before_elements() -> None:
         L.join((L.constant(1.0),), tuple(range(1, 10**6)))
     with pytest.raises(ValueError, match="boundaries must have len"):
         L.from_config({"name": "join", "schedules": [{"name": "constant", "value": 1.0}], "boundaries": [1, 2]})
+
+
+@given(
+    depth=st.integers(1, 60),
+    leaf=st.sampled_from(
+        [
+            {"name": "constant", "value": 1.0},
+            {"name": "linear", "init_value": 1.0, "end_value": 0.0, "transition_steps": 3},
+        ]
+    ),
+)
+def test_shared_sub_configs_build_or_are_refused_quickly(depth: int, leaf: dict) -> None:
+    node = leaf
+    for _ in range(depth):
+        node = {"name": "product", "left": node, "right": node}
+    try:
+        s = L.from_config(node)
+    except ValueError as err:
+        assert "more than" in str(err) or "nest" in str(err)
+        return
+    assert s(2) == L.from_config(leaf)(2) ** (2**depth)
