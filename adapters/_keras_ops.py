@@ -1,23 +1,26 @@
 """An lrsched array namespace built on ``keras.ops``, for backends lrsched has none for (TensorFlow).
 
-Formulas see float32 backend tensors; constants are cast to float32 so that
-TensorFlow's strict dtype rules never meet a float64 operand.
+The operations are those of :class:`lrsched._core.backend.ArrayNamespace`, taken from ``keras.ops``; only
+what Keras needs differently is written here. Formulas see float32 backend tensors; constants are cast to
+float32 so that TensorFlow's strict dtype rules never meet a float64 operand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import ArrayNamespace
 
 __all__ = ["KerasOps"]
 
-_MASK = 0xFFFFFFFF
+# Operations whose operands may be Python floats or float64 constants: cast to float32 first.
+_CAST = {"where": slice(1, None), "minimum": slice(None), "maximum": slice(None), "power": slice(None)}
 
 
-class KerasOps(Namespace):
+class KerasOps(ArrayNamespace):
     """``xp`` for step tensors of the active Keras backend (float32)."""
 
     name = "keras"
@@ -26,26 +29,24 @@ class KerasOps(Namespace):
         from keras import ops
 
         self.ops = ops
-        self.floor = ops.floor
-        self.cos = ops.cos
-        self.exp = ops.exp
-        self.log = ops.log
-        self.sqrt = ops.sqrt
+        super().__init__(ops)
+
+    def lift(self, op: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        cast = _CAST.get(op)
+        if cast is None:
+            return fn
+        f = self._f
+
+        def lifted(*args: Any) -> Any:
+            cast_args = list(args)
+            cast_args[cast] = [f(a) for a in cast_args[cast]]
+            return fn(*cast_args)
+
+        lifted.__name__ = op
+        return lifted
 
     def _f(self, x: Any) -> Any:
         return self.ops.cast(x, "float32")
-
-    def where(self, cond: Any, a: Any, b: Any) -> Any:
-        return self.ops.where(cond, self._f(a), self._f(b))
-
-    def minimum(self, a: Any, b: Any) -> Any:
-        return self.ops.minimum(self._f(a), self._f(b))
-
-    def maximum(self, a: Any, b: Any) -> Any:
-        return self.ops.maximum(self._f(a), self._f(b))
-
-    def power(self, a: Any, b: Any) -> Any:
-        return self.ops.power(self._f(a), self._f(b))
 
     def searchsorted(self, sorted_values: Any, x: Any) -> Any:
         ops = self.ops  # TensorFlow's searchsorted wants a 1-D query
@@ -61,27 +62,20 @@ class KerasOps(Namespace):
     def full_like(self, t: Any, value: Any) -> Any:
         return self.ops.full_like(t, value, dtype="float32")
 
-    # 32-bit integer hashing (``perturb``), done in int64 with explicit masks.
-    def _u(self, x: Any) -> Any:
-        return self.ops.bitwise_and(self.ops.cast(x, "int64"), _MASK)
+    def epsilon(self, t: Any) -> float:
+        return float(np.finfo(np.float32).eps)
 
-    def _signed(self, u: Any) -> Any:
+    # The four primitives of the 32-bit hashing (``perturb``), in int64 with explicit masks.
+    def int64(self, x: Any) -> Any:
+        return self.ops.cast(x, "int64")
+
+    def int32(self, x: Any) -> Any:
+        return self.ops.cast(x, "int32")
+
+    def as_float(self, x: Any, like: Any) -> Any:
+        return self.ops.cast(x, "float32")
+
+    def bits(self, op: str, a: Any, b: Any) -> Any:
         ops = self.ops
-        return ops.cast(ops.where(u >= 1 << 31, u - (1 << 32), u), "int32")
-
-    def to_int32(self, x: Any) -> Any:
-        return self._signed(self._u(x))
-
-    def mul_int32(self, a: Any, b: int) -> Any:
-        ops, b = self.ops, b & _MASK
-        a = self._u(a)
-        low = a * (b & 0xFFFF)
-        high = ops.left_shift(ops.bitwise_and(a * (b >> 16), 0xFFFF), 16)
-        return self._signed(ops.bitwise_and(low + high, _MASK))
-
-    def xorshift_right(self, h: Any, k: int) -> Any:
-        u = self._u(h)
-        return self._signed(self.ops.bitwise_xor(u, self.ops.right_shift(u, k)))
-
-    def low24_as_float(self, h: Any, like: Any) -> Any:
-        return self.ops.cast(self.ops.bitwise_and(h, 0xFFFFFF), "float32") / 16777216.0
+        fn = {"&": ops.bitwise_and, "^": ops.bitwise_xor, ">>": ops.right_shift, "<<": ops.left_shift}[op]
+        return fn(a, b)

@@ -9,7 +9,11 @@ Prints one markdown report (and writes it to ``--out``):
 2. 10**6 steps on a NumPy array vs the same formula written directly in NumPy;
 3. joins of N pieces (N = 10 .. 10 000): scalar eager cost, jit compile time,
    jitted evaluation of 10**5 steps and compiled graph size, next to Optax;
-4. a jitted Optax MLP training step with an lrsched schedule vs Optax's own.
+4. a jitted Optax MLP training step with an lrsched schedule vs Optax's own;
+5. the traps of issue 10: joins of N=200 pieces with distinct vs equal settings
+   (every type; NumPy and jit compile), joins of nested warmups by depth, an eager
+   call on a JAX device scalar vs Optax, torch tensor steps eager and under
+   ``torch.compile(fullgraph=True)``.
 
 Speed is measured here, never asserted in tests. Timings are medians of repeats.
 """
@@ -254,6 +258,127 @@ def mlp_section(quick: bool) -> list[str]:
     ]
 
 
+# One builder per schedule type: ``make(i, distinct)`` -> the i-th piece, its numbers varying with i when distinct.
+_TYPES: dict[str, Callable[[int, bool], L.Schedule]] = {
+    "constant": lambda i, d: L.constant(1.0 + 0.01 * i * d),
+    "linear": lambda i, d: L.linear(1.0 + 0.01 * i * d, 0.1, 50),
+    "polynomial": lambda i, d: L.polynomial(1.0, 0.1, 50, power=2.0 + 0.01 * i * d),
+    "step_decay": lambda i, d: L.step_decay(1.0, 10, 0.5 + 0.001 * i * d),
+    "exponential_decay": lambda i, d: L.exponential_decay(1.0, 0.5 + 0.001 * i * d, 10, end_value=0.01),
+    # exponent 1 skips the power: both joins use exponents != 1 so that they run the same formula
+    "cosine_decay": lambda i, d: L.cosine_decay(1.0, 50, 0.1, exponent=1.5 + 0.01 * i * d),
+    "cosine_restarts": lambda i, d: L.cosine_restarts(1.0, 7, 1.5 + 0.01 * i * d, decay=0.9),
+    "one_cycle": lambda i, d: L.one_cycle(1.0, 60, 0.3 + 0.001 * i * d),
+    "cycle": lambda i, d: L.cycle(L.linear(1.0, 0.0, 10), 10, decay=0.5 + 0.001 * i * d),
+    "warmup": lambda i, d: L.warmup(L.cosine_decay(1.0 + 0.01 * i * d, 50), 5 + 0.01 * i * d),
+}
+
+
+def _join_of(make: Callable[[int, bool], L.Schedule], n: int, distinct: bool) -> L.Schedule:
+    return L.join(tuple(make(i, distinct) for i in range(n)), tuple(100.0 * (i + 1) for i in range(n - 1)))
+
+
+def _interleaved(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median seconds of ``a`` and ``b``, timed alternately so that background load affects both alike."""
+    a(), b()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for fn, out in ((a, times[0]), (b, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def _compile_seconds(fn: Any, x: Any) -> float:
+    start = time.perf_counter()
+    jax.jit(fn).lower(x).compile()
+    return time.perf_counter() - start
+
+
+def _nested(depth: int, w: float) -> L.Schedule:
+    s: L.Schedule = L.cosine_decay(1.0, 100)
+    for level in range(depth):
+        s = L.warmup(s, w + level)
+    return s
+
+
+def traps_section(quick: bool) -> list[str]:
+    n = 200
+    steps = np.linspace(0.0, 100.0 * n, 10**5)
+    x = jnp.asarray(steps, dtype=jnp.float32)
+    rows = [
+        "## 5. Issue 10: distinct settings in joins, nested warmups, device scalars, torch.compile",
+        "",
+        f"### 5a. Join of N={n} pieces: distinct settings / equal settings (target <= 2 on both columns)",
+        "",
+        "| type | NumPy 10^5 steps, equal | distinct | ratio | jit compile, equal | distinct | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    worst = 0.0
+    for name, make in _TYPES.items():
+        same, diff = _join_of(make, n, False), _join_of(make, n, True)
+        t_same, t_diff = _interleaved(lambda s=same: s(steps), lambda s=diff: s(steps), 5 if quick else 15)
+        c_same, c_diff = _compile_seconds(same, x), _compile_seconds(diff, x)
+        worst = max(worst, t_diff / t_same, c_diff / c_same)
+        rows.append(
+            f"| {name} | {fmt(t_same)} | {fmt(t_diff)} | {t_diff / t_same:.2f} "
+            f"| {fmt(c_same)} | {fmt(c_diff)} | {c_diff / c_same:.2f} |"
+        )
+    rows += ["", f"Worst ratio: {worst:.2f} (target <= 2).", ""]
+
+    depths = (1, 4, 8, 12) if quick else (1, 4, 8, 12, 16)
+    rows += [
+        "### 5b. Join of two nested-warmup pieces (stacked), 10^4 NumPy steps, by nesting depth (target: linear)",
+        "",
+        "| depth | time | time / depth |",
+        "|---|---|---|",
+    ]
+    small = np.linspace(0.0, 400.0, 10**4)
+    per_depth = []
+    for depth in depths:
+        s = L.join((_nested(depth, 1.0), _nested(depth, 2.0)), (200,))
+        t = median_time(lambda s=s: s(small), 5)
+        per_depth.append(t / depth)
+        rows.append(f"| {depth} | {fmt(t)} | {fmt(t / depth)} |")
+    rows += ["", f"time/depth at depth {depths[-1]} vs depth {depths[1]}: {per_depth[-1] / per_depth[1]:.2f}x.", ""]
+
+    sched = L.warmup(L.cosine_decay(PEAK, DECAY, end_value=END), warmup_steps=WARMUP)
+    opt = optax.warmup_cosine_decay_schedule(0.0, PEAK, WARMUP, WARMUP + DECAY, END)
+    count = jnp.asarray(3_700, dtype=jnp.int32)  # like ``opt_state.count``
+    assert abs(float(sched(count)) - float(opt(count))) < 1e-9
+    reps = 50 if quick else 300
+    t_ours = per_call(lambda: sched(count).block_until_ready(), reps)
+    t_optax = per_call(lambda: opt(count).block_until_ready(), reps)
+    rows += [
+        "### 5c. Eager call on a JAX device scalar (`sched(opt_state.count)`), warmup+cosine",
+        "",
+        "| implementation | per call | ratio to Optax (target <= 1) |",
+        "|---|---|---|",
+        f"| `optax.warmup_cosine_decay_schedule` | {fmt(t_optax)} | 1.00 |",
+        f"| **lrsched** | {fmt(t_ours)} | {t_ours / t_optax:.2f} |",
+        "",
+    ]
+
+    t = torch.arange(0.0, 12_000.0, 12.0)
+    t_eager = per_call(lambda: sched(t), 200 if quick else 1_000)
+    compiled = torch.compile(lambda v: sched(v), fullgraph=True)
+    start = time.perf_counter()
+    diff = float((compiled(t) - sched(t)).abs().max() / sched(t).abs().max())
+    compile_s = time.perf_counter() - start
+    t_compiled = per_call(lambda: compiled(t), 200 if quick else 1_000)
+    rows += [
+        "### 5d. torch tensor step (1000 float32 steps, CPU)",
+        "",
+        "| call | per call |",
+        "|---|---|",
+        f"| eager | {fmt(t_eager)} |",
+        f"| `torch.compile(fullgraph=True)`: compiles (target: yes) in {compile_s:.1f} s, "
+        f"largest difference to eager {diff:.1e} of the peak | {fmt(t_compiled)} |",
+    ]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (a smoke run)")
@@ -269,7 +394,7 @@ def main() -> None:
         "",
     ]
     lines = header
-    for section in (scalar_section, numpy_section, join_section, mlp_section):
+    for section in (scalar_section, numpy_section, join_section, mlp_section, traps_section):
         lines += [*section(args.quick), ""]
         print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
     report = "\n".join(lines)

@@ -218,3 +218,58 @@ def test_arithmetic_reprs_evaluate_back() -> None:
         rebuilt = eval(repr(s), vars(L))
         assert rebuilt == s and L.from_config(json.loads(json.dumps(s.to_config()))) == s
         assert [rebuilt(k) for k in (0, 5, 25)] == [s(k) for k in (0, 5, 25)]
+
+
+def test_shared_sub_configs_are_bounded_before_anything_is_built() -> None:
+    # 2**40 paths through 40 shared dicts (what YAML aliases give in 1 KB): refused at once, not expanded.
+    node: dict = {"name": "constant", "value": 1.0}
+    for _ in range(40):
+        node = {"name": "sum", "left": node, "right": node}
+    with pytest.raises(ValueError, match=r"more than .* values"):
+        L.from_config(node)
+
+
+def test_huge_lists_are_refused_by_count_and_messages_stay_short() -> None:
+    from lrsched._core.config import MAX_NODES
+
+    big = {"name": "piecewise_constant", "boundaries": list(range(MAX_NODES)), "values": [1.0]}
+    with pytest.raises(ValueError, match="more than") as err:
+        L.from_config(big)
+    assert len(str(err.value)) < 300
+    with pytest.raises(ValueError) as err:
+        L.from_config({"name": "x" * 10**6})
+    assert len(str(err.value)) < 1000
+    nested: list = []
+    for _ in range(10_000):
+        nested = [nested]
+    with pytest.raises(ValueError) as err:
+        L.from_config({"name": nested})
+    assert len(str(err.value)) < 400
+
+
+def test_join_checks_lengths_before_elements() -> None:
+    with pytest.raises(ValueError, match="boundaries must have len"):
+        L.join((L.constant(1.0),), tuple(range(1, 10**6)))
+    with pytest.raises(ValueError, match="boundaries must have len"):
+        L.from_config({"name": "join", "schedules": [{"name": "constant", "value": 1.0}], "boundaries": [1, 2]})
+
+
+@given(
+    depth=st.integers(1, 60),
+    leaf=st.sampled_from(
+        [
+            {"name": "constant", "value": 1.0},
+            {"name": "linear", "init_value": 1.0, "end_value": 0.0, "transition_steps": 3},
+        ]
+    ),
+)
+def test_shared_sub_configs_build_or_are_refused_quickly(depth: int, leaf: dict) -> None:
+    node = leaf
+    for _ in range(depth):
+        node = {"name": "product", "left": node, "right": node}
+    try:
+        s = L.from_config(node)
+    except ValueError as err:
+        assert "more than" in str(err) or "nest" in str(err)
+        return
+    assert s(2) == L.from_config(leaf)(2) ** (2**depth)

@@ -147,3 +147,48 @@ def test_a_scalar_step_evaluates_only_its_own_piece() -> None:
         calls.clear()
         expected = min(int(step), n - 1)
         assert s(step) == pytest.approx(0.001 * expected) and calls == [expected]
+
+
+def _distinct_pieces() -> dict[str, list[L.Schedule]]:
+    """Pieces of one class whose numeric settings -- those that select code paths included -- all differ."""
+    n = 6
+    return {
+        "exponential_decay": [L.exponential_decay(1.0, 0.5 + 0.05 * i, 7, end_value=0.1) for i in range(n)],
+        "exponential_growth": [L.exponential_decay(0.1, 1.1 + 0.1 * i, 7, end_value=2.0) for i in range(n)],
+        "cosine_decay": [L.cosine_decay(1.0, 9, 0.1, exponent=1.0 + 0.5 * i) for i in range(n)],
+        "cycle": [L.cycle(L.linear(1.0, 0.0, 4), 4, decay=0.5 + 0.1 * i) for i in range(n)],
+        "cosine_restarts": [L.cosine_restarts(1.0, 3, 1.2 + 0.3 * i, decay=0.9) for i in range(n)],
+        "warmup": [L.warmup(L.cosine_decay(1.0 + i, 9), 2 + i) for i in range(n)],
+    }
+
+
+@pytest.mark.parametrize("key", sorted(_distinct_pieces()))
+def test_distinct_numbers_stack_into_one_group(key: str) -> None:
+    pieces = _distinct_pieces()[key]
+    s = L.join(tuple(pieces), tuple(10.0 * (i + 1) for i in range(len(pieces) - 1)))
+    groups = s._groups()[0]
+    assert len(groups) == 1, [g.structure for g in groups]
+    steps = np.arange(0.0, 75.0, 0.5)
+    np.testing.assert_allclose(s(steps), [s(float(x)) for x in steps], rtol=1e-12)
+    # Restart structure still splits where it changes the formula: period_mult == 1 against != 1.
+    mixed = L.join((L.cosine_restarts(1.0, 3), L.cosine_restarts(1.0, 3, 2.0)), (10,))
+    assert len(mixed._groups()[0]) == 2
+
+
+def test_nested_warmups_in_a_join_evaluate_their_schedule_once() -> None:
+    calls = []
+
+    def base(t):
+        if not isinstance(t, (int, float)):
+            calls.append(1)
+        return t * 0.0 + 1.0
+
+    def nest(depth: int, w: float) -> L.Schedule:
+        s: L.Schedule = L.FunctionSchedule(base)
+        for level in range(depth):
+            s = L.warmup(s, w + level)
+        return s
+
+    s = L.join((nest(12, 1.0), nest(12, 2.0)), (100,))
+    s(np.arange(300.0))
+    assert len(calls) == 1  # one stacked group, each warmup evaluates its schedule once (was 2**12)

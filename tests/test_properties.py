@@ -34,7 +34,7 @@ class Gen(NamedTuple):
 
 rates = st.just(0.0) | st.floats(min_value=1e-6, max_value=10.0)  # zero, or values float32 holds well
 positive = st.floats(min_value=1e-3, max_value=10.0, allow_subnormal=False)
-lengths = st.one_of(st.integers(1, 200), st.floats(min_value=0.5, max_value=200.0))
+lengths = st.one_of(st.integers(1, 200), st.floats(min_value=0.5, max_value=200.0), st.integers(2**31, 2**33))
 fractions = st.floats(min_value=0.05, max_value=1.0)
 shapes = st.sampled_from(["linear", "cosine", "1-sqrt"])
 
@@ -82,7 +82,7 @@ def _piecewise_linear(draw: st.DrawFn) -> Gen:
 
 
 def _exponential(draw: st.DrawFn) -> Gen:
-    a, rate, n, stair = draw(rates), draw(st.floats(0.05, 1.0)), draw(lengths), draw(st.booleans())
+    a, rate, n, stair = draw(rates), draw(st.floats(0.05, 0.999)), draw(lengths), draw(st.booleans())
     end = draw(st.none() | st.floats(0.0, 1.0).map(lambda f: f * a))
     return Gen(L.exponential_decay(a, rate, n, staircase=stair, end_value=end), end or 0.0, a, not stair, True)
 
@@ -276,7 +276,9 @@ def _pad(xs: list[float]) -> np.ndarray:
 
 
 steps = st.lists(
-    st.one_of(st.integers(0, 1000), st.floats(0.0, 1000.0), st.floats(0.0, 1e7)), min_size=1, max_size=STEP_COUNT
+    st.one_of(st.integers(0, 1000), st.floats(0.0, 1000.0), st.floats(0.0, 1e7), st.integers(2**31, 2**45)),
+    min_size=1,
+    max_size=STEP_COUNT,
 ).map(_pad)
 
 

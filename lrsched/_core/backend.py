@@ -1,11 +1,20 @@
-"""Array backends: one small namespace of operations per kind of step value.
+"""Array backends: one namespace of operations per kind of step value.
 
 A schedule formula is written once against a namespace ``xp`` and runs on
 
 * Python ``int``/``float`` -> :data:`PYTHON` (``math``; returns a Python float),
-* NumPy arrays and scalars -> :data:`NUMPY` (float64),
+* NumPy arrays and scalars -> the NumPy namespace (float64),
 * JAX arrays and tracers -> the JAX namespace (works under ``jit``/``vmap``/``scan``),
-* torch tensors -> the torch namespace.
+* torch tensors -> the torch namespace (also under ``torch.compile``).
+
+The operations are declared once, on :class:`Namespace` (:data:`OPS`). A
+backend built on an array module (NumPy, ``jax.numpy``, torch, ``keras.ops``)
+takes the elementwise ones straight from that module (:class:`ArrayNamespace`,
+with an optional per-backend ``lift``); the 32-bit hashing operations are
+written once against four bit-level primitives. Whatever differs per backend
+(step validation, result type, a missing operation) is a method of its class:
+nothing outside this module looks at a backend's name. The scalar compiler
+(``lrsched._core.codegen``) records every operation in :data:`OPS`.
 
 Steps are converted to the step's floating type: Python numbers and NumPy
 arrays to float64, JAX and torch integer steps to float32 (JAX with x64 and
@@ -15,6 +24,14 @@ up to ``2**24`` (16.8 M): beyond it a step is rounded to a multiple of 2 (of
 value is that of the rounded step. Ends still hold (an ``int32`` step near
 ``2**31 - 1`` gives a decay's end value). Pass float64 steps where per-step
 resolution past ``2**24`` matters.
+
+Steps must be real numbers: bool, complex, string, datetime and object
+arrays raise ``TypeError`` naming the dtype. Negative or non-finite steps
+raise ``ValueError`` wherever the values can be inspected without stopping a
+compiler or a device (Python, NumPy, eager JAX, torch CPU tensors outside
+``torch.compile``); JAX tracers, torch tensors under ``torch.compile`` and
+torch tensors on an accelerator are clamped to ``>= 0`` instead (no host
+synchronisation), and a NaN step there gives NaN.
 
 The backend is found from the step's type without importing any framework:
 only frameworks already present in ``sys.modules`` are consulted (as einops
@@ -27,41 +44,131 @@ import bisect
 import math
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["Namespace", "PYTHON", "finalize", "namespace_for", "prepare_step"]
+__all__ = ["OPS", "ArrayNamespace", "Namespace", "PYTHON", "namespace_for"]
 
 _INT32_MASK = 0xFFFFFFFF
 
+# Operations applied elementwise, taken by name from an array module.
+ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "expm1", "log", "log1p", "sqrt", "power")
+# Every operation a formula may use (the scalar compiler records each of them).
+OPS = (
+    *ELEMENTWISE,
+    *("searchsorted", "take", "full_like", "epsilon"),
+    *("to_int32", "mul_int32", "xorshift_right", "low24_as_float"),
+)
+
+
+def _step_error(what: str) -> ValueError:
+    return ValueError(f"step must be finite and >= 0, got {what}")
+
+
+def _dtype_error(dtype: Any) -> TypeError:
+    return TypeError(f"step must hold real numbers (an integer or floating dtype), got dtype {dtype}")
+
 
 class Namespace:
-    """The operations a formula may use. Subclasses bind them to one backend."""
+    """The operations a formula may use. Subclasses bind them to one backend.
+
+    Elementwise: ``where(cond, a, b)``, ``minimum``, ``maximum``, ``floor``,
+    ``cos``, ``exp``, ``log``, ``sqrt``, ``power``. Tables: ``searchsorted``
+    (side="right"), ``take``, ``full_like``. 32-bit hashing: ``to_int32``,
+    ``mul_int32`` (wrapping product), ``xorshift_right`` (``h ^ (h >>> k)``),
+    ``low24_as_float``. Backends implement the four bit primitives below and
+    inherit the hashing operations.
+    """
 
     name = "abstract"
     is_scalar = False
 
     where: Callable[[Any, Any, Any], Any]
+    minimum: Callable[[Any, Any], Any]
+    maximum: Callable[[Any, Any], Any]
+    floor: Callable[[Any], Any]
+    cos: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
+    expm1: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    power: Callable[[Any, Any], Any]
+    searchsorted: Callable[[Any, Any], Any]
+    take: Callable[[Any, Any], Any]
 
     @staticmethod
     def call(fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` (the scalar compiler records it as a call instead)."""
         return fn(*args)
 
-    minimum: Callable[[Any, Any], Any]
-    maximum: Callable[[Any, Any], Any]
-    floor: Callable[[Any], Any]
-    cos: Callable[[Any], Any]
-    exp: Callable[[Any], Any]
-    log: Callable[[Any], Any]
-    sqrt: Callable[[Any], Any]
-    power: Callable[[Any, Any], Any]
-    searchsorted: Callable[[Any, Any], Any]  # side="right"
-    take: Callable[[Any, Any], Any]
-    to_int32: Callable[[Any], Any]
-    mul_int32: Callable[[Any, int], Any]
-    xorshift_right: Callable[[Any, int], Any]
-    low24_as_float: Callable[[Any, Any], Any]
-    full_like: Callable[[Any, Any], Any]
+    def full_like(self, t: Any, value: Any) -> Any:
+        return t * 0.0 + value
+
+    def epsilon(self, t: Any) -> float:
+        """Machine epsilon of ``t``'s floating type (a Python float)."""
+        return sys.float_info.epsilon
+
+    # -- steps in, values out ----------------------------------------------
+    def prepare(self, step: Any) -> Any:
+        """``step`` validated and converted to this backend's floating type."""
+        raise NotImplementedError
+
+    def finalize(self, out: Any, t: Any) -> Any:
+        """``out`` with the step's type, dtype and shape."""
+        raise NotImplementedError
+
+    def evaluate(self, schedule: Any, step: Any) -> Any:
+        """``schedule`` at ``step`` (a value of this backend): validate, run the formula, shape the result."""
+        t = self.prepare(step)
+        return self.finalize(schedule._eval(t, self), t)
+
+    # -- 32-bit hashing, written once on four bit-level primitives --------------
+    def int64(self, x: Any) -> Any:
+        """``x`` (integral values) as 64-bit integers."""
+        raise NotImplementedError
+
+    def int32(self, x: Any) -> Any:
+        """``x`` (values within int32) as 32-bit integers."""
+        raise NotImplementedError
+
+    def as_float(self, x: Any, like: Any) -> Any:
+        """Integers ``x`` in the floating type of ``like``."""
+        raise NotImplementedError
+
+    def bits(self, op: str, a: Any, b: Any) -> Any:
+        """``a & b``, ``a ^ b``, ``a >> b`` or ``a << b`` on integers (``op`` is ``&``, ``^``, ``>>``, ``<<``)."""
+        if op == "&":
+            return a & b
+        if op == "^":
+            return a ^ b
+        return a >> b if op == ">>" else a << b
+
+    def _u32(self, x: Any) -> Any:
+        return self.bits("&", self.int64(x), _INT32_MASK)
+
+    def _signed(self, u: Any) -> Any:
+        # u - 2**32 where u >= 2**31, without a branch
+        return self.int32(u - self.bits("<<", self.bits(">>", u, 31), 32))
+
+    def to_int32(self, x: Any) -> Any:
+        """Integral ``x`` modulo ``2**32`` as a signed 32-bit integer."""
+        return self._signed(self._u32(x))
+
+    def mul_int32(self, a: Any, b: int) -> Any:
+        """``a * b`` modulo ``2**32``, from 16-bit halves of ``b`` so no 64-bit product overflows."""
+        a, b = self._u32(a), b & _INT32_MASK
+        low = a * (b & 0xFFFF)
+        high = self.bits("<<", self.bits("&", a * (b >> 16), 0xFFFF), 16)
+        return self._signed(self.bits("&", low + high, _INT32_MASK))
+
+    def xorshift_right(self, h: Any, k: int) -> Any:
+        """``h ^ (h >>> k)`` on 32-bit two's complement values."""
+        u = self._u32(h)
+        return self._signed(self.bits("^", u, self.bits(">>", u, k)))
+
+    def low24_as_float(self, h: Any, like: Any) -> Any:
+        """The low 24 bits of ``h`` as a fraction in ``[0, 1)``."""
+        return self.as_float(self.bits("&", h, 0xFFFFFF), like) / 16777216.0
 
 
 class _Python(Namespace):
@@ -80,14 +187,21 @@ class _Python(Namespace):
     def maximum(a: Any, b: Any) -> Any:
         return a if a >= b else b
 
-    @staticmethod
-    def call(fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)
-
-    floor = staticmethod(math.floor)
     cos = staticmethod(math.cos)
     log = staticmethod(math.log)
+    log1p = staticmethod(math.log1p)
     sqrt = staticmethod(math.sqrt)
+
+    @staticmethod
+    def floor(x: Any) -> Any:
+        return math.floor(x) if x < math.inf else x  # inf stays inf, as on arrays
+
+    @staticmethod
+    def expm1(x: Any) -> Any:
+        try:
+            return math.expm1(x)
+        except OverflowError:
+            return math.inf
 
     @staticmethod
     def exp(x: Any) -> Any:
@@ -111,49 +225,53 @@ class _Python(Namespace):
     def take(values: Any, index: Any) -> Any:
         return values[index]
 
-    @staticmethod
-    def to_int32(x: Any) -> int:
-        v = int(x) & _INT32_MASK
-        return v - (1 << 32) if v >= (1 << 31) else v
-
-    @staticmethod
-    def mul_int32(a: int, b: int) -> int:
-        v = (a * b) & _INT32_MASK
-        return v - (1 << 32) if v >= (1 << 31) else v
-
-    @staticmethod
-    def xorshift_right(h: int, k: int) -> int:
-        # h ^ (h >>> k) on a 32-bit two's complement value.
-        logical = (h & _INT32_MASK) >> k
-        v = (h ^ logical) & _INT32_MASK
-        return v - (1 << 32) if v >= (1 << 31) else v
-
-    @staticmethod
-    def low24_as_float(h: int, like: Any) -> float:
-        return (h & 0xFFFFFF) / 16777216.0
-
-    @staticmethod
-    def full_like(t: Any, value: Any) -> Any:
+    def full_like(self, t: Any, value: Any) -> Any:
         return value
 
+    @staticmethod
+    def int64(x: Any) -> Any:
+        return int(x)
 
-_ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "log", "sqrt", "power")
+    @staticmethod
+    def int32(x: Any) -> Any:
+        return x
+
+    @staticmethod
+    def as_float(x: Any, like: Any) -> Any:
+        return x
+
+    def prepare(self, step: Any) -> Any:
+        if not 0 <= step < math.inf:
+            raise _step_error(repr(step))
+        return step
+
+    def finalize(self, out: Any, t: Any) -> Any:
+        return float(out)
 
 
-def _bind_elementwise(ns: Namespace, module: Any) -> None:
-    """Take the elementwise operations straight from an array module (NumPy, ``jax.numpy``)."""
-    for op in _ELEMENTWISE:
-        setattr(ns, op, getattr(module, op))
+class ArrayNamespace(Namespace):
+    """A namespace whose elementwise operations come from an array module (``numpy``, ``jax.numpy``, ...)."""
+
+    renamed: ClassVar[dict[str, str]] = {}  # operation -> the module's name for it, where they differ
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        for op in ELEMENTWISE:
+            setattr(self, op, self.lift(op, getattr(module, self.renamed.get(op, op))))
+
+    def lift(self, op: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The module's ``fn`` as this backend's ``op`` (override to adapt arguments)."""
+        return fn
 
 
-class _NumPy(Namespace):
+class _NumPy(ArrayNamespace):
     name = "numpy"
 
     def __init__(self) -> None:
         import numpy as np
 
+        super().__init__(np)
         self.np = np
-        _bind_elementwise(self, np)
 
     def searchsorted(self, sorted_values: Any, x: Any) -> Any:
         return self.np.searchsorted(sorted_values, x, side="right")
@@ -161,37 +279,46 @@ class _NumPy(Namespace):
     def take(self, values: Any, index: Any) -> Any:
         return self.np.asarray(values)[index]
 
-    def to_int32(self, x: Any) -> Any:
+    def int64(self, x: Any) -> Any:
+        return self.np.asarray(x).astype(self.np.int64)
+
+    def int32(self, x: Any) -> Any:
+        return self.np.asarray(x).astype(self.np.int32)
+
+    def as_float(self, x: Any, like: Any) -> Any:
+        return self.np.asarray(x).astype(self.np.float64)
+
+    def prepare(self, step: Any) -> Any:
         np = self.np
-        return (np.asarray(x).astype(np.int64) & _INT32_MASK).astype(np.uint32).view(np.int32)
+        t = np.asarray(step)
+        if t.dtype.kind not in "iuf":
+            raise _dtype_error(t.dtype)
+        t = t.astype(np.float64, copy=False)
+        # Two reductions, no temporaries: a NaN makes min() NaN, an inf makes max() inf.
+        if t.size and not (t.min() >= 0 and t.max() < math.inf):
+            bad = t[~((t >= 0) & np.isfinite(t))].ravel()[0]
+            raise _step_error(repr(float(bad)))
+        return t
 
-    def mul_int32(self, a: Any, b: int) -> Any:
+    def finalize(self, out: Any, t: Any) -> Any:
         np = self.np
-        # ``np.multiply``, not ``*``: 0-d inputs are NumPy scalars, whose ``*`` warns on the wrap-around.
-        return np.asarray(np.multiply(a.astype(np.uint32), np.uint32(b & _INT32_MASK))).view(np.int32)
-
-    def xorshift_right(self, h: Any, k: int) -> Any:
-        np = self.np
-        u = h.view(np.uint32)
-        return (u ^ (u >> np.uint32(k))).view(np.int32)
-
-    def low24_as_float(self, h: Any, like: Any) -> Any:
-        return (h & 0xFFFFFF).astype(self.np.float64) / 16777216.0
-
-    def full_like(self, t: Any, value: Any) -> Any:
-        return t * 0.0 + value
+        out = np.asarray(out, dtype=np.float64)
+        if out.shape != t.shape:
+            out = np.array(np.broadcast_to(out, t.shape))
+        return out
 
 
-class _Jax(Namespace):
+class _Jax(ArrayNamespace):
     name = "jax"
 
     def __init__(self) -> None:
         import jax
         import jax.numpy as jnp
 
+        super().__init__(jnp)
+        self.jax = jax
         self.jnp = jnp
         self.canonicalize_dtype = jax.dtypes.canonicalize_dtype
-        _bind_elementwise(self, jnp)
 
     def searchsorted(self, sorted_values: Any, x: Any) -> Any:
         jnp = self.jnp
@@ -206,6 +333,7 @@ class _Jax(Namespace):
             dtype = self.canonicalize_dtype(dtype)
         return jnp.asarray(values, dtype=dtype)[index]
 
+    # Without x64 JAX has no int64: hash in uint32, whose products wrap modulo 2**32.
     def to_int32(self, x: Any) -> Any:
         # Values are < 2**31 (documented); wrap-around matches the other backends.
         return self.jnp.asarray(x).astype(self.jnp.int32)
@@ -219,73 +347,78 @@ class _Jax(Namespace):
         u = h.astype(jnp.uint32)
         return (u ^ (u >> jnp.uint32(k))).astype(jnp.int32)
 
-    def low24_as_float(self, h: Any, like: Any) -> Any:
-        return (h & 0xFFFFFF).astype(like.dtype) / 16777216.0
+    def as_float(self, x: Any, like: Any) -> Any:
+        return x.astype(like.dtype)
 
-    def full_like(self, t: Any, value: Any) -> Any:
-        return t * 0.0 + value
+    def epsilon(self, t: Any) -> float:
+        return float(self.jnp.finfo(t.dtype).eps)
+
+    def prepare(self, step: Any) -> Any:
+        jnp = self.jnp
+        t = jnp.asarray(step)
+        if not (jnp.issubdtype(t.dtype, jnp.integer) or jnp.issubdtype(t.dtype, jnp.floating)):
+            raise _dtype_error(t.dtype)
+        if not jnp.issubdtype(t.dtype, jnp.floating):
+            t = t.astype(jnp.result_type(float))
+        if not isinstance(t, self.jax.core.Tracer) and t.size:
+            if not bool(jnp.all((t >= 0) & jnp.isfinite(t))):
+                raise _step_error("an array with negative or non-finite entries")
+        return jnp.maximum(t, 0)
+
+    def evaluate(self, schedule: Any, step: Any) -> Any:
+        """As :meth:`Namespace.evaluate`; a concrete 0-d array (``sched(opt_state.count)``) takes the compiled
+        scalar formula on the step rounded to its floating type, and comes back as a JAX scalar of that type."""
+        if getattr(step, "ndim", None) != 0 or isinstance(step, self.jax.core.Tracer):
+            return super().evaluate(schedule, step)
+        np = sys.modules["numpy"]
+        host = np.asarray(step)
+        floating = self.jnp.issubdtype(host.dtype, self.jnp.floating)  # bfloat16 included
+        if not floating and host.dtype.kind not in "iu":
+            raise _dtype_error(host.dtype)
+        dtype = host.dtype if floating else self.jnp.result_type(float)
+        t = float(host.astype(dtype))
+        if not 0 <= t < math.inf:
+            raise _step_error(repr(t))
+        return self.jnp.asarray(schedule._scalar(t), dtype=dtype)
+
+    def finalize(self, out: Any, t: Any) -> Any:
+        jnp = self.jnp
+        out = jnp.asarray(out, dtype=t.dtype)
+        if isinstance(t, self.jax.core.Tracer):  # unchecked: a NaN step gives NaN (a table lookup would not)
+            out = jnp.where(jnp.isnan(t), jnp.nan, out)
+        if out.shape != t.shape:
+            out = jnp.broadcast_to(out, t.shape)
+        return out
 
 
-class _Torch(Namespace):
+class _Torch(ArrayNamespace):
     name = "torch"
+    renamed: ClassVar[dict[str, str]] = {"power": "pow"}
 
     def __init__(self) -> None:
         import torch
 
         self.torch = torch
         self.Tensor = torch.Tensor
+        super().__init__(torch)
 
-    def _t(self, x: Any, like: Any = None) -> Any:
-        if isinstance(x, self.Tensor):
-            return x
-        dtype = like.dtype if isinstance(like, self.Tensor) else None
-        return self.torch.as_tensor(x, dtype=dtype)
+    def lift(self, op: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """torch functions want tensors: numbers alone use :data:`PYTHON`; mixed ``minimum``/``maximum`` clamp."""
+        T, scalar = self.Tensor, getattr(PYTHON, op)
+        clamp = {"minimum": "max", "maximum": "min"}.get(op)
+        torch = self.torch
 
-    def where(self, cond: Any, a: Any, b: Any) -> Any:
-        return self.torch.where(cond, a, b)
+        def lifted(*args: Any) -> Any:
+            tensors = [isinstance(a, T) for a in args]
+            if not any(tensors):
+                return scalar(*args)
+            if clamp is not None and not all(tensors):
+                tensor, number = args if tensors[0] else args[::-1]
+                return torch.clamp(tensor, **{clamp: number})
+            return fn(*args)
 
-    def minimum(self, a: Any, b: Any) -> Any:
-        torch, T = self.torch, self.Tensor
-        if isinstance(a, T) and isinstance(b, T):
-            return torch.minimum(a, b)
-        if isinstance(a, T):
-            return torch.clamp(a, max=b)
-        if isinstance(b, T):
-            return torch.clamp(b, max=a)
-        return a if a <= b else b
-
-    def maximum(self, a: Any, b: Any) -> Any:
-        torch, T = self.torch, self.Tensor
-        if isinstance(a, T) and isinstance(b, T):
-            return torch.maximum(a, b)
-        if isinstance(a, T):
-            return torch.clamp(a, min=b)
-        if isinstance(b, T):
-            return torch.clamp(b, min=a)
-        return a if a >= b else b
-
-    def _unary(self, fn: Any, scalar_fn: Any, x: Any) -> Any:
-        return fn(x) if isinstance(x, self.Tensor) else scalar_fn(x)
-
-    def floor(self, x: Any) -> Any:
-        return self._unary(self.torch.floor, math.floor, x)
-
-    def cos(self, x: Any) -> Any:
-        return self._unary(self.torch.cos, math.cos, x)
-
-    def exp(self, x: Any) -> Any:
-        return self._unary(self.torch.exp, math.exp, x)
-
-    def log(self, x: Any) -> Any:
-        return self._unary(self.torch.log, math.log, x)
-
-    def sqrt(self, x: Any) -> Any:
-        return self._unary(self.torch.sqrt, math.sqrt, x)
-
-    def power(self, a: Any, b: Any) -> Any:
-        if not isinstance(a, self.Tensor) and not isinstance(b, self.Tensor):
-            return math.pow(a, b)
-        return self.torch.pow(a, b)
+        lifted.__name__ = op
+        return lifted
 
     def searchsorted(self, sorted_values: Any, x: Any) -> Any:
         torch = self.torch
@@ -296,78 +429,61 @@ class _Torch(Namespace):
         # Parameters keep float64; results are cast to the step's dtype at the end.
         return self.torch.as_tensor(values, device=index.device)[index]
 
-    def to_int32(self, x: Any) -> Any:
+    def int64(self, x: Any) -> Any:
+        return x.to(self.torch.int64)
+
+    def int32(self, x: Any) -> Any:
+        return x.to(self.torch.int32)
+
+    def as_float(self, x: Any, like: Any) -> Any:
+        return x.to(like.dtype)
+
+    def epsilon(self, t: Any) -> float:
+        return float(self.torch.finfo(t.dtype).eps)
+
+    def prepare(self, step: Any) -> Any:
+        torch, t = self.torch, step
+        if t.dtype == torch.bool or t.is_complex():
+            raise _dtype_error(t.dtype)
+        if not t.is_floating_point():
+            t = t.to(torch.get_default_dtype())
+        if self._unchecked(t):
+            return torch.clamp(t, min=0)  # no data-dependent branch: no host sync, no graph break
+        if t.numel() and not (bool(t.min() >= 0) and bool(t.max() < math.inf)):
+            raise _step_error("a tensor with negative or non-finite entries")
+        return t
+
+    def _unchecked(self, t: Any) -> bool:
+        """Steps not inspected: on an accelerator (a host sync) or under ``torch.compile`` (a graph break)."""
+        return t.device.type != "cpu" or bool(self.torch.compiler.is_compiling())
+
+    def finalize(self, out: Any, t: Any) -> Any:
         torch = self.torch
-        return (x.to(torch.int64) & _INT32_MASK).to(torch.int32)
-
-    def mul_int32(self, a: Any, b: int) -> Any:
-        torch = self.torch
-        # (a * b) mod 2**32 from 16-bit halves of b, so no int64 product overflows.
-        a = a.to(torch.int64) & _INT32_MASK
-        b &= _INT32_MASK
-        low = a * (b & 0xFFFF)
-        high = ((a * (b >> 16)) & 0xFFFF) << 16
-        return ((low + high) & _INT32_MASK).to(torch.int32)
-
-    def xorshift_right(self, h: Any, k: int) -> Any:
-        torch = self.torch
-        u = h.to(torch.int64) & _INT32_MASK
-        return ((u ^ (u >> k)) & _INT32_MASK).to(torch.int32)
-
-    def low24_as_float(self, h: Any, like: Any) -> Any:
-        return (h & 0xFFFFFF).to(like.dtype) / 16777216.0
-
-    def full_like(self, t: Any, value: Any) -> Any:
-        return t * 0.0 + value
+        out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
+        if self._unchecked(t):  # a NaN step gives NaN
+            out = torch.where(torch.isnan(t), t, out)
+        if out.shape != t.shape:
+            out = out.expand(t.shape).clone()
+        return out
 
 
 PYTHON = _Python()
-_NUMPY: _NumPy | None = None
-_JAX: _Jax | None = None
-_TORCH: _Torch | None = None
-_BY_TYPE: dict[type, str] = {}
+_BY_TYPE: dict[type, Namespace] = {}
+# (module that must already be imported, the array type within it, namespace class), tried in order.
+_KINDS: tuple[tuple[str, str, type[Namespace]], ...] = (
+    ("numpy", "ndarray", _NumPy),
+    ("numpy", "generic", _NumPy),
+    ("jax", "Array", _Jax),
+    ("torch", "Tensor", _Torch),
+)
+_INSTANCES: dict[type[Namespace], Namespace] = {}
 
 
-def _numpy_ns() -> _NumPy:
-    global _NUMPY
-    if _NUMPY is None:
-        _NUMPY = _NumPy()
-    return _NUMPY
-
-
-def _jax_ns() -> _Jax:
-    global _JAX
-    if _JAX is None:
-        _JAX = _Jax()
-    return _JAX
-
-
-def _torch_ns() -> _Torch:
-    global _TORCH
-    if _TORCH is None:
-        _TORCH = _Torch()
-    return _TORCH
-
-
-def _kind_of(tp: type, value: Any) -> str:
-    kind = _BY_TYPE.get(tp)
-    if kind is not None:
-        return kind
-    kind = "unknown"
-    np = sys.modules.get("numpy")
-    jax = sys.modules.get("jax")
-    torch = sys.modules.get("torch")
-    if np is not None and isinstance(value, (np.ndarray, np.generic)):
-        kind = "numpy"
-    elif jax is not None and isinstance(value, jax.Array):
-        kind = "jax"
-    elif torch is not None and isinstance(value, torch.Tensor):
-        kind = "torch"
-    elif isinstance(value, (list, tuple)):
-        kind = "sequence"
-    if kind not in ("unknown", "sequence"):
-        _BY_TYPE[tp] = kind
-    return kind
+def _instance(cls: type[Namespace]) -> Namespace:
+    ns = _INSTANCES.get(cls)
+    if ns is None:
+        ns = _INSTANCES[cls] = cls()
+    return ns
 
 
 def namespace_for(value: Any) -> Namespace:
@@ -375,80 +491,16 @@ def namespace_for(value: Any) -> Namespace:
     tp = type(value)
     if tp is int or tp is float:
         return PYTHON
-    kind = _kind_of(tp, value)
-    if kind == "numpy" or kind == "sequence":
-        return _numpy_ns()
-    if kind == "jax":
-        return _jax_ns()
-    if kind == "torch":
-        return _torch_ns()
-    raise TypeError(f"step must be a Python number, a NumPy array, a JAX array or a torch tensor, got {tp.__name__}")
-
-
-def _negative_step_error(what: str) -> ValueError:
-    return ValueError(f"step must be finite and >= 0, got {what}")
-
-
-def prepare_step(step: Any) -> tuple[Any, Namespace]:
-    """Validate ``step`` and convert it to the backend's floating type.
-
-    Eager inputs with a negative or non-finite step raise ``ValueError``.
-    Traced JAX steps cannot be inspected, so they are clamped to ``>= 0``.
-    """
-    tp = type(step)
-    if tp is float or tp is int:
-        if not 0 <= step < math.inf:
-            raise _negative_step_error(repr(step))
-        return step, PYTHON
+    ns = _BY_TYPE.get(tp)
+    if ns is not None:
+        return ns
+    for module_name, type_name, cls in _KINDS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(value, getattr(module, type_name)):
+            ns = _BY_TYPE[tp] = _instance(cls)
+            return ns
     if tp is bool:
         raise TypeError("step must be a number, got bool")
-    xp = namespace_for(step)
-    if xp.name == "numpy":
-        np = _numpy_ns().np
-        t = np.asarray(step, dtype=np.float64)
-        # Two reductions, no temporaries: a NaN makes min() NaN, an inf makes max() inf.
-        if t.size and not (t.min() >= 0 and t.max() < math.inf):
-            bad = t[~((t >= 0) & np.isfinite(t))].ravel()[0]
-            raise _negative_step_error(repr(float(bad)))
-        return t, xp
-    if xp.name == "jax":
-        jax = sys.modules["jax"]
-        jnp = _jax_ns().jnp
-        t = jnp.asarray(step)
-        if not jnp.issubdtype(t.dtype, jnp.floating):
-            t = t.astype(jnp.result_type(float))
-        if not isinstance(t, jax.core.Tracer) and t.size:
-            ok = bool(jnp.all((t >= 0) & jnp.isfinite(t)))
-            if not ok:
-                raise _negative_step_error("an array with negative or non-finite entries")
-        return jnp.maximum(t, 0), xp
-    torch = sys.modules["torch"]
-    t = step
-    if not t.is_floating_point():
-        t = t.to(torch.get_default_dtype())
-    if t.numel() and not (bool(t.min() >= 0) and bool(t.max() < math.inf)):
-        raise _negative_step_error("a tensor with negative or non-finite entries")
-    return t, xp
-
-
-def finalize(out: Any, t: Any, xp: Namespace) -> Any:
-    """Give the result the step's type, dtype and shape."""
-    if xp.is_scalar:
-        return float(out)
-    if xp.name == "numpy":
-        np = _numpy_ns().np
-        out = np.asarray(out, dtype=np.float64)
-        if out.shape != t.shape:
-            out = np.array(np.broadcast_to(out, t.shape))
-        return out
-    if xp.name == "jax":
-        jnp = _jax_ns().jnp
-        out = jnp.asarray(out, dtype=t.dtype)
-        if out.shape != t.shape:
-            out = jnp.broadcast_to(out, t.shape)
-        return out
-    torch = sys.modules["torch"]
-    out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
-    if out.shape != t.shape:
-        out = out.expand(t.shape).clone()
-    return out
+    if isinstance(value, (list, tuple)):
+        return _instance(_NumPy)
+    raise TypeError(f"step must be a Python number, a NumPy array, a JAX array or a torch tensor, got {tp.__name__}")

@@ -16,7 +16,10 @@ constant. The result is a function such as::
 which computes exactly what the generic path computes (same operations, same
 order), in a fraction of the time. Only numbers produced by the library's own
 validated settings are written into the source; everything else is passed
-as a named constant. If a formula cannot be traced, the generic path is used.
+as a named constant. A formula that branches in Python on the step cannot be
+traced: :func:`compile_scalar` returns ``None`` and the schedule uses the
+generic path (every registered schedule compiles; a test checks it). Any other
+error while tracing is a bug in the formula and propagates.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lrsched._core.backend import PYTHON, Namespace
+from lrsched._core.backend import OPS, PYTHON, Namespace
 
 __all__ = ["compile_scalar"]
 
@@ -165,6 +168,9 @@ class _Codegen(Namespace):
     def full_like(self, t: Any, value: Any) -> Any:
         return value
 
+    def epsilon(self, t: Any) -> float:
+        return PYTHON.epsilon(t)
+
 
 def _delegate(op: str) -> Callable[..., Any]:
     fn = getattr(PYTHON, op)
@@ -176,21 +182,9 @@ def _delegate(op: str) -> Callable[..., Any]:
     return method
 
 
-for _op in (
-    "floor",
-    "cos",
-    "exp",
-    "log",
-    "sqrt",
-    "power",
-    "searchsorted",
-    "take",
-    "to_int32",
-    "mul_int32",
-    "xorshift_right",
-    "low24_as_float",
-):
-    setattr(_Codegen, _op, _delegate(_op))
+for _op in OPS:
+    if _op not in _Codegen.__dict__:  # every other operation is recorded as a call of the Python one
+        setattr(_Codegen, _op, _delegate(_op))
 
 
 def compile_scalar(formula: Callable[[Any, Namespace], Any]) -> Callable[[Any], float] | None:
@@ -199,7 +193,7 @@ def compile_scalar(formula: Callable[[Any, Namespace], Any]) -> Callable[[Any], 
     t = _Var(gen, "t")
     try:
         out = formula(t, gen)
-    except Exception:  # untraceable (or invalid): the generic path evaluates it, and raises if it must
+    except _Untraceable:
         return None
     body = "\n".join(gen.lines) or "    pass"
     source = f"def scalar(t):\n{body}\n    return float({gen.ref(out)})\n"

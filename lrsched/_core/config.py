@@ -14,10 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from lrsched._core.schedule import _REGISTRY, Schedule
+from lrsched._core.validate import shown
 
 __all__ = ["from_config", "from_json", "register_config_builder"]
 
 _MAX_DEPTH = 64
+# Bounds on the work a config may ask for, checked before anything is built. A shared sub-dict (a YAML alias)
+# counts once per place it is used: 1 KB of aliases can describe 2**30 nodes.
+MAX_NODES = 1_000_000  # dicts, lists and values, all together
 
 # Non-schedule values with configs (e.g. GreedyLR) register a builder here by name.
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
@@ -46,7 +50,28 @@ def from_config(config: Any) -> Schedule:
         >>> lrsched.from_config(s.to_config()) == s
         True
     """
+    _check_size(config)
     return _build(config, "config", 0)
+
+
+def _check_size(config: Any) -> None:
+    """Refuse a config of more than :data:`MAX_NODES` values (counting every use of a shared part)."""
+    count = 0
+    stack = [(config, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1 + (len(node) if isinstance(node, (dict, list, tuple)) else 0)
+        if count > MAX_NODES:
+            raise ValueError(
+                f"config: more than {MAX_NODES} values (shared parts and aliases count once per use); "
+                "a schedule this large is not supported"
+            )
+        if depth > _MAX_DEPTH + 4:  # the exact depth error comes from _build, with the path
+            continue
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list, tuple)))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list, tuple)))
 
 
 def _build(config: Any, where: str, depth: int) -> Schedule:
@@ -56,7 +81,7 @@ def _build(config: Any, where: str, depth: int) -> Schedule:
         raise TypeError(f"{where}: a schedule config must be a dict, got {type(config).__name__}")
     name = config.get("name")
     if not isinstance(name, str):
-        raise ValueError(f"{where}: a schedule config needs a string 'name', got {name!r}")
+        raise ValueError(f"{where}: a schedule config needs a string 'name', got {shown(name)}")
     if depth == 0 and name in _BUILDERS:
         try:
             return _BUILDERS[name](config)  # type: ignore[no-any-return]
@@ -65,13 +90,11 @@ def _build(config: Any, where: str, depth: int) -> Schedule:
     cls = _REGISTRY.get(name)
     if cls is None:
         known = ", ".join(sorted(set(_REGISTRY) | set(_BUILDERS)))
-        raise ValueError(f"{where}: unknown schedule name {name!r}; known names: {known}")
+        raise ValueError(f"{where}: unknown schedule name {shown(name)}; known names: {known}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(str(k) for k in config if k != "name" and k not in fields)
+    unknown = [k for k in config if k != "name" and k not in fields]
     if unknown:
-        raise ValueError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))} for {name!r}; valid keys: {', '.join(fields)}"
-        )
+        raise ValueError(f"{where}: unknown key(s) {shown(unknown)} for {name!r}; valid keys: {', '.join(fields)}")
     missing = [
         k
         for k, f in fields.items()

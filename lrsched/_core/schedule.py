@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
     from typing_extensions import dataclass_transform
 else:
 
@@ -20,12 +22,14 @@ else:
         return lambda f: f
 
 
-from lrsched._core.backend import PYTHON, Namespace, finalize, prepare_step
+from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.codegen import compile_scalar
 from lrsched._core.validate import flag, increasing, integer, is_number, non_negative, number, positive, sequence, shown
 
 __all__ = [
+    "Landmark",
     "Schedule",
+    "landmarks_of",
     "FunctionSchedule",
     "as_schedule",
     "register",
@@ -52,6 +56,7 @@ _KINDS = {
 _REGISTRY: dict[str, type[Schedule]] = {}
 
 S = TypeVar("S", bound="type[Schedule]")
+A = TypeVar("A")  # an array type (JAX array, torch tensor): a schedule returns the same type
 
 
 def schedule_error(owner: str, message: str) -> ValueError:
@@ -64,8 +69,16 @@ def registry() -> dict[str, type[Schedule]]:
 
 
 @dataclass_transform(frozen_default=True, eq_default=True)
-def register(name: str) -> Callable[[S], S]:
-    """Make ``cls`` a frozen dataclass schedule registered as ``name``."""
+def register(name: str, *, structural: dict[str, Callable[[Any], Any]] | None = None) -> Callable[[S], S]:
+    """Make ``cls`` a frozen dataclass schedule registered as ``name``.
+
+    :func:`lrsched.join` stacks the pieces of one class into one evaluation: their numeric fields become
+    arrays (a field whose value is the same in every piece stays a number). ``structural`` maps a numeric
+    field whose value selects a code path (``period_mult == 1``) to a key: pieces are stacked together only
+    where the keys are equal, and the formula must accept an array for the field otherwise. Non-numeric
+    fields (strings, flags, integers) always group.
+    """
+    structural = dict(structural or {})
 
     def decorate(cls: S) -> S:
         cls = dataclasses.dataclass(frozen=True, repr=False, eq=True)(cls)  # type: ignore[assignment]
@@ -75,8 +88,12 @@ def register(name: str) -> Callable[[S], S]:
             if annotation not in _KINDS:
                 raise TypeError(f"{cls.__name__}.{f.name}: unsupported annotation {annotation!r}")
             kinds[f.name] = _KINDS[annotation]
+        unknown = set(structural) - set(kinds)
+        if unknown:
+            raise TypeError(f"{cls.__name__}: structural names unknown fields {sorted(unknown)}")
         cls.name = name
         cls._kinds = kinds
+        cls.structural = structural
         if name in _REGISTRY:
             raise TypeError(f"schedule name {name!r} registered twice")
         _REGISTRY[name] = cls
@@ -169,14 +186,17 @@ class Schedule:
 
     name: ClassVar[str] = "schedule"
     _kinds: ClassVar[dict[str, str]] = {}
-    # Fields that select code paths; never stacked into arrays by ``join``.
-    _static: ClassVar[tuple[str, ...]] = ()
+    structural: ClassVar[dict[str, Callable[[Any], Any]]] = {}  # see :func:`register`
 
     # -- construction ---------------------------------------------------
     def __post_init__(self) -> None:
+        self._check_sizes()
         for field, kind in self._kinds.items():
             object.__setattr__(self, field, _normalise(self.name, field, kind, getattr(self, field)))
         self._check()
+
+    def _check_sizes(self) -> None:
+        """Cheap checks on the raw fields (lengths, counts), run before any element is validated (override)."""
 
     def _check(self) -> None:
         """Semantic validation of the normalised fields (override)."""
@@ -196,6 +216,12 @@ class Schedule:
         increasing(self.name, field, values, strictly_positive)
 
     # -- evaluation -----------------------------------------------------
+    @overload
+    def __call__(self, step: float) -> float: ...
+    @overload
+    def __call__(self, step: NDArray[Any] | np.generic | list[Any] | tuple[Any, ...]) -> NDArray[np.float64]: ...
+    @overload
+    def __call__(self, step: A) -> A: ...
     def __call__(self, step: Any) -> Any:
         tp = type(step)
         if (tp is int or tp is float) and 0 <= step < _INF:
@@ -204,8 +230,7 @@ class Schedule:
             except AttributeError:
                 scalar = self._scalar_function()
             return scalar(step)
-        t, xp = prepare_step(step)
-        return finalize(self._eval(t, xp), t, xp)
+        return namespace_for(step).evaluate(self, step)
 
     def _scalar_function(self) -> Callable[[Any], float]:
         """The formula compiled for Python numbers (see ``_codegen``), memoised."""
@@ -232,6 +257,32 @@ class Schedule:
     def phase_at(self, step: float) -> str | None:
         """Name of the phase active at ``step`` (``None`` when unnamed)."""
         return None
+
+    def stacked_constants(self) -> dict[str, float]:
+        """Numbers derived from the settings that a stacked join must stack too (override).
+
+        Each is read back through :meth:`_cached` under its key, so a formula that uses ``self._cached(key, ...)``
+        sees the piece's own value (an array in a stacked join) without evaluating anything twice.
+        """
+        return {}
+
+    def children(self) -> tuple[Schedule, ...]:
+        """The schedules this one is built from (fields holding schedules), in field order."""
+        out: list[Schedule] = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out.extend(v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Schedule))
+        return tuple(out)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        """Warmup ends, restarts and phase boundaries in ``(0, end]`` of this schedule's own clock.
+
+        Each is ``(step, kind, label)`` with ``kind`` one of ``"warmup"``, ``"restart"``, ``"phase"``; unsorted.
+        The default reports the landmarks of :meth:`children` (same clock); schedules with landmarks of their
+        own, or that move their children's clock, override it (see :func:`landmarks_of`).
+        """
+        for child in self.children():
+            yield from child.landmarks(end)
 
     # -- value semantics ------------------------------------------------
     def __repr__(self) -> str:
@@ -295,6 +346,17 @@ class Schedule:
 
     def __neg__(self) -> Schedule:
         return _make("product", self, -1.0)
+
+
+Landmark = tuple[float, str, str]
+MAX_LANDMARKS = 200  # per series (restarts of one schedule) and per plot
+
+
+def landmarks_of(child: Schedule, offset: float, lo: float, hi: float) -> Iterator[Landmark]:
+    """``child``'s landmarks, for a child whose clock reads 0 at step ``offset``, kept inside ``(lo, hi]``."""
+    for step, kind, label in child.landmarks(hi - offset):
+        if lo < step + offset <= hi:
+            yield (step + offset, kind, label)
 
 
 def _make(name: str, *args: Any) -> Schedule:

@@ -44,13 +44,19 @@ def is_number(value: Any) -> bool:
 
 
 def number(owner: str, field: str, value: Any) -> int | float:
-    """A finite real number; integers stay ``int``, everything else becomes ``float``."""
+    """A finite real number; integers within int32 stay ``int``, everything else becomes ``float``.
+
+    Integers of ``2**31`` or more become floats (exact up to ``2**53``): JAX in its default 32-bit mode cannot
+    hold them as integers, so every backend gets the same float.
+    """
     if not is_number(value):
         raise TypeError(f"{owner}: {field} must be a real number, got {shown(value)}")
     if isinstance(value, numbers.Integral):
         value = int(value)
         if abs(value) > MAX_INT:
             raise ValueError(f"{owner}: {field} must be at most {MAX_INT:.3g} in magnitude, got {str(value)[:20]}...")
+        if abs(value) >= 2**31:
+            value = float(value)
     else:
         value = float(value)
     if not math.isfinite(value):

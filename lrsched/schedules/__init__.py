@@ -14,6 +14,9 @@ its factory alias to that module's ``__all__``; ``lrsched`` exports it from ther
 * ``arithmetic``: ``+``, ``*``, minimum, maximum, scale
 * ``joins``: join, phases
 * ``curves``: the shared curve pieces (progress, cosine, geometric, ...)
+
+(``duplicates`` lists the schedules' field declarations and one-line ``_check`` calls as alike by shape:
+they declare different settings, and the validation they call is written once in ``lrsched._core.validate``.)
 """
 
 from lrsched.schedules import annealing, arithmetic, basic, combinators, cyclical, decay, joins, piecewise

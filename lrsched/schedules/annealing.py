@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, register
+from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
     anneal,
     clip01,
@@ -57,14 +59,12 @@ class CosineDecay(Schedule):
     def _eval(self, t: Any, xp: Namespace) -> Any:
         x = progress(t, self.decay_steps, xp)
         shape = 0.5 + 0.5 * xp.cos(math.pi * x)
-        if self.exponent != 1:
+        if not (is_number(self.exponent) and self.exponent == 1):  # an array in a stacked join
             shape = xp.power(shape, self.exponent)
         return self.end_value + (self.init_value - self.end_value) * shape
 
-    _static = ("exponent",)
 
-
-@register("cosine_restarts")
+@register("cosine_restarts", structural={"period_mult": lambda m: m == 1})
 class CosineRestarts(Schedule):
     """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
 
@@ -93,8 +93,6 @@ class CosineRestarts(Schedule):
     end_value: float = 0.0
     decay_mode: str = "peak"
 
-    _static = ("period_mult",)
-
     def _check(self) -> None:
         self._non_negative("init_value", "end_value")
         self._positive("first_period")
@@ -106,28 +104,58 @@ class CosineRestarts(Schedule):
             raise self._fail(f"decay_mode must be 'peak' or 'amplitude', got {self.decay_mode!r}")
 
     def cycle_start(self, i: Any, xp: Namespace) -> Any:
-        """Step at which cycle ``i`` starts."""
+        """Step at which cycle ``i`` starts: ``T0 * expm1(i * log(m)) / (m - 1)`` (``i * T0`` for ``m = 1``).
+
+        ``log(m)`` and ``m - 1`` are taken in float64 and ``expm1`` avoids the cancellation of ``m**i - 1``,
+        so in float32 a cycle start is off by a few units in the last place times ``1 + i * log(m)`` at most.
+        """
         m, period = self.period_mult, self.first_period
-        if m == 1:
+        if _is_one(m):
             return i * period
-        return period * (xp.power(m, i) - 1.0) / (m - 1.0)  # power, not exp(log): exact cycle starts
+        return period * (xp.expm1(i * _log(m, xp)) / (m - 1.0))
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        m = self.period_mult
+        for i in range(1, MAX_LANDMARKS):
+            # In float64 ``m**i`` is exact for small integral ``m``: the plotted start is the decimal one.
+            start = float(i * self.first_period if m == 1 else self.first_period * ((m**i - 1.0) / (m - 1.0)))
+            if start > end:
+                return
+            yield (start, "restart", f"restart {i}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         m, period = self.period_mult, self.first_period
-        if m == 1:
+        if _is_one(m):
             i = periods(t, period, xp)
         else:
-            i = xp.floor(xp.log(1.0 + t * (m - 1.0) / period) / math.log(m))
-            # Rounding of log() may put i one cycle off at a cycle boundary.
-            i = i + xp.where(t >= self.cycle_start(i + 1.0, xp), 1.0, 0.0)
-            i = i - xp.where(t < self.cycle_start(i, xp), 1.0, 0.0)
+            log_m = _log(m, xp)
+            i = xp.floor(xp.log1p(t * ((m - 1.0) / period)) / log_m)
+            # A step within the rounding error of a computed cycle start is that start (a restart) on every
+            # backend: 43 starts cycle 1 of (T0=43, m=1.1) although 43 * 0.1 / 0.1 rounds to 43.00000000000001.
+            i = i + xp.where(t >= self.cycle_start(i + 1.0, xp) * _snap(i + 1.0, log_m, t, xp), 1.0, 0.0)
+            i = i - xp.where(t < self.cycle_start(i, xp) * _snap(i, log_m, t, xp), 1.0, 0.0)
         start = self.cycle_start(i, xp)
-        length = period * xp.power(m, i) if m != 1 else period
+        length = period if _is_one(m) else period * xp.power(m, i)
         c = 0.5 + 0.5 * xp.cos(math.pi * clip01((t - start) / length, xp))
         factor = geometric(self.decay, i, xp)
         if self.decay_mode == "peak":
             return self.end_value + (self.init_value * factor - self.end_value) * c
         return self.end_value + (self.init_value - self.end_value) * factor * c
+
+
+def _is_one(m: Any) -> bool:
+    """``m == 1`` for a number; an array (stacked join, grouped by ``m == 1``) holds values ``!= 1``."""
+    return is_number(m) and m == 1
+
+
+def _log(x: Any, xp: Namespace) -> Any:
+    """``log(x)``: in float64 for a number, on the array otherwise (a stacked join's settings)."""
+    return math.log(x) if is_number(x) else xp.log(x)
+
+
+def _snap(i: Any, log_m: Any, t: Any, xp: Namespace) -> Any:
+    """``1 - tolerance``, the tolerance being the relative rounding error of a cycle start (16 ulps a unit)."""
+    return 1.0 - 16.0 * xp.epsilon(t) * (1.0 + i * log_m)
 
 
 @register("wsd")
@@ -172,6 +200,11 @@ class WarmupStableDecay(Schedule):
         x = clip01((t - start) / self.decay_steps, xp)
         body = anneal(self.decay_shape, self.peak_value, self.end_value, x, xp)
         return xp.where(t < w, ramp, body)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        if self.warmup_steps > 0:
+            yield (float(self.warmup_steps), "warmup", "warmup end")
+        yield (float(self.total_steps - self.decay_steps), "phase", "decay")
 
 
 @register("rex")

@@ -55,7 +55,7 @@ class Product(_Binary):
 
 
 @register("minimum")
-class Minimum(Schedule):
+class Minimum(Schedule):  # Minimum and Maximum differ only in the operation: six alike lines, kept apart for repr
     """Elementwise ``min(left(t), right(t))``.
 
     Example:
@@ -68,6 +68,9 @@ class Minimum(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.minimum(self.left._eval(t, xp), value_of(self.right, t, xp))
+
+    def phase_at(self, step: float) -> str | None:  # as ``*``, ``clip`` and ``shift``: the left operand's phase
+        return self.left.phase_at(step)
 
 
 @register("maximum")
@@ -84,6 +87,9 @@ class Maximum(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.maximum(self.left._eval(t, xp), value_of(self.right, t, xp))
+
+    def phase_at(self, step: float) -> str | None:
+        return self.left.phase_at(step)
 
 
 def scale(schedule: Any, factor: float) -> Schedule:

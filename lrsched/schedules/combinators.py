@@ -8,10 +8,12 @@ momentum, weight decay, a data-mixture weight.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import PYTHON, Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, landmarks_of, register
+from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
     geometric,
     linear_between,
@@ -81,12 +83,16 @@ class Warmup(Schedule):
             raise self._fail(f"shape must be 'linear', 'exponential' or 'constant', got {self.shape!r}")
         if self.clock not in ("after_warmup", "global"):
             raise self._fail(f"clock must be 'after_warmup' or 'global', got {self.clock!r}")
+        self._target_value()  # computed now, so that evaluation (e.g. under torch.compile) only reads it
         if self.shape == "exponential":
             if not self.init_value > 0:
                 raise self._fail(f"init_value must be > 0 for an exponential warmup, got {self.init_value!r}")
             target = self._target_value()
             if not target > 0:
                 raise self._fail(f"an exponential warmup needs a target value > 0 when the warmup ends, got {target!r}")
+
+    def stacked_constants(self) -> dict[str, float]:
+        return {"target": self._target_value()}
 
     def _target_value(self) -> float:
         at = 0 if self.clock == "after_warmup" else self.warmup_steps
@@ -96,10 +102,7 @@ class Warmup(Schedule):
         w = self.warmup_steps
         after = self.clock == "after_warmup"
         inner = self.schedule._eval(xp.maximum(t - w, 0.0) if after else t, xp)
-        if "_stacked" in self.__dict__:  # numbers may be arrays: evaluate the target
-            target = self.schedule._eval(xp.full_like(t, 0.0 if after else w), xp)
-        else:
-            target = self._target_value()
+        target = self._target_value()  # in a stacked join: the pieces' targets, stacked (no second evaluation)
         x = progress(t, w, xp)
         if self.shape == "linear":
             ramp = linear_between(self.init_value, target, x)
@@ -113,6 +116,12 @@ class Warmup(Schedule):
         if step < self.warmup_steps:
             return "warmup"
         return self.schedule.phase_at(step - self.warmup_steps if self.clock == "after_warmup" else step)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        w = float(self.warmup_steps)
+        if w <= end:
+            yield (w, "warmup", "warmup end")
+        yield from landmarks_of(self.schedule, w if self.clock == "after_warmup" else 0.0, w, end)
 
 
 @register("cycle")
@@ -130,19 +139,25 @@ class Cycle(Schedule):
     period: float
     decay: float = 1.0
 
-    _static = ("decay",)  # selects a code path in ``_eval``
-
     def _check(self) -> None:
         self._positive("period")
         self._positive("decay")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         k = periods(t, self.period, xp)
-        value = self.schedule._eval(t - k * self.period, xp)
-        return value * geometric(self.decay, k, xp) if self.decay != 1 else value
+        # In float32 ``k * period`` is rounded: the local step could leave [0, period] and the schedule extrapolate.
+        value = self.schedule._eval(xp.minimum(xp.maximum(t - k * self.period, 0.0), self.period), xp)
+        return value if is_number(self.decay) and self.decay == 1 else value * geometric(self.decay, k, xp)
 
     def phase_at(self, step: float) -> str | None:
         return self.schedule.phase_at(step - periods(step, self.period, PYTHON) * self.period)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        """Restarts only (the wrapped schedule's own landmarks repeat every period)."""
+        for k in range(1, MAX_LANDMARKS):
+            if k * self.period > end:
+                return
+            yield (k * float(self.period), "restart", f"restart {k}")
 
 
 @register("shift")
@@ -165,6 +180,9 @@ class Shift(Schedule):
 
     def phase_at(self, step: float) -> str | None:
         return self.schedule.phase_at(max(step - self.offset, 0.0))
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        yield from landmarks_of(self.schedule, float(self.offset), 0.0, end)
 
 
 @register("clip")
@@ -226,6 +244,10 @@ class Quantize(Schedule):
         epoch = periods(step, self.steps_per_epoch, PYTHON)
         return self.schedule.phase_at(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch)
 
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        if not self.schedule_in_epochs:  # an inner clock in epochs has no landmarks in steps
+            yield from self.schedule.landmarks(end)
+
 
 @register("perturb")
 class Perturb(Schedule):
@@ -246,8 +268,6 @@ class Perturb(Schedule):
     seed: int = 0
     every: float = 1
 
-    _static = ("seed",)
-
     def _check(self) -> None:
         if not 0 <= self.amplitude < 1:
             raise self._fail(f"amplitude must be in [0, 1), got {self.amplitude!r}")
@@ -257,7 +277,8 @@ class Perturb(Schedule):
 
     def noise(self, t: Any, xp: Namespace) -> Any:
         """The uniform ``u`` in ``[0, 1)`` at (already validated) step ``t``."""
-        h = xp.to_int32(periods(t, self.every, xp))
+        # Capped at 2**53 so that every backend converts the count to an integer the same way (tiny ``every``).
+        h = xp.to_int32(xp.minimum(periods(t, self.every, xp), 2.0**53))
         h = xp.mul_int32(h ^ _seed_mix(self.seed), 0x9E3779B1) ^ _SALT
         h = xp.xorshift_right(h, 16)
         h = xp.mul_int32(h, 0x85EBCA6B)

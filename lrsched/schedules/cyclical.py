@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import Landmark, Schedule, register
 from lrsched.schedules.curves import (
     anneal,
     clip01,
@@ -33,8 +34,10 @@ class OneCycle(Schedule):
       ``[pT, 2pT]``, ``init -> floor`` on ``[2pT, T]``.
 
     Each phase anneals by ``anneal`` (``"cosine"`` or ``"linear"``); ``floor``
-    holds after ``T``. Phase ends are at ``pT`` and ``T`` exactly, as in Optax;
-    torch puts them one step earlier (``pT - 1``, ``T - 1``).
+    holds after ``T``. Phase ends are at ``pT`` and ``T`` exactly. Optax's
+    ``cosine_onecycle_schedule`` ends the first phase at ``int(pT)``: the two
+    agree exactly where ``pT`` is an integer, and differ between ``int(pT)``
+    and ``pT`` otherwise. torch puts the ends one step earlier (``pT - 1``, ``T - 1``).
 
     Example:
         >>> one_cycle(peak_value=1.0, total_steps=100, pct_start=0.25)(25)
@@ -73,6 +76,9 @@ class OneCycle(Schedule):
         back = anneal(kind, peak, init, clip01((t - up) / up, xp), xp)
         tail = anneal(kind, init, floor, clip01((t - 2 * up) / (self.total_steps - 2 * up), xp), xp)
         return xp.where(t < up, rise, xp.where(t < 2 * up, back, tail))
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        yield (float(self.pct_start * self.total_steps), "warmup", "warmup end")
 
 
 @register("cyclic")

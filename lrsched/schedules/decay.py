@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import Landmark, Schedule, register
 from lrsched.schedules.curves import (
     linear_between,
     periods,
@@ -24,13 +25,17 @@ __all__ = [
 ]
 
 
-@register("exponential_decay")
+@register("exponential_decay", structural={"decay_rate": lambda rate: rate < 1})
 class ExponentialDecay(Schedule):
     """Rate-per-period decay: ``init * rate ** (t / period)``, ``period = transition_steps``.
 
     With ``staircase=True`` the exponent is ``floor(t / period)``. ``end_value``
     bounds the curve (a floor when ``rate < 1``, a ceiling when ``rate > 1``).
-    Matches Optax ``exponential_decay`` and Keras ``ExponentialDecay``; torch
+    ``rate = 1`` is the constant ``init_value``: an ``end_value`` other than
+    ``init_value`` is refused there (Optax would give ``min(init, end)`` from
+    step 0), as is ``init_value = 0`` with ``rate > 1`` (zero times an
+    overflowing power would be NaN on arrays). Otherwise matches Optax
+    ``exponential_decay`` and Keras ``ExponentialDecay``; torch
     ``ExponentialLR(gamma)`` is ``transition_steps=1``.
 
     Example:
@@ -48,7 +53,11 @@ class ExponentialDecay(Schedule):
         self._non_negative("init_value", "end_value")
         self._positive("decay_rate")
         self._positive("transition_steps")
+        if self.decay_rate > 1 and self.init_value == 0:
+            raise self._fail("init_value must be > 0 when growing (decay_rate > 1), got 0")
         end = self.end_value
+        if self.decay_rate == 1 and end is not None and end != self.init_value:
+            raise self._fail(f"decay_rate = 1 is constant: end_value must be None or init_value, got {end!r}")
         if end is not None:
             if self.decay_rate < 1 and end > self.init_value:
                 raise self._fail(f"end_value must be <= init_value when decaying, got {end!r}")
@@ -60,13 +69,21 @@ class ExponentialDecay(Schedule):
             exponent = periods(t, self.transition_steps, xp)
         else:
             exponent = t / self.transition_steps
-        value = self.init_value * xp.exp(exponent * math.log(self.decay_rate))  # decay_rate is static: log in float64
-        if self.end_value is not None:
-            bounded = xp.maximum if self.decay_rate < 1 else xp.minimum
-            value = bounded(value, self.end_value)
-        return value
+        value = self.init_value * xp.exp(exponent * self._log_rate())
+        if self.end_value is None:
+            return value
+        bound = xp.maximum if self._decays() else xp.minimum  # one kind per stacked group (see ``structural``)
+        return bound(value, self.end_value)
 
-    _static = ("decay_rate",)
+    def stacked_constants(self) -> dict[str, float]:
+        return {"log_rate": self._log_rate(), "decays": self._decays()}
+
+    def _log_rate(self) -> Any:
+        """``log(decay_rate)`` in float64 (float32 would round the rate first); stacked in a join."""
+        return self._cached("log_rate", lambda: math.log(self.decay_rate))
+
+    def _decays(self) -> Any:
+        return self._cached("decays", lambda: float(self.decay_rate < 1))
 
 
 @register("natural_exp_decay")
@@ -145,6 +162,9 @@ class InverseSqrt(Schedule):
         ramp = linear_between(self.init_value, self.peak_value, t / w)
         decay = self.peak_value * xp.sqrt(w / xp.maximum(t, w))
         return xp.where(t < w, ramp, decay)
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        yield (float(self.warmup_steps), "warmup", "warmup end")
 
 
 # Factories: the registered name of each schedule is the name it is built by, so ``repr`` reads like the call.

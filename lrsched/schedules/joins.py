@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.schedule import Schedule, register
+from lrsched._core.schedule import Landmark, Schedule, landmarks_of, register
+from lrsched._core.validate import is_number, shown
 
 __all__ = [
     "Join",
@@ -37,13 +39,14 @@ def _structure(s: Schedule, leaves: list[float]) -> Any:
         elif kind == "schedules":
             spec.append((f.name, "schedules", tuple(_structure(v, leaves) for v in value)))
         elif kind in ("number", "optional_number", "schedule_or_number") and value is not None:
-            if f.name in s._static:
-                spec.append((f.name, "static", value))
-            else:
-                spec.append((f.name, "leaf", None))
-                leaves.append(value)
+            key = s.structural.get(f.name)
+            spec.append((f.name, "leaf", None if key is None else key(value)))
+            leaves.append(value)
         else:
             spec.append((f.name, "static", value))
+    for name, value in s.stacked_constants().items():
+        spec.append((name, "cache", None))
+        leaves.append(value)
     return (type(s), tuple(spec))
 
 
@@ -54,6 +57,9 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
         return spec
     obj = object.__new__(cls)
     for name, how, payload in spec:
+        if how == "cache":
+            obj.__dict__["_cache_" + name] = next(leaves)
+            continue
         if how == "leaf":
             value = next(leaves)
         elif how == "schedule":
@@ -94,6 +100,14 @@ class Join(Schedule):
     boundaries: tuple[float, ...]
     names: tuple[str, ...] | None = None
 
+    def _check_sizes(self) -> None:
+        schedules, boundaries = self.schedules, self.boundaries
+        if hasattr(schedules, "__len__") and hasattr(boundaries, "__len__") and not isinstance(boundaries, str):
+            if len(boundaries) != len(schedules) - 1 and len(schedules):
+                raise self._fail(
+                    f"boundaries must have len(schedules) - 1 = {len(schedules) - 1} entries, got {len(boundaries)}"
+                )
+
     def _check(self) -> None:
         n = len(self.schedules)
         if n == 0:
@@ -125,7 +139,11 @@ class Join(Schedule):
             for g, (structure, items) in enumerate(by_structure.items()):
                 for m, (i, _) in enumerate(items):
                     group_of[i], member_of[i] = g, m
-                columns = tuple(np.asarray(col, dtype=np.float64) for col in zip(*(lv for _, lv in items)))
+                # A column with one value stays a number: formulas keep their fast paths for it.
+                columns = tuple(
+                    col[0] if len(set(col)) == 1 else np.asarray(col, dtype=np.float64)
+                    for col in zip(*(lv for _, lv in items))
+                )
                 groups.append(_Group(structure, tuple(i for i, _ in items), columns))
             starts = np.asarray(self._starts(), dtype=np.float64)
             bounds = np.asarray(self.boundaries, dtype=np.float64)
@@ -146,7 +164,8 @@ class Join(Schedule):
             else:
                 # Steps in other groups' pieces carry other groups' member numbers: keep them in range.
                 member = xp.minimum(xp.take(member_of, i), len(group.members) - 1)
-                piece = _rebuild(group.structure, iter([xp.take(col, member) for col in group.leaves]))
+                numbers = [col if isinstance(col, (int, float)) else xp.take(col, member) for col in group.leaves]
+                piece = _rebuild(group.structure, iter(numbers))
             value = piece._eval(local, xp)
             out = value if out is None else xp.where(xp.take(group_of, i) == g, value, out)
         return out
@@ -160,6 +179,17 @@ class Join(Schedule):
         if self.names is not None:
             return self.names[i]
         return self.schedules[i].phase_at(step - self._starts()[i])
+
+    def landmarks(self, end: float) -> Iterator[Landmark]:
+        starts = self._starts()
+        ends = (*self.boundaries, math.inf)
+        for i, child in enumerate(self.schedules):
+            start = float(starts[i])
+            if start > end:
+                return
+            if i:
+                yield (start, "phase", self.names[i] if self.names is not None else f"phase {i + 1}")
+            yield from landmarks_of(child, start, start, min(end, float(ends[i])))
 
     def _index(self, step: float) -> int:
         return bisect.bisect_right(self.boundaries, step)
@@ -176,7 +206,7 @@ def phases(*specs: tuple[str, Any, float | None]) -> Join:
     if not specs:
         raise ValueError("phases: give at least one (name, schedule, length) phase")
     names, schedules, boundaries = [], [], []
-    total = 0.0
+    total: float = 0.0
     for k, spec in enumerate(specs):
         if not isinstance(spec, tuple) or len(spec) != 3:
             raise TypeError(f"phases: phase {k} must be a (name, schedule, length) tuple, got {spec!r}")
@@ -184,8 +214,10 @@ def phases(*specs: tuple[str, Any, float | None]) -> Join:
         names.append(name)
         schedules.append(schedule)
         if k < len(specs) - 1:
-            if length is None or not length > 0:
-                raise ValueError(f"phases: phase {k} ({name!r}) needs a length > 0, got {length!r}")
+            if length is None or not is_number(length):
+                raise TypeError(f"phases: phase {k} ({shown(name)}) needs a length (a number > 0), got {shown(length)}")
+            if not 0 < length < math.inf:
+                raise ValueError(f"phases: phase {k} ({shown(name)}) needs a length > 0, got {shown(length)}")
             total += length
             boundaries.append(total)
     return Join(tuple(schedules), tuple(boundaries), tuple(names))
