@@ -63,6 +63,58 @@ class Namespace:
     low24_as_float: Callable[[Any, Any], Any]
     full_like: Callable[[Any, Any], Any]
 
+    # -- controller ops (helper G) ------------------------------------------------------------------------------
+    # What controllers (lrsched.controllers, lrsched.greedy) need beyond schedule formulas. One generic body per
+    # op; the array module comes from ``self.name``. The scalar compiler of lrsched.controllers overrides them.
+    def _array_module(self) -> Any:
+        return sys.modules[{"numpy": "numpy", "jax": "jax.numpy", "torch": "torch"}[self.name]]
+
+    def isfinite(self, x: Any) -> Any:
+        """Elementwise ``x`` is neither NaN nor infinite."""
+        if self.is_scalar:
+            return x - x == 0
+        return self._array_module().isfinite(self._array_module().asarray(x))
+
+    def true_divide(self, a: Any, b: float) -> Any:
+        """``a / b`` rounded as a true division (XLA would multiply by ``1 / b``: an optimization barrier stops it)."""
+        if self.name == "jax":
+            return a / sys.modules["jax"].lax.optimization_barrier(a * 0.0 + b)
+        return a / b
+
+    def asarray(self, value: Any, like: Any, integer: bool = False) -> Any:
+        """``value`` as an array of ``like``'s backend and device: ``like``'s float dtype, or int32 with ``integer``."""
+        if self.is_scalar:
+            return int(value) if integer else float(value)
+        mod = self._array_module()
+        dtype = mod.int32 if integer else like.dtype
+        if self.name == "torch":
+            return mod.as_tensor(value, dtype=dtype, device=like.device)
+        return mod.asarray(value, dtype=dtype)
+
+    def where_vector(self, cond: Any, a: Any, b: Any) -> Any:
+        """``a if cond else b`` for vectors: tuples elementwise, arrays along their last axis (``cond`` batches)."""
+        if self.is_scalar:
+            return a if cond else b
+        if isinstance(b, tuple):
+            a = a if isinstance(a, tuple) else (a,) * len(b)
+            return tuple(self.where(cond, x, y) for x, y in zip(a, b))
+        mod = self._array_module()
+        return mod.where(mod.asarray(cond)[..., None], a, b)
+
+    def ring_write(self, vector: Any, pos: Any, value: Any, cond: Any) -> Any:
+        """``vector`` with slot ``pos`` set to ``value`` where ``cond`` (a ring buffer's write)."""
+        if self.is_scalar:
+            return (*vector[:pos], value, *vector[pos + 1 :]) if cond else vector
+        if isinstance(vector, tuple):
+            return tuple(self.where(cond & (pos == i), value, w) for i, w in enumerate(vector))
+        mod = self._array_module()
+        size = vector.shape[-1]
+        slots = mod.arange(size, device=vector.device) if self.name == "torch" else mod.arange(size)
+        here = mod.asarray(cond)[..., None] & (slots == mod.asarray(pos)[..., None])
+        return mod.where(here, mod.asarray(value)[..., None], vector)
+
+    # -- end of controller ops (helper G) ----------------------------------------------------------------------
+
 
 class _Python(Namespace):
     name = "python"
