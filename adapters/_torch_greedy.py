@@ -147,7 +147,7 @@ class ControllerScheduler(ReduceLROnPlateau):
             raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         if epoch is not None:
             raise TypeError(f"{name}.step: the epoch argument is not supported")
-        value = self._reduce_value(float(metrics))
+        value = self._reduce_value(float(metrics.detach() if isinstance(metrics, torch.Tensor) else metrics))
         if self.last_epoch == self._observed_at:  # no optimizer.step() since the last value: count this call
             self.last_epoch += 1
         on_base = isinstance(self.controlled, Controlled)
