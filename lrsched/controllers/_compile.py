@@ -77,13 +77,28 @@ for _name, _symbol in (("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="), ("e
     setattr(_Node, f"__{_name}__", _binary(_symbol, lambda a, b: a)[0])
 
 
+_BOOLEAN_FORMATS = ("<", "<=", ">", ">=", "==", "!=", "and", "or")
+
+
+def _boolean(x: Any) -> bool:
+    """``x`` is a bool when the rule runs on Python numbers (so ``&``/``|`` may become lazy ``and``/``or``)."""
+    if isinstance(x, bool):
+        return True
+    if not isinstance(x, _Node) or not x.args:
+        return False
+    if x.fmt == "{1} if {0} else {2}":
+        return _boolean(x.args[1]) and _boolean(x.args[2])
+    parts = x.fmt.split(" ")
+    return (len(parts) == 3 and parts[1] in _BOOLEAN_FORMATS) or x.fmt == "{0} - {0} == 0.0"
+
+
 def _and(a: Any, b: Any) -> Any:
     for x, y in ((a, b), (b, a)):
         if x is True:
             return y
         if x is False:
             return False
-    return _TRACER.node("{0} & {1}", a, b)
+    return _TRACER.node("{0} and {1}" if _boolean(a) and _boolean(b) else "{0} & {1}", a, b)
 
 
 def _or(a: Any, b: Any) -> Any:
@@ -92,7 +107,7 @@ def _or(a: Any, b: Any) -> Any:
             return y
         if x is True:
             return True
-    return _TRACER.node("{0} | {1}", a, b)
+    return _TRACER.node("{0} or {1}" if _boolean(a) and _boolean(b) else "{0} | {1}", a, b)
 
 
 for _name, _combine in (("and", _and), ("or", _or)):
@@ -108,6 +123,8 @@ class _Tracer(Namespace):
 
     def __init__(self) -> None:
         self.nodes: list[_Node] = []
+        self.writes: list[_Node] = []  # ring_write nodes (candidates for an in-place write)
+        self.refills: list[_Node] = []  # selects of a constant vector (a fresh list in list mode)
 
     def node(self, fmt: str, *args: Any) -> _Node:
         n = _Node(fmt, args, len(self.nodes))
@@ -123,7 +140,10 @@ class _Tracer(Namespace):
         if isinstance(b, tuple) and len(b) > 0:  # per-group tuples: elementwise
             a = a if isinstance(a, tuple) else (a,) * len(b)
             return tuple(self.where(cond, x, y) for x, y in zip(a, b))
-        return self.where(cond, a, b)
+        out = self.where(cond, a, b)
+        if isinstance(out, _Node) and isinstance(a, tuple):
+            self.refills.append(out)
+        return out
 
     def minimum(self, a: Any, b: Any) -> Any:
         return self.node("{0} if {0} <= {1} else {1}", a, b) if _symbolic(a, b) else PYTHON.minimum(a, b)
@@ -140,7 +160,9 @@ class _Tracer(Namespace):
     def ring_write(self, vector: Any, pos: Any, value: Any, cond: Any) -> Any:
         if not _symbolic(vector, pos, value, cond):
             return PYTHON.ring_write(vector, pos, value, cond)
-        return self.node("{0}[:{1}] + ({2},) + {0}[{1} + 1:] if {3} else {0}", vector, pos, value, cond)
+        out = self.node("{0}[:{1}] + ({2},) + {0}[{1} + 1:] if {3} else {0}", vector, pos, value, cond)
+        self.writes.append(out)
+        return out
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
         if not _symbolic(*args):
@@ -224,11 +246,34 @@ class _Emitter:
     def assignments(self, nodes: list[_Node]) -> list[str]:
         lines = []
         for n in nodes:
-            if n.args and self.uses.get(n.index, 0) > 1:
+            simple = all(not isinstance(a, _Node) or not a.args for a in n.args) and "(" not in n.fmt
+            uses = self.uses.get(n.index, 0)
+            if n.args and uses > 1 and not (simple and uses == 2):
                 lines.append(f"v{n.index} = {n.fmt.format(*(self.ref(a) for a in n.args))}")
                 self.locals.add(n.index)
                 n.fmt = f"v{n.index}"
         return lines
+
+
+def _write_in_place(w: list[Any], pos: int, value: Any, cond: bool) -> list[Any]:
+    if cond:
+        w[pos] = value
+    return w
+
+
+def _in_place(tracer: _Tracer) -> bool:
+    """Whether every ring write may mutate its vector in place: the old vector (an input) is read only by the
+    write itself and by selects that take it when the write's condition is false (then nothing was written)."""
+    for write in tracer.writes:
+        old, cond = write.args[0], write.args[3]
+        if old.args:
+            return False
+        for n in tracer.nodes:
+            if n is write or not any(a is old for a in n.args):
+                continue
+            if not (n.fmt == "{1} if {0} else {2}" and n.args[0] is cond and n.args[2] is old and n.args[1] is not old):
+                return False
+    return True
 
 
 def compile_controller(controller: Any, state: Any) -> Compiled | None:
@@ -247,6 +292,12 @@ def compile_controller(controller: Any, state: Any) -> Compiled | None:
         return None
     finally:
         _TRACER = _Tracer()
+    lists = bool(tracer.writes) and _in_place(tracer)
+    if lists:  # vectors are lists written in place; a select of a constant vector takes a fresh copy
+        for w in tracer.writes:
+            w.fmt, w.args = "{0}({1}, {2}, {3}, {4})", (_write_in_place, *w.args)
+        for r in tracer.refills:
+            r.fmt = "list({1}) if {0} else {2}"
     indent = "\n            "
     emit = _Emitter([*outputs, *(lr if isinstance(lr, tuple) else (lr,))])
     body = emit.assignments(tracer.nodes[:boundary])
@@ -281,7 +332,27 @@ def make({all_names}):
     source = source.replace("\n            ", "\n        ")
     namespace: dict[str, Any] = dict(emit.constants)
     exec(compile(source, "<lrsched controller>", "exec"), namespace)  # source: numbers, names and operators only
-    update, get, put, lr_fn = namespace["make"](*_flat(state, controller.vector_fields))
+    vectors = [i for i, name in enumerate(names) if name[2:] in controller.vector_fields]
+    if not lists:
+        vectors = []
+
+    def to_lists(leaves: Any) -> list[Any]:
+        leaves = list(leaves)
+        for i in vectors:
+            leaves[i] = list(leaves[i])
+        return leaves
+
+    update, get_raw, put_raw, lr_fn = namespace["make"](*to_lists(_flat(state, controller.vector_fields)))
+
+    def get() -> tuple[Any, ...]:
+        leaves = list(get_raw())
+        for i in vectors:
+            leaves[i] = tuple(leaves[i])
+        return tuple(leaves)
+
+    def put(leaves: Any) -> None:
+        put_raw(to_lists(leaves))
+
     return Compiled(update, get, put, lr_fn, source)
 
 

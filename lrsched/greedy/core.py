@@ -119,7 +119,7 @@ def _smooth(g: Knobs, state: GreedyState, v: Any, finite: Any, xp: Namespace) ->
     """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
     size = g.window
     slots = xp.ring_write(state.window, state.pos, v, finite)
-    total = xp.call(window_total, slots)
+    total = xp.call(sum if xp.is_scalar and size <= BLOCK else window_total, slots)  # sum(): window_total's
     count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
     pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
     return slots, count, pos, total / xp.maximum(count, 1)
