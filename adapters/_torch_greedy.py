@@ -1,4 +1,4 @@
-"""Any lrsched controller (GreedyLR among them) as a torch LR scheduler; re-exported by ``lrsched.adapters.torch``."""
+"""Any lrsched controller (GreedyLR among them) as a torch LR scheduler (re-exported by lrsched.adapters.torch)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from lrsched.adapters._torch_device import DeviceState, measure
+
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
 from lrsched.controllers.closure import Control
@@ -19,10 +21,6 @@ from lrsched.controllers.protocol import Controller
 from lrsched.greedy.settings import GreedyLR, with_knobs
 
 __all__ = ["ControllerScheduler", "GreedyLRScheduler"]
-
-
-def _norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
 
 
 class ControllerScheduler(ReduceLROnPlateau):
@@ -43,6 +41,10 @@ class ControllerScheduler(ReduceLROnPlateau):
       from the optimizer's parameters and gradients just before each ``optimizer.step()``.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
       (``reduce="mean"``); ``reduce=None`` opts out.
+    * A tensor loss (loss-only controllers) keeps the controller's state on the loss's device (float64) and
+      updates it with tensor operations: no ``.item()``, no host sync; the LRs are written into tensor LRs in
+      place (build the optimizer with a tensor ``lr``, e.g. ``capturable=True``/``fused=True``, for a step with
+      no sync at all) or handed to the optimizer as device tensors. The LR sequence is the one a float loss gives.
 
     ``state_dict()`` is plain data (safe for ``torch.load(weights_only=True)``).
     """
@@ -74,10 +76,8 @@ class ControllerScheduler(ReduceLROnPlateau):
         self.optimizer, self.settings = optimizer, controller
         self.start_step = integer(name, "start_step", start_step, 0)
         self.reduce, self.process_group = reduce, process_group
-        given = getattr(controller, "init_lr", None)
-        lr: Any = given if base is None else (1.0 if given is None else given)
-        if base is None and given is None:
-            lr = tuple(float(g["lr"]) for g in groups)
+        lr: Any = getattr(controller, "init_lr", None)  # None: the groups' LRs, or a multiplier of 1.0 with a base
+        lr = (1.0 if base is not None else tuple(float(g["lr"]) for g in groups)) if lr is None else lr
         if isinstance(lr, tuple) and n == 1:
             lr = lr[0]
         elif n > 1 and not isinstance(lr, tuple):
@@ -85,51 +85,38 @@ class ControllerScheduler(ReduceLROnPlateau):
         self.controlled: Controller = controller if base is None else Controlled(base, controller, start_step)  # type: ignore[arg-type]
         self.sched = Control(self.controlled, lr)
         self.mode = getattr(controller, "mode", "min")
-        self.last_epoch = 0  # optimizer updates so far (ReduceLROnPlateau's name)
-        self._observed_at = 0
-        self._signals: dict[str, Any] = {}
+        self.last_epoch = self._observed_at = 0  # optimizer updates so far (ReduceLROnPlateau's name)
+        self._signals: dict[str, Any] = {}  # the signals of the next value; _prev: (theta, lr) of the previous update
+        self._prev: Any = None
         self._wanted = tuple(s for s in controller.signals if s != "loss")
-        self._prev: tuple[list[torch.Tensor], float] | None = None
+        self._device: DeviceState | None = None  # the state on the loss's device (tensor losses)
         self._hooks = [optimizer.register_step_post_hook(self._after_update)]
-        if self._wanted:
-            self._hooks.append(optimizer.register_step_pre_hook(self._before_update))
+        self._hooks += [optimizer.register_step_pre_hook(self._before_update)] if self._wanted else []
         self._apply(self.sched.lr)
 
     # -- hooks ---------------------------------------------------------------------------------------------------
-    def _params(self) -> list[torch.Tensor]:
-        return [p for g in self.optimizer.param_groups for p in g["params"]]
-
     def _before_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
         """Measure the declared signals at theta_t, before update t."""
-        with torch.no_grad():
-            params = [p.detach() for p in self._params()]
-            grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in self._params()]
-            out: dict[str, Any] = {"grad_norm": _norm(grads), "param_norm": _norm(params)}
-            if self._prev is None:
-                zero = out["grad_norm"] * 0.0
-                out["grad_dot_prev_direction"] = out["prev_direction_norm"] = zero
-            else:
-                old, lr = self._prev
-                d = [(p - q) / lr for p, q in zip(params, old)]
-                out["grad_dot_prev_direction"] = sum((g * x).sum() for g, x in zip(grads, d))
-                out["prev_direction_norm"] = _norm(d)
-            self._prev = ([p.clone() for p in params], float(self.optimizer.param_groups[0]["lr"]))
-        self._signals = {k: out[k] for k in self._wanted}
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        self._signals, self._prev = measure(self._wanted, params, self._prev, optimizer)
 
     def _after_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
         self.last_epoch += 1
         if isinstance(self.controlled, Controlled):  # follow the base schedule update by update
-            self._apply(self.controlled.lr(self.controlled.at(self.sched.state, self.last_epoch)))
+            if self._device is not None:
+                self._apply(self._device.lr(self.last_epoch))
+            else:
+                self._apply(self.controlled.lr(self.controlled.at(self.sched.state, self.last_epoch)))
 
     # -- the controller ----------------------------------------------------------------------------------------
     def _apply(self, lr: Any) -> None:
         lrs = list(lr) if isinstance(lr, tuple) else [lr] * len(self.optimizer.param_groups)
         for group, value in zip(self.optimizer.param_groups, lrs):
-            if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(value)  # tensor LRs (capturable / fused optimizers) stay tensors
+            if isinstance(group["lr"], torch.Tensor):  # tensor LRs (capturable / fused optimizers): in place
+                group["lr"].copy_(torch.as_tensor(value, dtype=group["lr"].dtype))
             else:
-                group["lr"] = value
-        self._last_lr = [float(x) for x in lrs]
+                group["lr"] = value  # a device tensor from a tensor loss: no sync here
+        self._last_lr = [x if isinstance(x, torch.Tensor) else float(x) for x in lrs]
 
     def _reduce_value(self, value: float) -> float:
         if self.reduce is None or not (dist.is_available() and dist.is_initialized()):
@@ -140,6 +127,19 @@ class ControllerScheduler(ReduceLROnPlateau):
         dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
         return float(total.item()) / dist.get_world_size(group)
 
+    def _reduce_tensor(self, value: torch.Tensor) -> torch.Tensor:
+        value = value.detach().to(torch.float64).reshape(())
+        if self.reduce is None or not (dist.is_available() and dist.is_initialized()):
+            return value
+        dist.all_reduce(total := value.clone(), op=dist.ReduceOp.SUM, group=self.process_group)
+        return total / dist.get_world_size(self.process_group)
+
+    def _sync(self) -> None:
+        """Bring the device state back to the host closure (at a checkpoint or a float value: syncs once)."""
+        if self._device is not None:
+            self.sched.load_state(self._device.state)
+            self._device = None
+
     def step(self, metrics: Any = None, epoch: None = None) -> None:  # type: ignore[override]
         """Observe the monitored value of the update just taken and set the next update's LRs."""
         name = type(self).__name__
@@ -147,9 +147,17 @@ class ControllerScheduler(ReduceLROnPlateau):
             raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         if epoch is not None:
             raise TypeError(f"{name}.step: the epoch argument is not supported")
-        value = self._reduce_value(float(metrics.detach() if isinstance(metrics, torch.Tensor) else metrics))
         if self.last_epoch == self._observed_at:  # no optimizer.step() since the last value: count this call
             self.last_epoch += 1
+        if isinstance(metrics, torch.Tensor) and not self._wanted:  # stay on the device: no host sync
+            self._observed_at = self.last_epoch
+            if self._device is None:
+                self._device = DeviceState(self.controlled, self.sched.state, metrics)
+            self._device.update(self._reduce_tensor(metrics), self.last_epoch - 1)
+            self._apply(self._device.lr())
+            return
+        self._sync()
+        value = self._reduce_value(float(metrics.detach() if isinstance(metrics, torch.Tensor) else metrics))
         on_base = isinstance(self.controlled, Controlled)
         if on_base and self.sched.t != self.last_epoch - 1:  # values arrive per evaluation: move the clock
             self.sched.set_step(self.last_epoch - 1)
@@ -160,6 +168,7 @@ class ControllerScheduler(ReduceLROnPlateau):
     @property
     def lr(self) -> Any:
         """The controller's LR (a multiplier when ``base`` is set; a tuple per group)."""
+        self._sync()
         return (
             self.controlled.controller.lr(self.sched.state)
             if isinstance(self.controlled, Controlled)
@@ -168,9 +177,10 @@ class ControllerScheduler(ReduceLROnPlateau):
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data: the update count, the last LRs, the controller's state and settings."""
+        self._sync()
         return {
             "last_epoch": self.last_epoch,
-            "_last_lr": self._last_lr,
+            "_last_lr": [float(x) for x in self._last_lr],
             "greedy": self.sched.state_dict(),
             "settings": self.settings.to_config(),
         }
@@ -184,6 +194,7 @@ class ControllerScheduler(ReduceLROnPlateau):
                 UserWarning,
                 stacklevel=2,
             )
+        self._device = None
         self.sched.load_state_dict(state_dict["greedy"])
         self.last_epoch = self._observed_at = int(state_dict["last_epoch"])
         self._apply(self.sched.lr)
@@ -191,10 +202,12 @@ class ControllerScheduler(ReduceLROnPlateau):
     # ReduceLROnPlateau attributes some trainers read.
     @property
     def best(self) -> float:  # type: ignore[override]
+        self._sync()
         return float(getattr(self.sched.state, "best", float("nan")))
 
     @property
     def num_bad_epochs(self) -> int:  # type: ignore[override]
+        self._sync()
         return int(getattr(self.sched.state, "bad", 0))
 
     def __repr__(self) -> str:

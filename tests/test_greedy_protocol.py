@@ -213,3 +213,50 @@ def test_under_the_transformers_trainer_the_base_follows_optimizer_updates(tmp_p
     assert used[3] == pytest.approx(base(3) * 2.0, rel=1e-12)  # the first value improves on +inf: g = 1 / 0.5
     g = scheduler.lr
     assert used[-1] == pytest.approx(base(14) * g, rel=1e-12) and g != 1.0  # evaluations steer the multiplier
+
+
+@pytest.mark.parametrize("base", [None, lrsched.warmup(lrsched.cosine_decay(1.0, 60), warmup_steps=5)])
+def test_tensor_losses_stay_on_the_device_and_give_the_float_path_lrs(base: Any, monkeypatch: Any) -> None:
+    """Issue 11.7: a tensor loss updates the state with tensor ops (no .item()/float()); same LRs as floats."""
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import GreedyLRScheduler
+
+    knobs = dict(patience=1, factor=0.5, window=3, cooldown=1, min_lr=0.01, max_lr=4.0, reset_start=2)
+    losses = [3.0, 2.0, 2.5, 2.4, math.nan, 2.6, 1.0, 0.9, 1.2, 1.3, 0.5, 0.7, 0.8, 0.9, 1.0] * 2
+    params = [torch.zeros(2, requires_grad=True)]
+    opt_f = torch.optim.SGD(params, lr=float(np.float32(0.1)))  # the float32 tensor LR below, as a float
+    opt_t = torch.optim.SGD(params, lr=torch.tensor(0.1))
+    by_float = GreedyLRScheduler(opt_f, base=base, start_step=2, **knobs)
+    by_tensor = GreedyLRScheduler(opt_t, base=base, start_step=2, **knobs)
+    tensor_losses = [torch.tensor(v, dtype=torch.float32) for v in losses]
+
+    def no_sync(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a host sync in the scheduler step")
+
+    lrs_f, lrs_t = [], []
+    for v, tv in zip(losses, tensor_losses):
+        by_float.step(float(np.float32(v)))
+        lrs_f.append(opt_f.param_groups[0]["lr"])
+        with monkeypatch.context() as m:
+            m.setattr(torch.Tensor, "item", no_sync)
+            m.setattr(torch.Tensor, "__float__", no_sync)
+            m.setattr(torch.Tensor, "__bool__", no_sync)
+            by_tensor.step(tv)
+        assert isinstance(opt_t.param_groups[0]["lr"], torch.Tensor)
+        lrs_t.append(float(opt_t.param_groups[0]["lr"].to(torch.float64)))
+    np.testing.assert_allclose(lrs_t, lrs_f, rtol=1e-6)  # the optimizer's float32 tensor LR rounds
+    assert len(set(lrs_f)) > 3  # the controller moved the LR
+    assert by_tensor.state_dict()["greedy"] == by_float.state_dict()["greedy"]  # same state, bit for bit
+
+
+def test_scheduler_step_on_a_tensor_loss_compiles_without_graph_breaks() -> None:
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import GreedyLRScheduler
+
+    params = [torch.zeros(2, requires_grad=True)]
+    opt = torch.optim.SGD(params, lr=torch.tensor(0.1))
+    scheduler = GreedyLRScheduler(opt, patience=0, factor=0.5, window=2)
+    scheduler.step(torch.tensor(1.0))
+    explained = torch._dynamo.explain(lambda loss: scheduler.step(loss))(torch.tensor(2.0))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert float(opt.param_groups[0]["lr"]) == pytest.approx(0.1, rel=1e-6)  # 1.0 up (x2), then 2.0 down (x0.5)
