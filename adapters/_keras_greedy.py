@@ -89,7 +89,14 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.start_step = start_step
         self.sched: Control | None = None
         self._lr: float | None = None  # the LR last written to the optimizer
-        self._t = 0  # optimizer.iterations, counted here (reading the variable syncs the device)
+        self._t = 0  # optimizer.iterations, counted here per batch (reading the variable syncs the device)
+        self._set_hooks()
+
+    def _set_hooks(self) -> None:
+        """Per epoch, no batch-end hook: Keras then keeps dispatching batch callbacks asynchronously."""
+        self.__dict__.pop("on_train_batch_end", None)
+        if self.frequency == "epoch":
+            self.on_train_batch_end = keras.callbacks.Callback.on_train_batch_end.__get__(self)  # type: ignore[method-assign]
 
     # -- Keras hooks -----------------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -117,11 +124,10 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.base is not None:
             self._apply()  # follow the base schedule step by step
+        self._t += 1  # the update about to run is t - 1
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._t += 1
-        if self.frequency == "batch":
-            self._observe(logs)
+        self._observe(logs)  # frequency="batch" only (see __init__)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.frequency == "epoch":
@@ -181,6 +187,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             raise TypeError(f"{type(self).__name__}.load_state_dict: settings must be a controller, got {settings!r}")
         self.settings = settings
         self.monitor, self.frequency = str(state["monitor"]), str(state["frequency"])
+        self._set_hooks()
         self.base = None if state["base"] is None else from_config(state["base"])
         self.start_step = int(state["start_step"])
         self.sched = Control(self._controlled(), 1.0 if self.base is not None else None)
