@@ -41,10 +41,10 @@ class ControllerScheduler(ReduceLROnPlateau):
       from the optimizer's parameters and gradients just before each ``optimizer.step()``.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
       (``reduce="mean"``); ``reduce=None`` opts out.
-    * A tensor loss (loss-only controllers) keeps the controller's state on the loss's device (float64) and
-      updates it with tensor operations: no ``.item()``, no host sync; the LRs are written into tensor LRs in
-      place (build the optimizer with a tensor ``lr``, e.g. ``capturable=True``/``fused=True``, for a step with
-      no sync at all) or handed to the optimizer as device tensors. The LR sequence is the one a float loss gives.
+    * A tensor loss with tensor LRs (an optimizer built with a tensor ``lr``, e.g. ``capturable=True`` or
+      ``fused=True``; loss-only controllers) keeps the controller's state on the loss's device (float64),
+      updates it with tensor operations and writes the LRs in place: no ``.item()``, no host sync. The LR
+      sequence is the one a float loss gives. With float LRs the loss is read with ``float()``.
 
     ``state_dict()`` is plain data (safe for ``torch.load(weights_only=True)``).
     """
@@ -115,7 +115,7 @@ class ControllerScheduler(ReduceLROnPlateau):
             if isinstance(group["lr"], torch.Tensor):  # tensor LRs (capturable / fused optimizers): in place
                 group["lr"].copy_(torch.as_tensor(value, dtype=group["lr"].dtype))
             else:
-                group["lr"] = value  # a device tensor from a tensor loss: no sync here
+                group["lr"] = value
         self._last_lr = [x if isinstance(x, torch.Tensor) else float(x) for x in lrs]
 
     def _reduce_value(self, value: float) -> float:
@@ -147,9 +147,9 @@ class ControllerScheduler(ReduceLROnPlateau):
             raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         if epoch is not None:
             raise TypeError(f"{name}.step: the epoch argument is not supported")
-        if self.last_epoch == self._observed_at:  # no optimizer.step() since the last value: count this call
-            self.last_epoch += 1
-        if isinstance(metrics, torch.Tensor) and not self._wanted:  # stay on the device: no host sync
+        self.last_epoch += self.last_epoch == self._observed_at  # no optimizer.step() since the last value: count it
+        tensor_lrs = all(isinstance(g["lr"], torch.Tensor) for g in self.optimizer.param_groups)
+        if isinstance(metrics, torch.Tensor) and tensor_lrs and not self._wanted:  # on the device: no host sync
             self._observed_at = self.last_epoch
             if self._device is None:
                 self._device = DeviceState(self.controlled, self.sched.state, metrics)
