@@ -260,3 +260,37 @@ def test_scheduler_step_on_a_tensor_loss_compiles_without_graph_breaks() -> None
     explained = torch._dynamo.explain(lambda loss: scheduler.step(loss))(torch.tensor(2.0))
     assert explained.graph_break_count == 0, explained.break_reasons
     assert float(opt.param_groups[0]["lr"]) == pytest.approx(0.1, rel=1e-6)  # 1.0 up (x2), then 2.0 down (x0.5)
+
+
+def test_knobs_are_keyword_only_and_foreign_names_say_what_to_use() -> None:
+    """Issue 11.11-12: reduce_on_plateau(0.1) is not read as init_lr; torch/transformers names get a hint."""
+    with pytest.raises(TypeError, match="positional"):
+        lrsched.reduce_on_plateau(0.1)  # type: ignore[misc]
+    assert lrsched.reduce_on_plateau(factor=0.1, patience=5).init_lr is None
+    hints = {"window_size": "use `window=`", "smooth": "window=", "verbose": "do not print", "T_max": "cosine_decay"}
+    for name, hint in hints.items():
+        with pytest.raises(TypeError, match=f"`{name}=`: .*{hint}"):
+            lrsched.greedy(init_lr=0.1, **{name: 5})
+    with pytest.raises(TypeError, match=r"valid keywords: .*window"):
+        lrsched.greedy_on(1.0, wndow=3)
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import GreedyLRScheduler
+
+    with pytest.raises(TypeError, match="GreedyLRScheduler: unexpected keyword argument `eta_min=`: use `min_lr=`"):
+        GreedyLRScheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), eta_min=0.0)
+
+
+def test_greedy_lr_of_says_how_to_read_one_of_several_controllers() -> None:
+    """Issue 11.13: under optax.multi_transform there is one state per label."""
+    pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    import jax.numpy as jnp
+
+    from lrsched.adapters.optax import greedy_lr_of, scale_by_greedy_lr
+
+    g = lrsched.GreedyLR(init_lr=0.1)
+    opt = optax.multi_transform({"a": scale_by_greedy_lr(g), "b": scale_by_greedy_lr(g)}, {"x": "a", "y": "b"})
+    state = opt.init({"x": jnp.zeros(2), "y": jnp.zeros(2)})
+    with pytest.raises(ValueError, match=r"found 2; .*greedy_lr_of\(opt_state.inner_states\['label'\]\)"):
+        greedy_lr_of(state)
+    assert float(greedy_lr_of(state.inner_states["a"])) == pytest.approx(0.1)

@@ -10,6 +10,7 @@ from typing import Any
 
 from lrsched._core.backend import Namespace
 from lrsched._core.validate import flag, integer, number
+from lrsched.controllers.knobs import check_knobs
 from lrsched.controllers.protocol import Controller, register_controller
 from lrsched.greedy.core import VECTOR_FIELDS, GreedyState, cast_state, initial_state, update_state
 
@@ -211,8 +212,6 @@ def with_knobs(owner: str, settings: GreedyLR | None, knobs: dict[str, Any]) -> 
 
     Unknown knobs raise a ``TypeError`` naming lrsched's equivalent of torch's and transformers' names.
     """
-    from lrsched.controllers.knobs import check_knobs
-
     check_knobs(owner, GreedyLR, knobs)
     if settings is None:
         return GreedyLR(**knobs)
