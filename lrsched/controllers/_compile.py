@@ -12,6 +12,7 @@ value, an unknown operation) gives ``None`` and the closure calls ``controller.u
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -276,6 +277,23 @@ def _in_place(tracer: _Tracer) -> bool:
     return True
 
 
+def _store(pending: list[tuple[str, str]]) -> list[str]:
+    """Statements writing the new state: one assignment per leaf, ordered so that no later expression reads a
+    leaf already overwritten; leaves that read each other in a cycle share one tuple assignment."""
+    reads = {name: set(re.findall(r"\bs_\w+", text)) for name, text in pending}
+    lines = []
+    while pending:
+        for i, (name, text) in enumerate(pending):
+            if not any(name in reads[other] for other, _ in pending if other != name):
+                lines.append(f"{name} = {text}")
+                del pending[i]
+                break
+        else:
+            lines.append(f"{', '.join(n for n, _ in pending)} = {', '.join(t for _, t in pending)}")
+            break
+    return lines
+
+
 def compile_controller(controller: Any, state: Any) -> Compiled | None:
     """Compile ``controller.rule`` for states shaped like ``state`` (Python numbers), or ``None``."""
     global _TRACER
@@ -304,8 +322,7 @@ def compile_controller(controller: Any, state: Any) -> Compiled | None:
     changed = [(name, out) for name, out, old in zip(names, outputs, _flat(sym, controller.vector_fields))
                if out is not old]  # fmt: skip
     lr_text = ", ".join(emit.ref(x) for x in lr) + "," if isinstance(lr, tuple) else emit.ref(lr)
-    if changed:
-        body.append(f"{', '.join(n for n, _ in changed)} = {', '.join(emit.ref(o) for _, o in changed)}")
+    body += _store([(name, emit.ref(out)) for name, out in changed])
     args = ", ".join(f"a_{s}" for s in controller.signals)
     convert = indent.join(f"if type(a_{s}) is not float: a_{s} = float(a_{s})" for s in controller.signals)
     all_names = ", ".join(names)
