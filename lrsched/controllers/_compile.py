@@ -213,10 +213,34 @@ def _flat(state: Any, vector_fields: frozenset[str]) -> list[Any]:
     return out
 
 
+_LAZY = (" if ", " and ", " or ")
+
+
+def _guarded(parents: list[_Node]) -> bool:
+    """A node used twice, once as the true branch of ``where(c, node, b)`` and once inside ``c`` on a path of
+    eager operations: computing it where ``c`` first uses it (``:=``) covers both uses, and only when needed."""
+    if len(parents) != 2:
+        return False
+    for w, other in (parents, parents[::-1]):
+        if w.fmt == "{1} if {0} else {2}" and isinstance(w.args[0], _Node) and _eager_path(w.args[0], other):
+            return other is not w and any(a is w.args[1] for a in other.args)
+    return False
+
+
+def _eager_path(root: _Node, target: _Node) -> bool:
+    """``target`` is ``root`` or reached from it through operations that evaluate all their arguments."""
+    if root is target:
+        return True
+    if not root.args or any(lazy in root.fmt for lazy in _LAZY):
+        return False
+    return any(isinstance(a, _Node) and _eager_path(a, target) for a in root.args)
+
+
 class _Emitter:
     def __init__(self, outputs: list[Any]) -> None:
         self.constants: dict[str, Any] = {}
         self.uses: dict[int, int] = {}
+        self.parents: dict[int, list[_Node]] = {}
         seen: set[int] = set()
         stack = [o for o in outputs if isinstance(o, _Node)]
         for o in stack:
@@ -229,13 +253,21 @@ class _Emitter:
             for i, a in enumerate(n.args):
                 if isinstance(a, _Node):
                     self.uses[a.index] = self.uses.get(a.index, 0) + n.fmt.count(f"{{{i}}}")
+                    self.parents.setdefault(a.index, []).append(n)
                     stack.append(a)
         self.locals: set[int] = set()
+        self.walrus = {i for i, ps in self.parents.items() if self.uses[i] == 2 and _guarded(ps)}
+        self.defined: set[int] = set()
 
     def ref(self, value: Any) -> str:
         if isinstance(value, _Node):
             if not value.args or value.index in self.locals:
                 return value.fmt
+            if value.index in self.walrus:  # first rendered in a condition that is always evaluated first
+                if value.index in self.defined:
+                    return f"v{value.index}"
+                self.defined.add(value.index)
+                return f"(v{value.index} := {value.fmt.format(*(self.ref(a) for a in value.args))})"
             text = value.fmt.format(*(self.ref(a) for a in value.args))
             return text if not value.args else f"({text})"
         if type(value) is bool or (type(value) in (int, float) and math.isfinite(value)):
@@ -249,7 +281,7 @@ class _Emitter:
         for n in nodes:
             simple = all(not isinstance(a, _Node) or not a.args for a in n.args) and "(" not in n.fmt
             uses = self.uses.get(n.index, 0)
-            if n.args and uses > 1 and not (simple and uses == 2):
+            if n.args and uses > 1 and not (simple and uses == 2) and n.index not in self.walrus:
                 lines.append(f"v{n.index} = {n.fmt.format(*(self.ref(a) for a in n.args))}")
                 self.locals.add(n.index)
                 n.fmt = f"v{n.index}"
