@@ -1,18 +1,19 @@
-"""GreedyLR as a Keras 3 callback; re-exported by :mod:`lrsched.adapters.keras`."""
+"""Any lrsched controller (GreedyLR among them) as a Keras 3 callback; re-exported by ``lrsched.adapters.keras``."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import keras
 
 from lrsched._core.config import from_config
 from lrsched._core.schedule import Schedule, as_schedule
-from lrsched.greedy.closure import GreedyScheduler
-from lrsched.greedy.settings import GreedyLR, resolve_settings
+from lrsched.controllers.closure import Control
+from lrsched.controllers.on import Controlled
+from lrsched.controllers.protocol import Controller
+from lrsched.greedy.settings import GreedyLR, with_knobs
 
-__all__ = ["GreedyLRCallback", "take_over_learning_rate"]
+__all__ = ["ControllerCallback", "GreedyLRCallback", "take_over_learning_rate"]
 
 
 def take_over_learning_rate(optimizer: Any, schedule_type: type[Any]) -> Schedule | None:
@@ -28,7 +29,7 @@ def take_over_learning_rate(optimizer: Any, schedule_type: type[Any]) -> Schedul
         return None
     if not isinstance(current, schedule_type):
         raise TypeError(
-            f"GreedyLRCallback: the optimizer's learning rate must be a float or an lrsched KerasSchedule, "
+            f"ControllerCallback: the optimizer's learning rate must be a float or an lrsched KerasSchedule, "
             f"got {type(current).__name__}; pass the schedule as base= and a float learning rate instead"
         )
     value = float(keras.ops.convert_to_numpy(current(optimizer.iterations)))
@@ -42,25 +43,162 @@ def take_over_learning_rate(optimizer: Any, schedule_type: type[Any]) -> Schedul
     return base
 
 
-class GreedyLRCallback(keras.callbacks.Callback):  # type: ignore[misc]
-    """Set the optimizer's learning rate with GreedyLR, from ``logs[monitor]`` after each batch or epoch.
+class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
+    """Set the optimizer's learning rate with a controller, from ``logs[monitor]`` after each batch or epoch.
 
     Args:
-        settings: a ``lrsched.GreedyLR`` (``knobs`` override its fields). Without
-            ``base``, ``init_lr=None`` starts from the optimizer's learning rate.
-        monitor: the log key to watch (``"loss"``, ``"val_loss"``, a metric; use
-            ``mode="max"`` for metrics to maximise). In batch logs Keras reports the
-            running mean of the epoch so far.
+        controller: a :class:`lrsched.Controller` reading only the loss (e.g. ``lrsched.GreedyLR``). Without
+            ``base``, an ``init_lr`` of ``None`` starts from the optimizer's learning rate.
+        monitor: the log key to watch (``"loss"``, ``"val_loss"``, a metric; use the controller's
+            ``mode="max"`` for metrics to maximise). In batch logs Keras reports the running mean of the epoch.
         frequency: ``"epoch"`` (default) or ``"batch"`` (not with ``val_*`` keys).
-        base: an lrsched schedule to steer on top of: ``lr = base(t) * g`` with
-            ``t = optimizer.iterations`` and ``g`` the controller's LR (a multiplier,
-            initially ``init_lr`` or 1.0) moving only once ``t >= start_step``. When the
-            optimizer was built with a :class:`KerasSchedule`, that schedule becomes the
-            base and the optimizer gets a settable learning-rate variable in its place
-            (it then saves like an optimizer built with a float learning rate).
+        base: an lrsched schedule to steer on top of (:func:`lrsched.on_schedule`): ``lr = base(t) * g`` with
+            ``t = optimizer.iterations`` and ``g`` the controller's LR (a multiplier, initially ``init_lr`` or
+            1.0); a value observed at update ``t < start_step`` is ignored. When the optimizer was built with a
+            :class:`KerasSchedule`, that schedule becomes the base and the optimizer gets a settable
+            learning-rate variable in its place (it then saves like an optimizer built with a float LR).
+        verbose: 1 prints a line when the controller changes the LR (as Keras' ``ReduceLROnPlateau`` does).
 
-    The LR is written to ``logs["learning_rate"]``. ``state_dict()`` /
-    ``load_state_dict()`` (JSON data) checkpoint the callback with the model.
+    The LR is written to ``logs["learning_rate"]``. ``state_dict()`` / ``load_state_dict()`` (JSON data)
+    checkpoint the callback with the model; the ``.keras`` file holds only the current float LR.
+    """
+
+    def __init__(
+        self,
+        controller: Controller,
+        *,
+        monitor: str = "loss",
+        frequency: str = "epoch",
+        base: Schedule | float | None = None,
+        start_step: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if frequency not in ("epoch", "batch"):
+            raise ValueError(f"{name}: frequency must be 'epoch' or 'batch', got {frequency!r}")
+        if frequency == "batch" and monitor.startswith("val_"):
+            raise ValueError(f"{name}: monitor={monitor!r} is only logged per epoch; use frequency='epoch'")
+        if not isinstance(controller, Controller) or controller.signals != ("loss",):
+            raise TypeError(f"{name}: controller must be a Controller reading only the loss, got {controller!r}")
+        if getattr(controller, "groups", 0):
+            raise ValueError(f"{name}: Keras optimizers have one learning rate; per-group settings are not supported")
+        self.settings = controller
+        self.monitor, self.frequency, self.verbose = monitor, frequency, verbose
+        self.base = None if base is None else as_schedule(base, owner=name, field="base")
+        self.start_step = start_step
+        self.sched: Control | None = None
+        self._lr: float | None = None  # the LR last written to the optimizer
+        self._t = 0  # optimizer.iterations, counted here per batch (reading the variable syncs the device)
+        self._set_hooks()
+
+    def _set_hooks(self) -> None:
+        """Per epoch, no batch-end hook: Keras then keeps dispatching batch callbacks asynchronously."""
+        self.__dict__.pop("on_train_batch_end", None)
+        if self.frequency == "epoch":
+            self.on_train_batch_end = keras.callbacks.Callback.on_train_batch_end.__get__(self)  # type: ignore[method-assign]
+
+    # -- Keras hooks -----------------------------------------------------------------------------------------------
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        model = self.model
+        from lrsched.adapters.keras import KerasSchedule
+
+        schedule = take_over_learning_rate(model.optimizer, KerasSchedule)
+        if schedule is not None:
+            if self.base is not None:
+                raise ValueError(f"{type(self).__name__}: base= given and the optimizer has a KerasSchedule")
+            self.base = schedule
+            model.make_train_function(force=True)
+        self._t = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        if self.sched is None:
+            lr = None
+            if getattr(self.settings, "init_lr", None) is None and self.base is None:
+                lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            self.sched = Control(self._controlled(), lr)
+        self._lr = None
+        self._apply()
+
+    def _controlled(self) -> Controller:
+        return self.settings if self.base is None else Controlled(self.base, self.settings, self.start_step)
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.base is not None:
+            self._apply()  # follow the base schedule step by step
+        self._t += 1  # the update about to run is t - 1
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._observe(logs)  # frequency="batch" only (see __init__)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.frequency == "epoch":
+            self._observe(logs)
+        if logs is not None:
+            logs["learning_rate"] = self.current_lr()
+
+    # -- the controller ---------------------------------------------------------------------------------------------
+    def _observe(self, logs: dict[str, Any] | None) -> None:
+        if not logs or self.monitor not in logs:
+            raise KeyError(f"{type(self).__name__}: monitor={self.monitor!r} is not in the logs ({sorted(logs or {})})")
+        assert self.sched is not None
+        if self.base is not None and self.sched.t != self._t - 1:  # the value belongs to update iterations - 1
+            self.sched.set_step(self._t - 1)
+        before = self.sched.lr
+        self.sched(float(logs[self.monitor]))
+        if self.verbose and self.sched.lr != before:
+            print(f"\n{type(self).__name__}: step {self._t}: learning rate {self.current_lr():.6g}")
+        self._apply()
+        logs["learning_rate"] = self.current_lr()
+
+    def current_lr(self) -> float:
+        """The LR the next optimizer step uses."""
+        assert self.sched is not None
+        if self.base is None:
+            return float(self.sched.lr)
+        controlled = self.sched.controller
+        assert isinstance(controlled, Controlled)
+        if self.sched.t == self._t:
+            return float(self.sched.lr)
+        return float(controlled.lr(controlled.at(self.sched.state, self._t)))
+
+    def _apply(self) -> None:
+        lr = self.current_lr()
+        if lr != self._lr:  # assign only on a change: each assignment costs a device write
+            self.model.optimizer.learning_rate = lr  # on JAX, reading self.model syncs the state first
+            self._lr = lr
+
+    # -- checkpointing ------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON data: the controller, monitor, frequency, the base schedule's config and the controller's state."""
+        if self.sched is None:
+            raise ValueError(f"{type(self).__name__}.state_dict: the callback has not been used in training yet")
+        return {
+            "settings": self.settings.to_config(),
+            "monitor": self.monitor,
+            "frequency": self.frequency,
+            "base": None if self.base is None else self.base.to_config(),
+            "start_step": self.start_step,
+            "greedy": self.sched.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` (before ``fit``); ``GreedyLRCallback().load_state_dict(d)`` suffices."""
+        settings = from_config(state["settings"])
+        if not isinstance(settings, Controller):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: settings must be a controller, got {settings!r}")
+        self.settings = settings
+        self.monitor, self.frequency = str(state["monitor"]), str(state["frequency"])
+        self._set_hooks()
+        self.base = None if state["base"] is None else from_config(state["base"])
+        self.start_step = int(state["start_step"])
+        self.sched = Control(self._controlled(), 1.0 if self.base is not None else None)
+        self.sched.load_state_dict(state["greedy"])
+
+
+class GreedyLRCallback(ControllerCallback):
+    """GreedyLR as a Keras callback: :class:`ControllerCallback` with a :class:`lrsched.GreedyLR`.
+
+    ``GreedyLRCallback(settings=None, *, monitor="loss", frequency="epoch", base=None, start_step=0,
+    verbose=0, **knobs)``; ``knobs`` are GreedyLR's fields.
     """
 
     def __init__(
@@ -74,106 +212,7 @@ class GreedyLRCallback(keras.callbacks.Callback):  # type: ignore[misc]
         verbose: int = 0,
         **knobs: Any,
     ) -> None:
-        super().__init__()
-        if frequency not in ("epoch", "batch"):
-            raise ValueError(f"GreedyLRCallback: frequency must be 'epoch' or 'batch', got {frequency!r}")
-        if frequency == "batch" and monitor.startswith("val_"):
-            raise ValueError(f"GreedyLRCallback: monitor={monitor!r} is only logged per epoch; use frequency='epoch'")
-        settings = resolve_settings("GreedyLRCallback", settings, knobs)
-        if settings.groups:
-            raise ValueError(
-                "GreedyLRCallback: Keras optimizers have one learning rate; per-group settings are not supported"
-            )
-        self.settings = settings
-        self.monitor, self.frequency, self.verbose = monitor, frequency, verbose
-        self.base = None if base is None else as_schedule(base, owner="GreedyLRCallback", field="base")
-        self.start_step = start_step
-        self.greedy: GreedyScheduler | None = None
-
-    # -- Keras hooks -----------------------------------------------------------------------------------------------
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        model = self.model
-        from lrsched.adapters.keras import KerasSchedule
-
-        schedule = take_over_learning_rate(model.optimizer, KerasSchedule)
-        if schedule is not None:
-            if self.base is not None:
-                raise ValueError("GreedyLRCallback: base= given and the optimizer has a KerasSchedule; pass only one")
-            self.base = schedule
-            model.make_train_function(force=True)
-        if self.greedy is None:
-            init = self.settings.init_lr
-            if init is None:
-                init = (
-                    1.0 if self.base is not None else float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-                )
-            self.settings = dataclasses.replace(self.settings, init_lr=init)
-            self.greedy = GreedyScheduler(self.settings)
-        self._apply()
-
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.base is not None:
-            self._apply()  # follow the base schedule step by step
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.frequency == "batch":
-            self._observe(logs)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.frequency == "epoch":
-            self._observe(logs)
-        if logs is not None:
-            logs["learning_rate"] = self.current_lr()
-
-    # -- the controller ---------------------------------------------------------------------------------------------
-    def _step(self) -> int:
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-
-    def _observe(self, logs: dict[str, Any] | None) -> None:
-        if not logs or self.monitor not in logs:
-            raise KeyError(f"GreedyLRCallback: monitor={self.monitor!r} is not in the logs ({sorted(logs or {})})")
-        assert self.greedy is not None
-        if self.base is None or self._step() > self.start_step:  # the value belongs to step iterations - 1
-            self.greedy(float(logs[self.monitor]))
-        self._apply()
-        if logs is not None:
-            logs["learning_rate"] = self.current_lr()
-
-    def current_lr(self) -> float:
-        """The LR the next optimizer step uses."""
-        assert self.greedy is not None
-        if self.base is None:
-            return float(self.greedy.lr)
-        return float(self.base(self._step())) * float(self.greedy.lr)
-
-    def _apply(self) -> None:
-        lr = self.current_lr()
-        self.model.optimizer.learning_rate = lr  # on JAX, reading self.model syncs the state first
-        if self.verbose:
-            print(f"GreedyLRCallback: step {self._step()}: learning rate {lr:.6g}")
-
-    # -- checkpointing ------------------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """JSON data: the settings, monitor, frequency, the base schedule's config and the controller's state."""
-        if self.greedy is None:
-            raise ValueError("GreedyLRCallback.state_dict: the callback has not been used in training yet")
-        return {
-            "settings": self.settings.to_config(),
-            "monitor": self.monitor,
-            "frequency": self.frequency,
-            "base": None if self.base is None else self.base.to_config(),
-            "start_step": self.start_step,
-            "greedy": self.greedy.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict` (before ``fit``); ``GreedyLRCallback().load_state_dict(d)`` suffices."""
-        settings = from_config(state["settings"])
-        if not isinstance(settings, GreedyLR):
-            raise TypeError(f"GreedyLRCallback.load_state_dict: settings must be a GreedyLR, got {settings!r}")
-        self.settings = settings
-        self.monitor, self.frequency = str(state["monitor"]), str(state["frequency"])
-        self.base = None if state["base"] is None else from_config(state["base"])
-        self.start_step = int(state["start_step"])
-        self.greedy = GreedyScheduler(settings)
-        self.greedy.load_state_dict(state["greedy"])
+        controller = with_knobs("GreedyLRCallback", settings, knobs)
+        super().__init__(
+            controller, monitor=monitor, frequency=frequency, base=base, start_step=start_step, verbose=verbose
+        )

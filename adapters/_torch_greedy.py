@@ -1,8 +1,7 @@
-"""GreedyLR as a torch LR scheduler; re-exported by :mod:`lrsched.adapters.torch`."""
+"""Any lrsched controller (GreedyLR among them) as a torch LR scheduler (re-exported by lrsched.adapters.torch)."""
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -12,62 +11,214 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from lrsched._core.schedule import Schedule, as_schedule
-from lrsched.greedy.closure import GreedyScheduler
-from lrsched.greedy.settings import GreedyLR, resolve_settings
+from lrsched._core.schedule import Schedule
+from lrsched._core.validate import integer
+from lrsched.adapters._torch_device import DeviceState, measure
+from lrsched.controllers.closure import Control
+from lrsched.controllers.on import Controlled
+from lrsched.controllers.protocol import Controller
+from lrsched.greedy.settings import GreedyLR, with_knobs
 
-__all__ = ["GreedyLRScheduler"]
-
-
-def _settings(optimizer: Optimizer, settings: GreedyLR | None, knobs: dict[str, Any], multiplier: bool) -> GreedyLR:
-    settings = resolve_settings("GreedyLRScheduler", settings, knobs)
-    n = len(optimizer.param_groups)
-    if settings.groups not in (0, n):
-        raise ValueError(
-            f"GreedyLRScheduler: settings hold {settings.groups} per-group values, the optimizer {n} groups"
-        )
-    init = settings.init_lr
-    if init is None:
-        init = 1.0 if multiplier else tuple(float(g["lr"]) for g in optimizer.param_groups)
-    if n > 1 and not isinstance(init, tuple):
-        init = (init,) * n
-    if n == 1 and isinstance(init, tuple):
-        init = init[0]
-    return dataclasses.replace(settings, init_lr=init)
+__all__ = ["ControllerScheduler", "GreedyLRScheduler"]
 
 
-def _bases(optimizer: Optimizer, base: Any) -> list[Schedule] | None:
-    if base is None:
-        return None
-    n = len(optimizer.param_groups)
-    if isinstance(base, (list, tuple)):
-        if len(base) != n:
-            raise ValueError(
-                f"GreedyLRScheduler: base must be one schedule or one per param group ({n}), got {len(base)}"
-            )
-        return [as_schedule(b, owner="GreedyLRScheduler", field=f"base[{i}]") for i, b in enumerate(base)]
-    return [as_schedule(base, owner="GreedyLRScheduler", field="base")] * n
+class ControllerScheduler(ReduceLROnPlateau):
+    """A controller steering the optimizer's LRs: ``scheduler.step(loss)`` after ``optimizer.step()``.
 
+    A subclass of ``ReduceLROnPlateau`` (itself an ``LRScheduler``), so trainers that pass the monitored value to
+    plateau schedulers drive it (Lightning's ``lr_scheduler_config`` with a ``"monitor"``; the transformers
+    ``Trainer`` with ``lr_scheduler_type="reduce_lr_on_plateau"``-style use calls ``step(metric)`` after each
+    evaluation and needs ``metric_for_best_model`` set).
 
-class GreedyLRScheduler(ReduceLROnPlateau):
-    """GreedyLR as a torch scheduler: ``scheduler.step(loss)`` after each ``optimizer.step()`` (or epoch).
-
-    A subclass of ``ReduceLROnPlateau`` (itself an ``LRScheduler``), so trainers
-    that pass the monitored value to plateau schedulers (Lightning's
-    ``lr_scheduler_config`` with a ``"monitor"``, the HF ``Trainer``) drive it.
-
-    * Without ``base``: the controller's LR is each group's LR, starting at
-      ``settings.init_lr`` or, when that is ``None``, at the groups' current ``lr``.
-      Per-group ``init_lr``/``min_lr``/``max_lr`` tuples give groups their own bounds.
-    * With ``base`` (one lrsched schedule, or one per group): the controller's
-      LR is a multiplier ``g`` (initially ``init_lr`` or 1.0) and
-      ``lr_t = base(t) * g_t``, with ``t`` the number of ``step()`` calls; values
-      observed at ``t < start_step`` are ignored (e.g. keep a warmup intact).
-    * Distributed: when ``torch.distributed`` is initialized, the monitored value
-      is averaged over all ranks before the controller sees it (``reduce="mean"``),
-      so every rank applies the same LR; ``reduce=None`` opts out.
+    * Without ``base``: the controller's LR is each group's LR (initially the controller's ``init_lr`` or, when
+      that is ``None``, the groups' current ``lr``).
+    * With ``base`` (one lrsched schedule, or one per group): ``lr_t = base(t) * g_t``
+      (:func:`lrsched.on_schedule`), ``g`` the controller's LR used as a multiplier and ``t`` the number of
+      optimizer updates so far (counted by an optimizer step hook; when ``optimizer.step()`` is never called,
+      each ``step(value)`` counts as one update). A value observed at update ``t < start_step`` is ignored.
+    * Signals: the controller's declared :data:`lrsched.controllers.SIGNALS` other than the loss are computed
+      from the optimizer's parameters and gradients just before each ``optimizer.step()``.
+    * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
+      (``reduce="mean"``); ``reduce=None`` opts out.
+    * A tensor loss with tensor LRs (an optimizer built with a tensor ``lr``, e.g. ``capturable=True`` or
+      ``fused=True``; loss-only controllers) keeps the controller's state on the loss's device (float64),
+      updates it with tensor operations and writes the LRs in place: no ``.item()``, no host sync. The LR
+      sequence is the one a float loss gives. With float LRs the loss is read with ``float()``.
 
     ``state_dict()`` is plain data (safe for ``torch.load(weights_only=True)``).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        controller: Controller,
+        *,
+        base: Schedule | float | Sequence[Schedule | float] | None = None,
+        start_step: int = 0,
+        reduce: str | None = "mean",
+        process_group: Any = None,
+    ) -> None:
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: optimizer must be a torch Optimizer, got {type(optimizer).__name__}")
+        if not isinstance(controller, Controller):
+            raise TypeError(f"{name}: controller must be a Controller, got {type(controller).__name__}")
+        if reduce not in ("mean", None):
+            raise ValueError(f"{name}: reduce must be 'mean' or None, got {reduce!r}")
+        groups = optimizer.param_groups
+        n = len(groups)
+        per_group = getattr(controller, "groups", 0)
+        if per_group not in (0, n):
+            raise ValueError(f"{name}: the controller holds {per_group} per-group values, the optimizer {n}")
+        if isinstance(base, (list, tuple)) and len(base) != n:
+            raise ValueError(f"{name}: base must be one schedule or one per param group ({n}), got {len(base)}")
+        self.optimizer, self.settings = optimizer, controller
+        self.start_step = integer(name, "start_step", start_step, 0)
+        self.reduce, self.process_group = reduce, process_group
+        lr: Any = getattr(controller, "init_lr", None)  # None: the groups' LRs, or a multiplier of 1.0 with a base
+        lr = (1.0 if base is not None else tuple(float(g["lr"]) for g in groups)) if lr is None else lr
+        if isinstance(lr, tuple) and n == 1:
+            lr = lr[0]
+        elif n > 1 and not isinstance(lr, tuple):
+            lr = (lr,) * n
+        self.controlled: Controller = controller if base is None else Controlled(base, controller, start_step)  # type: ignore[arg-type]
+        self.sched = Control(self.controlled, lr)
+        self.mode = getattr(controller, "mode", "min")
+        self.last_epoch = self._observed_at = 0  # optimizer updates so far (ReduceLROnPlateau's name)
+        self._signals: dict[str, Any] = {}  # the signals of the next value; _prev: (theta, lr) of the previous update
+        self._prev: Any = None
+        self._wanted = tuple(s for s in controller.signals if s != "loss")
+        self._device: DeviceState | None = None  # the state on the loss's device (tensor losses)
+        self._hooks = [optimizer.register_step_post_hook(self._after_update)]
+        self._hooks += [optimizer.register_step_pre_hook(self._before_update)] if self._wanted else []
+        self._apply(self.sched.lr)
+
+    # -- hooks ---------------------------------------------------------------------------------------------------
+    def _before_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        """Measure the declared signals at theta_t, before update t."""
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        self._signals, self._prev = measure(self._wanted, params, self._prev, optimizer)
+
+    def _after_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        self.last_epoch += 1
+        if isinstance(self.controlled, Controlled):  # follow the base schedule update by update
+            if self._device is not None:
+                self._apply(self._device.lr(self.last_epoch))
+            else:
+                self._apply(self.controlled.lr(self.controlled.at(self.sched.state, self.last_epoch)))
+
+    # -- the controller ----------------------------------------------------------------------------------------
+    def _apply(self, lr: Any) -> None:
+        lrs = list(lr) if isinstance(lr, tuple) else [lr] * len(self.optimizer.param_groups)
+        for group, value in zip(self.optimizer.param_groups, lrs):
+            if isinstance(group["lr"], torch.Tensor):  # tensor LRs (capturable / fused optimizers): in place
+                group["lr"].copy_(torch.as_tensor(value, dtype=group["lr"].dtype))
+            else:
+                group["lr"] = value
+        self._last_lr = [x if isinstance(x, torch.Tensor) else float(x) for x in lrs]
+
+    def _reduce_value(self, value: float) -> float:
+        if self.reduce is None or not (dist.is_available() and dist.is_initialized()):
+            return value
+        group = self.process_group
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(group) == "nccl" else "cpu"
+        total = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+        return float(total.item()) / dist.get_world_size(group)
+
+    def _reduce_tensor(self, value: torch.Tensor) -> torch.Tensor:
+        value = value.detach().to(torch.float64).reshape(())
+        if self.reduce is None or not (dist.is_available() and dist.is_initialized()):
+            return value
+        dist.all_reduce(total := value.clone(), op=dist.ReduceOp.SUM, group=self.process_group)
+        return total / dist.get_world_size(self.process_group)
+
+    def _sync(self) -> None:
+        """Bring the device state back to the host closure (at a checkpoint or a float value: syncs once)."""
+        if self._device is not None:
+            self.sched.load_state(self._device.state)
+            self._device = None
+
+    def step(self, metrics: Any = None, epoch: None = None) -> None:  # type: ignore[override]
+        """Observe the monitored value of the update just taken and set the next update's LRs."""
+        name = type(self).__name__
+        if metrics is None:
+            raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
+        if epoch is not None:
+            raise TypeError(f"{name}.step: the epoch argument is not supported")
+        self.last_epoch += self.last_epoch == self._observed_at  # no optimizer.step() since the last value: count it
+        tensor_lrs = all(isinstance(g["lr"], torch.Tensor) for g in self.optimizer.param_groups)
+        if isinstance(metrics, torch.Tensor) and tensor_lrs and not self._wanted:  # on the device: no host sync
+            self._observed_at = self.last_epoch
+            if self._device is None:
+                self._device = DeviceState(self.controlled, self.sched.state, metrics)
+            self._device.update(self._reduce_tensor(metrics), self.last_epoch - 1)
+            self._apply(self._device.lr())
+            return
+        self._sync()
+        value = self._reduce_value(float(metrics.detach() if isinstance(metrics, torch.Tensor) else metrics))
+        on_base = isinstance(self.controlled, Controlled)
+        if on_base and self.sched.t != self.last_epoch - 1:  # values arrive per evaluation: move the clock
+            self.sched.set_step(self.last_epoch - 1)
+        self._observed_at = self.last_epoch
+        signals = self._signals or {k: 0.0 for k in self._wanted}
+        self._apply(self.sched(value, **signals) if self._wanted else self.sched(value))
+
+    @property
+    def lr(self) -> Any:
+        """The controller's LR (a multiplier when ``base`` is set; a tuple per group)."""
+        self._sync()
+        return (
+            self.controlled.controller.lr(self.sched.state)
+            if isinstance(self.controlled, Controlled)
+            else self.sched.lr
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data: the update count, the last LRs, the controller's state and settings."""
+        self._sync()
+        return {
+            "last_epoch": self.last_epoch,
+            "_last_lr": [float(x) for x in self._last_lr],
+            "greedy": self.sched.state_dict(),
+            "settings": self.settings.to_config(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the groups get the restored LRs."""
+        if state_dict.get("settings") != self.settings.to_config():
+            warnings.warn(
+                f"{type(self).__name__}.load_state_dict: the checkpoint was saved with different settings; "
+                "keeping this scheduler's settings",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._device = None
+        self.sched.load_state_dict(state_dict["greedy"])
+        self.last_epoch = self._observed_at = int(state_dict["last_epoch"])
+        self._apply(self.sched.lr)
+
+    # ReduceLROnPlateau attributes some trainers read.
+    @property
+    def best(self) -> float:  # type: ignore[override]
+        self._sync()
+        return float(getattr(self.sched.state, "best", float("nan")))
+
+    @property
+    def num_bad_epochs(self) -> int:  # type: ignore[override]
+        self._sync()
+        return int(getattr(self.sched.state, "bad", 0))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.settings!r}, lr={self.lr!r}, step={self.last_epoch})"
+
+
+class GreedyLRScheduler(ControllerScheduler):
+    """GreedyLR as a torch scheduler: :class:`ControllerScheduler` with a :class:`lrsched.GreedyLR`.
+
+    ``GreedyLRScheduler(optimizer, settings=None, *, base=None, start_step=0, **knobs)``: ``knobs`` are
+    GreedyLR's fields (torch's and transformers' names such as ``window_size`` raise a ``TypeError`` naming
+    lrsched's). Per-group ``init_lr``/``min_lr``/``max_lr`` tuples give groups their own bounds.
 
     Example:
         >>> import torch
@@ -91,94 +242,7 @@ class GreedyLRScheduler(ReduceLROnPlateau):
         process_group: Any = None,
         **knobs: Any,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"GreedyLRScheduler: optimizer must be a torch Optimizer, got {type(optimizer).__name__}")
-        if reduce not in ("mean", None):
-            raise ValueError(f"GreedyLRScheduler: reduce must be 'mean' or None, got {reduce!r}")
-        if not isinstance(start_step, int) or isinstance(start_step, bool) or start_step < 0:
-            raise ValueError(f"GreedyLRScheduler: start_step must be an integer >= 0, got {start_step!r}")
-        self.optimizer = optimizer
-        self.bases = _bases(optimizer, base)
-        self.settings = _settings(optimizer, settings, knobs, multiplier=self.bases is not None)
-        self.greedy = GreedyScheduler(self.settings)
-        self.start_step = start_step
-        self.reduce = reduce
-        self.process_group = process_group
-        self.mode = self.settings.mode
-        self.last_epoch = 0
-        self._apply()
-
-    def _controller_lrs(self) -> list[float]:
-        lr = self.greedy.lr
-        return list(lr) if isinstance(lr, tuple) else [lr] * len(self.optimizer.param_groups)
-
-    def _apply(self) -> None:
-        lrs: list[Any] = self._controller_lrs()
-        if self.bases is not None:
-            lrs = [float(b(self.last_epoch)) * g for b, g in zip(self.bases, lrs)]
-        for group, lr in zip(self.optimizer.param_groups, lrs):
-            if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(lr)  # tensor LRs (capturable / fused optimizers) stay tensors
-            else:
-                group["lr"] = lr
-        self._last_lr = lrs
-
-    def _reduce_value(self, value: float) -> float:
-        if self.reduce is None or not (dist.is_available() and dist.is_initialized()):
-            return value
-        group = self.process_group
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(group) == "nccl" else "cpu"
-        total = torch.tensor([value], dtype=torch.float64, device=device)
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
-        return float(total.item()) / dist.get_world_size(group)
-
-    def step(self, metrics: Any = None, epoch: None = None) -> None:  # type: ignore[override]
-        """Observe the monitored value of the step just taken and set the next step's LRs."""
-        if metrics is None:
-            raise TypeError("GreedyLRScheduler.step: pass the monitored value, e.g. scheduler.step(loss)")
-        if epoch is not None:
-            raise TypeError("GreedyLRScheduler.step: the epoch argument is not supported")
-        value = self._reduce_value(float(metrics))
-        if self.bases is None or self.last_epoch >= self.start_step:
-            self.greedy(value)
-        self.last_epoch += 1
-        self._apply()
-
-    @property
-    def lr(self) -> Any:
-        """The controller's LR (a multiplier when ``base`` is set; a tuple per group)."""
-        return self.greedy.lr
-
-    def state_dict(self) -> dict[str, Any]:
-        """Plain data: the step count, the last LRs, the controller's state and settings."""
-        return {
-            "last_epoch": self.last_epoch,
-            "_last_lr": [float(x) for x in self._last_lr],
-            "greedy": self.greedy.state_dict(),
-            "settings": self.settings.to_config(),
-        }
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the groups get the restored LRs."""
-        if state_dict.get("settings") != self.settings.to_config():
-            warnings.warn(
-                "GreedyLRScheduler.load_state_dict: the checkpoint was saved with different settings; "
-                "keeping this scheduler's settings",
-                UserWarning,
-                stacklevel=2,
-            )
-        self.greedy.load_state_dict(state_dict["greedy"])
-        self.last_epoch = int(state_dict["last_epoch"])
-        self._apply()
-
-    # ReduceLROnPlateau attributes some trainers read.
-    @property
-    def best(self) -> float:  # type: ignore[override]
-        return float(self.greedy.state.best)
-
-    @property
-    def num_bad_epochs(self) -> int:  # type: ignore[override]
-        return int(self.greedy.state.bad)
-
-    def __repr__(self) -> str:
-        return f"GreedyLRScheduler({self.settings!r}, lr={self.greedy.lr!r}, step={self.last_epoch})"
+        controller = with_knobs("GreedyLRScheduler", settings, knobs)
+        super().__init__(
+            optimizer, controller, base=base, start_step=start_step, reduce=reduce, process_group=process_group
+        )

@@ -48,7 +48,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 from lrsched.adapters._keras_ops import KerasOps
 
-__all__ = ["GreedyLRCallback", "KerasSchedule"]
+__all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule"]
 
 _KERAS_OPS: KerasOps | None = None
 
@@ -123,4 +123,4 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: i
         return f"KerasSchedule({self.schedule!r})"
 
 
-from lrsched.adapters._keras_greedy import GreedyLRCallback  # noqa: E402
+from lrsched.adapters._keras_greedy import ControllerCallback, GreedyLRCallback  # noqa: E402

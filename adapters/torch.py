@@ -64,10 +64,10 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
-from lrsched.adapters._torch_greedy import GreedyLRScheduler
+from lrsched.adapters._torch_greedy import ControllerScheduler, GreedyLRScheduler
 from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode
 
-__all__ = ["GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
+__all__ = ["ControllerScheduler", "GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
 
 ScheduleLike = Schedule | Callable[[Any], Any] | float
 

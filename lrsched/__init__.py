@@ -20,6 +20,9 @@ from typing import Any
 from lrsched import schedules, search
 from lrsched._core.config import from_config, from_json
 from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, registry
+from lrsched.controllers import SIGNALS, Controller
+from lrsched.controllers.closure import control
+from lrsched.controllers.on import on_schedule
 from lrsched.greedy import (
     GreedyLR,
     GreedyOn,
@@ -52,7 +55,11 @@ __all__ = [
     "from_config",
     "from_json",
     "registry",
-    # GreedyLR (lrsched.greedy)
+    # controllers (lrsched.controllers) and GreedyLR (lrsched.greedy)
+    "control",
+    "on_schedule",
+    "Controller",
+    "SIGNALS",
     "greedy",
     "greedy_on",
     "reduce_on_plateau",

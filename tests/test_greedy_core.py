@@ -257,7 +257,7 @@ def test_init_errors_name_the_problem() -> None:
         lrsched.GreedyLR(max_lr=0.5).init(lr=0.6)
     with pytest.raises(ValueError, match="lr must have 2 per-group values, got 3"):
         lrsched.GreedyLR(min_lr=(0.0, 0.0)).init(lr=(0.1, 0.1, 0.1))
-    with pytest.raises(TypeError, match="like must be a JAX or NumPy array"):
+    with pytest.raises(TypeError, match="like must be a NumPy, JAX or torch array"):
         lrsched.GreedyLR(init_lr=0.1).init(like=[0.0])
 
 
@@ -266,7 +266,7 @@ def test_init_errors_name_the_problem() -> None:
     [
         lrsched.GreedyLR(init_lr=0.1),
         lrsched.GreedyLR(init_lr=(0.1, 0.2), min_lr=(0.0, 0.01), max_lr=None, window=7, reset_start=5, mode="max"),
-        lrsched.reduce_on_plateau(0.3, patience=3, cooldown=2),
+        lrsched.reduce_on_plateau(init_lr=0.3, patience=3, cooldown=2),
     ],
 )
 def test_config_round_trip_is_json(g: lrsched.GreedyLR) -> None:
@@ -284,7 +284,7 @@ def test_from_config_rejects_unknown_keys() -> None:
 
 
 def test_greedy_knobs_override_settings_and_reject_non_settings() -> None:
-    sched = lrsched.greedy(lrsched.reduce_on_plateau(0.1), patience=0)
+    sched = lrsched.greedy(lrsched.reduce_on_plateau(init_lr=0.1), patience=0)
     assert sched.settings.patience == 0 and sched.settings.increase is False
     with pytest.raises(TypeError, match="settings must be a GreedyLR"):
         lrsched.greedy({"init_lr": 0.1})  # type: ignore[arg-type]

@@ -90,7 +90,7 @@ def test_per_group_multipliers() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(ValueError, match="start_step must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match="start_step must be >= 0, got -1"):
         lrsched.greedy_on(BASE, start_step=-1)
     with pytest.raises(TypeError, match="controller must be a GreedyLR"):
         lrsched.GreedyOn(BASE, {"patience": 1})  # type: ignore[arg-type]

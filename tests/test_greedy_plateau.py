@@ -54,7 +54,7 @@ def test_reduce_on_plateau_equals_torch(case: str, stream: str) -> None:
 def test_cooldown_differs_from_greedy_only_in_tracking_best() -> None:
     """torch keeps tracking ``best`` during the cooldown; transformers' GreedyLR freezes it."""
     values = [1.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9]
-    torch_like = lrsched.reduce_on_plateau(1.0, patience=0, cooldown=2, factor=0.5)
+    torch_like = lrsched.reduce_on_plateau(init_lr=1.0, patience=0, cooldown=2, factor=0.5)
     frozen = lrsched.GreedyLR(init_lr=1.0, patience=0, cooldown=2, factor=0.5, increase=False)
     expected = _torch_lrs(dict(init_lr=1.0, patience=0, cooldown=2, factor=0.5), values)
     ours = lrsched.greedy(torch_like)
@@ -72,7 +72,7 @@ def _train(use_ours: bool, epochs: int = 40) -> tuple[list[float], list[float]]:
     model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.2)
     if use_ours:
-        ours = lrsched.greedy(lrsched.reduce_on_plateau(0.2, patience=2, factor=0.5, cooldown=1))
+        ours = lrsched.greedy(lrsched.reduce_on_plateau(init_lr=0.2, patience=2, factor=0.5, cooldown=1))
     else:
         theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=2, factor=0.5, cooldown=1)
     lrs, losses = [], []

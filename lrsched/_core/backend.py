@@ -81,6 +81,9 @@ class Namespace:
 
     name = "abstract"
     is_scalar = False
+    #: concrete values that ``float()`` reads without a trace (NumPy, torch); a controller whose state holds
+    #: Python numbers reads such 0-d signals as floats. JAX values may be tracers, so they stay arrays.
+    reads_as_float = False
 
     where: Callable[[Any, Any, Any], Any]
     minimum: Callable[[Any, Any], Any]
@@ -170,6 +173,15 @@ class Namespace:
         """The low 24 bits of ``h`` as a fraction in ``[0, 1)``."""
         return self.as_float(self.bits("&", h, 0xFFFFFF), like) / 16777216.0
 
+    # -- controller ops: what lrsched.controllers and lrsched.greedy need beyond schedule formulas --
+    # Declared here, written per backend below (the Python scalar path, then ArrayNamespace, with JAX's and torch's
+    # differences in their classes). The controllers' scalar compiler records them as calls.
+    isfinite: Callable[[Any], Any]  #: elementwise: neither NaN nor infinite
+    true_divide: Callable[[Any, float], Any]  #: ``a / b`` rounded as a true division
+    asarray: Callable[..., Any]  #: ``(value, like, integer=False)``: ``like``'s backend, device and float dtype
+    where_vector: Callable[[Any, Any, Any], Any]  #: ``a if cond else b`` for tuples or along an array's last axis
+    ring_write: Callable[[Any, Any, Any, Any], Any]  #: ``(vector, pos, value, cond)``: a ring buffer's write
+
 
 class _Python(Namespace):
     name = "python"
@@ -248,6 +260,26 @@ class _Python(Namespace):
     def finalize(self, out: Any, t: Any) -> Any:
         return float(out)
 
+    @staticmethod
+    def isfinite(x: Any) -> Any:
+        return x - x == 0
+
+    @staticmethod
+    def true_divide(a: Any, b: float) -> Any:
+        return a / b
+
+    @staticmethod
+    def asarray(value: Any, like: Any = None, integer: bool = False) -> Any:
+        return int(value) if integer else float(value)
+
+    @staticmethod
+    def where_vector(cond: Any, a: Any, b: Any) -> Any:
+        return a if cond else b
+
+    @staticmethod
+    def ring_write(vector: Any, pos: Any, value: Any, cond: Any) -> Any:
+        return (*vector[:pos], value, *vector[pos + 1 :]) if cond else vector
+
 
 class ArrayNamespace(Namespace):
     """A namespace whose elementwise operations come from an array module (``numpy``, ``jax.numpy``, ...)."""
@@ -263,9 +295,39 @@ class ArrayNamespace(Namespace):
         """The module's ``fn`` as this backend's ``op`` (override to adapt arguments)."""
         return fn
 
+    # -- controller ops (declared on Namespace) --
+    def isfinite(self, x: Any) -> Any:
+        return self.module.isfinite(self.module.asarray(x))
+
+    def true_divide(self, a: Any, b: float) -> Any:
+        return a / b
+
+    def asarray(self, value: Any, like: Any, integer: bool = False) -> Any:
+        return self.module.asarray(value, dtype=self.module.int32 if integer else like.dtype)
+
+    def arange_like(self, size: int, like: Any) -> Any:
+        """``0, 1, ..., size - 1`` on ``like``'s device."""
+        return self.module.arange(size)
+
+    def where_vector(self, cond: Any, a: Any, b: Any) -> Any:
+        if isinstance(b, tuple):
+            a = a if isinstance(a, tuple) else (a,) * len(b)
+            return tuple(self.where(cond, x, y) for x, y in zip(a, b))
+        return self.module.where(self.module.asarray(cond)[..., None], a, b)
+
+    def ring_write(self, vector: Any, pos: Any, value: Any, cond: Any) -> Any:
+        if isinstance(vector, tuple):
+            return tuple(self.where(cond & (pos == i), value, w) for i, w in enumerate(vector))
+        mod = self.module
+        here = mod.asarray(cond)[..., None] & (
+            self.arange_like(vector.shape[-1], vector) == mod.asarray(pos)[..., None]
+        )
+        return mod.where(here, mod.asarray(value)[..., None], vector)
+
 
 class _NumPy(ArrayNamespace):
     name = "numpy"
+    reads_as_float = True
 
     def __init__(self) -> None:
         import numpy as np
@@ -390,9 +452,14 @@ class _Jax(ArrayNamespace):
             out = jnp.broadcast_to(out, t.shape)
         return out
 
+    def true_divide(self, a: Any, b: float) -> Any:
+        """XLA rewrites ``a / constant`` as ``a * (1 / constant)``, which rounds differently: a barrier stops it."""
+        return a / sys.modules["jax"].lax.optimization_barrier(a * 0.0 + b)
+
 
 class _Torch(ArrayNamespace):
     name = "torch"
+    reads_as_float = True
     renamed: ClassVar[dict[str, str]] = {"power": "pow"}
 
     def __init__(self) -> None:
@@ -465,6 +532,13 @@ class _Torch(ArrayNamespace):
         if out.shape != t.shape:
             out = out.expand(t.shape).clone()
         return out
+
+    def asarray(self, value: Any, like: Any, integer: bool = False) -> Any:
+        dtype = self.torch.int32 if integer else like.dtype
+        return self.torch.as_tensor(value, dtype=dtype, device=like.device)
+
+    def arange_like(self, size: int, like: Any) -> Any:
+        return self.torch.arange(size, device=like.device)
 
 
 PYTHON = _Python()

@@ -104,15 +104,13 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from lrsched._core.config import _build, register_config_builder
 from lrsched._core.schedule import Schedule, as_schedule
 from lrsched.greedy.closure import GreedyScheduler
 from lrsched.greedy.core import GreedyState
 from lrsched.greedy.on import GreedyOn, GreedyOnScheduler
-from lrsched.greedy.settings import GreedyLR, resolve_settings
+from lrsched.greedy.settings import GreedyLR, with_knobs
 
 __all__ = [
     "GreedyLR",
@@ -127,7 +125,7 @@ __all__ = [
 
 
 def greedy(settings: GreedyLR | None = None, /, **knobs: Any) -> GreedyScheduler:
-    """A stateful GreedyLR: ``lr = sched(loss)``.
+    """A stateful GreedyLR: ``lr = sched(loss)`` (:func:`lrsched.control` with a :class:`GreedyLR`).
 
     ``settings`` is a :class:`GreedyLR` (e.g. from :func:`reduce_on_plateau`
     or :func:`lrsched.from_config`); ``knobs`` are GreedyLR's fields and
@@ -138,13 +136,12 @@ def greedy(settings: GreedyLR | None = None, /, **knobs: Any) -> GreedyScheduler
         >>> sched(2.0), sched(3.0)
         (0.002, 0.001)
     """
-    settings = resolve_settings("greedy", settings, knobs)
-    return GreedyScheduler(settings)
+    return GreedyScheduler(with_knobs("greedy", settings, knobs))
 
 
 def reduce_on_plateau(
-    init_lr: float | tuple[float, ...] | None = None,
     *,
+    init_lr: float | tuple[float, ...] | None = None,
     mode: str = "min",
     factor: float = 0.1,
     patience: int = 10,
@@ -158,7 +155,8 @@ def reduce_on_plateau(
 ) -> GreedyLR:
     """GreedyLR with increases off: ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
 
-    Same parameters and defaults as torch's; ``best`` is tracked during the
+    Same parameters and defaults as torch's, keyword-only (``reduce_on_plateau(factor=0.1)``, never a
+    positional number that could be read as the factor); ``best`` is tracked during the
     cooldown as torch does. As a value it composes with schedules
     (:func:`greedy_on`) and runs under ``jax.jit``. Two deliberate
     differences, both outside torch's sensible range: a ``'rel'`` threshold
@@ -167,7 +165,7 @@ def reduce_on_plateau(
     ``-inf`` as a best that nothing ever beats).
 
     Example:
-        >>> sched = greedy(reduce_on_plateau(1.0, patience=0))
+        >>> sched = greedy(reduce_on_plateau(init_lr=1.0, patience=0))
         >>> sched(1.0), sched(1.0), sched(0.5)
         (1.0, 0.1, 0.1)
     """
@@ -191,7 +189,7 @@ def reduce_on_plateau(
 def greedy_on(
     base: Schedule | float, controller: GreedyLR | None = None, /, *, start_step: int = 0, **knobs: Any
 ) -> GreedyOnScheduler:
-    """GreedyLR on top of ``base``: ``lr_t = base(t) * g_t``.
+    """GreedyLR on top of ``base``: ``lr_t = base(t) * g_t`` (:func:`lrsched.on_schedule` with a GreedyLR).
 
     ``g_t`` is the controller's LR used as a multiplier: it starts at
     ``controller.init_lr`` (``None`` -> 1.0), stays within the controller's
@@ -206,19 +204,5 @@ def greedy_on(
         >>> round(sched.lr, 9), round(sched(1.0), 9)
         (0.0, 1e-05)
     """
-    controller = controller if controller is not None else GreedyLR()
-    if knobs:
-        controller = dataclasses.replace(controller, **knobs)
+    controller = with_knobs("greedy_on", controller if controller is not None else GreedyLR(), knobs)
     return GreedyOnScheduler(GreedyOn(as_schedule(base, owner="greedy_on", field="base"), controller, start_step))
-
-
-def _greedy_on_from_config(config: dict[str, Any]) -> GreedyOn:
-    unknown = sorted(set(config) - {"name", "base", "controller", "start_step"})
-    if unknown:
-        raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for 'greedy_on'")
-    controller = GreedyLR.from_config(config.get("controller", {}))
-    return GreedyOn(_build(config["base"], "config.base", 1), controller, config.get("start_step", 0))
-
-
-register_config_builder("greedy", GreedyLR.from_config)
-register_config_builder("greedy_on", _greedy_on_from_config)

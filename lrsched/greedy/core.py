@@ -10,24 +10,28 @@ The rules are documented in :mod:`lrsched.greedy`.
 from __future__ import annotations
 
 import math
-import sys
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from lrsched._core.backend import PYTHON, Namespace, namespace_for
-
-if TYPE_CHECKING:
-    from lrsched.greedy.settings import GreedyLR
+from lrsched.controllers.protocol import select
 
 __all__ = [
     "BLOCK",
     "GreedyState",
     "FLOAT_FIELDS",
+    "VECTOR_FIELDS",
+    "Knobs",
     "initial_state",
     "update_state",
     "cast_state",
     "select_state",
     "window_total",
 ]
+
+
+#: The settings the rules read: factor, patience, threshold, threshold_mode, mode, window, cooldown, warmup,
+#: min_lr, max_lr, eps, reset_start, increase, nonfinite, track_best_during_wait (:class:`lrsched.GreedyLR`).
+Knobs = Any
 
 
 class GreedyState(NamedTuple):
@@ -52,10 +56,15 @@ class GreedyState(NamedTuple):
 
 
 FLOAT_FIELDS = frozenset({"lr", "best", "window", "init_lr"})
+VECTOR_FIELDS = frozenset({"window"})  #: fields holding one vector (the smoothing slots)
 BLOCK = 64  #: smoothing slots summed per block (see ``window_total``)
 
 
-def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
+def _bound(value: Any, i: int) -> Any:
+    return value[i] if isinstance(value, tuple) else value
+
+
+def initial_state(g: Knobs, lr: Any) -> GreedyState:
     """The state before the first value, in Python numbers."""
     worst = math.inf if g.mode == "min" else -math.inf
     slots = (0.0,) * g.window if g.window > 1 else ()
@@ -64,37 +73,39 @@ def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
 
 
 def cast_state(state: GreedyState, like: Any) -> GreedyState:
-    """``state`` with array leaves of ``like``'s backend (floats in its dtype, counters int32)."""
+    """``state`` with array leaves of ``like``'s backend and device (floats in its dtype, counters int32).
+
+    The smoothing window becomes one ``(window,)`` array: fewer leaves, vectorised writes.
+    """
     xp = namespace_for(like) if hasattr(like, "dtype") else PYTHON
-    if xp.name == "jax":
-        jnp = sys.modules["jax.numpy"]
-        float_dtype, int_dtype, asarray = like.dtype, jnp.int32, jnp.asarray
-    elif xp.name == "numpy":
-        np = sys.modules["numpy"]
-        float_dtype, int_dtype, asarray = like.dtype, np.int32, np.asarray
-    else:
-        raise TypeError(f"GreedyLR.init: like must be a JAX or NumPy array, got {type(like).__name__}")
-    if float_dtype.kind != "f":
-        raise TypeError(f"GreedyLR.init: like must have a floating dtype, got {float_dtype}")
+    if xp.is_scalar:
+        raise TypeError(f"GreedyLR.init: like must be a NumPy, JAX or torch array, got {type(like).__name__}")
+    if not getattr(like.dtype, "is_floating_point", getattr(like.dtype, "kind", "") == "f"):
+        raise TypeError(f"GreedyLR.init: like must have a floating dtype, got {like.dtype}")
 
     def leaf(name: str, value: Any) -> Any:
-        dtype = float_dtype if name in FLOAT_FIELDS else int_dtype
-        if name == "window" and value:  # one (window,) array: fewer leaves, vectorised writes
-            return asarray(value, dtype=dtype)
-        if isinstance(value, tuple):
-            return tuple(asarray(v, dtype=dtype) for v in value)
-        return asarray(value, dtype=dtype)
+        integer = name not in FLOAT_FIELDS
+        if isinstance(value, tuple) and (name != "window" or not value):
+            return tuple(xp.asarray(v, like, integer) for v in value)
+        return xp.asarray(value, like, integer)
 
     return GreedyState(*(leaf(n, v) for n, v in zip(GreedyState._fields, state)))
 
 
-def _select(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
-    if isinstance(a, tuple):
-        return tuple(xp.where(cond, x, y) for x, y in zip(a, b))
+def _where(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
+    """``xp.where`` with conditions fixed by the settings (Python bools) folded."""
+    if cond is True or cond is False:
+        return a if cond else b
     return xp.where(cond, a, b)
 
 
-def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
+def _select(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
+    if isinstance(a, tuple):
+        return tuple(_where(cond, x, y, xp) for x, y in zip(a, b))
+    return _where(cond, a, b, xp)
+
+
+def _is_better(g: Knobs, current: Any, best: Any, xp: Namespace) -> Any:
     thr = g.threshold
     if g.threshold_mode == "abs":
         return current < best - thr if g.mode == "min" else current > best + thr
@@ -104,87 +115,52 @@ def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
     return current > best * xp.where(best >= 0, 1.0 + thr, 1.0 - thr)
 
 
-def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
+def _smooth(g: Knobs, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
     """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
     size = g.window
-    if xp.is_scalar:  # eager Python numbers: replace the one slot
-        pos, window = state.pos, state.window
-        slots = (*window[:pos], v, *window[pos + 1 :]) if finite else window
-        total = window_total(slots)
-    elif isinstance(state.window, tuple):
-        slots = tuple(xp.where(finite & (state.pos == i), v, w) for i, w in enumerate(state.window))
-        total = window_total(slots)
-    else:  # a (..., window) array (states from ``init(like=...)``; leading axes batch controllers)
-        mod = _module(xp)
-        here = mod.asarray(finite)[..., None] & (mod.arange(size) == mod.asarray(state.pos)[..., None])
-        slots = xp.where(here, mod.asarray(v)[..., None], state.window)
-        total = window_total(tuple(slots[..., i] for i in range(size)))
+    slots = xp.ring_write(state.window, state.pos, v, finite)
+    total = xp.call(sum if xp.is_scalar and size <= BLOCK else window_total, slots)  # sum(): window_total's
     count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
     pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
     return slots, count, pos, total / xp.maximum(count, 1)
 
 
-def _module(xp: Namespace) -> Any:
-    return sys.modules["jax.numpy"] if xp.name == "jax" else sys.modules["numpy"]
-
-
-def _isfinite(value: Any, xp: Namespace) -> Any:
-    return (value - value) == 0 if xp.is_scalar else _module(xp).isfinite(value)
-
-
-def window_total(slots: tuple[Any, ...]) -> Any:
+def window_total(slots: Any) -> Any:
     """Sum of the smoothing slots, computed afresh: sequential within blocks of ``BLOCK`` slots,
-    then over the block sums (the same rounding on every backend; unfilled slots hold 0.0)."""
+    then over the block sums (the same rounding on every backend; unfilled slots hold 0.0).
+    An array holds the slots on its last axis."""
+    if not isinstance(slots, (tuple, list)):
+        slots = tuple(slots[..., i] for i in range(slots.shape[-1]))
     # sum() adds left to right from 0: exactly the sequential sum, on numbers and on arrays.
+    if len(slots) <= BLOCK:
+        return sum(slots)
     return sum(sum(slots[start : start + BLOCK]) for start in range(0, len(slots), BLOCK))
 
 
-def _divisor(g: GreedyLR, like: Any, xp: Namespace) -> Any:
-    """``factor`` as a divisor shaped like ``like``.
-
-    XLA rewrites a division by a constant or a broadcast (also under ``vmap``)
-    into a multiplication by the reciprocal, which rounds differently from
-    Python's ``lr / factor``; an array of ``like``'s shape behind an
-    optimization barrier keeps a true division.
-    """
-    if xp.name != "jax":
-        return g.factor
-    return sys.modules["jax"].lax.optimization_barrier(like * 0.0 + g.factor)
-
-
-def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
+def _change_lr(g: Knobs, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
     """The LR after an increase (``inc``) or a decrease (``dec``), and whether all groups sit at min_lr."""
     groups = lr if isinstance(lr, tuple) else (lr,)
     out, at_min = [], True
     for i, old in enumerate(groups):
-        lo, hi = g.bound(g.min_lr, i), g.bound(g.max_lr, i)
+        lo, hi = _bound(g.min_lr, i), _bound(g.max_lr, i)
         down = xp.maximum(old * g.factor, lo)
         down = xp.where(old - down > g.eps, down, old)
         at_min = at_min & (down <= lo)
-        new = xp.where(dec, down, old)
+        new = _where(dec, down, old, xp)
         if g.increase:
-            up = old / _divisor(g, old, xp)
+            up = xp.true_divide(old, g.factor)
             up = up if hi is None else xp.minimum(up, hi)
-            new = xp.where(inc, xp.where(up - old > g.eps, up, old), new)
+            new = _where(inc, xp.where(up - old > g.eps, up, old), new, xp)
         out.append(new)
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
 
 
-def _select_window(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
-    """``_select`` for the window: an array window has the slots on its last axis."""
-    if isinstance(b, tuple):
-        return _select(cond, a, b, xp)
-    return xp.where(_module(xp).asarray(cond)[..., None], a, b)
-
-
 def select_state(cond: Any, a: GreedyState, b: GreedyState, xp: Namespace) -> GreedyState:
     """Field by field ``a if cond else b`` (``cond`` may batch controllers)."""
-    return GreedyState._make(
-        (_select_window if name == "window" else _select)(cond, x, y, xp) for name, x, y in zip(a._fields, a, b)
-    )
+    return select(cond, a, b, xp, VECTOR_FIELDS)
 
 
-def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
+def _count(g: Knobs, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
     """Rules 3-4: tick the waits, update ``best`` and the run counters, decide ``inc``/``dec``."""
     in_cool = state.cooldown > 0
     waiting = in_cool | (state.warmup > 0)
@@ -199,25 +175,26 @@ def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Names
         good=good,
         bad=bad,
         inc=inc,
-        dec=xp.where(inc, False, bad > g.patience),
+        dec=_where(inc, False, bad > g.patience, xp),
     )
 
 
-def _reset_rule(g: GreedyLR, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: Namespace) -> tuple[Any, Any]:
+def _reset_rule(g: Knobs, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: Namespace) -> tuple[Any, Any]:
     """Rule 5: the attempts left after this step, and whether the controller resets now."""
     reset = False
+    count = g.reset_start if g.reset_start is not None else 0
     if g.increase:
-        reset_left = xp.where(inc, g.reset_count, reset_left)
+        reset_left = _where(inc, count, reset_left, xp)
     if g.reset_start is not None:
         sat = dec & at_min
         reset = sat & (reset_left - 1 <= 0)
-        reset_left = xp.where(sat, xp.where(reset, g.reset_count, reset_left - 1), reset_left)
+        reset_left = xp.where(sat, xp.where(reset, count, reset_left - 1), reset_left)
     return reset_left, reset
 
 
-def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
+def update_state(g: Knobs, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
     """One GreedyLR step on the monitored ``value``; see :mod:`lrsched.greedy` for the rules."""
-    finite = _isfinite(value, xp)
+    finite = xp.isfinite(value)
     v = xp.where(finite, value, 0.0)
     if g.window > 1:
         slots, count, pos, current = _smooth(g, state, v, finite, xp)
@@ -227,17 +204,18 @@ def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PY
     inc, dec = c["inc"], c["dec"]
     lr, at_min = _change_lr(g, state.lr, inc, dec, xp)
     reset_left, reset = _reset_rule(g, state.reset_left, inc, dec, at_min, xp)
+    empty = (0.0,) * (g.window if g.window > 1 else 0) if xp.is_scalar or isinstance(slots, tuple) else slots * 0.0
     new = GreedyState(
         lr=_select(reset, state.init_lr, lr, xp),
-        best=xp.where(reset, math.inf if g.mode == "min" else -math.inf, c["best"]),
-        good=xp.where(inc | reset, 0, c["good"]),
-        bad=xp.where(dec, 0, c["bad"]),
-        cooldown=xp.where(dec, g.cooldown, c["cooldown"]),  # a reset clears it, then the decrease sets it
-        warmup=xp.where(inc, g.warmup, xp.where(reset, 0, c["warmup"])),
+        best=_where(reset, math.inf if g.mode == "min" else -math.inf, c["best"], xp),
+        good=_where(inc | reset, 0, c["good"], xp),
+        bad=_where(dec, 0, c["bad"], xp),
+        cooldown=_where(dec, g.cooldown, c["cooldown"], xp),  # a reset clears it, then the decrease sets it
+        warmup=_where(inc, g.warmup, _where(reset, 0, c["warmup"], xp), xp),
         reset_left=reset_left,
-        window=_select_window(reset, tuple(0.0 for _ in slots) if isinstance(slots, tuple) else 0.0, slots, xp),
-        count=xp.where(reset, 0, count),
-        pos=xp.where(reset, 0, pos),
+        window=slots if reset is False else xp.where_vector(reset, empty, slots),
+        count=_where(reset, 0, count, xp),
+        pos=_where(reset, 0, pos, xp),
         step=state.step + 1,
         init_lr=state.init_lr,
     )

@@ -6,14 +6,15 @@ See :mod:`lrsched.greedy` for the rules, the defaults and examples.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Any
 
-from lrsched._core.backend import PYTHON, namespace_for
-from lrsched.greedy.core import GreedyState, cast_state, initial_state, update_state
+from lrsched._core.backend import Namespace
+from lrsched._core.validate import flag, integer, number
+from lrsched.controllers.knobs import check_knobs
+from lrsched.controllers.protocol import Controller, register_controller
+from lrsched.greedy.core import VECTOR_FIELDS, GreedyState, cast_state, initial_state, update_state
 
-__all__ = ["GreedyLR", "resolve_settings"]
+__all__ = ["GreedyLR", "with_knobs"]
 
 _OWNER = "GreedyLR"
 _CHOICES = {"threshold_mode": ("rel", "abs"), "mode": ("min", "max"), "nonfinite": ("bad", "skip")}
@@ -26,12 +27,7 @@ def _fail(message: str) -> ValueError:
 def _real(field: str, value: Any, optional: bool = False) -> float | None:
     if value is None and optional:
         return None
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{_OWNER}: {field} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise _fail(f"{field} must be finite, got {value!r}")
-    return value
+    return float(number(_OWNER, field, value))
 
 
 def _reals(field: str, value: Any, optional: bool = False) -> Any:
@@ -43,16 +39,6 @@ def _reals(field: str, value: Any, optional: bool = False) -> Any:
     return _real(field, value, optional)
 
 
-def _integer(field: str, value: Any, low: int, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{_OWNER}: {field} must be an integer, got {value!r}")
-    if value < low:
-        raise _fail(f"{field} must be >= {low}, got {value!r}")
-    return int(value)
-
-
 def _as_float(value: Any) -> Any:
     """Python numbers (also NumPy float scalars) as float; arrays unchanged."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -60,8 +46,9 @@ def _as_float(value: Any) -> Any:
     return value
 
 
+@register_controller("greedy")
 @dataclasses.dataclass(frozen=True)
-class GreedyLR:
+class GreedyLR(Controller):
     """GreedyLR settings (every knob) and the pure controller ``init``/``update``.
 
     Args:
@@ -109,6 +96,8 @@ class GreedyLR:
     nonfinite: str = "bad"
     track_best_during_wait: bool = False
 
+    vector_fields = VECTOR_FIELDS
+
     def __post_init__(self) -> None:
         put = object.__setattr__
         put(self, "init_lr", _reals("init_lr", self.init_lr, optional=True))
@@ -118,12 +107,12 @@ class GreedyLR:
         put(self, "max_lr", _reals("max_lr", self.max_lr, optional=True))
         put(self, "eps", _real("eps", self.eps))
         for field in ("patience", "cooldown", "warmup"):
-            put(self, field, _integer(field, getattr(self, field), 0))
-        put(self, "window", _integer("window", self.window, 1))
-        put(self, "reset_start", _integer("reset_start", self.reset_start, 1, optional=True))
+            put(self, field, integer(_OWNER, field, getattr(self, field), 0))
+        put(self, "window", integer(_OWNER, "window", self.window, 1))
+        if self.reset_start is not None:
+            put(self, "reset_start", integer(_OWNER, "reset_start", self.reset_start, 1))
         for field in ("increase", "track_best_during_wait"):
-            if not isinstance(getattr(self, field), bool):
-                raise TypeError(f"{_OWNER}: {field} must be True or False, got {getattr(self, field)!r}")
+            flag(_OWNER, field, getattr(self, field))
         self._check()
 
     def _check(self) -> None:
@@ -203,44 +192,27 @@ class GreedyLR:
         state = initial_state(self, lr)
         return state if like is None else cast_state(state, like)
 
-    def update(self, state: GreedyState, value: Any) -> GreedyState:
-        """The state after observing ``value`` (a loss, or a metric with ``mode='max'``).
+    def rule(self, state: GreedyState, signals: dict[str, Any], xp: Namespace) -> GreedyState:
+        """One update on ``signals["loss"]`` with ``xp``'s operations (:func:`lrsched.greedy.core.update_state`)."""
+        return update_state(self, state, signals["loss"], xp)
 
-        ``value`` is a Python number, a NumPy array or a JAX array/tracer
-        (scalar; batch with ``jax.vmap``, or with NumPy arrays whose leading
-        axis runs over controllers). Torch tensors are read with ``float()``.
+    def update(self, state: GreedyState, value: Any) -> GreedyState:  # type: ignore[override]
+        """The state after observing ``value`` (a loss, or a metric with ``mode='max'``; or ``{"loss": value}``).
+
+        ``value`` is a Python number, a NumPy array, a JAX array/tracer or a torch tensor (scalar; batch with
+        ``jax.vmap``, or with NumPy arrays whose leading axis runs over controllers). A state of Python numbers
+        reads NumPy and torch scalars with ``float()``; a state from ``init(like=tensor)`` stays on the tensor's
+        device and is updated with tensor operations (no host sync).
         """
-        python_state = type(state.best) is float
-        tp = type(value)
-        if tp is float or tp is int:
-            if python_state:
-                return update_state(self, state, float(value), PYTHON)
-            return update_state(self, state, value, namespace_for(state.best))
-        xp = namespace_for(value)
-        if xp.name == "torch" or (python_state and xp.name == "numpy" and value.ndim == 0):
-            return self.update(state, float(value))
-        return update_state(self, state, value, xp)
-
-    # -- config ------------------------------------------------------------
-    def to_config(self) -> dict[str, Any]:
-        """A JSON-serializable dict; :func:`lrsched.from_config` rebuilds an equal ``GreedyLR``."""
-        config: dict[str, Any] = {"name": "greedy"}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            config[f.name] = list(value) if isinstance(value, tuple) else value
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> GreedyLR:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in config if k != "name" and k not in fields)
-        if unknown:
-            raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for 'greedy'")
-        return cls(**{k: v for k, v in config.items() if k != "name"})
+        return super().update(state, value)
 
 
-def resolve_settings(owner: str, settings: GreedyLR | None, knobs: dict[str, Any]) -> GreedyLR:
-    """The settings a caller asked for: ``settings`` with ``knobs`` replaced, or ``GreedyLR(**knobs)``."""
+def with_knobs(owner: str, settings: GreedyLR | None, knobs: dict[str, Any]) -> GreedyLR:
+    """The settings a caller asked for: ``settings`` with ``knobs`` replaced, or ``GreedyLR(**knobs)``.
+
+    Unknown knobs raise a ``TypeError`` naming lrsched's equivalent of torch's and transformers' names.
+    """
+    check_knobs(owner, GreedyLR, knobs)
     if settings is None:
         return GreedyLR(**knobs)
     if not isinstance(settings, GreedyLR):

@@ -1,0 +1,220 @@
+"""Controllers (GreedyLR among them) as Optax transformations; re-exported by ``lrsched.adapters.optax``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lrsched.controllers.on import Controlled
+from lrsched.controllers.protocol import Controller
+from lrsched.greedy import GreedyLR, GreedyOn
+
+__all__ = [
+    "ControlledState",
+    "GreedyLRState",
+    "controlled",
+    "greedy_lr_of",
+    "greedy_state_of",
+    "scale_by_controller",
+    "scale_by_greedy_lr",
+]
+
+
+class GreedyLRState(NamedTuple):
+    """Optimizer state of :func:`scale_by_greedy_lr`.
+
+    The controller's ``Any`` is packed into two arrays (its float and its
+    integer fields), so the optimizer state gains 3 leaves instead of a dozen: each
+    leaf of a jitted step's state costs dispatch time on every step.
+    :func:`greedy_state_of` unpacks it.
+    """
+
+    floats: Any  #: float32 fields of the Any, flattened
+    ints: Any  #: int32 fields of the Any
+    lr: Any  #: the LR the next update applies (float32 scalar)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Packing:
+    """Packs a ``Any`` of JAX scalars (and one window array) into a float and an int array."""
+
+    treedef: Any
+    shapes: tuple[tuple[int, ...], ...]
+    is_float: tuple[bool, ...]
+
+    @classmethod
+    def of(cls, state: Any) -> _Packing:
+        leaves, treedef = jax.tree_util.tree_flatten(state)
+        shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
+        return cls(treedef, shapes, tuple(bool(jnp.issubdtype(leaf.dtype, jnp.floating)) for leaf in leaves))
+
+    def pack(self, state: Any) -> tuple[Any, Any]:
+        leaves = jax.tree_util.tree_leaves(state)
+        floats = [jnp.ravel(x) for x, f in zip(leaves, self.is_float) if f]
+        ints = [jnp.ravel(x) for x, f in zip(leaves, self.is_float) if not f]
+        return jnp.concatenate(floats).astype(jnp.float32), jnp.concatenate(ints).astype(jnp.int32)
+
+    def unpack(self, floats: Any, ints: Any) -> Any:
+        leaves, at = [], {True: 0, False: 0}
+        for shape, is_float in zip(self.shapes, self.is_float):
+            size = int(np.prod(shape, dtype=np.int64))
+            source = floats if is_float else ints
+            leaves.append(source[at[is_float] : at[is_float] + size].reshape(shape))
+            at[is_float] += size
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)  # type: ignore[no-any-return]
+
+
+def _next_lr(settings: Controller, state: Any) -> Any:
+    return jnp.asarray(settings.lr(state), dtype=jnp.float32)
+
+
+def _initial(settings: Controller) -> Any:
+    return settings.init(like=jnp.zeros((), jnp.float32))
+
+
+def greedy_state_of(state: GreedyLRState, settings: Controller) -> Any:
+    """The controller's state (e.g. a ``Any``) held (packed) in a :class:`GreedyLRState`."""
+    return _Packing.of(_initial(settings)).unpack(state.floats, state.ints)
+
+
+def _check(owner: str, settings: Any) -> None:
+    if not isinstance(settings, Controller):
+        raise TypeError(f"{owner}: settings must be a lrsched Controller, got {type(settings).__name__}")
+    controller = settings.controller if isinstance(settings, Controlled) else settings
+    if getattr(controller, "groups", 0):
+        raise ValueError(
+            f"{owner}: settings must hold scalar LRs (one LR for all parameters), got "
+            f"{controller.groups} per-group values; use optax.multi_transform for groups"  # type: ignore[attr-defined]
+        )
+    if not isinstance(settings, Controlled) and getattr(settings, "init_lr", 0.0) is None:
+        raise ValueError(f"{owner}: settings.init_lr must be set, got None")
+
+
+def _global_norm(tree: Any) -> Any:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree_util.tree_leaves(tree)))
+
+
+def _vdot(a: Any, b: Any) -> Any:
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    return sum(jnp.vdot(x.astype(jnp.float32), y.astype(jnp.float32)) for x, y in pairs)
+
+
+def scale_by_controller(
+    settings: Controller,
+    *,
+    axis_name: str | None = None,
+    flip_sign: bool = True,
+) -> optax.GradientTransformationExtraArgs:
+    """Scale updates by a controller's learning rate (``-lr`` with ``flip_sign``), steered by ``value=``.
+
+    Args:
+        settings: any :class:`lrsched.Controller` with its initial LR set (e.g. ``lrsched.GreedyLR(init_lr=...)``),
+            or ``lrsched.on_schedule(base, controller, start_step)`` (``lr = base(t) * g_t``). One LR for all
+            parameters; use ``optax.multi_transform`` for groups. Controllers that read more than the loss
+            get their signals from :func:`controlled` (pass them as ``update(..., value=loss, signals={...})``).
+        axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
+            mapped axis, so every device takes the same decision.
+        flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
+    """
+    _check("scale_by_controller", settings)
+    sign = -1.0 if flip_sign else 1.0
+    packing = _Packing.of(_initial(settings))
+
+    def init_fn(params: Any) -> GreedyLRState:
+        del params
+        state = _initial(settings)
+        return GreedyLRState(*packing.pack(state), _next_lr(settings, state))
+
+    def update_fn(
+        updates: Any, state: GreedyLRState, params: Any = None, *, value: Any, signals: Any = None, **extra: Any
+    ) -> tuple[Any, GreedyLRState]:
+        del params, extra
+        value = jnp.asarray(value, jnp.float32)
+        if axis_name is not None:
+            value = jax.lax.pmean(value, axis_name)
+        scale = sign * state.lr
+        updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
+        observed = {"loss": value, **(signals or {})}
+        new = settings.update(packing.unpack(state.floats, state.ints), observed)
+        return updates, GreedyLRState(*packing.pack(new), _next_lr(settings, new))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+class ControlledState(NamedTuple):
+    """State of :func:`controlled`: the inner direction transform's, the controller's, and d_{t-1}."""
+
+    inner: Any
+    controller: GreedyLRState
+    prev_direction: Any  #: d_{t-1}, the previous update per unit LR (zeros at t = 0)
+
+
+def controlled(
+    inner: optax.GradientTransformation, settings: Controller, *, axis_name: str | None = None
+) -> optax.GradientTransformationExtraArgs:
+    """``inner`` (a direction, e.g. ``optax.scale_by_adam()``) scaled by ``-lr`` of any controller.
+
+    Computes exactly the signals the controller declares (:data:`lrsched.controllers.SIGNALS`) from the raw
+    gradients, the parameters and the directions: ``grad_norm``, ``param_norm``, ``grad_dot_prev_direction``
+    (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``. Pass
+    ``update(grads, state, params, value=loss)``.
+    """
+    wanted = tuple(s for s in settings.signals if s != "loss")
+    scale = scale_by_controller(settings, axis_name=axis_name)
+
+    def init_fn(params: Any) -> ControlledState:
+        zeros = jax.tree_util.tree_map(lambda p: jnp.zeros_like(p, dtype=jnp.float32), params)
+        return ControlledState(inner.init(params), scale.init(params), zeros)
+
+    def update_fn(
+        grads: Any, state: ControlledState, params: Any = None, *, value: Any, **extra: Any
+    ) -> tuple[Any, ControlledState]:
+        directions, inner_state = inner.update(grads, state.inner, params)
+        measured = {
+            "grad_norm": lambda: _global_norm(grads),
+            "param_norm": lambda: _global_norm(params),
+            "grad_dot_prev_direction": lambda: _vdot(grads, state.prev_direction),
+            "prev_direction_norm": lambda: _global_norm(state.prev_direction),
+        }
+        signals = {name: measured[name]() for name in wanted}
+        updates, scale_state = scale.update(directions, state.controller, params, value=value, signals=signals)
+        d = jax.tree_util.tree_map(lambda x: -x.astype(jnp.float32), directions)
+        return updates, ControlledState(inner_state, scale_state, d)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def scale_by_greedy_lr(
+    settings: GreedyLR | GreedyOn,
+    *,
+    axis_name: str | None = None,
+    flip_sign: bool = True,
+) -> optax.GradientTransformationExtraArgs:
+    """:func:`scale_by_controller` for a ``lrsched.GreedyLR`` with ``init_lr`` set, or a ``lrsched.GreedyOn``."""
+    if not isinstance(settings, (GreedyLR, GreedyOn)):
+        raise TypeError(f"scale_by_greedy_lr: settings must be a GreedyLR or GreedyOn, got {type(settings).__name__}")
+    _check("scale_by_greedy_lr", settings)
+    return scale_by_controller(settings, axis_name=axis_name, flip_sign=flip_sign)
+
+
+def greedy_lr_of(opt_state: Any) -> Any:
+    """The LR the next update applies, read from an optimizer state holding one :class:`GreedyLRState`."""
+    found = [
+        leaf
+        for leaf in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, GreedyLRState))
+        if isinstance(leaf, GreedyLRState)
+    ]
+    if len(found) != 1:
+        how = (
+            "; several controllers (e.g. under optax.multi_transform): pass the subtree holding one, "
+            "e.g. greedy_lr_of(opt_state.inner_states['label'])"
+            if found
+            else ""
+        )
+        raise ValueError(f"greedy_lr_of: expected one GreedyLRState in the optimizer state, found {len(found)}{how}")
+    return found[0].lr

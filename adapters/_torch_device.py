@@ -1,0 +1,77 @@
+"""``ControllerScheduler``'s helpers: the signals measured from the optimizer, and the state on the loss's device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lrsched.controllers.on import Controlled
+from lrsched.controllers.protocol import Controller
+
+__all__ = ["DeviceState", "measure"]
+
+
+def _norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
+
+
+def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
+    """The ``wanted`` signals at theta_t, before update t, and what the next call needs (theta_t, lr_t).
+
+    ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}`` (zeros at t = 0), as :data:`lrsched.controllers.SIGNALS`.
+    """
+    with torch.no_grad():
+        theta = [p.detach() for p in params]
+        grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in params]
+        out: dict[str, Any] = {"grad_norm": _norm(grads), "param_norm": _norm(theta)}
+        if prev is None:
+            out["grad_dot_prev_direction"] = out["prev_direction_norm"] = out["grad_norm"] * 0.0
+        else:
+            old, lr = prev
+            d = [(p - q) / lr for p, q in zip(theta, old)]
+            out["grad_dot_prev_direction"] = sum((g * x).sum() for g, x in zip(grads, d))
+            out["prev_direction_norm"] = _norm(d)
+        lr_now = optimizer.param_groups[0]["lr"]
+        lr_now = lr_now.clone() if isinstance(lr_now, torch.Tensor) else float(lr_now)
+        return {k: out[k] for k in wanted}, ([p.clone() for p in theta], lr_now)
+
+
+class DeviceState:
+    """The state of ``controlled`` as float64/int32 tensors on one device, updated with tensor operations.
+
+    ``update(value)`` and ``lr(t)`` never read a tensor on the host (no ``.item()``, no ``float()``), so a training
+    step including ``scheduler.step(loss)`` runs without a device sync. In float64 the operations are the ones
+    the Python path does, in the same order: the LR sequence is identical.
+    """
+
+    def __init__(self, controlled: Controller, state: Any, like: torch.Tensor) -> None:
+        self.controlled = controlled
+        self.clock = int(state.step)  # a host copy of state.step (it advances by one per update)
+        vectors = controlled.vector_fields
+        device = like.device
+
+        def leaf(name: str, value: Any) -> Any:
+            dtype = torch.int32 if type(value) is int else torch.float64
+            if isinstance(value, tuple) and name not in vectors:
+                return tuple(torch.tensor(v, dtype=dtype, device=device) for v in value)
+            if isinstance(value, tuple):
+                return torch.tensor(value, dtype=torch.float64, device=device)
+            return torch.tensor(value, dtype=dtype, device=device)
+
+        self.state = type(state)._make(leaf(n, v) for n, v in zip(state._fields, state))
+
+    def update(self, value: torch.Tensor, t: int) -> None:
+        """Observe ``value`` (the loss of update ``t``)."""
+        state = self.state
+        if isinstance(self.controlled, Controlled) and self.clock != t:  # values arrive per evaluation
+            state = state._replace(step=torch.full_like(state.step, t))
+        self.state = self.controlled.update(state, value.detach().to(torch.float64))
+        self.clock = t + 1
+
+    def lr(self, t: int | None = None) -> Any:
+        """The LR of update ``t`` (default: the next): tensors, or a tuple of them per group."""
+        t = self.clock if t is None else t
+        if isinstance(self.controlled, Controlled):
+            return self.controlled.lr(self.state._replace(step=t))  # base(t) on the host, times a tensor
+        return self.controlled.lr(self.state)
