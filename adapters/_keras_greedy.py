@@ -16,8 +16,8 @@ from lrsched.greedy.settings import GreedyLR, with_knobs
 __all__ = ["ControllerCallback", "GreedyLRCallback", "take_over_learning_rate"]
 
 
-def take_over_learning_rate(optimizer: Any, schedule_type: type[Any]) -> Schedule | None:
-    """Give an optimizer built with an lrsched ``schedule_type`` a settable LR variable; return the schedule.
+def take_over_learning_rate(optimizer: Any) -> Schedule | None:
+    """Give an optimizer built with a ``KerasSchedule`` a settable LR variable; return the lrsched schedule.
 
     The new ``learning_rate`` variable takes the place a float LR's variable has
     (right after ``iterations``), so the optimizer saves and loads exactly like
@@ -27,7 +27,8 @@ def take_over_learning_rate(optimizer: Any, schedule_type: type[Any]) -> Schedul
     current: Any = optimizer._learning_rate
     if isinstance(current, keras.Variable):
         return None
-    if not isinstance(current, schedule_type):
+    base = getattr(current, "schedule", None)  # a KerasSchedule wraps an lrsched schedule (no import of keras.py here)
+    if not isinstance(base, Schedule):
         raise TypeError(
             f"ControllerCallback: the optimizer's learning rate must be a float or an lrsched KerasSchedule, "
             f"got {type(current).__name__}; pass the schedule as base= and a float learning rate instead"
@@ -39,7 +40,6 @@ def take_over_learning_rate(optimizer: Any, schedule_type: type[Any]) -> Schedul
         )
     object.__setattr__(optimizer, "_learning_rate", variable)  # bypass Keras' attribute tracking: placed by hand
     optimizer._variables.insert(1, variable)
-    base: Schedule = current.schedule
     return base
 
 
@@ -101,9 +101,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     # -- Keras hooks -----------------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         model = self.model
-        from lrsched.adapters.keras import KerasSchedule
-
-        schedule = take_over_learning_rate(model.optimizer, KerasSchedule)
+        schedule = take_over_learning_rate(model.optimizer)
         if schedule is not None:
             if self.base is not None:
                 raise ValueError(f"{type(self).__name__}: base= given and the optimizer has a KerasSchedule")
