@@ -40,8 +40,10 @@ from lrsched.schedules.basic import *  # noqa: F403
 from lrsched.schedules.combinators import *  # noqa: F403
 from lrsched.schedules.cyclical import *  # noqa: F403
 from lrsched.schedules.decay import *  # noqa: F403
+from lrsched.schedules.eigencurve import *  # noqa: F403
 from lrsched.schedules.joins import *  # noqa: F403
 from lrsched.schedules.piecewise import *  # noqa: F403
+from lrsched.schedules.taso import *  # noqa: F403
 
 __version__ = "0.1.0"
 
