@@ -69,13 +69,17 @@ class Eigencurve(Schedule):
 eigencurve = Eigencurve
 
 
-def eigencurve_phases(eigenvalues: Sequence[float], total_steps: float) -> Eigencurve:
+def eigencurve_phases(
+    eigenvalues: Sequence[float], total_steps: float, counts: Sequence[float] | None = None
+) -> Eigencurve:
     """An :class:`Eigencurve` for a (estimated) spectrum and a budget of ``total_steps`` updates.
 
     ``mu``/``L`` are the smallest/largest positive eigenvalues; the ``n = max(1, ceil(log2(L / mu)))`` intervals
     ``[2**(i-1) mu, 2**i mu)`` (the last one closed) get phase lengths proportional to ``sqrt(s_i)``, ``s_i`` the
     number of eigenvalues in interval ``i`` (a floor of 1 keeps empty intervals as short phases), scaled to sum to
-    ``total_steps``. This is our reading of the paper's phase rule; pass ``phase_steps`` to :class:`Eigencurve`
+    ``total_steps``. ``counts`` (optional) gives each eigenvalue a multiplicity, e.g. the estimated counts of
+    :class:`lrsched.tools.spectrum.SpectrumEstimate`; non-positive eigenvalues are ignored.
+    This is our reading of the paper's phase rule; pass ``phase_steps`` to :class:`Eigencurve`
     directly for another one.
 
     Example:
@@ -83,16 +87,20 @@ def eigencurve_phases(eigenvalues: Sequence[float], total_steps: float) -> Eigen
         >>> len(s.phase_steps), round(sum(s.phase_steps), 9)
         (3, 100.0)
     """
-    lam = sorted(float(v) for v in eigenvalues if v > 0 and math.isfinite(v))
+    weights_in = [1.0] * len(eigenvalues) if counts is None else [float(c) for c in counts]
+    if len(weights_in) != len(eigenvalues):
+        raise ValueError(f"eigencurve_phases: counts must hold one value per eigenvalue, got {len(weights_in)}")
+    pairs = sorted((float(v), c) for v, c in zip(eigenvalues, weights_in) if v > 0 and math.isfinite(v))
+    lam = [v for v, _ in pairs]
     if not lam:
         raise ValueError("eigencurve_phases: eigenvalues must hold at least one positive finite value")
     if not (isinstance(total_steps, (int, float)) and total_steps > 0 and math.isfinite(total_steps)):
         raise ValueError(f"eigencurve_phases: total_steps must be > 0, got {total_steps!r}")
     mu, big = lam[0], lam[-1]
     n = max(1, math.ceil(math.log2(big / mu)))
-    counts = [0] * n
-    for v in lam:
-        counts[min(math.floor(math.log2(v / mu)), n - 1)] += 1
-    weights = [math.sqrt(max(c, 1)) for c in counts]
+    held = [0.0] * n
+    for v, c in pairs:
+        held[min(math.floor(math.log2(v / mu)), n - 1)] += c
+    weights = [math.sqrt(max(c, 1.0)) for c in held]
     total = sum(weights)
     return Eigencurve(big, mu, tuple(total_steps * w / total for w in weights))
