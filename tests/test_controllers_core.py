@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lrsched
 from lrsched.controllers import ABEL, GapAware, Hypergradient, LRTuner
@@ -167,3 +169,42 @@ def test_a_number_is_the_loss_and_numpy_scalars_keep_a_python_state() -> None:
     s2 = c.update(c.init(), np.float64(3.0))
     s3 = c.update(c.init(), {"loss": np.asarray(3.0)})
     assert s1 == s2 == s3 and type(s2.lr) is float
+
+
+_values = st.one_of(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.sampled_from([math.nan, math.inf, -math.inf])
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(_values, _values, _values), min_size=1, max_size=40),
+    st.sampled_from(["additive", "multiplicative"]),
+)
+def test_hypergradient_lr_stays_within_its_bounds_and_finite(stream, mode) -> None:
+    hd = Hypergradient(init_lr=0.1, beta=0.5, mode=mode, min_lr=0.01, max_lr=1.0)
+    state = hd.init()
+    for h, gn, dn in stream:
+        state = hd.update(state, {"grad_dot_prev_direction": h, "grad_norm": abs(gn), "prev_direction_norm": abs(dn)})
+        assert 0.01 <= state.lr <= 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_values, min_size=1, max_size=60), st.integers(1, 4), st.integers(1, 80) | st.none())
+def test_abel_lr_never_rises_and_stays_above_min_lr(norms, interval, total) -> None:
+    abel = ABEL(init_lr=1.0, factor=0.5, interval=interval, total_steps=total, min_lr=1e-3)
+    state, last = abel.init(), 1.0
+    for n in norms:
+        state = abel.update(state, {"param_norm": n})
+        assert 1e-3 <= state.lr <= last
+        last = state.lr
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_values, min_size=1, max_size=40), st.floats(0.0, 0.99))
+def test_gap_aware_lr_stays_within_h_min_and_f_max_times_the_base(losses, decay) -> None:
+    gap = GapAware(init_lr=2.0, ema_decay=decay, h_min=0.25, f_max=3.0)
+    state = gap.init()
+    for loss in losses:
+        state = gap.update(state, loss)
+        assert 2.0 * 0.25 - 1e-12 <= state.lr <= 2.0 * 3.0 + 1e-12
