@@ -20,7 +20,7 @@ from typing import Any
 from lrsched import schedules, search
 from lrsched._core.config import from_config, from_json
 from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, registry
-from lrsched.controllers import SIGNALS, Controller
+from lrsched.controllers import ABEL, SIGNALS, Controller, GapAware, Hypergradient, LRTuner
 from lrsched.controllers.closure import control
 from lrsched.controllers.on import on_schedule
 from lrsched.greedy import (
@@ -43,8 +43,10 @@ from lrsched.schedules.basic import *  # noqa: F403
 from lrsched.schedules.combinators import *  # noqa: F403
 from lrsched.schedules.cyclical import *  # noqa: F403
 from lrsched.schedules.decay import *  # noqa: F403
+from lrsched.schedules.eigencurve import *  # noqa: F403
 from lrsched.schedules.joins import *  # noqa: F403
 from lrsched.schedules.piecewise import *  # noqa: F403
+from lrsched.schedules.taso import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -60,6 +62,10 @@ __all__ = [
     "on_schedule",
     "Controller",
     "SIGNALS",
+    "Hypergradient",
+    "ABEL",
+    "GapAware",
+    "LRTuner",
     "greedy",
     "greedy_on",
     "reduce_on_plateau",

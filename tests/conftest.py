@@ -69,6 +69,8 @@ def _pairs() -> dict[str, tuple[L.Schedule, L.Schedule]]:
             L.wsd(2.0, 16, 4, warmup_steps=0, decay_shape="cosine"),
         ),
         "rex": (L.rex(1.0, 10, 0.1), L.rex(2.0, 6)),
+        "taso": (L.taso(1.0, 20, 0.01, midpoint=0.4, steepness=12.0), L.taso(2.0, 9, steepness=0.5)),
+        "eigencurve": (L.eigencurve(10.0, 1.0, (4, 6.5, 3)), L.eigencurve(3.0, 0.5, (2.5,))),
         "warmup": (
             L.warmup(cos_a, 3, 0.1, shape="exponential", clock="global"),
             L.warmup(cos_b, 4, 0.5, shape="exponential", clock="global"),

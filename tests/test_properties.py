@@ -152,6 +152,19 @@ def _rex(draw: st.DrawFn) -> Gen:
     return Gen(L.rex(a, n, b), min(a, b), max(a, b), True, a >= b)
 
 
+def _taso(draw: st.DrawFn) -> Gen:
+    a, b, n = draw(rates), draw(rates), draw(lengths)
+    mid, k = draw(st.floats(0.0, 1.0)), draw(st.floats(0.1, 50.0))
+    return Gen(L.taso(a, n, b, midpoint=mid, steepness=k), min(a, b), max(a, b), True, a >= b)
+
+
+def _eigencurve(draw: st.DrawFn) -> Gen:
+    big = draw(positive)
+    mu = big * draw(fractions)
+    phases = tuple(draw(st.lists(lengths, min_size=1, max_size=4)))
+    return Gen(L.eigencurve(big, mu, phases), 0.0, 1.0 / big, True, True)
+
+
 def _constant(draw: st.DrawFn) -> Gen:
     v = draw(rates)
     return Gen(L.constant(v), v, v, True, True)
@@ -175,6 +188,8 @@ PRIMITIVES = {
     "cyclic": _cyclic,
     "wsd": _wsd,
     "rex": _rex,
+    "taso": _taso,
+    "eigencurve": _eigencurve,
 }
 
 

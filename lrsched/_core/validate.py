@@ -21,6 +21,8 @@ __all__ = [
     "positive",
     "non_negative",
     "increasing",
+    "real_in",
+    "choice",
 ]
 
 # Integers beyond this cannot be converted to a float.
@@ -102,3 +104,30 @@ def increasing(owner: str, field: str, values: tuple[float, ...], strictly_posit
             raise ValueError(f"{owner}: {field}[{i}] must be > 0, got {v!r}")
         if i and v <= values[i - 1]:
             raise ValueError(f"{owner}: {field} must be strictly increasing, got {shown(values)}")
+
+
+def real_in(
+    owner: str,
+    field: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real (as ``float``) in the range given by ``low``/``high``; the message states the range."""
+    value = float(number(owner, field, value))
+    lo_ok = low is None or (value > low if low_open else value >= low)
+    hi_ok = high is None or (value < high if high_open else value <= high)
+    if not (lo_ok and hi_ok):
+        left = "(-inf" if low is None else ("(" if low_open else "[") + repr(low)
+        right = "inf)" if high is None else repr(high) + (")" if high_open else "]")
+        raise ValueError(f"{owner}: {field} must be in {left}, {right}, got {value!r}")
+    return value
+
+
+def choice(owner: str, field: str, value: Any, choices: tuple[str, ...]) -> str:
+    """One of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{owner}: {field} must be one of {', '.join(map(repr, choices))}, got {shown(value)}")
+    return str(value)

@@ -4,9 +4,19 @@ The protocol (:mod:`lrsched.controllers.protocol`): a frozen dataclass ``Control
 ``init``/``update``/``lr``, declaring the :data:`SIGNALS` it reads. :func:`lrsched.control` turns one into a
 stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` steers a schedule with one
 (``lr_t = base(t) * g_t``). The framework adapters drive any controller (``ControllerScheduler`` for torch,
-``scale_by_controller`` for Optax, ``ControllerCallback`` for Keras). GreedyLR (:mod:`lrsched.greedy`) is one.
+``scale_by_controller`` for Optax, ``ControllerCallback`` for Keras). One module per method:
+
+* GreedyLR and ReduceLROnPlateau (:mod:`lrsched.greedy`);
+* ``hypergradient``: hypergradient descent (Baydin et al. 2018);
+* ``abel``: ABEL, decay when the weight norm bounces (Lewkowycz 2021);
+* ``gap_aware``: gap-aware discriminator LR for GANs (Hazimeh & Ponomareva 2023);
+* ``lrtuner``: LRTuner-style look-ahead exploration (Iyer et al. 2021).
 """
 
+from lrsched.controllers.abel import ABEL
+from lrsched.controllers.gap_aware import GapAware
+from lrsched.controllers.hypergradient import Hypergradient
+from lrsched.controllers.lrtuner import LRTuner
 from lrsched.controllers.protocol import SIGNALS, Controller, register_controller
 
-__all__ = ["SIGNALS", "Controller", "register_controller"]
+__all__ = ["SIGNALS", "Controller", "register_controller", "Hypergradient", "ABEL", "GapAware", "LRTuner"]

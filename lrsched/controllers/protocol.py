@@ -131,7 +131,7 @@ class Controller:
         unknown = sorted(str(k) for k in config if k != "name" and k not in fields)
         if unknown:
             raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for {cls.name!r}")
-        return cls(**{k: v for k, v in config.items() if k != "name"})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k != "name"})
 
 
 def select(cond: Any, a: Any, b: Any, xp: Namespace, vector_fields: frozenset[str] = frozenset()) -> Any:

@@ -1,0 +1,111 @@
+"""Hypergradient descent (Baydin et al., "Online Learning Rate Adaptation with Hypergradient Descent", ICLR 2018).
+
+The LR follows the gradient of the loss with respect to the LR. With ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}``
+the previous update per unit LR, ``d f(theta_t) / d lr_{t-1} = g_t . d_{t-1} =: h_t`` (the signal
+``"grad_dot_prev_direction"``), and
+
+* additive (the paper's rule):      ``lr_t = clip(lr_{t-1} - beta * h_t, min_lr, max_lr)``
+* multiplicative (the paper's normalised variant):
+  ``lr_t = clip(lr_{t-1} * (1 - beta * h_t / (||g_t|| ||d_{t-1}|| + eps)), min_lr, max_lr)``
+
+How the paper's variants map onto the one rule (only the adapter's ``d`` differs):
+
+* SGD-HD: ``d_{t-1} = -g_{t-1}``, so ``lr_t = lr_{t-1} + beta * g_t . g_{t-1}``.
+* SGDN-HD (Nesterov momentum mu, ``v_t = mu v_{t-1} + g_t``): ``d_{t-1} = -(g_{t-1} + mu v_{t-1})``.
+* Adam-HD: ``d_{t-1} = -m_hat_{t-1} / (sqrt(v_hat_{t-1}) + eps)``.
+
+In the paper the new LR already drives the update that used ``g_t`` (compute ``h_t``, update the LR, then step). A
+loop that calls ``update`` before its optimizer step reproduces that exactly; an adapter that reports signals after
+the step (torch's ``scheduler.step()``) applies each change one update later. ``d_{-1} = 0``, so ``h_0 = 0``.
+
+Units: one ``update`` per optimizer update. ``beta`` has units of LR**2 / loss (additive) or is dimensionless
+(multiplicative). NaN/inf signals leave the LR unchanged.
+
+Example:
+    >>> hd = Hypergradient(init_lr=0.1, beta=0.01)
+    >>> s = hd.update(hd.init(), {"grad_dot_prev_direction": -2.0})
+    >>> round(s.lr, 6)
+    0.12
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+from lrsched._core.backend import Namespace
+from lrsched.controllers._common import PureController, check_choice, check_optional_real, check_real, finite_or
+from lrsched.controllers.protocol import Controller, register_controller
+
+__all__ = ["Hypergradient", "HypergradientState"]
+
+
+class HypergradientState(NamedTuple):
+    lr: Any  #: the LR of the next update
+    step: Any  #: updates seen
+
+
+@register_controller("hypergradient")
+@dataclasses.dataclass(frozen=True)
+class Hypergradient(PureController, Controller):
+    """Hypergradient descent on the LR (see the module docstring for the formulas and the paper's variants).
+
+    Args:
+        init_lr: initial LR (or pass ``lr=`` to ``init``).
+        beta: hypergradient step size (> 0); the paper uses e.g. 1e-3 (SGD) and 1e-7 (Adam) for its nets.
+        mode: 'additive' (signals: grad_dot_prev_direction) or 'multiplicative' (also grad_norm and
+            prev_direction_norm; then ``beta`` in (0, 1) bounds the relative change per step).
+        min_lr, max_lr: bounds of the LR (``max_lr=None``: none).
+        eps: added to the norm product in the multiplicative rule.
+    """
+
+    init_lr: float | None = None
+    beta: float = 1e-3
+    mode: str = "additive"
+    min_lr: float = 0.0
+    max_lr: float | None = None
+    eps: float = 0.0
+
+    _owner = "Hypergradient"
+
+    def __post_init__(self) -> None:
+        o, put = self._owner, object.__setattr__
+        put(self, "mode", check_choice(o, "mode", self.mode, ("additive", "multiplicative")))
+        high = 1.0 if self.mode == "multiplicative" else None
+        put(self, "beta", check_real(o, "beta", self.beta, low=0.0, low_open=True, high=high, high_open=True))
+        put(self, "min_lr", check_real(o, "min_lr", self.min_lr, low=0.0))
+        put(self, "max_lr", check_optional_real(o, "max_lr", self.max_lr, low=self.min_lr))
+        put(self, "eps", check_real(o, "eps", self.eps, low=0.0))
+        if self.init_lr is not None:
+            put(self, "init_lr", check_real(o, "init_lr", self.init_lr, low=0.0))
+            self._check_lr(self.init_lr)
+
+    @property  # the declared signals depend on the mode
+    def signals(self) -> tuple[str, ...]:  # type: ignore[override]
+        if self.mode == "additive":
+            return ("grad_dot_prev_direction",)
+        return ("grad_dot_prev_direction", "grad_norm", "prev_direction_norm")
+
+    def _check_lr(self, lr: float) -> None:
+        top = float("inf") if self.max_lr is None else self.max_lr
+        if not self.min_lr <= lr <= top:
+            raise ValueError(
+                f"{self._owner}: init_lr must lie in [min_lr, max_lr] = [{self.min_lr!r}, {top!r}], got {lr!r}"
+            )
+
+    def _initial(self, lr: float) -> HypergradientState:
+        return HypergradientState(lr, 0)
+
+    def _step(self, state: HypergradientState, s: dict[str, Any], xp: Namespace) -> HypergradientState:
+        h = s["grad_dot_prev_direction"]
+        if self.mode == "additive":
+            new = state.lr - self.beta * h
+        else:
+            scale = s["grad_norm"] * s["prev_direction_norm"] + self.eps
+            scale = xp.where(scale > 0, scale, 1.0)  # h = 0 whenever a norm is 0 (t = 0): factor 1
+            new = state.lr * (1.0 - self.beta * h / scale)
+        new, _ = finite_or(new, state.lr, xp)
+        new = xp.maximum(new, self.min_lr)
+        if self.max_lr is not None:
+            new = xp.minimum(new, self.max_lr)
+        return HypergradientState(new, state.step + 1)
