@@ -1,0 +1,437 @@
+"""``LearnedLR``: a learning-rate controller whose rule is a tiny neural network trained on past runs.
+
+Each update reads the monitored loss and turns the recent training signal into a handful of
+*features*, all computed in log-loss space (so the policy does not depend on the loss's scale)
+and relative to the initial LR ``lr0`` (so it does not depend on the LR's scale):
+
+==============  =====================================================================  =======
+feature         definition (``x`` = log of the loss, EMAs of ``x`` over ~10/40/160 steps)  scale
+==============  =====================================================================  =======
+``log_lr``      ``log(lr / lr0)``                                                        1/3
+``slope_fast``  ``ema10 - ema40`` (< 0 while the loss falls)                               3
+``slope_slow``  ``ema40 - ema160``                                                         3
+``rel_start``   ``ema40 - x_0`` (progress since the first loss)                          1/3
+``rel_best``    ``ema10 - min_t ema40`` (> 0 after the loss rose above its best)           3
+``noise``       ``sqrt(EMA10 of (x - ema10)^2)`` (minibatch noise in log units)            3
+``budget``      ``step / budget``, clipped to 1 (0 when no budget is known)                1
+``has_budget``  1 when a budget is known, else 0                                           1
+``lr_change``   EMA10 of the applied per-step change of ``log lr``                        20
+==============  =====================================================================  =======
+
+The policy is a one-hidden-layer MLP, ``z = b2 + sum_j w2[j] tanh(b1[j] + sum_i w1[j][i] f_i)``
+(``f_i`` = feature times its scale), and the LR moves by a bounded factor every update::
+
+    lr_{t+1} = clip(lr_t * exp(max_change * tanh(z)), lr0 * min_scale, lr0 * max_scale)
+
+A non-finite loss leaves the EMAs alone and halves the LR. Losses are taken as positive (values
+below 1e-30 count as 1e-30). ``step`` counts updates (one per optimizer step).
+
+The network's weights are fields of the frozen value, so it saves (``to_config``), loads
+(``lrsched.from_config``), hashes and pickles like every lrsched value. The update is written once
+against the array namespace ``xp`` with explicit sums over constant weights (``tanh`` from ``exp``),
+so it runs on Python floats, NumPy, JAX (``jit``/``vmap``/``scan``) and torch tensors alike.
+The same rule, with the weights as arrays, is what :mod:`lrsched.learn` meta-trains (evolution
+strategies over a distribution of small training tasks; in the spirit of Xu, Dai, Kemp & Metz,
+"Learning an Adaptive Learning Rate Schedule", arXiv 1909.09712).
+
+Example:
+    >>> import lrsched
+    >>> ctrl = lrsched.LearnedLR.default(budget=100)
+    >>> s = ctrl.init(lr=0.1)
+    >>> for loss in (2.0, 1.8, 1.7):
+    ...     s = ctrl.update(s, loss)
+    >>> 0.0 < ctrl.lr(s) < 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from lrsched._core.backend import PYTHON, Namespace, namespace_for
+from lrsched._core.validate import is_number, shown
+from lrsched.controllers.protocol import Controller, register_controller
+
+__all__ = [
+    "FEATURES",
+    "FEATURE_SCALES",
+    "LearnedLR",
+    "LearnedScheduler",
+    "LearnedState",
+    "learned",
+    "policy_step",
+    "initial_state",
+]
+
+_OWNER = "LearnedLR"
+#: Feature name -> the constant it is multiplied by before entering the network.
+FEATURE_SCALES: dict[str, float] = {
+    "log_lr": 1.0 / 3.0,
+    "slope_fast": 3.0,
+    "slope_slow": 3.0,
+    "rel_start": 1.0 / 3.0,
+    "rel_best": 3.0,
+    "noise": 3.0,
+    "budget": 1.0,
+    "has_budget": 1.0,
+    "lr_change": 20.0,
+}
+FEATURES: tuple[str, ...] = tuple(FEATURE_SCALES)
+_BETA_FAST, _BETA_MID, _BETA_SLOW = 1.0 - 1.0 / 10.0, 1.0 - 1.0 / 40.0, 1.0 - 1.0 / 160.0
+_TINY = 1e-30
+_NONFINITE_FACTOR = 0.5
+_FLOAT_FIELDS = ("lr", "lr0", "horizon", "loss0", "fast", "mid", "slow", "var", "best", "dlr")
+
+
+class LearnedState(NamedTuple):
+    """The controller's state: numbers (or arrays of one backend; a JAX pytree)."""
+
+    lr: Any  #: the LR for the next update
+    step: Any  #: updates so far
+    lr0: Any  #: the initial LR (the policy sees ``lr / lr0``)
+    horizon: Any  #: the budget in updates (0: unknown)
+    loss0: Any  #: log of the first finite loss
+    fast: Any  #: EMA of the log loss, ~10 steps
+    mid: Any  #: ~40 steps
+    slow: Any  #: ~160 steps
+    var: Any  #: EMA of the squared deviation from ``fast``
+    best: Any  #: lowest ``mid`` so far
+    dlr: Any  #: EMA of the applied change of log lr
+
+
+def _tanh(z: Any, xp: Namespace) -> Any:
+    """``tanh`` from ``exp`` (every backend has it): ``1 - 2 / (exp(2z) + 1)``, exact limits at +-inf."""
+    return 1.0 - 2.0 / (xp.exp(2.0 * xp.minimum(z, 40.0)) + 1.0)
+
+
+def features_of(state: LearnedState, xp: Namespace) -> dict[str, Any]:
+    """Every feature (unscaled) of a state whose EMAs hold the latest loss."""
+    known = state.horizon > 0
+    frac = xp.minimum(state.step / xp.maximum(state.horizon, 1.0), 1.0)
+    return {
+        "log_lr": xp.log(state.lr / state.lr0),
+        "slope_fast": state.fast - state.mid,
+        "slope_slow": state.mid - state.slow,
+        "rel_start": state.mid - state.loss0,
+        "rel_best": state.fast - state.best,
+        "noise": xp.sqrt(state.var),
+        "budget": xp.where(known, frac, 0.0),
+        "has_budget": xp.where(known, 1.0, 0.0),
+        "lr_change": state.dlr,
+    }
+
+
+def mlp(inputs: Sequence[Any], w1: Any, b1: Any, w2: Any, b2: Any, xp: Namespace) -> Any:
+    """``b2 + sum_j w2[j] * tanh(b1[j] + sum_i w1[j][i] * inputs[i])`` as explicit sums (any backend)."""
+    z = b2
+    for j in range(len(b1)):
+        h = b1[j]
+        row = w1[j]
+        for i, f in enumerate(inputs):
+            h = h + row[i] * f
+        z = z + w2[j] * _tanh(h, xp)
+    return z
+
+
+def policy_step(
+    state: LearnedState,
+    loss: Any,
+    net: tuple[Any, Any, Any, Any],
+    features: tuple[str, ...],
+    max_change: float,
+    log_bounds: tuple[float, float],
+    xp: Namespace,
+) -> LearnedState:
+    """One update of the learned controller: the single rule, shared by :class:`LearnedLR` and meta-training.
+
+    ``net`` = ``(w1, b1, w2, b2)``: nested sequences of numbers or arrays (traced, when meta-training).
+    ``log_bounds``: ``(log min_scale, log max_scale)``.
+    """
+    finite = (loss - loss) == 0
+    x = xp.log(xp.maximum(xp.where(finite, loss, 1.0), _TINY))
+    first = state.step == 0
+    new_first = first & finite
+    x = xp.where(finite, x, state.fast)  # a non-finite loss leaves the EMAs where they are
+    loss0 = xp.where(new_first, x, state.loss0)
+    fast = xp.where(new_first, x, _BETA_FAST * state.fast + (1.0 - _BETA_FAST) * x)
+    mid = xp.where(new_first, x, _BETA_MID * state.mid + (1.0 - _BETA_MID) * x)
+    slow = xp.where(new_first, x, _BETA_SLOW * state.slow + (1.0 - _BETA_SLOW) * x)
+    dev = x - fast
+    var = xp.where(new_first, 0.0, _BETA_FAST * state.var + (1.0 - _BETA_FAST) * dev * dev)
+    best = xp.where(new_first, mid, xp.minimum(state.best, mid))
+    # ``step`` stays 0 until a finite loss has been seen (the EMAs start from it).
+    step = xp.where(xp.where(finite, False, first), state.step, state.step + 1)
+    seen = state._replace(step=step, loss0=loss0, fast=fast, mid=mid, slow=slow, var=var, best=best)
+    feats = features_of(seen, xp)
+    inputs = [feats[name] * FEATURE_SCALES[name] for name in features]
+    z = mlp(inputs, *net, xp)
+    delta = xp.where(finite, max_change * _tanh(z, xp), math.log(_NONFINITE_FACTOR))
+    lo, hi = log_bounds
+    log_rel = xp.minimum(xp.maximum(xp.log(state.lr / state.lr0) + delta, lo), hi)
+    lr = state.lr0 * xp.exp(log_rel)
+    applied = xp.log(lr / state.lr)
+    dlr = _BETA_FAST * state.dlr + (1.0 - _BETA_FAST) * applied
+    return seen._replace(lr=lr, dlr=dlr)
+
+
+def initial_state(lr: Any, horizon: float) -> LearnedState:
+    """The state before the first loss, in Python numbers (``lr`` may be an array)."""
+    return LearnedState(lr, 0, lr, float(horizon), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def _cast(state: LearnedState, like: Any) -> LearnedState:
+    """``state`` with leaves of ``like``'s backend (floats in its dtype, ``step`` int32)."""
+    xp = namespace_for(like)
+    if xp.name == "torch":
+        torch = sys.modules["torch"]
+        if not like.is_floating_point():
+            raise TypeError(f"{_OWNER}.init: like must have a floating dtype, got {like.dtype}")
+
+        def leaf(name: str, v: Any) -> Any:
+            dtype = like.dtype if name in _FLOAT_FIELDS else torch.int32
+            return torch.as_tensor(v, dtype=dtype, device=like.device)
+
+    else:
+        mod = sys.modules["jax.numpy"] if xp.name == "jax" else sys.modules["numpy"]
+        if mod.asarray(like).dtype.kind != "f":
+            raise TypeError(f"{_OWNER}.init: like must have a floating dtype, got {mod.asarray(like).dtype}")
+
+        def leaf(name: str, v: Any) -> Any:
+            return mod.asarray(v, dtype=like.dtype if name in _FLOAT_FIELDS else mod.int32)
+
+    return LearnedState(*(leaf(n, v) for n, v in zip(LearnedState._fields, state)))
+
+
+def _floats(field: str, value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` as nested tuples of finite floats of exactly ``shape``."""
+    if not shape:
+        if not is_number(value):
+            raise TypeError(f"{_OWNER}: {field} must hold real numbers, got {shown(value)}")
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{_OWNER}: {field} must hold finite numbers, got {v!r}")
+        return v
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or len(value) != shape[0]:
+        got = f"length {len(value)}" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise ValueError(f"{_OWNER}: {field} must have shape {shape}, got {got} at this level")
+    return tuple(_floats(f"{field}[{i}]", v, shape[1:]) for i, v in enumerate(value))
+
+
+def _positive(field: str, value: Any, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not is_number(value):
+        raise TypeError(f"{_OWNER}: {field} must be a positive number, got {shown(value)}")
+    if not (0 < value < math.inf):
+        raise ValueError(f"{_OWNER}: {field} must be finite and > 0, got {value!r}")
+    return value if field == "budget" else float(value)
+
+
+@register_controller("learned")
+@dataclasses.dataclass(frozen=True)
+class LearnedLR(Controller):
+    """A learned LR controller: a tiny MLP on features of the loss signal (see the module docstring).
+
+    Args:
+        w1: hidden-layer weights, ``hidden`` rows of ``len(features)`` numbers.
+        b1: hidden biases (``hidden`` numbers).
+        w2: output weights (``hidden`` numbers).
+        b2: output bias.
+        features: the input features, names from :data:`FEATURES` (order = columns of ``w1``).
+        max_change: the largest change of ``log lr`` per update (0.05: the LR moves by at most 5.1%).
+        min_scale, max_scale: the LR stays in ``[lr0 * min_scale, lr0 * max_scale]``.
+        init_lr: the initial LR ``lr0`` (or pass ``init(lr=...)``).
+        budget: the number of updates of the run, if known (the ``budget`` feature); ``None``: unknown.
+
+    Use :meth:`default` for the shipped policy and :func:`lrsched.learn.train` to train your own.
+    """
+
+    w1: tuple[tuple[float, ...], ...]
+    b1: tuple[float, ...]
+    w2: tuple[float, ...]
+    b2: float
+    features: tuple[str, ...] = FEATURES
+    max_change: float = 0.05
+    min_scale: float = 1e-4
+    max_scale: float = 100.0
+    init_lr: float | None = None
+    budget: int | None = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        feats = self.features
+        if isinstance(feats, str) or not isinstance(feats, (list, tuple)):
+            raise TypeError(f"{_OWNER}: features must be a sequence of feature names, got {shown(feats)}")
+        unknown = [f for f in feats if f not in FEATURE_SCALES]
+        if unknown:
+            raise ValueError(
+                f"{_OWNER}: unknown feature name(s) {', '.join(map(shown, unknown))}; known: {', '.join(FEATURES)}"
+            )
+        if len(set(feats)) != len(feats) or not feats:
+            raise ValueError(f"{_OWNER}: features must be distinct and non-empty, got {shown(feats)}")
+        put(self, "features", tuple(feats))
+        b1 = self.b1.tolist() if hasattr(self.b1, "tolist") else self.b1
+        if not isinstance(b1, (list, tuple)) or not b1:
+            raise ValueError(f"{_OWNER}: b1 must be a non-empty sequence (one bias per hidden unit), got {shown(b1)}")
+        hidden = len(b1)
+        put(self, "w1", _floats("w1", self.w1, (hidden, len(feats))))
+        put(self, "b1", _floats("b1", b1, (hidden,)))
+        put(self, "w2", _floats("w2", self.w2, (hidden,)))
+        put(self, "b2", _floats("b2", self.b2, ()))
+        put(self, "max_change", _positive("max_change", self.max_change))
+        put(self, "min_scale", _positive("min_scale", self.min_scale))
+        put(self, "max_scale", _positive("max_scale", self.max_scale))
+        if not self.min_scale <= 1.0 <= self.max_scale:
+            raise ValueError(
+                f"{_OWNER}: need min_scale <= 1 <= max_scale, got min_scale={self.min_scale!r}, "
+                f"max_scale={self.max_scale!r}"
+            )
+        put(self, "init_lr", _positive("init_lr", self.init_lr, optional=True))
+        if self.budget is not None and (isinstance(self.budget, bool) or not isinstance(self.budget, int)):
+            raise TypeError(f"{_OWNER}: budget must be a positive integer or None, got {shown(self.budget)}")
+        put(self, "budget", _positive("budget", self.budget, optional=True))
+
+    # -- construction ------------------------------------------------------------
+    @classmethod
+    def default(cls, **overrides: Any) -> LearnedLR:
+        """The shipped policy (``lrsched/controllers/policies/default.json``), with ``overrides`` applied."""
+        from importlib import resources
+
+        text = resources.files("lrsched.controllers").joinpath("policies/default.json").read_text(encoding="utf-8")
+        policy = cls.from_config(json.loads(text)["config"])
+        return dataclasses.replace(policy, **overrides) if overrides else policy
+
+    @property
+    def hidden(self) -> int:
+        return len(self.b1)
+
+    @property
+    def net(self) -> tuple[Any, Any, Any, Any]:
+        return self.w1, self.b1, self.w2, self.b2
+
+    @property
+    def log_bounds(self) -> tuple[float, float]:
+        return math.log(self.min_scale), math.log(self.max_scale)
+
+    # -- pure controller ---------------------------------------------------------
+    def init(self, lr: Any = None, *, like: Any = None) -> LearnedState:
+        """The state before the first loss; ``like`` (or an array ``lr``) sets the leaves' backend and dtype."""
+        lr = self.init_lr if lr is None else lr
+        if lr is None:
+            raise ValueError(f"{_OWNER}: no initial LR: pass init_lr= to LearnedLR or lr= to init()")
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool):
+            lr = _positive("lr", lr)
+        elif like is None:
+            like = lr
+        state = initial_state(lr, self.budget or 0)
+        return state if like is None else _cast(state, like)
+
+    def update(self, state: LearnedState, signals: Any) -> LearnedState:
+        """The state after observing ``signals`` (the loss, or a mapping holding ``"loss"``)."""
+        loss = signals["loss"] if isinstance(signals, Mapping) else signals
+        tp = type(loss)
+        python_state = type(state.lr) is float
+        if tp is float or tp is int:
+            xp = PYTHON if python_state else namespace_for(state.lr)
+            return policy_step(state, float(loss) if python_state else loss, *self._static(), xp)
+        xp = namespace_for(loss)
+        if python_state and (xp.name == "torch" or (xp.name == "numpy" and loss.ndim == 0)):
+            return policy_step(state, float(loss), *self._static(), PYTHON)
+        return policy_step(state, loss, *self._static(), xp)
+
+    def _static(self) -> tuple[Any, ...]:
+        return self.net, self.features, self.max_change, self.log_bounds
+
+    def lr(self, state: LearnedState) -> Any:
+        return state.lr
+
+    # -- config --------------------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """Plain JSON data; :func:`lrsched.from_config` rebuilds an equal value (weights bit for bit)."""
+        return {
+            "name": "learned",
+            "features": list(self.features),
+            "w1": [list(r) for r in self.w1],
+            "b1": list(self.b1),
+            "w2": list(self.w2),
+            "b2": self.b2,
+            "max_change": self.max_change,
+            "min_scale": self.min_scale,
+            "max_scale": self.max_scale,
+            "init_lr": self.init_lr,
+            "budget": self.budget,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LearnedLR:
+        if not isinstance(config, Mapping):
+            raise TypeError(f"{_OWNER}: a config must be a dict, got {type(config).__name__}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(str(k) for k in config if k != "name" and k not in fields)
+        if unknown:
+            raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for 'learned'")
+        missing = [k for k in ("w1", "b1", "w2", "b2") if k not in config]
+        if missing:
+            raise ValueError(f"config: 'learned' is missing required key(s): {', '.join(missing)}")
+        return cls(**{k: v for k, v in config.items() if k != "name"})
+
+
+class LearnedScheduler:
+    """Stateful form: ``lr = sched(loss)``; ``.lr``, ``.state``, ``state_dict()`` / ``load_state_dict()``.
+
+    Example:
+        >>> sched = learned(lr=0.1, budget=100)
+        >>> lr = sched(2.3)
+        >>> 0.0 < lr < 1.0
+        True
+    """
+
+    def __init__(self, controller: LearnedLR, lr: Any = None) -> None:
+        if not isinstance(controller, LearnedLR):
+            raise TypeError(f"LearnedScheduler: controller must be a LearnedLR, got {type(controller).__name__}")
+        self.controller = controller
+        self.state = controller.init(lr)
+
+    def __call__(self, loss: Any = None, **signals: Any) -> float:
+        value = signals.get("loss") if loss is None else loss
+        if value is None:
+            raise TypeError("LearnedScheduler: pass the loss, sched(loss)")
+        self.state = self.controller.update(self.state, float(value))
+        return self.state.lr  # type: ignore[no-any-return]
+
+    step = __call__
+
+    @property
+    def lr(self) -> float:
+        return self.state.lr  # type: ignore[no-any-return]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Strict-JSON data (non-finite numbers as strings)."""
+        return {k: (v if math.isfinite(v) else repr(v)) for k, v in self.state._asdict().items()}
+
+    def load_state_dict(self, data: Mapping[str, Any]) -> None:
+        fields = LearnedState._fields
+        self.state = LearnedState(**{k: (int(data[k]) if k == "step" else float(data[k])) for k in fields})
+
+    def to_config(self) -> dict[str, Any]:
+        return self.controller.to_config()
+
+
+def learned(policy: LearnedLR | None = None, lr: Any = None, **overrides: Any) -> LearnedScheduler:
+    """The shipped learned controller (or ``policy``) as a stateful closure, like :func:`lrsched.greedy`.
+
+    ``overrides`` replace settings, e.g. ``budget=total_steps`` (recommended: the policy anneals toward
+    the end of a known budget). Example: ``sched = lrsched.learned(lr=3e-4, budget=10_000)``, then
+    ``lr = sched(loss)`` after each step.
+    """
+    ctrl = LearnedLR.default() if policy is None else policy
+    if overrides:
+        ctrl = dataclasses.replace(ctrl, **overrides)
+    return LearnedScheduler(ctrl, lr)
