@@ -20,6 +20,7 @@ from typing import Any
 from lrsched import schedules, search
 from lrsched._core.config import from_config, from_json
 from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, registry
+from lrsched.controllers.learned import LearnedLR, LearnedScheduler, LearnedState, learned
 from lrsched.greedy import (
     GreedyLR,
     GreedyOn,
@@ -61,6 +62,11 @@ __all__ = [
     "GreedyScheduler",
     "GreedyOn",
     "GreedyOnScheduler",
+    # The learned controller (lrsched.controllers.learned; meta-training: lrsched.learn, imports JAX)
+    "learned",
+    "LearnedLR",
+    "LearnedState",
+    "LearnedScheduler",
 ]
 __all__ += schedules.__all__
 
