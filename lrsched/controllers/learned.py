@@ -1,27 +1,34 @@
 """``LearnedLR``: a learning-rate controller whose rule is a tiny neural network trained on past runs.
 
 Each update reads the monitored loss and turns the recent training signal into a handful of
-*features*, all computed in log-loss space (so the policy does not depend on the loss's scale)
-and relative to the initial LR ``lr0`` (so it does not depend on the LR's scale):
+*features*, all computed in log-loss space (so the policy does not depend on the loss's scale),
+relative to the initial LR ``lr0`` (so it does not depend on the LR's scale) and in units of the run's
+length ``H`` (the budget when known, else ``default_horizon``; so a policy trained on short runs
+acts the same way, stretched, on long ones). ``x`` is the log of the loss; ``fast``, ``mid``,
+``slow`` are EMAs of ``x`` with rates ``25/H``, ``6.4/H`` and ``1.6/H`` per step (about 4%, 16%
+and 60% of the run; 10, 40 and 160 steps when ``H = 256``):
 
-==============  =====================================================================  =======
-feature         definition (``x`` = log of the loss, EMAs of ``x`` over ~10/40/160 steps)  scale
-==============  =====================================================================  =======
-``log_lr``      ``log(lr / lr0)``                                                        1/3
-``slope_fast``  ``ema10 - ema40`` (< 0 while the loss falls)                               3
-``slope_slow``  ``ema40 - ema160``                                                         3
-``rel_start``   ``ema40 - x_0`` (progress since the first loss)                          1/3
-``rel_best``    ``ema10 - min_t ema40`` (> 0 after the loss rose above its best)           3
-``noise``       ``sqrt(EMA10 of (x - ema10)^2)`` (minibatch noise in log units)            3
-``budget``      ``step / budget``, clipped to 1 (0 when no budget is known)                1
-``has_budget``  1 when a budget is known, else 0                                           1
-``lr_change``   EMA10 of the applied per-step change of ``log lr``                        20
-==============  =====================================================================  =======
+==============  ==========================================================  =======
+feature         definition                                                   scale
+==============  ==========================================================  =======
+``log_lr``      ``log(lr / lr0)``                                             1/3
+``slope_fast``  ``fast - mid`` (< 0 while the loss falls)                       3
+``slope_slow``  ``mid - slow``                                                  3
+``rel_start``   ``mid - x_0`` (progress since the first loss)                 1/3
+``rel_best``    ``fast - min_t mid`` (> 0 after the loss rose above its best)   3
+``noise``       ``sqrt(EMA_fast of (x - fast)^2)`` (noise in log units)         3
+``budget``      ``step / budget``, clipped to 1 (0 when no budget is known)     1
+``has_budget``  1 when a budget is known, else 0                                1
+``lr_change``   EMA_fast of the applied change of ``log lr`` per step, as a     1
+                fraction of the largest allowed change
+==============  ==========================================================  =======
 
 The policy is a one-hidden-layer MLP, ``z = b2 + sum_j w2[j] tanh(b1[j] + sum_i w1[j][i] f_i)``
 (``f_i`` = feature times its scale), and the LR moves by a bounded factor every update::
 
-    lr_{t+1} = clip(lr_t * exp(max_change * tanh(z)), lr0 * min_scale, lr0 * max_scale)
+    lr_{t+1} = clip(lr_t * exp(max_change * (100 / H) * tanh(z)), lr0 * min_scale, lr0 * max_scale)
+
+(``max_change``: the largest change of ``log lr`` over 1% of the run).
 
 A non-finite loss leaves the EMAs alone and halves the LR. Losses are taken as positive (values
 below 1e-30 count as 1e-30). ``step`` counts updates (one per optimizer step).
@@ -79,13 +86,13 @@ FEATURE_SCALES: dict[str, float] = {
     "noise": 3.0,
     "budget": 1.0,
     "has_budget": 1.0,
-    "lr_change": 20.0,
+    "lr_change": 1.0,
 }
 FEATURES: tuple[str, ...] = tuple(FEATURE_SCALES)
-_BETA_FAST, _BETA_MID, _BETA_SLOW = 1.0 - 1.0 / 10.0, 1.0 - 1.0 / 40.0, 1.0 - 1.0 / 160.0
+_RATES = (25.0, 6.4, 1.6)  # EMA rates per step, times the horizon H
 _TINY = 1e-30
 _NONFINITE_FACTOR = 0.5
-_FLOAT_FIELDS = ("lr", "lr0", "horizon", "loss0", "fast", "mid", "slow", "var", "best", "dlr")
+_FLOAT_FIELDS = ("lr", "lr0", "horizon", "known", "loss0", "fast", "mid", "slow", "var", "best", "dlr")
 
 
 class LearnedState(NamedTuple):
@@ -94,7 +101,8 @@ class LearnedState(NamedTuple):
     lr: Any  #: the LR for the next update
     step: Any  #: updates so far
     lr0: Any  #: the initial LR (the policy sees ``lr / lr0``)
-    horizon: Any  #: the budget in updates (0: unknown)
+    horizon: Any  #: the run's length H in updates: the budget, or ``default_horizon`` when unknown
+    known: Any  #: 1.0 when the budget is known, else 0.0
     loss0: Any  #: log of the first finite loss
     fast: Any  #: EMA of the log loss, ~10 steps
     mid: Any  #: ~40 steps
@@ -109,10 +117,16 @@ def _tanh(z: Any, xp: Namespace) -> Any:
     return 1.0 - 2.0 / (xp.exp(2.0 * xp.minimum(z, 40.0)) + 1.0)
 
 
+def _isfinite(value: Any, xp: Namespace) -> Any:
+    if xp.is_scalar:
+        return (value - value) == 0
+    mod = {"numpy": "numpy", "jax": "jax.numpy", "torch": "torch"}[xp.name]
+    return sys.modules[mod].isfinite(value)
+
+
 def features_of(state: LearnedState, xp: Namespace) -> dict[str, Any]:
     """Every feature (unscaled) of a state whose EMAs hold the latest loss."""
-    known = state.horizon > 0
-    frac = xp.minimum(state.step / xp.maximum(state.horizon, 1.0), 1.0)
+    frac = xp.minimum(state.step / state.horizon, 1.0)
     return {
         "log_lr": xp.log(state.lr / state.lr0),
         "slope_fast": state.fast - state.mid,
@@ -120,8 +134,8 @@ def features_of(state: LearnedState, xp: Namespace) -> dict[str, Any]:
         "rel_start": state.mid - state.loss0,
         "rel_best": state.fast - state.best,
         "noise": xp.sqrt(state.var),
-        "budget": xp.where(known, frac, 0.0),
-        "has_budget": xp.where(known, 1.0, 0.0),
+        "budget": frac * state.known,
+        "has_budget": state.known,
         "lr_change": state.dlr,
     }
 
@@ -152,17 +166,24 @@ def policy_step(
     ``net`` = ``(w1, b1, w2, b2)``: nested sequences of numbers or arrays (traced, when meta-training).
     ``log_bounds``: ``(log min_scale, log max_scale)``.
     """
-    finite = (loss - loss) == 0
+    finite = _isfinite(loss, xp)
     x = xp.log(xp.maximum(xp.where(finite, loss, 1.0), _TINY))
     first = state.step == 0
     new_first = first & finite
     x = xp.where(finite, x, state.fast)  # a non-finite loss leaves the EMAs where they are
     loss0 = xp.where(new_first, x, state.loss0)
-    fast = xp.where(new_first, x, _BETA_FAST * state.fast + (1.0 - _BETA_FAST) * x)
-    mid = xp.where(new_first, x, _BETA_MID * state.mid + (1.0 - _BETA_MID) * x)
-    slow = xp.where(new_first, x, _BETA_SLOW * state.slow + (1.0 - _BETA_SLOW) * x)
+
+    a_fast, a_mid, a_slow = (xp.minimum(r / state.horizon, 1.0) for r in _RATES)
+
+    def ema(a: Any, old: Any, new: Any) -> Any:
+        return xp.where(finite, old + a * (new - old), old)
+
+    fast, mid, slow = (
+        xp.where(new_first, x, ema(a, old, x))
+        for a, old in zip((a_fast, a_mid, a_slow), (state.fast, state.mid, state.slow))
+    )
     dev = x - fast
-    var = xp.where(new_first, 0.0, _BETA_FAST * state.var + (1.0 - _BETA_FAST) * dev * dev)
+    var = xp.where(new_first, 0.0, ema(a_fast, state.var, dev * dev))
     best = xp.where(new_first, mid, xp.minimum(state.best, mid))
     # ``step`` stays 0 until a finite loss has been seen (the EMAs start from it).
     step = xp.where(xp.where(finite, False, first), state.step, state.step + 1)
@@ -170,18 +191,19 @@ def policy_step(
     feats = features_of(seen, xp)
     inputs = [feats[name] * FEATURE_SCALES[name] for name in features]
     z = mlp(inputs, *net, xp)
-    delta = xp.where(finite, max_change * _tanh(z, xp), math.log(_NONFINITE_FACTOR))
+    per_step = max_change * 100.0 / state.horizon
+    delta = xp.where(finite, per_step * _tanh(z, xp), math.log(_NONFINITE_FACTOR))
     lo, hi = log_bounds
     log_rel = xp.minimum(xp.maximum(xp.log(state.lr / state.lr0) + delta, lo), hi)
     lr = state.lr0 * xp.exp(log_rel)
     applied = xp.log(lr / state.lr)
-    dlr = _BETA_FAST * state.dlr + (1.0 - _BETA_FAST) * applied
+    dlr = state.dlr + a_fast * (applied / per_step - state.dlr)
     return seen._replace(lr=lr, dlr=dlr)
 
 
-def initial_state(lr: Any, horizon: float) -> LearnedState:
+def initial_state(lr: Any, horizon: float, known: bool) -> LearnedState:
     """The state before the first loss, in Python numbers (``lr`` may be an array)."""
-    return LearnedState(lr, 0, lr, float(horizon), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return LearnedState(lr, 0, lr, float(horizon), 1.0 if known else 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def _cast(state: LearnedState, like: Any) -> LearnedState:
@@ -231,7 +253,7 @@ def _positive(field: str, value: Any, optional: bool = False) -> Any:
         raise TypeError(f"{_OWNER}: {field} must be a positive number, got {shown(value)}")
     if not (0 < value < math.inf):
         raise ValueError(f"{_OWNER}: {field} must be finite and > 0, got {value!r}")
-    return value if field == "budget" else float(value)
+    return value if field in ("budget", "default_horizon") else float(value)
 
 
 @register_controller("learned")
@@ -245,10 +267,11 @@ class LearnedLR(Controller):
         w2: output weights (``hidden`` numbers).
         b2: output bias.
         features: the input features, names from :data:`FEATURES` (order = columns of ``w1``).
-        max_change: the largest change of ``log lr`` per update (0.05: the LR moves by at most 5.1%).
+        max_change: the largest change of ``log lr`` over 1% of the run (per update: ``max_change * 100 / H``).
         min_scale, max_scale: the LR stays in ``[lr0 * min_scale, lr0 * max_scale]``.
         init_lr: the initial LR ``lr0`` (or pass ``init(lr=...)``).
         budget: the number of updates of the run, if known (the ``budget`` feature); ``None``: unknown.
+        default_horizon: the time scale ``H`` (in updates) assumed when no budget is known.
 
     Use :meth:`default` for the shipped policy and :func:`lrsched.learn.train` to train your own.
     """
@@ -258,11 +281,12 @@ class LearnedLR(Controller):
     w2: tuple[float, ...]
     b2: float
     features: tuple[str, ...] = FEATURES
-    max_change: float = 0.05
+    max_change: float = 0.1
     min_scale: float = 1e-4
     max_scale: float = 100.0
     init_lr: float | None = None
     budget: int | None = None
+    default_horizon: int = 1000
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -297,6 +321,9 @@ class LearnedLR(Controller):
         if self.budget is not None and (isinstance(self.budget, bool) or not isinstance(self.budget, int)):
             raise TypeError(f"{_OWNER}: budget must be a positive integer or None, got {shown(self.budget)}")
         put(self, "budget", _positive("budget", self.budget, optional=True))
+        if isinstance(self.default_horizon, bool) or not isinstance(self.default_horizon, int):
+            raise TypeError(f"{_OWNER}: default_horizon must be a positive integer, got {shown(self.default_horizon)}")
+        put(self, "default_horizon", _positive("default_horizon", self.default_horizon))
 
     # -- construction ------------------------------------------------------------
     @classmethod
@@ -330,7 +357,7 @@ class LearnedLR(Controller):
             lr = _positive("lr", lr)
         elif like is None:
             like = lr
-        state = initial_state(lr, self.budget or 0)
+        state = initial_state(lr, self.budget or self.default_horizon, self.budget is not None)
         return state if like is None else _cast(state, like)
 
     def update(self, state: LearnedState, signals: Any) -> LearnedState:
@@ -367,6 +394,7 @@ class LearnedLR(Controller):
             "max_scale": self.max_scale,
             "init_lr": self.init_lr,
             "budget": self.budget,
+            "default_horizon": self.default_horizon,
         }
 
     @classmethod

@@ -80,7 +80,9 @@ def _initial_theta(key: Any, n_features: int, hidden: int) -> Any:
     return jnp.concatenate([w1.ravel(), b1, jnp.zeros(hidden + 1)])
 
 
-def _inner(task: Task, features: tuple[str, ...], hidden: int, max_change: float, log_bounds: Any) -> Callable:
+def _inner(
+    task: Task, features: tuple[str, ...], hidden: int, max_change: float, log_bounds: Any, default_horizon: int
+) -> Callable:
     """``score(theta, key, lr_mult, horizon, use_adam)`` of one inner run (unbatched)."""
     xp = namespace_for(jnp.zeros(()))
     n_features = len(features)
@@ -95,7 +97,9 @@ def _inner(task: Task, features: tuple[str, ...], hidden: int, max_change: float
             use_adam = jnp.bool_(True)
         lr0 = jnp.where(use_adam, task.adam_lr, sgd_lr).astype(jnp.float32) * lr_mult
         f32 = jnp.float32
-        state = LearnedState(lr0, jnp.int32(0), lr0, f32(horizon), *(f32(0.0) for _ in range(7)))
+        known = horizon > 0
+        h = jnp.where(known, horizon, default_horizon).astype(f32)
+        state = LearnedState(lr0, jnp.int32(0), lr0, h, known.astype(f32), *(f32(0.0) for _ in range(7)))
         net = unflatten(theta, n_features, hidden)
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
 
@@ -152,9 +156,10 @@ def train(
     meta_lr: float = 0.03,
     hidden: int = 16,
     features: tuple[str, ...] = FEATURES,
-    max_change: float = 0.05,
+    max_change: float = 0.1,
     min_scale: float = 1e-4,
     max_scale: float = 100.0,
+    default_horizon: int = 1000,
     seed: int = 0,
     validation: int = 8,
     eval_every: int = 10,
@@ -197,6 +202,7 @@ def train(
         max_change=max_change,
         min_scale=min_scale,
         max_scale=max_scale,
+        default_horizon=default_horizon,
     )
     features = template.features
     nf = len(features)
@@ -204,7 +210,11 @@ def train(
     key = jax.random.PRNGKey(seed)
     theta = _initial_theta(jax.random.fold_in(key, 0), nf, hidden)
     runners = [
-        jax.jit(jax.vmap(_inner(t, features, hidden, max_change, template.log_bounds), in_axes=(0, 0, 0, 0, 0)))
+        jax.jit(
+            jax.vmap(
+                _inner(t, features, hidden, max_change, template.log_bounds, default_horizon), in_axes=(0, 0, 0, 0, 0)
+            )
+        )
         for t in family
     ]
     # Validation batches are padded to 2 * pairs runs, the training batch: one compiled function per family.
@@ -263,6 +273,7 @@ def train(
         max_change=max_change,
         min_scale=min_scale,
         max_scale=max_scale,
+        default_horizon=default_horizon,
     )
     settings = dict(
         iterations=iterations,
