@@ -216,9 +216,9 @@ def test_bad_configs_raise_clear_errors(change, error, match):
 
 def test_bad_config_keys_and_missing_lr():
     cfg = random_policy(9).to_config()
-    with pytest.raises(ValueError, match="unknown key.*'wat'"):
+    with pytest.raises(ValueError, match=r"unknown key.*'wat'"):
         lrsched.from_config(cfg | {"wat": 1})
-    with pytest.raises(ValueError, match="missing required key.*w1"):
+    with pytest.raises(ValueError, match=r"missing required key.*w1"):
         lrsched.from_config({k: v for k, v in cfg.items() if k != "w1"})
     with pytest.raises(ValueError, match="no initial LR"):
         random_policy(9).init()
