@@ -182,7 +182,9 @@ def _plot(results: dict[str, Any], path: str) -> None:
     for ax, (name, r) in zip(np.atleast_1d(axes), results.items()):
         for i, m in enumerate(MULTS):
             ax.plot(np.median(r["lr"][i], axis=0), lw=1, label=f"learned, start x{m:.2g}")
-        ax.plot(r["suite"][r["best"]]["lr_curve"], "k--", lw=1.5, label=f"tuned {r['best']}")
+        curve = r["suite"][r["best"]]["lr_curve"]  # thinned in runs.json
+        steps = r["lr"].shape[-1]
+        ax.plot(np.linspace(0, steps, len(curve), endpoint=False), curve, "k--", lw=1.5, label=f"tuned {r['best']}")
         ax.set_yscale("log")
         ax.set_title(name)
         ax.set_xlabel("step")

@@ -21,9 +21,10 @@ family are one ``jax.jit(jax.vmap(...))`` call. Everything is drawn from ``jax.r
 from ``seed``, so a run is reproducible on the same machine and JAX version.
 
 The *meta-objective* reported every ``eval_every`` iterations is the mean score of ``theta`` on a
-fixed validation set (per family ``validation`` problems, starting LRs spread evenly over
-``nominal * [1/10, 10]``, budget known), minus the same for a constant LR (the initial policy):
-below 0 means better than keeping the starting LR.
+fixed validation set (per family ``validation`` problems drawn from the same distribution, starting
+LRs spread evenly over ``nominal * [1/10, 10]``, budget known), minus the same for a constant LR (the
+initial policy): below 0 means better than keeping the starting LR. The weights with the best
+meta-objective are returned (the ES iterate itself is noisy).
 """
 
 from __future__ import annotations
@@ -168,9 +169,10 @@ def train(
 ) -> TrainResult:
     """Meta-train a :class:`LearnedLR` on ``tasks`` (default: :func:`~lrsched.learn.tasks.default_tasks`).
 
-    Returns a :class:`TrainResult`: ``.policy`` (a ``LearnedLR``, use ``dataclasses.replace(p, budget=...)``
-    for your run's budget) and ``.history`` (one dict per evaluation: ``iteration``, ``objective`` = the
-    validation meta-objective relative to a constant LR, lower is better; ``train`` = the iteration's mean score).
+    Returns a :class:`TrainResult`: ``.policy`` (the ``LearnedLR`` with the best validation meta-objective;
+    ``dataclasses.replace(p, budget=...)`` sets your run's budget) and ``.history`` (one dict per
+    evaluation: ``iteration``, ``objective`` = the validation meta-objective relative to a constant LR,
+    lower is better; ``train`` = the iteration's mean score).
 
     Example:
         >>> from lrsched.learn.tasks import toy_tasks
@@ -194,9 +196,9 @@ def train(
             raise ValueError(f"train: {name} must be an integer >= {low}, got {value!r}")
     # Validates features/max_change/bounds once, with LearnedLR's messages.
     template = LearnedLR(
-        w1=[[0.0] * len(features)] * hidden,
-        b1=[0.0] * hidden,
-        w2=[0.0] * hidden,
+        w1=((0.0,) * len(features),) * hidden,
+        b1=(0.0,) * hidden,
+        w2=(0.0,) * hidden,
         b2=0.0,
         features=features,
         max_change=max_change,
@@ -233,6 +235,7 @@ def train(
 
     baseline = validate(jnp.zeros_like(theta))  # w2 = b2 = 0: a constant LR
     history = [{"iteration": 0, "objective": validate(theta) - baseline, "train": float("nan")}]
+    best_theta, best_objective = theta, history[0]["objective"]
     m = jnp.zeros_like(theta)
     v = jnp.zeros_like(theta)
     size = _size(nf, hidden)
@@ -259,16 +262,18 @@ def train(
             if it % eval_every == 0 or it == iterations:
                 record = {"iteration": it, "objective": validate(theta) - baseline, "train": mean_score}
                 history.append(record)
+                if record["objective"] < best_objective:  # keep the best validated weights
+                    best_theta, best_objective = theta, record["objective"]
                 if callback is not None:
                     callback(record)
                 pb.set_postfix_str(f"meta-objective {record['objective']:+.3f}")
             pb.update(1)
-    w1, b1, w2, b2 = (np.asarray(a, dtype=np.float64).tolist() for a in unflatten(np.asarray(theta), nf, hidden))
+    w1, b1, w2, b2 = (np.asarray(a, dtype=np.float64) for a in unflatten(np.asarray(best_theta), nf, hidden))
     policy = LearnedLR(
-        w1=w1,
-        b1=b1,
-        w2=w2,
-        b2=b2,
+        w1=tuple(tuple(float(v) for v in row) for row in w1),
+        b1=tuple(float(v) for v in b1),
+        w2=tuple(float(v) for v in w2),
+        b2=float(b2),
         features=features,
         max_change=max_change,
         min_scale=min_scale,
