@@ -5,7 +5,8 @@ are fixed per family so that runs batch under ``jax.vmap``; its spectrum, noise,
 size and data are random), ``loss(params, data, key)`` is the stochastic (minibatch) training loss,
 ``optimizer`` is ``"sgd"``, ``"adam"`` or ``"mixed"`` (each run draws one of the two), and
 ``project`` optionally maps parameters back to a feasible set after each step (NMF: clip at 0).
-``nominal_lr`` is a rough good LR for SGD (``adam_lr`` for Adam); a run starts at
+``nominal_lr`` is a rough good LR for SGD (``adam_lr`` for Adam): about the best constant LR of the
+family, found by a sweep of constant LRs on the training distribution; a run starts at
 ``nominal_lr * 10**U(-1, 1)`` (two decades).
 
 Families (:func:`default_tasks`):
@@ -205,7 +206,7 @@ def _nmf_sample(key: Any) -> tuple[Any, Any, Any]:
         "w": jax.random.uniform(kw, (_NR, _RANK), maxval=2 * scale),
         "h": jax.random.uniform(kh, (_RANK, _NC), maxval=2 * scale),
     }
-    nominal = 0.5 / jnp.sum(params["h"] ** 2)
+    nominal = 10.0 / jnp.sum(params["h"] ** 2)
     return params, {"x": x}, nominal
 
 
@@ -224,7 +225,7 @@ def default_tasks(steps: int = 256) -> dict[str, Task]:
         "quadratic": Task("quadratic", _quadratic_sample, _quadratic_loss, "mixed", None, steps, 0.05),
         "least_squares": Task("least_squares", _ls_sample, _ls_loss, "mixed", None, steps, 0.03),
         "softmax": Task("softmax", _softmax_sample, _softmax_loss, "mixed", None, steps, 0.05),
-        "mlp": Task("mlp", _mlp_sample, _mlp_loss, "adam", None, steps, 0.01),
+        "mlp": Task("mlp", _mlp_sample, _mlp_loss, "adam", None, steps, 0.03),
         "nmf": Task("nmf", _nmf_sample, _nmf_loss, "sgd", _nonneg, steps),
     }
 
