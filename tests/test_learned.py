@@ -235,7 +235,7 @@ def test_meta_training_reduces_the_objective_and_is_deterministic():
     objectives = [h["objective"] for h in a.history]
     assert objectives[0] == 0.0  # the initial policy keeps the LR constant: the baseline itself
     assert objectives[-1] < -0.05, objectives  # better than a constant LR on held-back problems
-    assert a.policy == b.policy and a.history == b.history
+    assert a.policy == b.policy and json.dumps(a.history) == json.dumps(b.history)  # NaN: no train score at 0
     assert lrsched.from_config(a.policy.to_config()) == a.policy
 
 

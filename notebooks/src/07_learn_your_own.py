@@ -77,7 +77,7 @@ t_init, t_loss = make_task(test_x, test_y)
 
 
 def run(ctrl, lr0, seed, steps=300):
-    key = jax.random.PRNGKey(1000 + seed)
+    key = jax.random.fold_in(jax.random.PRNGKey(1000), seed)
     params = t_init(key)
     m = jax.tree_util.tree_map(jnp.zeros_like, params)
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -96,7 +96,7 @@ def run(ctrl, lr0, seed, steps=300):
         s = ctrl.update(s, value) if ctrl is not None else s
         return (p, m, v, s), (value, lr)
 
-    s0 = ctrl.init(jnp.float32(lr0)) if ctrl is not None else ()
+    s0 = ctrl.init(lr0) if ctrl is not None else ()
     xs = (jnp.arange(steps, dtype=jnp.float32), jax.random.split(key, steps))
     (p, *_), (losses, lrs) = jax.lax.scan(step, (params, m, v, s0), xs)
     full = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(test_x @ p["w"] + p["b"]), test_y[:, None], axis=1))
@@ -108,15 +108,16 @@ controllers = {
     "shipped default": lrsched.LearnedLR.default(budget=300),
     "learned on my task": dataclasses.replace(mine, budget=300),
 }
+mults = np.array([0.1, 1 / 3, 1.0, 3.0, 10.0])
+lr0s = jnp.asarray(np.repeat(0.1 * mults, 4), jnp.float32)  # 4 seeds per starting LR, all runs in one vmap
+seeds = jnp.tile(jnp.arange(4), len(mults))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for name, ctrl in controllers.items():
-    finals = []
-    for i, mult in enumerate((0.1, 1 / 3, 1.0, 3.0, 10.0)):
-        f = [float(run(ctrl, 0.1 * mult, seed)[0]) for seed in range(3)]
-        finals.append(np.median(f))
-        if name != "constant LR":
-            axes[1].plot(run(ctrl, 0.1 * mult, 0)[1], color={"shipped default": "C0"}.get(name, "C1"), lw=1)
-    axes[0].plot((0.1, 1 / 3, 1.0, 3.0, 10.0), finals, marker="o", label=name)
+    finals, lrs = jax.jit(jax.vmap(lambda lr0, seed, ctrl=ctrl: run(ctrl, lr0, seed)))(lr0s, seeds)
+    finals = np.median(np.asarray(finals).reshape(len(mults), 4), axis=1)
+    if name != "constant LR":
+        axes[1].plot(np.asarray(lrs)[::4].T, color={"shipped default": "C0"}.get(name, "C1"), lw=1)
+    axes[0].plot(mults, finals, marker="o", label=name)
     print(f"{name:20s} median final loss per starting LR: {np.round(finals, 4)}")
 axes[0].set_xscale("log"), axes[0].set_yscale("log"), axes[0].legend()
 axes[0].set_xlabel("starting LR / 0.1"), axes[0].set_ylabel("final loss (held-back digits)")
