@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             "step as the training update (as `lrsched.adapters.optax` would), on a shared 2-core CPU.",
             "",
         ]
+    lines += _notes(args)
     lines.append(f"Wall time {time.perf_counter() - t_start:.0f} s.")
     png = os.path.splitext(args.out)[0] + "_lr.png"
     _plot(results, png)
@@ -232,6 +233,46 @@ def main(argv: list[str] | None = None) -> int:
         fh.write("\n".join(lines))
     print("\n".join(lines))
     return 0
+
+
+def _notes(args: argparse.Namespace) -> list[str]:
+    """What the numbers say (written for the shipped default; the tables above are regenerated)."""
+    path = args.policy or os.path.join(HERE, "..", "lrsched", "controllers", "policies", "default.json")
+    with open(path, encoding="utf-8") as fh:
+        meta = json.load(fh).get("meta", {})
+    st = meta.get("settings", {})
+    return [
+        "## Reading the results",
+        "",
+        f"* **Meta-training cost:** `{meta.get('command')}` ran {st.get('iterations')} ES iterations x "
+        f"{st.get('pairs')} antithetic pairs x {len(st.get('tasks', []))} task families of 256-step runs "
+        f"in {meta.get('seconds')} s on a shared, loaded 2-core CPU.",
+        "* **Target not met** (see the tables). The LR trajectories show why: the policy learned a smooth,",
+        "  mostly monotone decay whose rate is tied to the budget (after a short correction of the starting",
+        "  LR), i.e. roughly an exponential schedule. It does not learn the tuned schedules' long high-LR",
+        "  plateau followed by a sharp anneal to ~0, which is what drives the softmax loss to 1e-5 and the MLP",
+        "  to 1e-4. Started 10x too high on the MLP (Adam at 0.3) the loss stalls near 2 without diverging,",
+        "  and the policy raises rather than lowers the LR: a stall at a high loss was rare in training.",
+        "  On NMF it keeps the LR near the tuned value from every start, but without a final anneal.",
+        "* **Robustness to the starting LR is real but partial:** across x1/10..x3 its final losses vary",
+        "  far less than a constant LR's would, and it never diverges; it is still beaten by GreedyLR's",
+        "  robust setting (at that setting's tuned LR) on every task, and by Prodigy / D-Adaptation on the MLP.",
+        "* **What was tried, in order** (the first change was made after seeing held-out results; the",
+        "  others used only the training distribution): (1) per-step EMA horizons and a per-step max change:",
+        "  trained on 256-step runs, that policy collapsed the LR within ~300 of the 1,200 held-out steps;",
+        "  features and the max change are now in units of the run's length; (2) returning the",
+        "  best-validated weights (validation problems drawn from the training distribution); (3) centring",
+        "  the MLP and NMF families' nominal LRs on their best constant LR (a sweep on the training",
+        "  distribution showed them 3x and ~20x too low). (3) made the MLP better and NMF worse on held-out",
+        "  tasks; it is shipped because it is what the recorded command produces, not chosen on these tasks.",
+        "* **Likely next steps** (not done, time): inner runs of several lengths (512-2,048 steps) so that",
+        "  late annealing pays off in training as it does here; a richer task mix with stalls at high loss",
+        "  (Adam at too-high LRs on classifiers); the final *full-batch* loss as the meta-objective.",
+        "* **Overhead:** the policy adds ~180 scalar multiply-adds per step; in the jitted medium-MLP step the",
+        "  difference is within this loaded machine's timing noise (rerun on a quiet machine to confirm <= 2%).",
+        "  The torch step overhead was not measured (the generic adapters are built in parallel by another helper).",
+        "",
+    ]
 
 
 def _report(results: dict[str, Any], pf: dict[str, Any], args: argparse.Namespace) -> list[str]:
