@@ -373,7 +373,7 @@ class LearnedLR(Controller):
             return policy_step(state, float(loss), *self._static(), PYTHON)
         return policy_step(state, loss, *self._static(), xp)
 
-    def _static(self) -> tuple[Any, ...]:
+    def _static(self) -> tuple[tuple[Any, Any, Any, Any], tuple[str, ...], float, tuple[float, float]]:
         return self.net, self.features, self.max_change, self.log_bounds
 
     def lr(self, state: LearnedState) -> Any:
