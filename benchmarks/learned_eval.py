@@ -205,6 +205,51 @@ def overhead(policy: LearnedLR, repeats: int = 7, n: int = 100) -> tuple[float, 
     return statistics.median(base), statistics.median(ours)
 
 
+def torch_overhead(policy: LearnedLR, repeats: int = 7, n: int = 50) -> tuple[float, float, float]:
+    """Seconds per torch Adam step on the medium MLP: constant LR, with ``lrsched.learned`` setting the LR
+    after each step (``lr = sched(loss.item())``), and one closure call alone."""
+    import torch
+
+    from lrsched.controllers.learned import LearnedScheduler
+
+    torch.manual_seed(0)
+    ctrl = dataclasses.replace(policy, budget=10_000)
+    x, y = torch.randn(256, 784), torch.arange(256) % 10
+
+    def timed(controlled: bool) -> float:
+        model = torch.nn.Sequential(
+            torch.nn.Linear(784, 512),
+            torch.nn.ReLU(),
+            torch.nn.Linear(512, 512),
+            torch.nn.ReLU(),
+            torch.nn.Linear(512, 10),
+        )
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        sched = LearnedScheduler(ctrl, 1e-3)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            value = loss.item()  # a training loop logs it anyway
+            if controlled:
+                lr = sched(value)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+        return (time.perf_counter() - t0) / n
+
+    base, ours = [], []
+    for _ in range(repeats):
+        base.append(timed(False))
+        ours.append(timed(True))
+    sched = LearnedScheduler(ctrl, 1e-3)
+    t0 = time.perf_counter()
+    for i in range(2000):
+        sched(1.0 / (1 + i))
+    return statistics.median(base), statistics.median(ours), (time.perf_counter() - t0) / 2000
+
+
 def _g(x: float) -> str:
     return f"{x:.3g}"
 
@@ -261,6 +306,18 @@ def main(argv: list[str] | None = None) -> int:
             "step as the training update (as `lrsched.adapters.optax` would), on a shared 2-core CPU.",
             "",
         ]
+        tb, to, call = torch_overhead(policy)
+        lines += [
+            "## Per-step overhead (torch, same MLP, Adam; `lr = lrsched.learned(...)(loss.item())` after each step)",
+            "",
+            "| constant LR | learned controller | overhead | one closure call |",
+            "|---:|---:|---:|---:|",
+            f"| {tb * 1e3:.2f} ms | {to * 1e3:.2f} ms | {100 * (to / tb - 1):+.1f}% | {call * 1e6:.1f} µs |",
+            "",
+            "The closure runs the same `policy_step` on Python floats (about 180 multiply-adds); the share of a",
+            "training step is the closure call over the step time, the step-time difference is mostly noise here.",
+            "",
+        ]
     lines += _notes(args)
     lines.append(f"Wall time {time.perf_counter() - t_start:.0f} s.")
     png = os.path.splitext(args.out)[0] + "_lr.png"
@@ -309,9 +366,9 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "  late annealing pays off in training as it does here; a richer task mix with stalls at high loss",
         "  (Adam at too-high LRs on classifiers); the final *full-batch* loss as the meta-objective.",
         "* **Overhead:** the policy adds ~180 scalar multiply-adds per step; in the jitted medium-MLP step the",
-        "  difference is within this loaded machine's timing noise: four runs of this script measured -7.1%,",
-        "  -0.7%, +3.1% and +7.9% (rerun on a quiet machine to check the <= 2% target).",
-        "  The torch step overhead was not measured (the generic adapters are built in parallel by another helper).",
+        "  difference is within this loaded machine's timing noise: five runs of this script measured between",
+        "  -7.1% and +7.9% (rerun on a quiet machine to check the <= 2% target). In torch the closure call costs",
+        "  ~50 us, well under 1% of the medium MLP's CPU step; measured through a plain loop, not the adapters.",
         "",
     ]
 
