@@ -20,7 +20,17 @@ from typing import Any
 from lrsched import schedules, search
 from lrsched._core.config import from_config, from_json
 from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, registry
-from lrsched.controllers import ABEL, SIGNALS, Controller, GapAware, Hypergradient, LRTuner
+from lrsched.controllers import (
+    ABEL,
+    SIGNALS,
+    Controller,
+    GapAware,
+    Hypergradient,
+    LearnedLR,
+    LearnedState,
+    LRTuner,
+    learned,
+)
 from lrsched.controllers.closure import control
 from lrsched.controllers.on import on_schedule
 from lrsched.greedy import (
@@ -74,6 +84,10 @@ __all__ = [
     "GreedyScheduler",
     "GreedyOn",
     "GreedyOnScheduler",
+    # The learned controller (lrsched.controllers.learned; meta-training: lrsched.learn, imports JAX)
+    "learned",
+    "LearnedLR",
+    "LearnedState",
 ]
 __all__ += schedules.__all__
 

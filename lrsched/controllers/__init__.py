@@ -10,13 +10,26 @@ stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` steers a sche
 * ``hypergradient``: hypergradient descent (Baydin et al. 2018);
 * ``abel``: ABEL, decay when the weight norm bounces (Lewkowycz 2021);
 * ``gap_aware``: gap-aware discriminator LR for GANs (Hazimeh & Ponomareva 2023);
-* ``lrtuner``: LRTuner-style look-ahead exploration (Iyer et al. 2021).
+* ``lrtuner``: LRTuner-style look-ahead exploration (Iyer et al. 2021);
+* ``learned``: a policy learned from past training runs (``lrsched.learn`` trains one).
 """
 
 from lrsched.controllers.abel import ABEL
 from lrsched.controllers.gap_aware import GapAware
 from lrsched.controllers.hypergradient import Hypergradient
+from lrsched.controllers.learned import LearnedLR, LearnedState, learned
 from lrsched.controllers.lrtuner import LRTuner
 from lrsched.controllers.protocol import SIGNALS, Controller, register_controller
 
-__all__ = ["SIGNALS", "Controller", "register_controller", "Hypergradient", "ABEL", "GapAware", "LRTuner"]
+__all__ = [
+    "SIGNALS",
+    "Controller",
+    "register_controller",
+    "Hypergradient",
+    "ABEL",
+    "GapAware",
+    "LRTuner",
+    "LearnedLR",
+    "LearnedState",
+    "learned",
+]
