@@ -178,3 +178,26 @@ def test_a_training_loop_learns_with_greedy_lr() -> None:
     constant_loss, _ = _least_squares(60, None)
     assert 0.1 < top <= 0.5
     assert greedy_loss < 1e-6 * constant_loss
+
+
+def test_a_version_0_1_state_dict_loads():
+    # Written by lrsched 0.1 before any value: best was null (strict JSON).
+    old = {
+        "version": 1,
+        "lr": 0.1,
+        "best": None,
+        "good": 0,
+        "bad": 0,
+        "cooldown": 0,
+        "warmup": 0,
+        "reset_left": 0,
+        "window": [],
+        "count": 0,
+        "pos": 0,
+        "step": 0,
+        "init_lr": 0.1,
+    }
+    a = lrsched.greedy(init_lr=0.1, patience=0, factor=0.5)
+    b = lrsched.greedy(init_lr=0.1, patience=0, factor=0.5)
+    b.load_state_dict(old)
+    assert [a(x) for x in (3.0, 2.0, 2.5)] == [b(x) for x in (3.0, 2.0, 2.5)]
