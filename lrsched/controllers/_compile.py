@@ -332,7 +332,7 @@ def compile_controller(controller: Any, state: Any) -> Compiled | None:
     tracer = _TRACER = _Tracer()
     try:
         sym, names = _leaves(controller, state, lambda n: tracer.node(n))
-        signals = {s: tracer.node(f"a_{s}") for s in controller.signals}
+        signals = {s: tracer.node(s) for s in controller.signals}
         new = controller.rule(sym, signals, tracer)
         outputs = _flat(new, controller.vector_fields)
         boundary = len(tracer.nodes)  # the lr below reads the new state: no locals before the state is written
@@ -355,8 +355,8 @@ def compile_controller(controller: Any, state: Any) -> Compiled | None:
                if out is not old]  # fmt: skip
     lr_text = ", ".join(emit.ref(x) for x in lr) + "," if isinstance(lr, tuple) else emit.ref(lr)
     body += _store([(name, emit.ref(out)) for name, out in changed])
-    args = ", ".join(f"a_{s}" for s in controller.signals)
-    convert = indent.join(f"if type(a_{s}) is not float: a_{s} = float(a_{s})" for s in controller.signals)
+    args = ", ".join(s for s in controller.signals)
+    convert = indent.join(f"if type({s}) is not float: {s} = float({s})" for s in controller.signals)
     all_names = ", ".join(names)
     source = f"""\
 def make({all_names}):
