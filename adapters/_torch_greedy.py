@@ -14,12 +14,12 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
 from lrsched.adapters._torch_device import DeviceState, measure
+from lrsched.adapters._torch_groups import resolve_mode
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
-from lrsched.greedy.settings import GreedyLR, with_knobs
 
-__all__ = ["ControllerScheduler", "GreedyLRScheduler"]
+__all__ = ["ControllerScheduler"]
 
 
 class ControllerScheduler(ReduceLROnPlateau):
@@ -36,6 +36,8 @@ class ControllerScheduler(ReduceLROnPlateau):
       (:func:`lrsched.on_schedule`), ``g`` the controller's LR used as a multiplier and ``t`` the number of
       optimizer updates so far (counted by an optimizer step hook; when ``optimizer.step()`` is never called,
       each ``step(value)`` counts as one update). A value observed at update ``t < start_step`` is ignored.
+      ``mode`` as in ``schedule_lr``: ``"absolute"`` (every group ``base(t) * g_t``) or ``"relative"`` (each
+      group's own LR times it); ``None`` raises when one base meets groups built with different LRs.
     * Signals: the controller's declared :data:`lrsched.controllers.SIGNALS` other than the loss are computed
       from the optimizer's parameters and gradients just before each ``optimizer.step()``.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
@@ -55,6 +57,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         *,
         base: Schedule | float | Sequence[Schedule | float] | None = None,
         start_step: int = 0,
+        mode: str | None = None,
         reduce: str | None = "mean",
         process_group: Any = None,
     ) -> None:
@@ -82,6 +85,11 @@ class ControllerScheduler(ReduceLROnPlateau):
         elif n > 1 and not isinstance(lr, tuple):
             lr = (lr,) * n
         self.controlled: Controller = controller if base is None else Controlled(base, controller, start_step)  # type: ignore[arg-type]
+        # With a base, "absolute": lr = base(t) * g_t; "relative": lr = initial_lr * base(t) * g_t (as schedule_lr)
+        self.lr_mode = (
+            None if base is None else resolve_mode(name, "base", optimizer, mode, isinstance(base, (list, tuple)))
+        )
+        self._scales = [float(g["initial_lr"]) if self.lr_mode == "relative" else 1.0 for g in groups]
         self.sched = Control(self.controlled, lr)
         self.mode = getattr(controller, "mode", "min")
         self.last_epoch = self._observed_at = 0  # optimizer updates so far (ReduceLROnPlateau's name)
@@ -110,6 +118,7 @@ class ControllerScheduler(ReduceLROnPlateau):
     # -- the controller ----------------------------------------------------------------------------------------
     def _apply(self, lr: Any) -> None:
         lrs = list(lr) if isinstance(lr, tuple) else [lr] * len(self.optimizer.param_groups)
+        lrs = [x * scale if scale != 1.0 else x for x, scale in zip(lrs, self._scales)]
         for group, value in zip(self.optimizer.param_groups, lrs):
             if isinstance(group["lr"], torch.Tensor):  # tensor LRs (capturable / fused optimizers): in place
                 group["lr"].copy_(torch.as_tensor(value, dtype=group["lr"].dtype))
@@ -211,38 +220,3 @@ class ControllerScheduler(ReduceLROnPlateau):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.settings!r}, lr={self.lr!r}, step={self.last_epoch})"
-
-
-class GreedyLRScheduler(ControllerScheduler):
-    """GreedyLR as a torch scheduler: :class:`ControllerScheduler` with a :class:`lrsched.GreedyLR`.
-
-    ``GreedyLRScheduler(optimizer, settings=None, *, base=None, start_step=0, **knobs)``: ``knobs`` are
-    GreedyLR's fields (torch's and transformers' names such as ``window_size`` raise a ``TypeError`` naming
-    lrsched's). Per-group ``init_lr``/``min_lr``/``max_lr`` tuples give groups their own bounds.
-
-    Example:
-        >>> import torch
-        >>> from lrsched.adapters.torch import GreedyLRScheduler
-        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
-        >>> sched = GreedyLRScheduler(opt, patience=0, factor=0.5)
-        >>> for loss in (3.0, 2.0, 2.5):
-        ...     sched.step(loss)
-        >>> sched.get_last_lr()  # up after 3.0 and 2.0 (improvements), down after 2.5
-        [0.2]
-    """
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        settings: GreedyLR | None = None,
-        *,
-        base: Schedule | float | Sequence[Schedule | float] | None = None,
-        start_step: int = 0,
-        reduce: str | None = "mean",
-        process_group: Any = None,
-        **knobs: Any,
-    ) -> None:
-        controller = with_knobs("GreedyLRScheduler", settings, knobs)
-        super().__init__(
-            optimizer, controller, base=base, start_step=start_step, reduce=reduce, process_group=process_group
-        )

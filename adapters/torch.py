@@ -64,8 +64,9 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
-from lrsched.adapters._torch_greedy import ControllerScheduler, GreedyLRScheduler
+from lrsched.adapters._torch_greedy import ControllerScheduler
 from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode
+from lrsched.greedy.settings import GreedyLR, with_knobs
 
 __all__ = ["ControllerScheduler", "GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
 
@@ -199,3 +200,38 @@ def schedule_lr(
     schedules, per_group = group_schedules("schedule_lr", "schedule", optimizer, schedule)
     mode = resolve_mode("schedule_lr", "schedule", optimizer, mode, per_group)
     return ScheduleLR(optimizer, schedules, last_epoch=last_epoch, mode=mode)
+
+
+class GreedyLRScheduler(ControllerScheduler):
+    """GreedyLR as a torch scheduler: :class:`ControllerScheduler` with a :class:`lrsched.GreedyLR`.
+
+    ``GreedyLRScheduler(optimizer, settings=None, *, base=None, start_step=0, **knobs)``: ``knobs`` are
+    GreedyLR's fields (torch's and transformers' names such as ``window_size`` raise a ``TypeError`` naming
+    lrsched's). Per-group ``init_lr``/``min_lr``/``max_lr`` tuples give groups their own bounds.
+
+    Example:
+        >>> import torch
+        >>> from lrsched.adapters.torch import GreedyLRScheduler
+        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+        >>> sched = GreedyLRScheduler(opt, patience=0, factor=0.5)
+        >>> for loss in (3.0, 2.0, 2.5):
+        ...     sched.step(loss)
+        >>> sched.get_last_lr()  # up after 3.0 and 2.0 (improvements), down after 2.5
+        [0.2]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        settings: GreedyLR | None = None,
+        *,
+        base: Schedule | float | Sequence[Schedule | float] | None = None,
+        start_step: int = 0,
+        mode: str | None = None,
+        reduce: str | None = "mean",
+        process_group: Any = None,
+        **knobs: Any,
+    ) -> None:
+        controller = with_knobs("GreedyLRScheduler", settings, knobs)
+        super().__init__(optimizer, controller, base=base, start_step=start_step, mode=mode, reduce=reduce)
+        self.process_group = process_group

@@ -285,3 +285,26 @@ def test_transformers_trainer_with_schedule_lr(tmp_path):
     trainer.train()
     expected = [1e-2 * k / 3 for k in range(3)] + [_cos(1e-2, j, 6) for j in range(7)]
     np.testing.assert_allclose(seen, expected, rtol=1e-12, atol=1e-18)
+
+
+def test_greedy_scheduler_base_per_group_modes() -> None:
+    """GreedyLRScheduler(base=...) follows schedule_lr's modes: no silent equal LRs for backbone and head."""
+    from lrsched.adapters.torch import GreedyLRScheduler
+
+    def opt() -> torch.optim.Optimizer:
+        a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+        return torch.optim.SGD([{"params": a.parameters(), "lr": 1e-4}, {"params": b.parameters(), "lr": 1e-3}])
+
+    base = L.linear(0.0, 1.0, 10)
+    with pytest.raises(ValueError, match="mode='relative'"):
+        GreedyLRScheduler(opt(), base=base, patience=0)
+    o = opt()
+    sched = GreedyLRScheduler(o, base=base, mode="relative", patience=0, factor=0.5)
+    for t, loss in enumerate((3.0, 2.0, 2.5, 2.6), start=1):
+        o.step()
+        sched.step(loss)
+        g = sched.lr[0] if isinstance(sched.lr, tuple) else sched.lr
+        assert [grp["lr"] for grp in o.param_groups] == pytest.approx([1e-4 * base(t) * g, 1e-3 * base(t) * g])
+    o = opt()
+    GreedyLRScheduler(o, base=base * 1e-3, mode="absolute")
+    assert o.param_groups[0]["lr"] == o.param_groups[1]["lr"] == 0.0
