@@ -56,9 +56,11 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
     if isinstance(spec, Schedule):
         return spec
     obj = object.__new__(cls)
+    memo: dict[str, Any] = {}
+    object.__setattr__(obj, "_memo", memo)  # what ``Schedule._cached`` reads: the stacked constants
     for name, how, payload in spec:
         if how == "cache":
-            obj.__dict__["_cache_" + name] = next(leaves)
+            memo[name] = next(leaves)
             continue
         if how == "leaf":
             value = next(leaves)
