@@ -212,6 +212,9 @@ class Schedule:
     name: ClassVar[str] = "schedule"
     _kinds: ClassVar[dict[str, str]] = {}
     structural: ClassVar[dict[str, Callable[[Any], Any]]] = {}  # see :func:`register`
+    # Numeric fields that ``_eval`` reads only through :meth:`stacked_constants`: a stacked join neither groups
+    # by them nor gathers them per step (its pieces' constants already hold what they contribute).
+    read_through_constants: ClassVar[tuple[str, ...]] = ()
 
     # -- construction ---------------------------------------------------
     def __post_init__(self) -> None:
