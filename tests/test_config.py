@@ -65,8 +65,8 @@ def test_configs_are_plain_json_with_nested_schedules() -> None:
     assert config["name"] == "warmup" and config["schedule"]["name"] == "join"
     assert config["schedule"]["schedules"][1] == {
         "name": "product",
-        "left": {"name": "cosine_decay", "init_value": 1.0, "decay_steps": 10, "end_value": 0.0, "exponent": 1.0},
-        "right": 0.5,
+        "terms": [{"name": "cosine_decay", "init_value": 1.0, "decay_steps": 10, "end_value": 0.0, "exponent": 1.0}],
+        "constant": 0.5,
     }
     assert json.loads(json.dumps(config)) == config
 

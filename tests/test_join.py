@@ -159,6 +159,13 @@ def _distinct_pieces() -> dict[str, list[L.Schedule]]:
         "cycle": [L.cycle(L.linear(1.0, 0.0, 4), 4, decay=0.5 + 0.1 * i) for i in range(n)],
         "cosine_restarts": [L.cosine_restarts(1.0, 3, 1.2 + 0.3 * i, decay=0.9) for i in range(n)],
         "warmup": [L.warmup(L.cosine_decay(1.0 + i, 9), 2 + i) for i in range(n)],
+        # every setting differs; the phase constants are stacked, the settings behind them are not gathered
+        "one_cycle": [
+            L.one_cycle(1.0 + i, 8 + i, 0.2 + 0.05 * i, div_factor=5.0 + i, final_div_factor=9 + i) for i in range(n)
+        ],
+        "one_cycle_three_phase": [
+            L.one_cycle(1.0 + i, 8 + i, 0.2 + 0.04 * i, "linear", 5.0 + i, 9 + i, three_phase=True) for i in range(n)
+        ],
     }
 
 

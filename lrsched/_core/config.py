@@ -13,15 +13,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lrsched._core.schedule import _REGISTRY, Schedule
+from lrsched._core.schedule import _REGISTRY, MAX_DEPTH, MAX_NODES, Schedule
 from lrsched._core.validate import shown
 
-__all__ = ["from_config", "from_json", "register_config_builder"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "from_config", "from_json", "register_config_builder"]
 
-_MAX_DEPTH = 64
-# Bounds on the work a config may ask for, checked before anything is built. A shared sub-dict (a YAML alias)
-# counts once per place it is used: 1 KB of aliases can describe 2**30 nodes.
-MAX_NODES = 1_000_000  # dicts, lists and values, all together
+# Bounds on the work a config may ask for, checked before anything is built; schedules are held to the same
+# bounds at construction, so every ``to_config()`` loads back. A shared sub-dict (a YAML alias) counts once per
+# place it is used: 1 KB of aliases can describe 2**30 nodes.
 
 # Non-schedule values with configs (e.g. GreedyLR) register a builder here by name.
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
@@ -66,7 +65,7 @@ def _check_size(config: Any) -> None:
                 f"config: more than {MAX_NODES} values (shared parts and aliases count once per use); "
                 "a schedule this large is not supported"
             )
-        if depth > _MAX_DEPTH + 4:  # the exact depth error comes from _build, with the path
+        if depth > MAX_DEPTH + 4:  # the exact depth error comes from _build, with the path
             continue
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list, tuple)))
@@ -75,8 +74,8 @@ def _check_size(config: Any) -> None:
 
 
 def _build(config: Any, where: str, depth: int) -> Schedule:
-    if depth > _MAX_DEPTH:
-        raise ValueError(f"{where}: schedule configs nest at most {_MAX_DEPTH} levels deep")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: schedule configs nest at most MAX_DEPTH = {MAX_DEPTH} levels deep")
     if not isinstance(config, dict):
         raise TypeError(f"{where}: a schedule config must be a dict, got {type(config).__name__}")
     name = config.get("name")
@@ -91,6 +90,7 @@ def _build(config: Any, where: str, depth: int) -> Schedule:
     if cls is None:
         known = ", ".join(sorted(set(_REGISTRY) | set(_BUILDERS)))
         raise ValueError(f"{where}: unknown schedule name {shown(name)}; known names: {known}")
+    config = cls._upgrade_config(config, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = [k for k in config if k != "name" and k not in fields]
     if unknown:

@@ -27,6 +27,8 @@ from lrsched._core.codegen import compile_scalar
 from lrsched._core.validate import flag, increasing, integer, is_number, non_negative, number, positive, sequence, shown
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
     "Landmark",
     "Schedule",
     "landmarks_of",
@@ -54,6 +56,13 @@ _KINDS = {
 }
 
 _REGISTRY: dict[str, type[Schedule]] = {}
+
+# What a config may hold (checked by :func:`lrsched.from_config` before anything is built) and, so that every
+# ``to_config()`` loads back, what a schedule may be (checked at construction): schedules nest at most MAX_DEPTH
+# levels below the outermost one, and a config holds at most MAX_NODES dicts, lists and values, all together (a
+# schedule used twice counts twice: its config is written out twice).
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
 
 S = TypeVar("S", bound="type[Schedule]")
 A = TypeVar("A")  # an array type (JAX array, torch tensor): a schedule returns the same type
@@ -155,6 +164,21 @@ def _format_value(value: Any) -> str:
     return repr(value)
 
 
+def _value_shape(value: Any) -> tuple[int, int]:
+    """``(depth, count)`` of a field's config value beyond the entry that holds it (see ``_config_shape``)."""
+    if isinstance(value, Schedule):
+        depth, count = value._config_shape()
+        return depth + 1, count
+    if isinstance(value, tuple):
+        depth, count = 0, 1 + len(value)
+        for v in value:
+            if isinstance(v, (Schedule, tuple)):
+                d, c = _value_shape(v)
+                depth, count = max(depth, d), count + c
+        return depth, count
+    return 0, 0
+
+
 def _to_json(value: Any) -> Any:
     if isinstance(value, Schedule):
         return value.to_config()
@@ -180,13 +204,17 @@ class Schedule:
 
     # Memos live in slots, outside the instance ``__dict__``: ``__dict__`` holds the fields only, so
     # ``LambdaLR.state_dict()`` (which copies a callable's ``__dict__``), pickle and copy see plain values.
-    __slots__ = ("_memo", "_scalar_fn")
+    __slots__ = ("_memo", "_scalar_fn", "_shape")
     _memo: dict[str, Any]
     _scalar_fn: Callable[[Any], float]
+    _shape: tuple[int, int]
 
     name: ClassVar[str] = "schedule"
     _kinds: ClassVar[dict[str, str]] = {}
     structural: ClassVar[dict[str, Callable[[Any], Any]]] = {}  # see :func:`register`
+    # Numeric fields that ``_eval`` reads only through :meth:`stacked_constants`: a stacked join neither groups
+    # by them nor gathers them per step (its pieces' constants already hold what they contribute).
+    read_through_constants: ClassVar[tuple[str, ...]] = ()
 
     # -- construction ---------------------------------------------------
     def __post_init__(self) -> None:
@@ -194,6 +222,43 @@ class Schedule:
         for field, kind in self._kinds.items():
             object.__setattr__(self, field, _normalise(self.name, field, kind, getattr(self, field)))
         self._check()
+        self._check_shape()
+
+    def _config_shape(self) -> tuple[int, int]:
+        """``(depth, count)`` of :meth:`to_config`'s output, as :func:`lrsched.from_config` measures it, memoised.
+
+        ``depth``: how many schedules deep the config nests below this one; ``count``: its dicts, lists and
+        values (a container counts itself and its entries). Computed from the fields, without building the config.
+        """
+        try:
+            return self._shape
+        except AttributeError:
+            pass
+        depth, count = 0, 2 + len(self._kinds)  # the dict: itself, "name" and one entry per field
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            d, c = _value_shape(getattr(self, f.name))
+            depth, count = max(depth, d), count + c
+        shape = (depth, count)
+        object.__setattr__(self, "_shape", shape)
+        return shape
+
+    def _check_shape(self) -> None:
+        """Refuse a schedule whose config :func:`lrsched.from_config` would refuse (see :data:`MAX_DEPTH`)."""
+        depth, count = self._config_shape()
+        if depth > MAX_DEPTH:
+            raise self._fail(
+                f"schedules nest at most MAX_DEPTH = {MAX_DEPTH} levels deep (the limit of from_config), "
+                f"this one nests {depth}"
+            )
+        if count > MAX_NODES:
+            raise self._fail(
+                f"its config would hold {count} values, more than MAX_NODES = {MAX_NODES} (the limit of from_config)"
+            )
+
+    @classmethod
+    def _upgrade_config(cls, config: dict[str, Any], where: str) -> dict[str, Any]:
+        """A config saved by an older version, in today's form (override where the form changed)."""
+        return config
 
     def _check_sizes(self) -> None:
         """Cheap checks on the raw fields (lengths, counts), run before any element is validated (override)."""
@@ -319,21 +384,21 @@ class Schedule:
 
     # -- algebra (the combinators are looked up in the registry: no import of lrsched.schedules here) --
     def __add__(self, other: Any) -> Schedule:
-        return _make("sum", self, _operand(other))
+        return _combine("sum", self, _operand(other))
 
     __radd__ = __add__
 
     def __sub__(self, other: Any) -> Schedule:
         other = _operand(other)
         if isinstance(other, Schedule):
-            return _make("sum", self, _make("product", other, -1.0))
-        return _make("sum", self, -other)
+            return _combine("sum", self, _combine("product", other, -1.0))
+        return _combine("sum", self, -other)
 
     def __rsub__(self, other: Any) -> Schedule:
-        return _make("sum", _make("product", self, -1.0), _operand(other))
+        return _combine("sum", _combine("product", self, -1.0), _operand(other))
 
     def __mul__(self, other: Any) -> Schedule:
-        return _make("product", self, _operand(other))
+        return _combine("product", self, _operand(other))
 
     __rmul__ = __mul__
 
@@ -342,10 +407,10 @@ class Schedule:
             return NotImplemented
         if other == 0:
             raise ZeroDivisionError("schedule divided by zero")
-        return _make("product", self, 1.0 / float(other))
+        return _combine("product", self, 1.0 / float(other))
 
     def __neg__(self) -> Schedule:
-        return _make("product", self, -1.0)
+        return _combine("product", self, -1.0)
 
 
 Landmark = tuple[float, str, str]
@@ -362,6 +427,11 @@ def landmarks_of(child: Schedule, offset: float, lo: float, hi: float) -> Iterat
 def _make(name: str, *args: Any) -> Schedule:
     """The registered schedule ``name`` built from ``args``."""
     return _REGISTRY[name](*args)  # type: ignore[call-arg]
+
+
+def _combine(name: str, *operands: Any) -> Schedule:
+    """The n-ary combinator ``name`` (``sum``, ``product``) of ``operands``, flattened (see ``arithmetic``)."""
+    return _REGISTRY[name].of(*operands)  # type: ignore[attr-defined, no-any-return]
 
 
 def value_of(operand: Any, t: Any, xp: Namespace) -> Any:

@@ -51,6 +51,7 @@ class OneCycle(Schedule):
     div_factor: float = 25.0
     final_div_factor: float = 1e4
     three_phase: bool = False
+    read_through_constants = ("total_steps", "pct_start", "div_factor", "final_div_factor")
 
     def _check(self) -> None:
         self._non_negative("peak_value")
@@ -63,18 +64,44 @@ class OneCycle(Schedule):
         if self.anneal not in ("cosine", "linear"):
             raise self._fail(f"anneal must be 'cosine' or 'linear', got {self.anneal!r}")
 
+    def stacked_constants(self) -> dict[str, float]:
+        return self._phase_constants()
+
+    def _phase_constants(self) -> dict[str, Any]:
+        """``init``, ``floor``, the phase end ``up`` and the later phases' lengths, from the settings.
+
+        Stacked as columns in a join (see :meth:`Schedule.stacked_constants`), so that pieces with distinct
+        settings read them instead of deriving them per step; the same float64 operations either way.
+        """
+
+        def build() -> dict[str, float]:
+            init = self.peak_value / self.div_factor
+            up = self.pct_start * self.total_steps
+            lengths = (
+                {"back": up, "tail": self.total_steps - 2 * up} if self.three_phase else {"fall": self.total_steps - up}
+            )
+            return {"init": init, "floor": init / self.final_div_factor, "up": up, **lengths}
+
+        keys = ("init", "floor", "up", *(("back", "tail") if self.three_phase else ("fall",)))
+        built: dict[str, float] = {}
+
+        def one(key: str) -> Any:
+            if not built:
+                built.update(build())
+            return built[key]
+
+        return {key: self._cached(key, lambda key=key: one(key)) for key in keys}  # type: ignore[misc]
+
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        peak = self.peak_value
-        init = peak / self.div_factor
-        floor = init / self.final_div_factor
-        up = self.pct_start * self.total_steps
+        c = self._phase_constants()
+        peak, init, floor, up = self.peak_value, c["init"], c["floor"], c["up"]
         kind = self.anneal
         rise = anneal(kind, init, peak, progress(t, up, xp), xp)
         if not self.three_phase:
-            fall = anneal(kind, peak, floor, clip01((t - up) / (self.total_steps - up), xp), xp)
+            fall = anneal(kind, peak, floor, clip01((t - up) / c["fall"], xp), xp)
             return xp.where(t < up, rise, fall)
-        back = anneal(kind, peak, init, clip01((t - up) / up, xp), xp)
-        tail = anneal(kind, init, floor, clip01((t - 2 * up) / (self.total_steps - 2 * up), xp), xp)
+        back = anneal(kind, peak, init, clip01((t - up) / c["back"], xp), xp)
+        tail = anneal(kind, init, floor, clip01((t - 2 * up) / c["tail"], xp), xp)
         return xp.where(t < up, rise, xp.where(t < 2 * up, back, tail))
 
     def landmarks(self, end: float) -> Iterator[Landmark]:

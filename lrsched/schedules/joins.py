@@ -30,11 +30,13 @@ def _structure(s: Schedule, leaves: list[float]) -> Any:
     """Hashable description of ``s`` without its numbers; numbers go to ``leaves``."""
     if isinstance(s, Join):  # a nested join stays whole: it stacks its own pieces
         return (Join, s)
-    spec = []
+    spec: list[tuple[str, str, Any]] = []
     for f in dataclasses.fields(s):  # type: ignore[arg-type]
         value = getattr(s, f.name)
         kind = s._kinds.get(f.name)
-        if isinstance(value, Schedule):
+        if f.name in s.read_through_constants:  # the formula reads it only through stacked_constants: not gathered
+            spec.append((f.name, "unread", None))
+        elif isinstance(value, Schedule):
             spec.append((f.name, "schedule", _structure(value, leaves)))
         elif kind == "schedules":
             spec.append((f.name, "schedules", tuple(_structure(v, leaves) for v in value)))
@@ -56,11 +58,15 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
     if isinstance(spec, Schedule):
         return spec
     obj = object.__new__(cls)
+    memo: dict[str, Any] = {}
+    object.__setattr__(obj, "_memo", memo)  # what ``Schedule._cached`` reads: the stacked constants
     for name, how, payload in spec:
         if how == "cache":
-            obj.__dict__["_cache_" + name] = next(leaves)
+            memo[name] = next(leaves)
             continue
-        if how == "leaf":
+        if how == "unread":
+            value = None
+        elif how == "leaf":
             value = next(leaves)
         elif how == "schedule":
             value = _rebuild(payload, leaves)
