@@ -107,3 +107,10 @@ def test_pickle_round_trip() -> None:
         sched(v)
     clone = pickle.loads(pickle.dumps(sched))
     assert [clone(v) for v in values[50:]] == [sched(v) for v in values[50:]]
+
+
+@pytest.mark.parametrize("bad", [[], "", 3, None])
+def test_a_greedy_on_config_with_a_bad_controller_names_the_field(bad: object) -> None:
+    config = {"name": "greedy_on", "base": {"name": "constant", "value": 0.1}, "controller": bad}
+    with pytest.raises((TypeError, ValueError), match="config.controller"):
+        lrsched.from_config(config)

@@ -397,8 +397,13 @@ class _Jax(ArrayNamespace):
 
     # Without x64 JAX has no int64: hash in uint32, whose products wrap modulo 2**32.
     def to_int32(self, x: Any) -> Any:
-        # Values are < 2**31 (documented); wrap-around matches the other backends.
-        return self.jnp.asarray(x).astype(self.jnp.int32)
+        # Modulo 2**32 in the float type first (exact for integral values): a float >= 2**31 cast straight to
+        # int32 saturates under XLA, where NumPy and torch wrap around.
+        jnp = self.jnp
+        x = jnp.asarray(x)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            x = x - 4294967296.0 * jnp.floor(x / 4294967296.0)
+        return x.astype(jnp.uint32).astype(jnp.int32)
 
     def mul_int32(self, a: Any, b: int) -> Any:
         jnp = self.jnp

@@ -102,7 +102,7 @@ class Controlled(Controller):
         unknown = sorted(set(config) - {"name", "base", "controller", "start_step"})
         if unknown:
             raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for {cls.name!r}")
-        controller: Any = from_config(config["controller"])
+        controller: Any = _build(config["controller"], "config.controller", 0)
         base: Any = config["base"]
         if isinstance(base, list):
             base = tuple(_build(b, f"config.base[{i}]", 1) for i, b in enumerate(base))
