@@ -112,5 +112,5 @@ def test_pickle_round_trip() -> None:
 @pytest.mark.parametrize("bad", [[], "", 3, None])
 def test_a_greedy_on_config_with_a_bad_controller_names_the_field(bad: object) -> None:
     config = {"name": "greedy_on", "base": {"name": "constant", "value": 0.1}, "controller": bad}
-    with pytest.raises((TypeError, ValueError), match="config.controller"):
+    with pytest.raises((TypeError, ValueError), match=r"config\.controller"):
         lrsched.from_config(config)

@@ -97,7 +97,6 @@ class Controlled(Controller):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
-        from lrsched._core.config import from_config
 
         unknown = sorted(set(config) - {"name", "base", "controller", "start_step"})
         if unknown:
