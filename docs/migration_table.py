@@ -312,7 +312,8 @@ ROWS: list[Row] = [
     Row(
         _O,
         "optax.contrib.reduce_on_plateau(factor=0.5, patience=3, rtol=1e-4, cooldown=2)",
-        "scale_by_greedy_lr(lrsched.reduce_on_plateau(init_lr=1.0, factor=0.5, patience=2, threshold=1e-4, cooldown=2))",
+        "scale_by_greedy_lr(lrsched.reduce_on_plateau(init_lr=1.0, factor=0.5, patience=2, threshold=1e-4, "
+        "cooldown=2))",
         steps=len(LOSSES),
         driver="plateau",
         note="Optax reduces after `patience` values without improvement, lrsched (and torch) after "
