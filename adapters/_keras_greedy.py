@@ -16,31 +16,38 @@ from lrsched.greedy.settings import GreedyLR, with_knobs
 __all__ = ["ControllerCallback", "GreedyLRCallback", "take_over_learning_rate"]
 
 
-def take_over_learning_rate(optimizer: Any) -> Schedule | None:
-    """Give an optimizer built with a ``KerasSchedule`` a settable LR variable; return the lrsched schedule.
+def take_over_learning_rate(optimizer: Any) -> Any:
+    """Put a :class:`SteeredSchedule` in place of an optimizer's ``KerasSchedule``; return it (``None`` for a float LR).
 
-    The new ``learning_rate`` variable takes the place a float LR's variable has
-    (right after ``iterations``), so the optimizer saves and loads exactly like
-    one built with a float learning rate. Returns ``None`` when the LR is already
-    a variable; raises ``TypeError`` for other schedules.
+    An optimizer already steered (a second ``fit``, or one restored by ``load_model``) keeps its schedule.
+    Raises ``TypeError`` for other schedules.
     """
-    current: Any = optimizer._learning_rate
+    from lrsched.adapters.keras import KerasSchedule, SteeredSchedule  # keras.py imports this module at its end
+
+    current: Any = optimizer._learning_rate  # Keras keeps the schedule only here (no public getter)
     if isinstance(current, keras.Variable):
         return None
-    base = getattr(current, "schedule", None)  # a KerasSchedule wraps an lrsched schedule (no import of keras.py here)
-    if not isinstance(base, Schedule):
+    if isinstance(current, KerasSchedule):
+        current = SteeredSchedule(current.schedule)
+        optimizer._learning_rate = current  # not a Variable: Keras' tracker ignores it, get_config serializes it
+    if not isinstance(current, SteeredSchedule):
         raise TypeError(
             f"ControllerCallback: the optimizer's learning rate must be a float or an lrsched KerasSchedule, "
             f"got {type(current).__name__}; pass the schedule as base= and a float learning rate instead"
         )
-    value = float(keras.ops.convert_to_numpy(current(optimizer.iterations)))
-    with keras.name_scope(optimizer.name, caller=optimizer):
-        variable = keras.Variable(
-            value, name="learning_rate", dtype=keras.backend.floatx(), trainable=False, aggregation="only_first_replica"
-        )
-    object.__setattr__(optimizer, "_learning_rate", variable)  # bypass Keras' attribute tracking: placed by hand
-    optimizer._variables.insert(1, variable)
-    return base
+    return current
+
+
+def _track(optimizer: Any, variable: Any, on: bool) -> None:
+    """JAX only: list ``variable`` among the optimizer's during ``fit`` so the jitted step reads it as state.
+
+    Elsewhere the compiled step reads the live variable. Off the list after ``fit``, the optimizer's saved
+    variables match those of one rebuilt from the config by ``load_model`` (the value travels in the config).
+    """
+    if keras.backend.backend() != "jax":
+        return
+    kept = [v for v in optimizer._variables if v is not variable]  # Keras' private list behind .variables
+    optimizer._variables[:] = [*kept, variable] if on else kept
 
 
 class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
@@ -55,12 +62,14 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         base: an lrsched schedule to steer on top of (:func:`lrsched.on_schedule`): ``lr = base(t) * g`` with
             ``t = optimizer.iterations`` and ``g`` the controller's LR (a multiplier, initially ``init_lr`` or
             1.0); a value observed at update ``t < start_step`` is ignored. When the optimizer was built with a
-            :class:`KerasSchedule`, that schedule becomes the base and the optimizer gets a settable
-            learning-rate variable in its place (it then saves like an optimizer built with a float LR).
+            :class:`KerasSchedule`, that schedule becomes the base: the optimizer gets a :class:`SteeredSchedule`
+            in its place, and the callback writes only its multiplier ``g`` (when ``g`` changes).
         verbose: 1 prints a line when the controller changes the LR (as Keras' ``ReduceLROnPlateau`` does).
 
     The LR is written to ``logs["learning_rate"]``. ``state_dict()`` / ``load_state_dict()`` (JSON data)
-    checkpoint the callback with the model; the ``.keras`` file holds only the current float LR.
+    checkpoint the callback with the model. A steered schedule saves itself: ``g`` and ``state_dict()`` are in
+    the ``.keras`` file (``load_model`` then trains on at ``base(t) * g``; on JAX, not from a checkpoint saved
+    during ``fit``, whose optimizer lists ``g`` among its variables). A float LR saves as a float.
     """
 
     def __init__(
@@ -88,7 +97,8 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.base = None if base is None else as_schedule(base, owner=name, field="base")
         self.start_step = start_step
         self.sched: Control | None = None
-        self._lr: float | None = None  # the LR last written to the optimizer
+        self._lr: float | None = None  # the LR (or multiplier g) last written to the optimizer
+        self._steered: Any = None  # the optimizer's SteeredSchedule while it steers one
         self._t = 0  # optimizer.iterations, counted here per batch (reading the variable syncs the device)
         self._set_hooks()
 
@@ -101,27 +111,40 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     # -- Keras hooks -----------------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         model = self.model
-        schedule = take_over_learning_rate(model.optimizer)
-        if schedule is not None:
-            if self.base is not None:
-                raise ValueError(f"{type(self).__name__}: base= given and the optimizer has a KerasSchedule")
-            self.base = schedule
-            model.make_train_function(force=True)
+        before = model.optimizer._learning_rate  # a new SteeredSchedule needs a retrace; a kept one does not
+        self._steered = steered = take_over_learning_rate(model.optimizer)
+        if steered is not None:
+            if self.base is not None and self.base != steered.schedule:
+                raise ValueError(f"{type(self).__name__}: base= given and the optimizer has another KerasSchedule")
+            self.base = steered.schedule
+            _track(model.optimizer, steered.multiplier, True)
+            if steered is not before:
+                model.make_train_function(force=True)
         self._t = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         if self.sched is None:
             lr = None
-            if getattr(self.settings, "init_lr", None) is None and self.base is None:
+            if steered is not None:
+                lr = float(keras.ops.convert_to_numpy(steered.multiplier))  # 1.0, or g restored by load_model
+            elif getattr(self.settings, "init_lr", None) is None and self.base is None:
                 lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             self.sched = Control(self._controlled(), lr)
+        if steered is not None:
+            steered.state_hook = self.state_dict  # a checkpoint saved during fit holds the live state
         self._lr = None
         self._apply()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        steered = self._steered
+        if steered is not None:
+            steered.controller, steered.state_hook = self.state_dict(), None  # no reference to the callback kept
+            _track(self.model.optimizer, steered.multiplier, False)
 
     def _controlled(self) -> Controller:
         return self.settings if self.base is None else Controlled(self.base, self.settings, self.start_step)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.base is not None:
-            self._apply()  # follow the base schedule step by step
+        if self.base is not None and self._steered is None:
+            self._apply()  # follow the base schedule step by step (a SteeredSchedule does so in the step)
         self._t += 1  # the update about to run is t - 1
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -159,6 +182,14 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         return float(controlled.lr(controlled.at(self.sched.state, self._t)))
 
     def _apply(self) -> None:
+        if self._steered is not None:  # write g only; the optimizer's SteeredSchedule multiplies base(t)
+            assert self.sched is not None
+            lr = float(self.sched.controller.controller.lr(self.sched.state))  # type: ignore[attr-defined]
+            if lr != self._lr:
+                self.model  # noqa: B018 - on JAX, reading self.model syncs the state: the next step reads g
+                self._steered.multiplier.assign(lr)
+                self._lr = lr
+            return
         lr = self.current_lr()
         if lr != self._lr:  # assign only on a change: each assignment costs a device write
             self.model.optimizer.learning_rate = lr  # on JAX, reading self.model syncs the state first

@@ -48,7 +48,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 from lrsched.adapters._keras_ops import KerasOps
 
-__all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule"]
+__all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule", "SteeredSchedule"]
 
 _KERAS_OPS: KerasOps | None = None
 
@@ -121,6 +121,56 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: i
 
     def __repr__(self) -> str:
         return f"KerasSchedule({self.schedule!r})"
+
+
+@keras.saving.register_keras_serializable(package="lrsched", name="SteeredSchedule")
+class SteeredSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
+    """``schedule(step) * g``: an lrsched schedule under a controller's multiplier ``g`` (a ``keras.Variable``).
+
+    :class:`ControllerCallback` puts it in place of an optimizer's :class:`KerasSchedule` and writes only
+    ``multiplier`` (when ``g`` changes); the schedule runs inside the compiled step. Its config holds the
+    schedule, ``g`` and the callback's ``state_dict()`` (read when the model is saved), so a ``.keras`` file
+    loaded with ``keras.models.load_model`` trains on at ``schedule(t) * g`` even without the callback, and
+    ``GreedyLRCallback().load_state_dict(schedule.controller)`` resumes the controller exactly.
+
+    Args:
+        schedule: an lrsched schedule (or a number); ``step`` is ``optimizer.iterations``.
+        multiplier: the initial ``g`` (float).
+        controller: the controlling callback's ``state_dict()`` (JSON data), or ``None``.
+
+    Example:
+        >>> import lrsched
+        >>> round(float(SteeredSchedule(lrsched.constant(0.1), multiplier=0.5)(3)), 6)
+        0.05
+    """
+
+    def __init__(
+        self, schedule: Schedule | float, multiplier: float = 1.0, controller: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__()
+        self.base = KerasSchedule(schedule)
+        self.schedule = self.base.schedule
+        self.multiplier = keras.Variable(
+            float(multiplier), name="lr_multiplier", dtype="float32", trainable=False, aggregation="only_first_replica"
+        )
+        self.controller = controller
+        self.state_hook: Any = None  # set by the callback: its live state_dict, read only at save time
+
+    def __call__(self, step: Any) -> Any:
+        return keras.ops.multiply(self.base(step), keras.ops.cast(self.multiplier, "float32"))
+
+    def get_config(self) -> dict[str, Any]:
+        controller = self.controller if self.state_hook is None else self.state_hook()
+        g = float(keras.ops.convert_to_numpy(self.multiplier))
+        return {"schedule": self.schedule.to_config(), "multiplier": g, "controller": controller}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SteeredSchedule:
+        return cls(from_config(config["schedule"]), config["multiplier"], config.get("controller"))
+
+    def __repr__(self) -> str:
+        g = float(keras.ops.convert_to_numpy(self.multiplier))
+        return f"SteeredSchedule({self.schedule!r}, multiplier={g!r})"
 
 
 from lrsched.adapters._keras_greedy import ControllerCallback, GreedyLRCallback  # noqa: E402

@@ -8,11 +8,14 @@ read back from a linear least-squares model trained with plain SGD:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 
 import lrsched as L
-from lrsched.adapters.keras import GreedyLRCallback, KerasSchedule
+from lrsched.adapters.keras import GreedyLRCallback, KerasSchedule, SteeredSchedule
 
 BACKEND = keras.backend.backend()
 BATCH, N = 16, 64  # 4 steps per epoch
@@ -203,19 +206,57 @@ def _plateau() -> str:
     raise AssertionError("keras.callbacks.ReduceLROnPlateau did not raise")
 
 
+def _steered_and_saved(path: Path, settings: dict[str, Any]) -> tuple[GreedyLRCallback, keras.Model]:
+    """Two epochs steering a KerasSchedule, saved to ``path``; loaded back (adapter imported, no custom_objects)."""
+    model, callback = linear(KerasSchedule(BASE)), GreedyLRCallback(**settings)
+    _steered(model, 2, callback)
+    model.save(path)
+    return callback, keras.models.load_model(path)
+
+
 @check("greedy_checkpoint_continue")
 def _greedy_checkpoint(tmp: Path = Path(sys.argv[1])) -> list[float]:
     settings = {"frequency": "batch", "start_step": 4, **GREEDY}
     whole, _ = _steered(linear(KerasSchedule(BASE)), 3, GreedyLRCallback(**settings))
-    model, callback = linear(KerasSchedule(BASE)), GreedyLRCallback(**settings)
-    _steered(model, 2, callback)
-    model.save(tmp / "greedy.keras")
-    (tmp / "greedy.json").write_text(json.dumps(callback.state_dict()))
-    loaded = keras.models.load_model(tmp / "greedy.keras")
+    callback, loaded = _steered_and_saved(tmp / "greedy.keras", settings)
+    saved = loaded.optimizer._learning_rate.controller  # the callback's state, from the .keras file
+    assert saved == json.loads(json.dumps(callback.state_dict())), "state in the .keras file differs"
     restored = GreedyLRCallback()
-    restored.load_state_dict(json.loads((tmp / "greedy.json").read_text()))
+    restored.load_state_dict(saved)
     resumed, _ = _steered(loaded, 1, restored, first_step=8)
     return close(resumed, whole[8:])
+
+
+@check("greedy_save_load_without_callback")
+def _greedy_without_callback(tmp: Path = Path(sys.argv[1])) -> list[float]:
+    callback, loaded = _steered_and_saved(tmp / "alone.keras", {"start_step": 4, **GREEDY})  # per epoch
+    g = callback.sched.controller.controller.lr(callback.sched.state)  # the multiplier GreedyLR reached
+    assert abs(g - 1.0) > 0.1, g  # GreedyLR did steer
+    steered = loaded.optimizer._learning_rate
+    assert isinstance(steered, SteeredSchedule) and steered.schedule == BASE, steered
+    lrs = []
+    for _ in range(4):  # one batch per fit: read optimizer.learning_rate before every update
+        lrs.append(float(keras.ops.convert_to_numpy(loaded.optimizer.learning_rate)))
+        loaded.fit(X[:BATCH], Y[:BATCH], batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    close(lrs, [BASE(k) * g for k in range(8, 12)])
+    again = keras.models.load_model(tmp / "alone.keras")
+    used = lrs_used(fit(again, 1, []), first_step=8)  # the LR the optimizer applied, not only reported
+    return close(used, [BASE(k) * g for k in range(8, 12)])
+
+
+@check("greedy_verbose_prints_on_change")
+def _verbose() -> int:
+    callback = GreedyLRCallback(patience=0, factor=0.5, max_lr=0.08, verbose=1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        history = linear(0.02).fit(X, Y, batch_size=BATCH, epochs=6, shuffle=False, verbose=0, callbacks=[callback])
+    lrs = [0.02, *history.history["learning_rate"]]
+    changes = [(e + 1, b) for e, (a, b) in enumerate(pairwise(lrs)) if a != b]
+    lines = [line for line in out.getvalue().splitlines() if line]
+    assert 0 < len(changes) < 6, lrs  # some epochs change the LR, some do not
+    expected = [f"GreedyLRCallback: step {4 * e}: learning rate {lr:.6g}" for e, lr in changes]
+    assert lines == expected, (lines, expected)
+    return len(lines)
 
 
 if __name__ == "__main__":
