@@ -101,27 +101,26 @@ def _boolean(x: Any) -> bool:
     return (len(parts) == 3 and parts[1] in _BOOLEAN_FORMATS) or x.fmt == "{0} - {0} == 0.0"
 
 
-def _and(a: Any, b: Any) -> Any:
-    for x, y in ((a, b), (b, a)):
-        if x is True:
-            return y
-        if x is False:
-            return False
-    return _record("{0} and {1}" if _boolean(a) and _boolean(b) else "{0} & {1}", a, b)
+def _logical(word: str, symbol: str, unit: bool) -> Callable[[Any, Any], Any]:
+    """``a and b`` (``unit`` True) or ``a or b`` (``unit`` False): a literal ``unit`` gives the other side, its
+    opposite gives itself; two booleans combine lazily (``and``/``or``), anything else bitwise (``&``/``|``)."""
+
+    def combine(self: Any, other: Any) -> Any:
+        for x, y in ((self, other), (other, self)):
+            if x is unit:
+                return y
+            if x is (not unit):
+                return not unit
+        lazy = _boolean(self) and _boolean(other)
+        return _record(f"{{0}} {word if lazy else symbol} {{1}}", self, other)
+
+    return combine
 
 
-def _or(a: Any, b: Any) -> Any:
-    for x, y in ((a, b), (b, a)):
-        if x is False:
-            return y
-        if x is True:
-            return True
-    return _record("{0} or {1}" if _boolean(a) and _boolean(b) else "{0} | {1}", a, b)
-
-
-for _name, _combine in (("and", _and), ("or", _or)):
-    setattr(Node, f"__{_name}__", lambda self, o, _combine=_combine: _combine(self, o))
-    setattr(Node, f"__r{_name}__", lambda self, o, _combine=_combine: _combine(self, o))
+for _word, _symbol, _unit in (("and", "&", True), ("or", "|", False)):
+    _combine = _logical(_word, _symbol, _unit)  # the node goes first either way (the operands commute)
+    setattr(Node, f"__{_word}__", _combine)
+    setattr(Node, f"__r{_word}__", _combine)
 
 
 class Tracer(Namespace):
