@@ -13,8 +13,8 @@ takes the elementwise ones straight from that module (:class:`ArrayNamespace`,
 with an optional per-backend ``lift``); the 32-bit hashing operations are
 written once against four bit-level primitives. Whatever differs per backend
 (step validation, result type, a missing operation) is a method of its class:
-nothing outside this module looks at a backend's name. The scalar compiler
-(``lrsched._core.codegen``) records every operation in :data:`OPS`.
+nothing outside this module looks at a backend's name. The tracer
+(``lrsched._core.trace``) records every operation in :data:`OPS`.
 
 Steps are converted to the step's floating type: Python numbers and NumPy
 arrays to float64, JAX and torch integer steps to float32 (JAX with x64 and
@@ -52,7 +52,7 @@ _INT32_MASK = 0xFFFFFFFF
 
 # Operations applied elementwise, taken by name from an array module.
 ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "expm1", "log", "log1p", "sqrt", "power")
-# Every operation a formula may use (the scalar compiler records each of them).
+# Every operation a formula may use (the tracer records each of them).
 OPS = (
     *ELEMENTWISE,
     *("searchsorted", "take", "full_like", "epsilon"),
@@ -101,7 +101,7 @@ class Namespace:
 
     @staticmethod
     def call(fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` (the scalar compiler records it as a call instead)."""
+        """``fn(*args)`` (the tracer records it as a call instead)."""
         return fn(*args)
 
     def full_like(self, t: Any, value: Any) -> Any:
