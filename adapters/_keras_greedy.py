@@ -8,6 +8,7 @@ import keras
 
 from lrsched._core.config import from_config
 from lrsched._core.schedule import Schedule, as_schedule
+from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
@@ -22,8 +23,6 @@ def take_over_learning_rate(optimizer: Any) -> Any:
     An optimizer already steered (a second ``fit``, or one restored by ``load_model``) keeps its schedule.
     Raises ``TypeError`` for other schedules.
     """
-    from lrsched.adapters.keras import KerasSchedule, SteeredSchedule  # keras.py imports this module at its end
-
     current: Any = optimizer._learning_rate  # Keras keeps the schedule only here (no public getter)
     if isinstance(current, keras.Variable):
         return None
