@@ -209,7 +209,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict` (before ``fit``); ``GreedyLRCallback().load_state_dict(d)`` suffices."""
+        """Continue from ``state_dict`` (before ``fit``); ``GreedyLRCallback().load_state_dict(d)`` suffices."""
         settings = from_config(state["settings"])
         if not isinstance(settings, Controller):
             raise TypeError(f"{type(self).__name__}.load_state_dict: settings must be a controller, got {settings!r}")

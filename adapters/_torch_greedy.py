@@ -194,7 +194,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the groups get the restored LRs."""
+        """Restore ``state_dict``; the groups get the restored LRs."""
         if state_dict.get("settings") != self.settings.to_config():
             warnings.warn(
                 f"{type(self).__name__}.load_state_dict: the checkpoint was saved with different settings; "

@@ -326,7 +326,7 @@ class Schedule:
     def stacked_constants(self) -> dict[str, float]:
         """Numbers derived from the settings that a stacked join must stack too (override).
 
-        Each is read back through :meth:`_cached` under its key, so a formula that uses ``self._cached(key, ...)``
+        Each is read back through ``_cached`` under its key, so a formula that uses ``self._cached(key, ...)``
         sees the piece's own value (an array in a stacked join) without evaluating anything twice.
         """
         return {}
@@ -343,8 +343,8 @@ class Schedule:
         """Warmup ends, restarts and phase boundaries in ``(0, end]`` of this schedule's own clock.
 
         Each is ``(step, kind, label)`` with ``kind`` one of ``"warmup"``, ``"restart"``, ``"phase"``; unsorted.
-        The default reports the landmarks of :meth:`children` (same clock); schedules with landmarks of their
-        own, or that move their children's clock, override it (see :func:`landmarks_of`).
+        The default reports the landmarks of ``children`` (same clock); schedules with landmarks of their
+        own, or that move their children's clock, override it (see ``landmarks_of``).
         """
         for child in self.children():
             yield from child.landmarks(end)

@@ -136,7 +136,7 @@ class Control:
         return data
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; the run continues exactly as if uninterrupted."""
+        """Restore a ``state_dict``; the run continues exactly as if uninterrupted."""
         name = type(self).__name__
         if not isinstance(state_dict, dict) or state_dict.get("version") != _STATE_VERSION:
             raise ValueError(f"{name}: not a {name} state_dict (version {_STATE_VERSION})")
@@ -172,7 +172,7 @@ def _rebuild(cls: type[Control], data: dict[str, Any]) -> Control:
 def control(controller: Controller, lr: Any = None) -> Control:
     """A stateful closure over ``controller``: ``lr = sched(loss)`` (or ``sched(loss, **signals)``).
 
-    ``lr`` overrides the controller's initial LR. See :class:`Control`.
+    ``lr`` overrides the controller's initial LR. See ``Control``.
 
     Example:
         >>> import lrsched

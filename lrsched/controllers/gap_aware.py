@@ -10,7 +10,7 @@ With ``V_t`` an exponential moving average of the discriminator loss (``V_t = a 
 
 and ``lr_t = base_lr * s``. The paper's settings: ``h_min = 0.1``, ``f_max = 2``, ``x_min = x_max = 0.1 * ideal``.
 
-Ideal discriminator losses (:data:`IDEAL_LOSSES`; the optimal discriminator of a matched GAN outputs
+Ideal discriminator losses (``IDEAL_LOSSES``; the optimal discriminator of a matched GAN outputs
 ``D = 1/2`` (probability) or the critic value 0 everywhere, so its loss is the loss evaluated there):
 
 =================  ==========================================================================  =============
@@ -82,7 +82,7 @@ class GapAware(PureController, Controller):
 
     Args:
         init_lr: the base LR (or ``init(lr=...)``).
-        ideal_loss: the ideal discriminator loss (see :data:`IDEAL_LOSSES`; default ``log 4``).
+        ideal_loss: the ideal discriminator loss (see ``IDEAL_LOSSES``; default ``log 4``).
         x_min, x_max: gaps at which the scale reaches ``h_min`` / ``f_max`` (> 0; default ``0.1 * ideal_loss``).
         h_min: smallest scale, in (0, 1]. f_max: largest scale, >= 1.
         ema_decay: moving-average factor ``a`` in [0, 1) (0: the raw loss).

@@ -245,14 +245,14 @@ class LearnedLR(Controller):
         b1: hidden biases (``hidden`` numbers).
         w2: output weights (``hidden`` numbers).
         b2: output bias.
-        features: the input features, names from :data:`FEATURES` (order = columns of ``w1``).
+        features: the input features, names from ``FEATURES`` (order = columns of ``w1``).
         max_change: the largest change of ``log lr`` over 1% of the run (per update: ``max_change * 100 / H``).
         min_scale, max_scale: the LR stays in ``[lr0 * min_scale, lr0 * max_scale]``.
         init_lr: the initial LR ``lr0`` (or pass ``init(lr=...)``).
         budget: the number of updates of the run, if known (the ``budget`` feature); ``None``: unknown.
         default_horizon: the time scale ``H`` (in updates) assumed when no budget is known.
 
-    Use :meth:`default` for the shipped policy and :func:`lrsched.learn.train` to train your own.
+    Use :meth:`default` for the shipped policy and ``lrsched.learn.train`` to train your own.
     """
 
     w1: tuple[tuple[float, ...], ...]

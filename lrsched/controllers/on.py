@@ -111,7 +111,7 @@ class Controlled(Controller):
 
 
 def on_schedule(base: Schedule | float, controller: Controller, start_step: int = 0) -> Controlled:
-    """``controller`` steering ``base``: ``lr_t = base(t) * g_t`` (see :class:`Controlled`).
+    """``controller`` steering ``base``: ``lr_t = base(t) * g_t`` (see ``Controlled``).
 
     Example:
         >>> import lrsched

@@ -70,7 +70,7 @@ def signal_values(owner: str, declared: tuple[str, ...], signals: Any) -> dict[s
 class Controller:
     """Base class of controllers (subclasses are frozen dataclasses).
 
-    Subclasses set ``name`` (registered with :func:`register_controller`), ``signals`` (the signal names their
+    Subclasses set ``name`` (registered with ``register_controller``), ``signals`` (the signal names their
     rule reads, see :data:`SIGNALS`), implement ``init(lr=None, *, like=None)`` and either ``rule(state,
     signals, xp)`` (preferred: written once against ``xp``; the base ``update`` finds ``xp`` and the stateful
     closure compiles it) or ``update(state, signals)`` directly.

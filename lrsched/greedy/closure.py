@@ -1,7 +1,7 @@
 """``GreedyScheduler``: the stateful GreedyLR closure, ``lr = sched(loss)``.
 
 It is the generic controller closure (:class:`lrsched.controllers.closure.Control`): GreedyLR's rules
-(:func:`lrsched.greedy.core.update_state`) compiled once into straight-line Python with the settings folded in.
+(``lrsched.greedy.core.update_state``) compiled once into straight-line Python with the settings folded in.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class GreedyScheduler(Control):
         return self.controller
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`, also one written by lrsched 0.1 (``best`` was ``None`` before a value)."""
+        """Restore a ``state_dict``, also one written by lrsched 0.1 (``best`` was ``None`` before a value)."""
         if isinstance(state_dict, dict) and "best" in state_dict and state_dict["best"] is None:
             state_dict = {**state_dict, "best": "inf" if self.controller.mode == "min" else "-inf"}
         super().load_state_dict(state_dict)

@@ -193,7 +193,7 @@ class GreedyLR(Controller):
         return state if like is None else cast_state(state, like)
 
     def rule(self, state: GreedyState, signals: dict[str, Any], xp: Namespace) -> GreedyState:
-        """One update on ``signals["loss"]`` with ``xp``'s operations (:func:`lrsched.greedy.core.update_state`)."""
+        """One update on ``signals["loss"]`` with ``xp``'s operations (``lrsched.greedy.core.update_state``)."""
         return update_state(self, state, signals["loss"], xp)
 
     def update(self, state: GreedyState, value: Any) -> GreedyState:  # type: ignore[override]

@@ -26,7 +26,7 @@ class Eigencurve(Schedule):
     so ``lr(0) = 1/L``, the curve is continuous, and phase ``i`` decays like ``1 / (2**(i-1) mu t)``, the rate
     suited to the eigenvalues in ``[2**(i-1) mu, 2**i mu)``; the paper takes ``n = ceil(log2(L / mu))`` phases,
     one per such interval, with lengths set by how many eigenvalues each interval holds
-    (:func:`eigencurve_phases`; :func:`lrsched.tools.spectrum.hessian_spectrum_jax` / ``_torch`` estimate the
+    (:func:`eigencurve_phases`; ``lrsched.tools.spectrum.hessian_spectrum_jax`` / ``_torch`` estimate the
     spectrum). Past ``t_n`` the last phase's decay continues. A skewed spectrum (few large eigenvalues) gives
     long early phases: a flat start and a late drop, like cosine decay. ``step`` is in updates.
 
@@ -78,7 +78,7 @@ def eigencurve_phases(
     ``[2**(i-1) mu, 2**i mu)`` (the last one closed) get phase lengths proportional to ``sqrt(s_i)``, ``s_i`` the
     number of eigenvalues in interval ``i`` (a floor of 1 keeps empty intervals as short phases), scaled to sum to
     ``total_steps``. ``counts`` (optional) gives each eigenvalue a multiplicity, e.g. the estimated counts of
-    :class:`lrsched.tools.spectrum.SpectrumEstimate`; non-positive eigenvalues are ignored.
+    ``lrsched.tools.spectrum.SpectrumEstimate``; non-positive eigenvalues are ignored.
     This is our reading of the paper's phase rule; pass ``phase_steps`` to :class:`Eigencurve`
     directly for another one.
 
