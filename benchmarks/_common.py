@@ -32,3 +32,11 @@ def fmt(seconds: float) -> str:
 def command_line(script: str, quick: bool, out: str | None) -> str:
     """The command that reproduces a report, for its header."""
     return f"python benchmarks/{script}" + (" --quick" if quick else "") + (f" --out {out}" if out else "")
+
+
+def publish(report: str, out: str | None) -> None:
+    """Print the report and, with ``--out``, write it (ending in one newline)."""
+    print(report)
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(report.rstrip("\n") + "\n")

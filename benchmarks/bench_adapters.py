@@ -33,7 +33,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
-from _common import command_line, fmt  # benchmarks/ is on sys.path
+from _common import command_line, fmt, publish  # benchmarks/ is on sys.path
 
 import lrsched as L
 
@@ -294,10 +294,7 @@ def main() -> None:
         *optax_section(args.quick),
     ]
     report = "\n".join(lines)
-    print(report)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(report + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from _common import command_line, fmt  # benchmarks/ is on sys.path
+from _common import command_line, fmt, publish  # benchmarks/ is on sys.path
 from bench_adapters import _mlp, interleaved
 
 import lrsched as L
@@ -161,10 +161,7 @@ def main() -> None:
         *optax_section(args.quick),
     ]
     report = "\n".join(lines)
-    print(report)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(report + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

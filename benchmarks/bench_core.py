@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
-from _common import command_line, fmt, median_time  # benchmarks/ is on sys.path
+from _common import command_line, fmt, median_time, publish  # benchmarks/ is on sys.path
 
 import lrsched as L
 
@@ -406,10 +406,7 @@ def main() -> None:
         "compare the ratios within this run (sections 4 and 5a time the two sides alternately).  ",
     )
     report = "\n".join(lines)
-    print(report)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(report + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

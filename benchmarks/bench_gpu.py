@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _common import command_line  # benchmarks/ is on sys.path
+from _common import command_line, publish  # benchmarks/ is on sys.path
 
 import lrsched
 
@@ -197,10 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if has_jax:
         lines += jax_rows(n, repeat)
     report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(report)
+    publish(report, args.out)
     return 0
 
 

@@ -30,7 +30,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # One XLA thread: steadier timings on a shared machine, and the same for every variant.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-from _common import command_line, median_time  # benchmarks/ is on sys.path
+from _common import command_line, median_time, publish  # benchmarks/ is on sys.path
 
 import lrsched
 
@@ -293,10 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     report = "\n".join(lines)
-    print(report)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(report)
+    publish(report, args.out)
     return 0
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from _common import command_line  # benchmarks/ is on sys.path
+from _common import command_line, publish  # benchmarks/ is on sys.path
 
 BATCHES, BATCH = 256, 32
 
@@ -95,10 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, t in result.items():
             lines.append(f"| {backend} | {name} | {t * 1e3:.3f} | {t / ref:.2f} |")
     report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(report)
+    publish(report, args.out)
     return 0
 
 
