@@ -214,10 +214,17 @@ def best_controller(noisy_runs: list[dict[str, Any]]) -> str:
 
 
 def run_lm(
-    smoke: bool = False, show_progress: bool = True, adaptive: str = DEFAULT_ADAPTIVE
+    smoke: bool = False,
+    show_progress: bool = True,
+    adaptive: str = DEFAULT_ADAPTIVE,
+    arms: tuple[str, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, np.ndarray]]]:
-    """Tune every arm (and the ``adaptive`` controller), then evaluate on fresh seeds; records and curves."""
-    arms = (*ARMS, adaptive)
+    """Tune every arm (``arms``, default ``ARMS`` and ``adaptive``), then evaluate on fresh seeds; records, curves.
+
+    Each arm's runs depend only on the arm (schedule arms share compiled batches, a controller has its own),
+    so running ``ARMS`` and the adaptive arm in two calls, even in two processes, gives the same runs.
+    """
+    arms = (*ARMS, adaptive) if arms is None else arms
     steps = 40 if smoke else STEPS
     tune_seeds, eval_seeds = TUNE_SEEDS, EVAL_SEEDS[:2] if smoke else EVAL_SEEDS
     grid = GRID[:2] if smoke else GRID

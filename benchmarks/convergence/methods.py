@@ -18,8 +18,9 @@ Builders by kind (``task`` is a :class:`~benchmarks.convergence.tasks.Task`):
   (or ``lr_of(state)``); ``torch(task, lr) -> (optimizer -> scheduler)``, a scheduler whose ``step`` takes
   the minibatch loss.
 * ``"optimizer"``: ``jax(task) -> (scale -> optax.GradientTransformation)`` (``scale`` is the method's LR,
-  a traced scalar); ``torch(task, scale) -> (params -> (optimizer, scheduler or None))``, or ``None`` where
-  no port installs. ``eval_params(opt_state, params)`` gives the parameters to evaluate (schedule-free).
+  a traced scalar); ``torch(task, scale) -> (params -> (optimizer, scheduler or None))``; the modules in
+  ``requires`` must import for it to run on the PyTorch task. ``eval_params(opt_state, params)`` gives the
+  parameters to evaluate (schedule-free).
 
 Example:
     >>> sorted(m.kind for m in METHODS.values() if m.name in ("cosine", "greedy", "prodigy"))

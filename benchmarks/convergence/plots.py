@@ -53,6 +53,15 @@ def _color(name: str) -> str | None:
     return greedy.get(name, COLORS.get(name, OPTIMIZERS.get(name, LM_ARMS.get(name))))
 
 
+def _clip_top(ax: Any, ys: list[np.ndarray]) -> None:
+    """Cap the y axis at 100x the largest median first value: a run that blows up does not flatten the rest."""
+    first = [np.nanmedian(np.where(np.isfinite(y[:, 0]), y[:, 0], np.nan)) for y in ys if np.isfinite(y[:, 0]).any()]
+    if first:
+        top = 100 * max(first)
+        if ax.get_ylim()[1] > top:
+            ax.set_ylim(top=top)
+
+
 def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: str, title: str) -> None:
     """One panel per ``panel`` key: median of ``what`` ("loss" or "lr") per scheduler, 25-75% band, log y.
 
@@ -77,6 +86,7 @@ def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: 
             ax.plot(x, med, label=name, color=_color(name), lw=1.4, ls="--" if name in OPTIMIZERS else "-")
             ax.fill_between(x, lo, hi, color=_color(name), alpha=0.12, lw=0)
         ax.set_yscale("log")
+        _clip_top(ax, [a[what] for (p, _), a in curves.items() if p == panel])
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("step")
     for ax in list(axes.flat)[len(panels) :]:

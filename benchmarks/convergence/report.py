@@ -107,20 +107,20 @@ def _paper_diffs(records: list[dict[str, Any]]) -> str:
     for prev, label in itertools.pairwise(ranked):
         order += (" = " if fmt(ana[prev][0]) == fmt(ana[label][0]) else " < ") + ours[label]
     covered = [ours[label] for label, key in ours.items() if ana[label][1] <= PAPER_MEDIANS[key][0] <= ana[label][2]]
-    rules = ", ".join(
-        f"{name} {fmt(med[label]['analytic'][0])} (analytic) and {fmt(med[label]['neural'][0])} (networks)"
-        for name, label in (
-            ("lrsched", "GreedyLR (lrsched, paper's settings)"),
-            ("paper rules", "GreedyLR (paper rules)"),
-        )
-    )
-    plain = med["GreedyLR (lrsched, plain)"]
+
+    def both(label: str) -> str:
+        m = med.get(label, {})
+        parts = (("analytic", "analytic"), ("neural", "networks"))
+        return " and ".join(f"{fmt(m[k][0])} ({what})" for k, what in parts if k in m)
+
+    pairs = (("lrsched", "GreedyLR (lrsched, paper's settings)"), ("paper rules", "GreedyLR (paper rules)"))
+    rules = ", ".join(f"{name} {both(label)}" for name, label in pairs)
     return _PAPER_DIFFS.format(
         within=within,
         order=order,
         covered=", ".join(covered) if covered else "none of them",
         rules=rules,
-        plain=f"{fmt(plain['analytic'][0])} (analytic) and {fmt(plain['neural'][0])} (networks)",
+        plain=both("GreedyLR (lrsched, plain)"),
         plain_lr=fmt(_final_lr(records, "greedy_plain_p1")),
         smooth_lr=fmt(_final_lr(records, "greedy_p1")),
     )
@@ -160,6 +160,12 @@ def write_report(path: str, sections: list[str], meta: dict[str, Any]) -> None:
         + f"; every run is in `runs.json`. Wall time {meta['total_seconds']:.0f} s ({secs})"
         + (f" on {meta.get('cpus', '?')} CPU cores with 1-minute load averages (start to end) {loads}" if load else "")
         + (f"; CPU time (all threads) {sum(meta['cpu_seconds'].values()):.0f} s" if meta.get("cpu_seconds") else "")
+        + (
+            f"; part 3's schedule arms ran in a second process alongside parts 1 and 2"
+            f" ({meta['lm_schedule_arms']['seconds']:.0f} s)"
+            if meta.get("lm_schedule_arms") and len(meta["seconds"]) > 1
+            else ""
+        )
         + ".",
         "Losses are reported as they came: a run that diverged counts as +inf in every median; no run is dropped.",
         "Every run is seeded; on CPU a rerun reproduces `runs.json` exactly (only the wall times change).",
