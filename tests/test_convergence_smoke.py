@@ -1,6 +1,6 @@
 """The convergence benchmark's pipeline (``--smoke``), and the pieces its conclusions rest on.
 
-The smoke run checks that every planned run is recorded and reported, not what the numbers say.
+The smoke runs check that every planned run is recorded and reported, not what the numbers say.
 """
 
 from __future__ import annotations
@@ -23,65 +23,92 @@ pytest.importorskip("optax")
 pytest.importorskip("sklearn")
 
 
-def test_smoke_run_records_reports_and_plots_every_planned_run(tmp_path: pathlib.Path) -> None:
-    """One test (not three sharing a fixture) so pytest-xdist runs the smoke suite once."""
+def _smoke(tmp_path: pathlib.Path, part: str) -> tuple[str, dict]:
+    """``--smoke`` for one part (one test per part, so pytest-xdist spreads them over its workers)."""
     from benchmarks.convergence.run import main
 
     out = str(tmp_path)
-    assert main(["--smoke", "--out", out, "--quiet"]) == 0
+    assert main(["--smoke", "--parts", part, "--out", out, "--quiet"]) == 0
     with open(os.path.join(out, "runs.json"), encoding="utf-8") as fh:
-        smoke = out, json.load(fh)
-    _check_paper_runs(smoke)
-    _check_part2_runs(smoke)
-    _check_report_and_plots(smoke)
+        data = json.load(fh)
+    assert data["meta"]["smoke"] is True and {r["part"] for r in data["runs"]} == {part}
+    return out, data
 
 
-def _check_paper_runs(smoke: tuple[str, dict]) -> None:
+def test_smoke_paper_records_every_planned_run(tmp_path: pathlib.Path) -> None:
     from benchmarks.convergence.controllers import greedy_controllers
     from benchmarks.convergence.paper import schedules
 
-    _, data = smoke
-    runs = [r for r in data["runs"] if r["part"] == "paper"]
+    out, data = _smoke(tmp_path, "paper")
     expected = set(schedules(20)) | set(greedy_controllers())
+    assert {"greedy_plain_p1", "greedy_plain_p10", "greedy_p1", "greedy_paper_p10"} <= expected
     by_cell: dict[tuple, set] = {}
-    for r in runs:
+    for r in data["runs"]:
         by_cell.setdefault((r["family"], r["seed"]), set()).add(r["scheduler"])
         assert len(r["loss_curve"]) == len(r["lr_curve"]) == 3  # steps 0, 10 and the last of 20
         assert r["final_loss"] is None or math.isfinite(r["final_loss"])
     assert by_cell and all(s == expected for s in by_cell.values())
+    _check_report_and_plots(out, data, ("paper_loss.png", "paper_lr.png"))
 
 
-def _check_part2_runs(smoke: tuple[str, dict]) -> None:
+def test_smoke_noisy_runs_every_registered_method_through_the_protocol(tmp_path: pathlib.Path) -> None:
+    from benchmarks.convergence.methods import METHODS, REFERENCE_SCHEDULE, ROBUSTNESS_MULTIPLIERS
+    from benchmarks.convergence.noisy import methods_for
     from benchmarks.convergence.stats import group_by
     from benchmarks.convergence.tasks import TASKS
+    from benchmarks.convergence.tuning import best_lrs
 
-    _, data = smoke
-    runs = [r for r in data["runs"] if r["part"] == "noisy"]
-    names = {r["scheduler"] for r in runs}
-    assert {"constant", "cosine", "warmup_cosine", "wsd", "one_cycle", "rex", "greedy", "greedy_robust"} <= names
+    out, data = _smoke(tmp_path, "noisy")
+    runs = data["runs"]
     assert {r["task"] for r in runs} == {"softmax", "cnn"}  # a JAX task and the PyTorch one
-    for (task, _), rs in group_by(runs, lambda r: (r["task"], r["scheduler"])).items():
-        tune = [r for r in rs if r["stage"] == "tune"]
-        ev = [r for r in rs if r["stage"] == "eval"]
-        assert len(tune) == 2 * len(TASKS[task].tune_seeds) and len(ev) == 2
-        # The evaluated LR is the tuning grid value with the lowest median final loss.
-        peaks = {r["peak_lr"] for r in tune}
-        med = {
-            p: np.median([np.inf if r["final_loss"] is None else r["final_loss"] for r in tune if r["peak_lr"] == p])
-            for p in peaks
-        }
-        assert {r["peak_lr"] for r in ev} == {min(med, key=med.__getitem__)}
-        assert all(0.0 <= r["heldout_acc"] <= 1.0 for r in ev)
+    assert {r["scheduler"] for r in runs if r["task"] == "softmax"} == set(METHODS)
+    assert {r["scheduler"] for r in runs if r["task"] == "cnn"} == {m.name for m in methods_for(TASKS["cnn"])}
+    for (task, name), rs in group_by(runs, lambda r: (r["task"], r["scheduler"])).items():
+        method, stages = METHODS[name], group_by(rs, lambda r: r["stage"])
+        ev = stages["eval"]
+        assert len(ev) == 2 and all(r["multiplier"] == 1.0 for r in ev)
+        if method.tuned:  # tuned on the grid (widened at most once in the smoke run); evaluated at the best LR
+            tune = stages["tune"]
+            assert {r["peak_lr"] for r in tune} >= set(TASKS[task].lr_grid[:2]) or method.grid is not None
+            assert {r["peak_lr"] for r in ev} == {best_lrs(tune)[name]}
+        else:  # untuned: the recommended setting
+            assert "tune" not in stages and {r["peak_lr"] for r in ev} == {method.default}
+        robust = stages.get("robust", [])
+        if (method.adaptive and method.scalable) or name == REFERENCE_SCHEDULE:
+            base = ev[0]["peak_lr"]
+            assert sorted({r["multiplier"] for r in robust}) == sorted(k for k in ROBUSTNESS_MULTIPLIERS if k != 1)
+            assert all(r["peak_lr"] == pytest.approx(base * r["multiplier"], rel=1e-5) for r in robust)
+        else:
+            assert not robust
+        accs = [r["heldout_acc"] for r in ev]
+        assert all(0.0 <= a <= 1.0 for a in accs)
+    _check_report_and_plots(out, data, ("noisy_loss.png", "noisy_lr.png"))
 
 
-def _check_report_and_plots(smoke: tuple[str, dict]) -> None:
-    out, data = smoke
+def test_smoke_lm_runs_every_arm_with_its_data(tmp_path: pathlib.Path) -> None:
+    from benchmarks.convergence.lm import ARMS, DEFAULT_ADAPTIVE
+    from benchmarks.convergence.stats import group_by
+    from benchmarks.convergence.tuning import best_lrs
+
+    out, data = _smoke(tmp_path, "lm")
+    runs = data["runs"]
+    assert {r["scheduler"] for r in runs} == {*ARMS, DEFAULT_ADAPTIVE}  # no part-2 runs to pick a controller from
+    tune = [r for r in runs if r["stage"] == "tune"]
+    for name, ev in group_by([r for r in runs if r["stage"] == "eval"], lambda r: r["scheduler"]).items():
+        assert len(ev) == 2 and {r["peak_lr"] for r in ev} == {best_lrs(tune)[name]}
+        # An untrained model is near the uniform 6.6 bits per character; the smoke run's 40 steps learn a little.
+        assert all(0.5 < r["test_bpc"] < 6.6 for r in ev)
+    assert data["meta"]["lm"]["params"] > 100_000 and len(data["meta"]["lm"]["corpus_sha256"]) == 64
+    _check_report_and_plots(out, data, ("lm.png",))
+
+
+def _check_report_and_plots(out: str, data: dict, pngs: tuple[str, ...]) -> None:
     with open(os.path.join(out, "report.md"), encoding="utf-8") as fh:
         report = fh.read()
-    assert data["meta"]["smoke"] is True and "--smoke" in report
+    assert "--smoke" in report
     for name in {r["scheduler"] for r in data["runs"]}:
         assert name in report
-    for png in ("paper_loss.png", "paper_lr.png", "noisy_loss.png", "noisy_lr.png"):
+    for png in pngs:
         with open(os.path.join(out, png), "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 

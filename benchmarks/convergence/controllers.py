@@ -1,9 +1,13 @@
 """The loss-driven controllers of part 1: lrsched's GreedyLR and the paper's own rules.
 
-``lrsched.GreedyLR`` is configured as close to the paper's runs as its knobs allow: factor 0.9,
-min_lr 1e-5, max_lr 1, patience 1 or 10, smoothing window 10 (the reference smooths by default),
-cooldown and warm-up ``max(3, patience // 3)``, absolute threshold 1e-6. What lrsched's rules lack is
-the reference's dynamic threshold (``0.1 * std`` of the last 10 losses) and its spike forgiveness.
+``greedy_p{1,10}``: ``lrsched.GreedyLR`` configured as close to the paper's experiment code
+(``AdvancedGreedyLR``) as its knobs allow: factor 0.9, min_lr 1e-5, max_lr 1, patience 1 or 10,
+smoothing window 10 (that code smooths by default), cooldown and warm-up ``max(3, patience // 3)``,
+absolute threshold 1e-6. What lrsched's rules lack is that code's dynamic threshold (``0.1 * std`` of the
+last 10 losses) and its spike forgiveness.
+
+``greedy_plain_p{1,10}``: the same factor, patience, threshold and bounds with the plain settings of the
+reference class (``transformers.optimization.GreedyLR`` defaults: no smoothing, no cooldown, no warm-up).
 
 Example:
     >>> sorted(greedy_controllers())[0]
@@ -55,6 +59,10 @@ def greedy_controllers() -> dict[str, Any]:
         g = lrsched_greedy(p)
         if g is not None:
             out[f"greedy_p{p}"] = g
+    for p in (1, 10):
+        g = lrsched_greedy(p, window=1, cooldown=0, warmup=0)
+        if g is not None:
+            out[f"greedy_plain_p{p}"] = g
     for p in (1, 10):
         out[f"greedy_paper_p{p}"] = PaperGreedy(patience=p)
     return out

@@ -8,9 +8,9 @@ is 50); exponential with gamma 0.95; plus a constant LR, which the paper omits.
 
 The reference adds its "noise" to the loss as a constant after the forward pass: it changes neither the
 gradient nor the value the scheduler sees (``loss.item()`` is taken before the noise). Its 27 noise cells
-per problem variant are therefore fresh random initialisations. We run ``seeds`` (27) initialisations per
-model type, its variants assigned round-robin (the paper: 5 variants x 27 cells = 135; the networks'
-cost on 2 CPU cores sets our count).
+per problem variant are therefore fresh random initialisations. We run ``SEEDS`` initialisations per
+model type, its variants assigned round-robin: the paper's 135 (5 variants x 27 cells) for the analytic
+problems, 27 for the networks (their cost on 2 CPU cores sets that count).
 
 Example:
     >>> records, curves = run_paper(seeds=2, families=["quadratic"], steps=20, show_progress=False)
@@ -31,9 +31,10 @@ from benchmarks.convergence.engine import runner
 from benchmarks.convergence.problems import ANALYTIC, FAMILIES, Problem
 from benchmarks.convergence.util import progress_bar, stack, summarize_run
 
-__all__ = ["LR", "run_paper", "schedules"]
+__all__ = ["LR", "SEEDS", "run_paper", "schedules"]
 
 LR = 0.01
+SEEDS = {"analytic": 135, "neural": 27}  # initialisations per model type
 
 
 def schedules(steps: int) -> dict[str, lrsched.Schedule]:
@@ -83,12 +84,19 @@ def _row(res: dict[str, Any], i: int) -> dict[str, np.ndarray]:
     return {"loss": np.asarray(res["loss"][i]), "lr": np.asarray(res["lr"][i])}
 
 
+def _kind(family: str) -> str:
+    return "analytic" if family in ANALYTIC else "neural"
+
+
 def run_paper(
-    seeds: int = 27, families: list[str] | None = None, steps: int = 200, show_progress: bool = True
+    seeds: int | None = None, families: list[str] | None = None, steps: int = 200, show_progress: bool = True
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, np.ndarray]]]:
-    """Run the grid; returns one record per run and per-(family, scheduler) ``{"loss", "lr"}`` arrays (runs, steps)."""
+    """Run the grid; returns one record per run and per-(family, scheduler) ``{"loss", "lr"}`` arrays (runs, steps).
+
+    ``seeds``: initialisations per model type (default: ``SEEDS`` of its kind).
+    """
     families = list(FAMILIES) if families is None else families
-    plan = {f: _groups(f, seeds) for f in families}
+    plan = {f: _groups(f, SEEDS[_kind(f)] if seeds is None else seeds) for f in families}
     total = sum(len(g) for g in plan.values()) * (1 + len(greedy_controllers()))
     records: list[dict[str, Any]] = []
     curves: dict[tuple[str, str], list[dict[str, np.ndarray]]] = {}
@@ -97,8 +105,7 @@ def run_paper(
             for problem, runs in groups.items():
                 for name, i, row in _run_group(problem, runs, steps, tick):
                     seed, variant = runs[i][0], runs[i][1]
-                    kind = "analytic" if family in ANALYTIC else "neural"
-                    meta = {"part": "paper", "kind": kind, "family": family, "variant": variant, "seed": seed}
+                    meta = {"part": "paper", "kind": _kind(family), "family": family, "variant": variant, "seed": seed}
                     records.append(meta | {"scheduler": name} | summarize_run(row["loss"], row["lr"]))
                     curves.setdefault((family, name), []).append(row)
     return records, {k: {key: np.stack([r[key] for r in v]) for key in ("loss", "lr")} for k, v in curves.items()}

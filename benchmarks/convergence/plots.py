@@ -33,10 +33,33 @@ COLORS = {
 }
 
 
+# Whole optimizers (parameter-free, schedule-free): dashed.
+OPTIMIZERS = {
+    "prodigy": "#e6550d",
+    "dadapt_adamw": "#31a354",
+    "mechanic": "#756bb1",
+    "dog": "#636363",
+    "cocob": "#a50f15",
+    "schedule_free_adamw": "#3182bd",
+}
+# Part 3's data arms.
+LM_ARMS = {"wsd_anneal_clean": "#2ca02c", "wsd_clean_in_stable": "#98df8a"}
+
+
 def _color(name: str) -> str | None:
     greedy = {"greedy_p1": "#8fbfe0", "greedy_paper_p1": "#7b7fc0", "greedy_paper_p10": "#393b79"}
     greedy |= {"greedy": "#1f77b4", "greedy_p10": "#1f77b4", "greedy_robust": "#000000"}
-    return greedy.get(name, COLORS.get(name))
+    greedy |= {"greedy_plain_p1": "#fdae6b", "greedy_plain_p10": "#e6550d", "greedy_on_warmup_cosine": "#6baed6"}
+    return greedy.get(name, COLORS.get(name, OPTIMIZERS.get(name, LM_ARMS.get(name))))
+
+
+def _clip_top(ax: Any, ys: list[np.ndarray]) -> None:
+    """Cap the y axis at 100x the largest median first value: a run that blows up does not flatten the rest."""
+    first = [np.nanmedian(np.where(np.isfinite(y[:, 0]), y[:, 0], np.nan)) for y in ys if np.isfinite(y[:, 0]).any()]
+    if first:
+        top = 100 * max(first)
+        if ax.get_ylim()[1] > top:
+            ax.set_ylim(top=top)
 
 
 def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: str, title: str) -> None:
@@ -60,16 +83,18 @@ def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: 
             y = np.where(np.isfinite(arrays[what]), arrays[what], np.nan)
             lo, med, hi = np.nanpercentile(y, [25, 50, 75], axis=0)
             x = arrays.get(f"{what}_steps", np.arange(y.shape[1]))
-            ax.plot(x, med, label=name, color=_color(name), lw=1.4)
+            ax.plot(x, med, label=name, color=_color(name), lw=1.4, ls="--" if name in OPTIMIZERS else "-")
             ax.fill_between(x, lo, hi, color=_color(name), alpha=0.12, lw=0)
         ax.set_yscale("log")
+        _clip_top(ax, [a[what] for (p, _), a in curves.items() if p == panel])
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("step")
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
+    rows_legend = math.ceil(len(labels) / 6)
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.03 + 0.035 * rows_legend / rows, 1, 0.96))
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.convergence.stats import fmt, group_by, median_of, quantiles, win_rate
+import numpy as np
 
-__all__ = ["PAPER_MEDIANS", "SCHEDULER_GROUPS", "paper_tables"]
+from benchmarks.convergence.stats import bootstrap_ci, fmt, group_by, median_of, quantiles, values_of, win_rate
+
+__all__ = ["PAPER_MEDIANS", "SCHEDULER_GROUPS", "headline_medians", "paper_tables"]
 
 # Published final-loss medians (arXiv 2512.14527, §4.4 / App. A.6): (analytic problems, all runs).
 PAPER_MEDIANS = {
@@ -25,7 +27,8 @@ PAPER_MEDIANS = {
 
 # Report rows: label -> the schedulers pooled into it (GreedyLR: both patience values, as the paper pools them).
 SCHEDULER_GROUPS = {
-    "GreedyLR (lrsched)": ("greedy_p1", "greedy_p10"),
+    "GreedyLR (lrsched, paper's settings)": ("greedy_p1", "greedy_p10"),
+    "GreedyLR (lrsched, plain)": ("greedy_plain_p1", "greedy_plain_p10"),
     "GreedyLR (paper rules)": ("greedy_paper_p1", "greedy_paper_p10"),
     "cosine": ("cosine",),
     "cosine_restarts": ("cosine_restarts",),
@@ -40,21 +43,52 @@ def _paper_ref(label: str) -> tuple[str, str]:
     return (fmt(ref[0]), fmt(ref[1])) if ref else ("-", "-")
 
 
-def _headline(records: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| scheduler | runs | analytic median (ours) | analytic (paper) | networks median (ours) "
-        "| all runs median (ours) | all runs (paper) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+def headline_medians(records: list[dict[str, Any]]) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``label -> {"analytic" | "neural" | "all": (median, low, high)}``: pooled medians, 95% bootstrap intervals.
+
+    The bootstrap resamples initialisations (a cell's runs of every pooled scheduler stay together) within
+    each problem family, so the family mix is that of the runs.
+    """
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
     for label, names in SCHEDULER_GROUPS.items():
         rs = [r for r in records if r["scheduler"] in names]
         if not rs:
             continue
-        ana = [r for r in rs if r["kind"] == "analytic"]
-        net = [r for r in rs if r["kind"] == "neural"]
+        out[label] = {}
+        for part, sub in (("analytic", "analytic"), ("neural", "neural"), ("all", None)):
+            cells = [r for r in rs if sub is None or r["kind"] == sub]
+            strata = [_cells(frs, names) for frs in group_by(cells, lambda r: r["family"]).values()]
+            if not strata:
+                continue
+            lo, hi = bootstrap_ci(strata, lambda s: np.median(np.concatenate([a.ravel() for a in s])))
+            out[label][part] = (median_of(cells, "final_loss"), float(lo), float(hi))
+    return out
+
+
+def _cells(records: list[dict[str, Any]], names: tuple[str, ...]) -> np.ndarray:
+    """``(initialisations, len(names))`` final losses of one family (``None`` as inf)."""
+    by = group_by(records, lambda r: r["seed"])
+    return np.array(
+        [[values_of([r for r in runs if r["scheduler"] == n], "final_loss")[0] for n in names] for runs in by.values()]
+    )
+
+
+def _ci(x: tuple[float, float, float]) -> str:
+    return f"{fmt(x[0])} [{fmt(x[1])}, {fmt(x[2])}]"
+
+
+def _headline(records: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| scheduler | runs | analytic median [95% CI] | analytic (paper) | networks median [95% CI] "
+        "| all runs median [95% CI] | all runs (paper) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, meds in headline_medians(records).items():
+        n = sum(r["scheduler"] in SCHEDULER_GROUPS[label] for r in records)
         pa, pall = _paper_ref(label)
-        cells = [label, str(len(rs)), fmt(median_of(ana, "final_loss")), pa, fmt(median_of(net, "final_loss"))]
-        lines.append("| " + " | ".join([*cells, fmt(median_of(rs, "final_loss")), pall]) + " |")
+        cells = [label, str(n), _ci(meds["analytic"]) if "analytic" in meds else "-", pa]
+        cells += [_ci(meds["neural"]) if "neural" in meds else "-", _ci(meds["all"]), pall]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

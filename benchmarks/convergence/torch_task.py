@@ -1,8 +1,9 @@
 """Part 2's PyTorch task: a small CNN on the digits, scheduled through ``lrsched.adapters.torch``.
 
 Time-based schedules run as ``schedule_lr(optimizer, schedule)`` (a ``LambdaLR`` giving absolute LRs),
-GreedyLR as ``GreedyLRScheduler(optimizer, settings)`` fed each step's minibatch loss. Same split,
-minibatch order per seed and metrics as the JAX tasks.
+GreedyLR as ``GreedyLRScheduler(optimizer, settings)`` fed each step's minibatch loss, and whole optimizers
+(the parameter-free ports) through ``make_optimizer``. Same split, minibatch order per seed and metrics as
+the JAX tasks.
 
 Example:
     >>> from lrsched.adapters.torch import schedule_lr
@@ -46,10 +47,41 @@ def _tensors() -> dict[str, Any]:
     return img | {k: torch.tensor(d[k], dtype=torch.long) for k in ("y", "y_test")}
 
 
+def _adam(make_scheduler: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
+    import torch
+
+    def make(params: Any) -> tuple[Any, Any]:
+        opt = torch.optim.Adam(params, lr=1e-3)
+        return opt, make_scheduler(opt)
+
+    return make
+
+
+def _evaluate(model: Any, opt: Any, fn: Callable[[], Any]) -> Any:
+    """``fn()`` without gradients, with a schedule-free optimizer switched to its averaged weights meanwhile."""
+    import torch
+
+    switch = hasattr(opt, "eval") and hasattr(opt, "train")
+    if switch:
+        opt.eval()
+    with torch.no_grad():
+        out = fn()
+    if switch:
+        opt.train()
+    return out
+
+
 def train_cnn(
-    make_scheduler: Callable[[Any], Any], seed: int, steps: int = 400, eval_every: int = EVAL_EVERY
+    make_scheduler: Callable[[Any], Any] | None,
+    seed: int,
+    steps: int = 400,
+    eval_every: int = EVAL_EVERY,
+    make_optimizer: Callable[[Any], tuple[Any, Any]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """One run: ``make_scheduler(optimizer)`` builds the LR scheduler; returns loss, lr, eval, acc arrays."""
+    """One run: ``make_scheduler(optimizer)`` builds the LR scheduler of Adam; returns loss, lr, eval, acc arrays.
+
+    Or ``make_optimizer(parameters) -> (optimizer, scheduler or None)`` builds both (``make_scheduler`` unused).
+    """
     import torch
 
     from lrsched.adapters.torch import GreedyLRScheduler
@@ -57,24 +89,25 @@ def train_cnn(
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
     data, model = _tensors(), _model()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sched = make_scheduler(opt)
+    make = make_optimizer if make_optimizer is not None else _adam(make_scheduler)
+    opt, sched = make(model.parameters())
+    if hasattr(opt, "train"):
+        opt.train()
     order = torch.tensor(batches(np.random.default_rng([2, seed]), len(data["y"]), steps))
     xent = torch.nn.functional.cross_entropy
     loss_log, lr_log, eval_log = [], [], []
     for t in range(steps):
         idx = order[t]
-        lr_log.append(opt.param_groups[0]["lr"])
+        lr_log.append(opt.param_groups[0].get("lr", np.nan))
         loss = xent(model(data["x"][idx]), data["y"][idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         value = loss.item()
-        sched.step(value) if isinstance(sched, GreedyLRScheduler) else sched.step()
+        if sched is not None:
+            sched.step(value) if isinstance(sched, GreedyLRScheduler) else sched.step()
         loss_log.append(value)
         if (t + 1) % eval_every == 0:
-            with torch.no_grad():
-                eval_log.append(xent(model(data["x"]), data["y"]).item())
-    with torch.no_grad():
-        acc = (model(data["x_test"]).argmax(1) == data["y_test"]).float().mean().item()
+            eval_log.append(_evaluate(model, opt, lambda: xent(model(data["x"]), data["y"]).item()))
+    acc = _evaluate(model, opt, lambda: (model(data["x_test"]).argmax(1) == data["y_test"]).float().mean().item())
     return {"loss": np.array(loss_log), "lr": np.array(lr_log), "eval": np.array(eval_log), "acc": np.array(acc)}
