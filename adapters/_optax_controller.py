@@ -151,7 +151,7 @@ class ControlledState(NamedTuple):
 
     inner: Any
     controller: GreedyLRState
-    prev_direction: Any  #: d_{t-1}, the previous update per unit LR (zeros at t = 0)
+    prev_direction: Any  #: d_{t-1}, the previous update per unit LR (zeros at t = 0); ``()`` when no signal reads it
 
 
 def controlled(
@@ -167,8 +167,10 @@ def controlled(
     wanted = tuple(s for s in settings.signals if s != "loss")
     scale = scale_by_controller(settings, axis_name=axis_name)
 
+    keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
+
     def init_fn(params: Any) -> ControlledState:
-        zeros = jax.tree_util.tree_map(lambda p: jnp.zeros_like(p, dtype=jnp.float32), params)
+        zeros = jax.tree_util.tree_map(lambda p: jnp.zeros_like(p, dtype=jnp.float32), params) if keep else ()
         return ControlledState(inner.init(params), scale.init(params), zeros)
 
     def update_fn(
@@ -183,7 +185,7 @@ def controlled(
         }
         signals = {name: measured[name]() for name in wanted}
         updates, scale_state = scale.update(directions, state.controller, params, value=value, signals=signals)
-        d = jax.tree_util.tree_map(lambda x: -x.astype(jnp.float32), directions)
+        d = jax.tree_util.tree_map(lambda x: -x.astype(jnp.float32), directions) if keep else ()
         return updates, ControlledState(inner_state, scale_state, d)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

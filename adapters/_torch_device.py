@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -12,29 +13,47 @@ from lrsched.controllers.protocol import Controller
 __all__ = ["DeviceState", "measure"]
 
 
-def _norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
+def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))  # as clip_grad_norm_ does
+
+
+_DIRECTION_SIGNALS = ("grad_dot_prev_direction", "prev_direction_norm")
 
 
 def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
     """The ``wanted`` signals at theta_t, before update t, and what the next call needs (theta_t, lr_t).
 
     ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}`` (zeros at t = 0), as :data:`lrsched.controllers.SIGNALS`.
+    Only the ``wanted`` signals are computed; theta_t is kept (in ``prev``'s buffers after the first call) only
+    when a signal of the previous direction is wanted.
     """
     with torch.no_grad():
         theta = [p.detach() for p in params]
         grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in params]
-        out: dict[str, Any] = {"grad_norm": _norm(grads), "param_norm": _norm(theta)}
+        out: dict[str, Any] = {}
+        if "grad_norm" in wanted:
+            out["grad_norm"] = _norm(grads)
+        if "param_norm" in wanted:
+            out["param_norm"] = _norm(theta)
+        if not any(name in wanted for name in _DIRECTION_SIGNALS):
+            return out, None
         if prev is None:
-            out["grad_dot_prev_direction"] = out["prev_direction_norm"] = out["grad_norm"] * 0.0
+            zero = torch.zeros((), dtype=theta[0].dtype, device=theta[0].device)
+            out["grad_dot_prev_direction"] = out["prev_direction_norm"] = zero
+            old = [p.clone() for p in theta]
         else:
             old, lr = prev
-            d = [(p - q) / lr for p, q in zip(theta, old)]
-            out["grad_dot_prev_direction"] = sum((g * x).sum() for g, x in zip(grads, d))
-            out["prev_direction_norm"] = _norm(d)
+            change = torch._foreach_sub(theta, old)  # theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
+            if "grad_dot_prev_direction" in wanted:
+                out["grad_dot_prev_direction"] = (
+                    sum(torch.vdot(g.flatten(), c.flatten()) for g, c in zip(grads, change)) / lr
+                )
+            if "prev_direction_norm" in wanted:
+                out["prev_direction_norm"] = _norm(change) / lr
+            torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
         lr_now = optimizer.param_groups[0]["lr"]
         lr_now = lr_now.clone() if isinstance(lr_now, torch.Tensor) else float(lr_now)
-        return {k: out[k] for k in wanted}, ([p.clone() for p in theta], lr_now)
+        return {k: out[k] for k in wanted if k in out}, (old, lr_now)
 
 
 class DeviceState:

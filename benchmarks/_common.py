@@ -40,3 +40,24 @@ def publish(report: str, out: str | None) -> None:
     if out:
         with open(out, "w", encoding="utf-8") as f:
             f.write(report.rstrip("\n") + "\n")
+
+
+def header(title: str, script: str, quick: bool, out: str | None, *modules: Any) -> list[str]:
+    """A report's first lines: title, the command that reproduces it, versions, machine and load.
+
+    ``modules``: imported packages whose versions the report depends on (e.g. ``jax``, ``torch``).
+    """
+    import os
+    import platform
+
+    versions = "".join(f", {m.__name__} {m.__version__}" for m in modules)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return [
+        f"# {title}",
+        "",
+        f"Command: `{command_line(script, quick, out)}`",
+        "",
+        f"Python {platform.python_version()}{versions}, {platform.machine()} CPU, {os.cpu_count()} cores "
+        f"(shared; load average {load:.1f} at the start).",
+        "",
+    ]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
-from _common import command_line, fmt, publish  # benchmarks/ is on sys.path
+from _common import fmt, header, publish  # benchmarks/ is on sys.path
 
 import lrsched as L
 
@@ -280,15 +279,8 @@ def main() -> None:
     import keras
     import torch
 
-    command = command_line("bench_adapters.py", args.quick, args.out)
     lines = [
-        "# lrsched adapters benchmark",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"Python {platform.python_version()}, torch {torch.__version__}, jax {jax.__version__}, "
-        f"keras {keras.__version__}, {platform.machine()} CPU, {os.cpu_count()} cores (shared).",
-        "",
+        *header("lrsched adapters benchmark", "bench_adapters.py", args.quick, args.out, torch, jax, keras),
         *torch_section(args.quick),
         *keras_section(args.quick),
         *optax_section(args.quick),

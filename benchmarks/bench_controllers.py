@@ -2,29 +2,31 @@
 
 Run: ``python benchmarks/bench_controllers.py [--quick] [--out benchmarks/results/controllers.md]``
 
-1. One eager ``update`` on Python numbers (the stateful-closure path), GreedyLR as the reference.
-2. One jitted training step of the medium MLP of ``bench_adapters.py`` (784-512-512-10, batch 256,
-   ``optax.scale_by_adam``): a constant LR vs the same step that computes the controller's declared signals
-   (dot products / norms over the parameters, a stored previous direction for the hypergradient) and updates
-   the controller. The signal code here is written by hand, as an adapter would; rerun through the generic
-   adapters once they are merged. Target from issue 12: at most 2% overhead.
+1. One eager ``update`` on Python numbers (the stateful-closure path).
+2. One jitted training step of the medium MLP of ``bench_adapters.py`` (784-512-512-10, batch 256, Adam): a
+   constant LR vs ``lrsched.adapters.optax.controlled(optax.scale_by_adam(), controller)``, which computes the
+   controller's declared signals in the step and updates it.
+3. The same MLP in torch: ``opt.step()`` vs ``opt.step()`` plus ``ControllerScheduler(opt, c).step(loss)``.
 
-Speed is measured here, never asserted in tests. Best of interleaved repeats.
+Target from issues 12 and 13: at most 2% overhead per step. Speed is measured here, never asserted in tests.
+Best and median of interleaved repeats.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import os
-import platform
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from _common import command_line, fmt, publish  # benchmarks/ is on sys.path
-from bench_adapters import _mlp, interleaved
+from _common import fmt, header, publish  # benchmarks/ is on sys.path
+from bench_adapters import _mlp, _optax_steps, interleaved
 
 import lrsched as L
 from lrsched.controllers import ABEL, GapAware, Hypergradient, LRTuner
@@ -36,7 +38,11 @@ CONTROLLERS: dict[str, Any] = {
     "ABEL": ABEL(init_lr=PEAK, interval=100, total_steps=10_000),
     "GapAware": GapAware(init_lr=PEAK),
     "LRTuner (update only)": LRTuner(init_lr=PEAK),
+    "LearnedLR (default policy)": dataclasses.replace(L.LearnedLR.default(), init_lr=PEAK, budget=10_000),
+    "GreedyLR (window 10)": L.GreedyLR(init_lr=PEAK, window=10),
 }
+# The controllers that run in a training step (LRTuner's cost is its look-ahead training, not its update).
+STEPPED = {name: c for name, c in CONTROLLERS.items() if "LRTuner" not in name}
 
 
 def eager_section(quick: bool) -> list[str]:
@@ -51,7 +57,7 @@ def eager_section(quick: bool) -> list[str]:
 
     def runner(c: Any, sig: Any) -> Callable[[], float]:
         def run() -> float:
-            state = c.init(lr=PEAK) if not isinstance(c, L.GreedyLR) else c.init()
+            state = c.init()
             start = time.perf_counter()
             for _ in range(n):
                 state = c.update(state, sig)
@@ -60,83 +66,98 @@ def eager_section(quick: bool) -> list[str]:
         return run
 
     fns = {name: runner(c, {k: signals[k] for k in c.signals}) for name, c in CONTROLLERS.items()}
-    fns["GreedyLR (reference)"] = runner(L.GreedyLR(init_lr=PEAK, window=10), 1.3)
     t = interleaved(fns, 3 if quick else 7)
     rows = [f"| {name} | {fmt(t[name])} |" for name in fns]
     return ["## 1. One eager `update` on Python numbers", "", "| controller | per update |", "|---|---:|", *rows, ""]
 
 
-def _steps(controller: Any, params: Any, loss_fn: Callable[[Any], Any], n: int) -> Callable[[], float]:
-    import jax
-    import jax.numpy as jnp
+def optax_section(quick: bool) -> list[str]:
     import optax
 
-    inner = optax.scale_by_adam()
-    names = () if controller is None else tuple(controller.signals)
+    from lrsched.adapters.optax import controlled
 
-    def dot(a: Any, b: Any) -> Any:
-        return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
-
-    @jax.jit
-    def step(p: Any, s: Any) -> Any:
-        inner_state, cstate, prev = s
-        loss, grads = jax.value_and_grad(loss_fn)(p)
-        direction, inner_state = inner.update(grads, inner_state, p)
-        direction = jax.tree.map(lambda d: -d, direction)
-        if controller is None:
-            lr = PEAK
-        else:
-            signals = {}
-            for name in names:
-                if name == "loss":
-                    signals[name] = loss
-                elif name == "grad_norm":
-                    signals[name] = optax.global_norm(grads)
-                elif name == "param_norm":
-                    signals[name] = optax.global_norm(p)
-                elif name == "prev_direction_norm":
-                    signals[name] = optax.global_norm(prev)
-                else:
-                    signals[name] = dot(grads, prev)
-            cstate = controller.update(cstate, signals)
-            lr = controller.lr(cstate)
-        p = jax.tree.map(lambda w, d: w + lr * d, p, direction)
-        keep = "grad_dot_prev_direction" in names
-        return p, (inner_state, cstate, direction if keep else prev)
-
-    needs_prev = controller is not None and "grad_dot_prev_direction" in controller.signals
-    prev = jax.tree.map(jnp.zeros_like, params) if needs_prev else ()
-    cstate = () if controller is None else controller.init(like=jnp.zeros((), jnp.float32))
-    state = (inner.init(params), cstate, prev)
-    jax.block_until_ready(step(params, state))
-
-    def run() -> float:
-        p, s = params, state
-        start = time.perf_counter()
-        for _ in range(n):
-            p, s = step(p, s)
-        jax.block_until_ready(p)
-        return (time.perf_counter() - start) / n
-
-    return run
-
-
-def optax_section(quick: bool) -> list[str]:
     params, loss_fn = _mlp((784, 512, 512, 10), 256)
     n = 50 if quick else 300
-    fns = {"constant": _steps(None, params, loss_fn, n)}
-    fns.update({name: _steps(c, params, loss_fn, n) for name, c in CONTROLLERS.items() if "LRTuner" not in name})
-    t = interleaved(fns, 5 if quick else 9)
-    rows = [f"| {name} | {fmt(t[name])} | {100 * (t[name] / t['constant'] - 1):+.1f}% |" for name in fns]
+    txs = {"constant": optax.with_extra_args_support(optax.adam(PEAK))}
+    txs.update({name: controlled(optax.scale_by_adam(), c) for name, c in STEPPED.items()})
+    fns = {name: _optax_steps(tx, params, loss_fn, n) for name, tx in txs.items()}
+    return _overhead_table(
+        "## 2. One jitted Optax step, medium MLP (784-512-512-10, batch 256, Adam)",
+        "`optax.adam(lr)` vs `lrsched.adapters.optax.controlled(optax.scale_by_adam(), controller)`: the adapter "
+        "computes the declared signals inside the jitted step (a norm or a dot product over the parameters each; "
+        "the hypergradient also keeps the previous direction).",
+        interleaved(fns, 5 if quick else 15, stat=_both),
+    )
+
+
+def torch_section(quick: bool) -> list[str]:
+    import torch
+
+    from lrsched.adapters.torch import ControllerScheduler
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    sizes = (784, 512, 512, 10)
+    layers: list[Any] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    x, y = torch.randn(256, sizes[0]), torch.arange(256) % sizes[-1]
+    n = 20 if quick else 100
+
+    def steps(controller: Any) -> Callable[[], float]:
+        opt = torch.optim.Adam(model.parameters(), lr=PEAK)
+        sched = None if controller is None else ControllerScheduler(opt, controller)
+
+        def one() -> None:
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step(loss.item())
+
+        one()  # warm-up
+
+        def run() -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                one()
+            return (time.perf_counter() - start) / n
+
+        return run
+
+    fns = {"constant": steps(None)} | {name: steps(c) for name, c in STEPPED.items()}
+    return _overhead_table(
+        "## 3. One torch step, the same MLP (Adam, eager)",
+        "`opt.step()` vs `opt.step(); ControllerScheduler(opt, controller).step(loss.item())`: the scheduler "
+        "computes the declared signals from the parameters and gradients (optimizer step hook).",
+        interleaved(fns, 5 if quick else 15, stat=_both),
+    )
+
+
+def _both(samples: list[float]) -> tuple[float, float]:
+    return min(samples), statistics.median(samples)
+
+
+def _overhead_table(title: str, what: str, t: dict[str, tuple[float, float]]) -> list[str]:
+    base = t["constant"]
+
+    def pct(name: str, i: int) -> str:
+        return f"{100 * (t[name][i] / base[i] - 1):+.1f}%"
+
+    rows = [f"| {name} | {fmt(t[name][0])} | {pct(name, 0)} | {fmt(t[name][1])} | {pct(name, 1)} |" for name in t]
     return [
-        "## 2. One jitted Optax step, medium MLP (784-512-512-10, batch 256, `scale_by_adam`)",
+        title,
         "",
-        "| LR | per step | overhead |",
-        "|---|---:|---:|",
+        what,
+        "",
+        "| LR | best step | overhead (best) | median step | overhead (median) |",
+        "|---|---:|---:|---:|---:|",
         *rows,
         "",
-        "Target: at most 2% overhead. The signals cost O(parameters) each (a dot product or a norm); the",
-        "hypergradient also keeps one parameter-sized previous direction.",
+        "Target: at most 2% overhead. Best and median of interleaved repeats (the variants take turns, so load",
+        "changes hit all of them alike); on a shared machine the best is the steadier statistic.",
         "",
     ]
 
@@ -147,18 +168,13 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
     args = parser.parse_args()
     import jax
+    import torch
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
-        "# lrsched controllers benchmark",
-        "",
-        f"Command: `{command_line('bench_controllers.py', args.quick, args.out)}`",
-        "",
-        f"Python {platform.python_version()}, jax {jax.__version__}, {platform.machine()} CPU, "
-        f"{os.cpu_count()} cores (shared; load average {load:.1f} at the start).",
-        "",
+        *header("lrsched controllers benchmark", "bench_controllers.py", args.quick, args.out, jax, torch),
         *eager_section(args.quick),
         *optax_section(args.quick),
+        *torch_section(args.quick),
     ]
     report = "\n".join(lines)
     publish(report, args.out)

@@ -122,3 +122,27 @@ def test_the_replay_itself_moves_the_lr_and_learns() -> None:
     lrs = _replay(CONTROLLERS["hypergradient"], 0.01)
     assert lrs[-1] > lrs[0]  # on this well-conditioned problem the hypergradient raises a too-small LR
     assert math.isfinite(lrs[-1])
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLLERS))
+def test_the_adapters_compute_only_the_declared_signals(name: str) -> None:
+    """Issue 12: a controller's declared signals are computed, nothing more (no snapshot of theta without need)."""
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    from lrsched.adapters._torch_device import measure
+    from lrsched.adapters.optax import controlled
+
+    controller = _with_lr(CONTROLLERS[name], 0.05)
+    wanted = tuple(s for s in controller.signals if s != "loss")
+    needs_direction = bool({"grad_dot_prev_direction", "prev_direction_norm"} & set(wanted))
+    w = torch.ones(5, requires_grad=True)
+    (w**2).sum().backward()
+    opt = torch.optim.SGD([w], lr=0.1)
+    signals, prev = measure(wanted, [w], None, opt)
+    for _ in range(2):  # the first call and one with a previous snapshot
+        assert sorted(signals) == sorted(wanted)
+        assert (prev is not None) == needs_direction
+        signals, prev = measure(wanted, [w], prev, opt)
+    state = controlled(optax.identity(), controller).init(jax.numpy.zeros(5))
+    assert bool(jax.tree_util.tree_leaves(state.prev_direction)) == needs_direction
