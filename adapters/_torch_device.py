@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -13,7 +12,7 @@ from lrsched.controllers.protocol import Controller
 __all__ = ["DeviceState", "measure"]
 
 
-def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))  # as clip_grad_norm_ does
 
 
