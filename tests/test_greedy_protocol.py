@@ -273,6 +273,13 @@ def test_knobs_are_keyword_only_and_foreign_names_say_what_to_use() -> None:
             lrsched.greedy(init_lr=0.1, **{name: 5})
     with pytest.raises(TypeError, match=r"valid keywords: .*window"):
         lrsched.greedy_on(1.0, wndow=3)
+    # The classes themselves, not only the factories (every registered controller shares the check).
+    with pytest.raises(TypeError, match="GreedyLR: unexpected keyword argument `window_size=`: use `window=`"):
+        lrsched.GreedyLR(window_size=5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="Hypergradient: unexpected keyword argument `lr=`: use `init_lr=`"):
+        lrsched.Hypergradient(lr=0.1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"ABEL: unexpected keyword argument `decay=`: valid keywords: .*factor"):
+        lrsched.ABEL(decay=0.1)  # type: ignore[call-arg]
     torch = pytest.importorskip("torch")
     from lrsched.adapters.torch import GreedyLRScheduler
 

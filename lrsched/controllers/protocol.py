@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.config import register_config_builder
+from lrsched.controllers.knobs import check_knobs
 
 __all__ = ["SIGNALS", "Controller", "apply", "register_controller", "select", "signal_values"]
 
@@ -81,6 +82,12 @@ class Controller:
     name: ClassVar[str] = "controller"
     signals: ClassVar[tuple[str, ...]] = ("loss",)
     vector_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """Refuse an unknown keyword with lrsched's name for it (``window_size=`` -> ``window=``)."""
+        if kwargs and dataclasses.is_dataclass(cls):
+            check_knobs(cls.__name__, cls, kwargs)
+        return super().__new__(cls)
 
     def init(self, lr: Any = None, *, like: Any = None) -> Any:
         raise NotImplementedError
