@@ -77,7 +77,7 @@ def _binary(symbol: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
 
 
 for _name, _symbol in (
-    *(("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("pow", "**"), ("xor", "^")),
+    *(("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("pow", "**"), ("xor", "^"), ("mod", "%")),
     *(("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!=")),
 ):
     _forward, _reverse = _binary(_symbol)
