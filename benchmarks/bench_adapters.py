@@ -40,8 +40,8 @@ PEAK, WARMUP, DECAY = 1e-3, 100, 9_900
 
 
 def interleaved(
-    variants: dict[str, Callable[[], float]], repeat: int, stat: Callable[[list[float]], float] = min
-) -> dict[str, float]:
+    variants: dict[str, Callable[[], float]], repeat: int, stat: Callable[[list[float]], Any] = min
+) -> dict[str, Any]:
     """``stat`` (default: the best) of each variant's seconds per unit, the variants taking turns."""
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeat):
