@@ -27,9 +27,8 @@ class Eigencurve(Schedule):
     suited to the eigenvalues in ``[2**(i-1) mu, 2**i mu)``; one phase per such interval, with lengths set by how
     many eigenvalues each interval holds (:func:`eigencurve_phases`; ``lrsched.tools.spectrum.hessian_spectrum_jax``
     / ``_torch`` estimate the spectrum). A phase may have length 0 (an interval without eigenvalues): the next one
-    starts at the same step with its own rate. Past ``t_n`` the last phase's decay continues. A skewed spectrum (few
-    large eigenvalues) gives long early phases: a flat start and a late drop, like cosine decay. ``step`` is in
-    updates.
+    starts at the same step with its own rate. Past ``t_n`` the last phase's decay continues. A skewed spectrum (most
+    eigenvalues small, few large) gives long early phases with slow decay rates. ``step`` is in updates.
 
     Checked against the authors' code (github.com/opensource12345678/why_cosine_works,
     ``python/scripts/gen_eigen_dependent_schedule_conf.py``, ``get_schedule``: ``eta_t = 1 / (L + mu sum_{j=1}^i
