@@ -57,10 +57,9 @@ print("Eigencurve phase lengths:", np.round(eig.phase_steps, 1))
 
 # %% [markdown]
 # **Reading.** Most of these eigenvalues are small, so Eigencurve's first phases (one per octave
-# `[2^i mu, 2^(i+1) mu)`, boundaries dotted) are the longest; it starts at `1/L` and decays from the first step
-# (inverse time, `1/(L + mu t)`), then faster phase by phase, and ends well above cosine's 0. TASO is a smoothed
-# step: `steepness` sets how abrupt the drop is, `midpoint` where it happens, and its ends sit a little inside
-# `init_value` / `end_value` (the authors' curve has no normalisation).
+# `[2^i mu, 2^(i+1) mu)`, boundaries dotted) are the longest: it decays from the first step like `1/(L + mu t)`,
+# faster phase by phase, and ends well above cosine's 0. TASO is a smoothed step (`steepness`: how abrupt,
+# `midpoint`: where), whose ends sit a little inside `init_value` / `end_value` as in the authors' curve.
 
 # %% [markdown]
 # ## Hypergradient descent from a bad starting LR
@@ -112,12 +111,10 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Reading.** Both modes climb out of the bad start and the loss falls many orders of magnitude below the
-# constant-LR run. The additive rule stalls at about half of `2/(L+mu)`: on a noiseless problem its hypergradient
-# vanishes with the gradient. The multiplicative rule (scale-free, at most `beta` per step) keeps climbing *past*
-# `2/L`: the component along the top eigenvector had already decayed, so the instability only shows once it has
-# regrown (the loss spike); then the hypergradient turns negative and brings the LR back down. A smaller `beta`
-# delays this, it does not prevent it.
+# **Reading.** Both modes climb out of the bad start, but the additive rule stalls at about half of `2/(L+mu)`
+# because on a noiseless problem its hypergradient vanishes with the gradient. The multiplicative rule climbs
+# *past* `2/L`, since the top-curvature component had already decayed and the instability only shows once it has
+# regrown (the loss spike), and then the hypergradient turns negative and brings the LR back down.
 
 # %% [markdown]
 # ## ABEL: decay when the weight norm bounces
@@ -156,11 +153,10 @@ plt.show()
 print("LR changes at updates", [i for i in range(1, len(lrs)) if lrs[i] != lrs[i - 1]])
 
 # %% [markdown]
-# **Reading.** ABEL only sees the sampled norms (dots): the first dip is shorter than an epoch and falls between
-# samples, so the first turn it sees is the overshoot peak (which sets its `reached_minimum` flag), and the next
-# one, the trough after it, decays the LR by 10x at update 69; the norm then settles at its equilibrium, and the
-# second decay is the fixed one at 85 % of the budget. The rule counts turns of a sampled curve, so it needs a
-# smooth norm: sampled every noisy minibatch it turns again and again; sample once per epoch as the paper does.
+# **Reading.** ABEL only sees the sampled norms (dots), which miss the first, short dip: the first turn it sees
+# is the overshoot peak (which sets its `reached_minimum` flag), and the trough after it decays the LR by 10x at
+# update 69, after which the norm settles; the second decay is the fixed one at 85 % of the budget. Because it
+# counts turns of a sampled curve it needs a smooth norm, so sample once per epoch as the paper does.
 
 # %% [markdown]
 # ## GapAware on a 2-D GAN
@@ -238,9 +234,9 @@ print(f"late discriminator loss: GapAware {late[0]:.3f}, constant {late[1]:.3f} 
       f"GapAware LR range {float(lr_trace[0].min()):.1e}..{float(lr_trace[0].max()):.1e}")
 
 # %% [markdown]
-# **Reading.** At a constant LR the discriminator wins (its loss sinks well below `log 4`); GapAware lowers its LR
-# whenever it gets ahead and holds its loss near the equilibrium value. The price shows in the samples: with a
-# weaker discriminator they are more diffuse around the modes (measured on this setup in `tests/test_gap_aware.py`).
+# **Reading.** At a constant LR the discriminator wins (its loss sinks well below `log 4`), while GapAware lowers
+# its LR whenever it gets ahead and holds its loss near the equilibrium value. The price shows in the samples: with
+# a weaker discriminator they are more diffuse around the modes (measured on this setup in `tests/test_gap_aware.py`).
 
 # %% [markdown]
 # ## LRTuner's look-ahead in torch
@@ -319,9 +315,9 @@ print(f"final LR {tuned_lrs[-1]:.3g}; held-out MSE {tuned_val[-1]:.4f} vs {const
 
 # %% [markdown]
 # **Reading.** Each exploration can multiply the LR by at most 3, so from a 100x-too-small start it climbs in a
-# staircase and the held-out loss drops far below the constant-LR run; once the loss is near its floor the short
-# look-ahead prefers smaller LRs, and the LR comes back down by itself. The price is `len(factors) x
-# lookahead_steps` extra updates (plus a snapshot/restore) per exploration: here 60% more updates than the training.
+# staircase (and comes back down once the loss is near its floor), with a held-out loss far below the constant-LR
+# run. The price is `len(factors) x lookahead_steps` extra updates plus a snapshot/restore per exploration: here
+# 60 % more updates than the training itself.
 
 # %% [markdown]
 # ## LEAP as an Optax transformation
@@ -375,8 +371,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Reading.** The realised per-coordinate LR factors are `N(1, sigma^2)` around the schedule, so the noise scales
-# with both the schedule (it anneals with the cosine) and the gradient (none where the gradient is 0); on this
-# convex toy it only costs a little loss along the way and ends near the plain run. The paper's claim (flatter
-# minima, better generalisation) needs non-convex models, and its exact noise parameterisation is a reading here
-# (see `lrsched.adapters.leap`).
+# **Reading.** The realised per-coordinate LR factors are `N(1, sigma^2)` around the schedule, so the noise anneals
+# with the cosine and vanishes where the gradient does; on this convex toy it costs a little loss along the way
+# and ends near the plain run. The paper's claim (flatter minima, better generalisation) needs non-convex models,
+# and its exact noise parameterisation is a reading here (see `lrsched.adapters.leap`).
