@@ -26,12 +26,14 @@ class Taso(Schedule):
     ``steepness * min(midpoint, 1 - midpoint) >= 4.6``). ``step`` is in updates (or epochs, if you count epochs).
     Needs no state: a pure schedule.
 
-    Checked against the authors' code (the paper's text was not found offline): github.com/pedro-dreyer/
-    masters_code, ``train.py`` (``tas``): the LR multiplier per epoch ``e`` of ``E`` is
+    Checked against the authors' code (the paper's text was not found offline): in
+    github.com/pedro-dreyer/masters_code (co-author), ``train.py`` (``tas``), the LR multiplier per epoch ``e`` of
+    ``E`` is
     ``(1 - gamma) / (1 + exp(alpha (e / E - beta))) + gamma`` (defaults ``alpha = 20``, ``beta = 0.5``,
-    ``gamma = 1e-3``), which is this curve with ``end_value = gamma * init_value``; and
-    github.com/dlmacedo/training-aware-sigmoidal-optimizer, ``agents/classification.py`` (``taso``):
-    ``1 / (1 + exp(alpha ((e + 1) / E - beta))) + 0.001``, the same logistic with ``0.001 * init`` added on top.
+    ``gamma = 1e-3``), which is this curve with ``end_value = gamma * init_value``; in
+    github.com/dlmacedo/training-aware-sigmoidal-optimizer (first author), ``agents/classification.py``
+    (``taso``), it is ``1 / (1 + exp(alpha ((e + 1) / E - beta))) + 0.001``: the same logistic with
+    ``0.001 * init`` added on top.
 
     Example:
         >>> s = taso(init_value=0.1, end_value=0.001, total_steps=100, midpoint=0.5, steepness=20.0)
