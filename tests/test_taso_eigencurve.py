@@ -84,6 +84,41 @@ def test_eigencurve_phases_follow_the_spectrum() -> None:
         L.eigencurve_phases([0.0, -1.0], 10)
 
 
+def authors_recursion(lam, total, t):
+    """The authors' get_schedule (opensource12345678/why_cosine_works), typed in without its integer rounding:
+    s_i eigenvalues in [mu 2^i, mu 2^(i+1)); d_i = total sqrt(s_i) / sum sqrt(s); a_i = 2^i / kappa,
+    b_0 = 1, b_i = b_{i-1} + d_{i-1} 2^(i-1) / kappa; lr = eta_0 / (a_i (t - t_i) + b_i) with eta_0 = 1 / L."""
+    lam = sorted(lam)
+    mu, big = lam[0], lam[-1]
+    kappa = big / mu
+    counts, i = [0], 0
+    for v in lam:
+        while mu * 2 ** (i + 1) <= v:
+            i += 1
+            counts.append(0)
+        counts[i] += 1
+    d = [total * math.sqrt(c) / sum(math.sqrt(c) for c in counts) for c in counts]
+    starts, a, b = [0.0], [], []
+    for i, di in enumerate(d):
+        a.append(2**i / kappa)
+        b.append(1.0 if i == 0 else b[-1] + d[i - 1] * 2 ** (i - 1) / kappa)
+        starts.append(starts[-1] + di)
+    i = max(k for k in range(len(d)) if starts[k] <= t)  # the last piece continues past the budget
+    return (1 / big) / (a[i] * (t - starts[i]) + b[i])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eigencurve_phases_reproduce_the_authors_schedule(seed) -> None:
+    rng = np.random.default_rng(seed)
+    lam = list(np.exp(rng.uniform(-4.0, 1.0, int(rng.integers(3, 40)))))
+    if seed == 0:
+        lam += [min(lam) * 16]  # an eigenvalue on an interval boundary
+    total = float(rng.integers(50, 5000))
+    s = L.eigencurve_phases(lam, total)
+    for t in np.linspace(0.0, 1.3 * total, 57):
+        assert s(float(t)) == pytest.approx(authors_recursion(lam, total, float(t)), rel=1e-11)
+
+
 def test_an_interval_without_eigenvalues_is_a_phase_of_length_zero_and_the_rate_still_doubles_by_index() -> None:
     # intervals [1,2): 2, [2,4): 0, [4,8): 1 -> lengths 60 * (sqrt 2, 0, 1) / (sqrt 2 + 1)
     s = L.eigencurve_phases([1.0, 1.5, 5.0], total_steps=60)
