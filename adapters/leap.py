@@ -14,8 +14,9 @@ coordinate's learning rate is sometimes negative.
 
 What was checked and what is a reading: the paper's abstract (and its LaTeX source's abstract) says LEAP "introduc[es]
 a certain perturbation to the learning rate" and that training then "exponentially favors flat minima"; a summary of
-the paper says the perturbation is Gaussian. Noise shaped by the gradient, as here, is the kind that diffusion theory
-(Xie et al., arXiv 2002.03495) finds favours flat minima exponentially, where white noise does so only polynomially.
+the paper says the perturbation is Gaussian. Noise shaped by the (stochastic) gradient, as here, resembles SGD's own
+noise, which diffusion theory (Xie et al., arXiv 2002.03495) finds favours flat minima exponentially, where white
+noise does so only polynomially.
 The paper's exact noise parameterisation (per coordinate or one draw per step, a relative ``sigma`` as here or an
 absolute one, ``eta_t + sigma * xi``) could not be read offline: per-coordinate and relative is this module's
 reading. (:func:`lrsched.perturb` is something else: deterministic noise on a schedule's value.)
