@@ -1,26 +1,38 @@
-"""LEAP-style learning-rate perturbation (after Liu et al., "Learning Rate Perturbation: A Generic Plugin of
-Learning Rate Schedule towards Flatter Local Minima", arXiv 2208.11873).
+"""LEAP, learning-rate perturbation (Liu, Fu, Du, Zhang, Yu, Han & Zhang, "Learning Rate Perturbation: A Generic
+Plugin of Learning Rate Schedule towards Flatter Local Minima", CIKM 2022, arXiv 2208.11873).
 
-LEAP is *not* an LR schedule: after each optimizer update it perturbs the **parameters** with Gaussian noise whose
-scale follows the learning rate, ``theta <- theta + sigma * lr_t**exponent * N(0, I)`` (``exponent=1``: the noise
-standard deviation is proportional to the LR, so it anneals with the schedule; ``exponent=0.5``: its variance
-is, as in Langevin dynamics). Here it is an Optax transformation and a torch optimizer hook, each importing its
-framework only when called. (:func:`lrsched.perturb` is something else: deterministic noise on a schedule's value.)
-The paper's exact noise parameterisation could not be checked offline while this was written; ``sigma`` and
-``exponent`` expose both common readings.
+LEAP is *not* an LR schedule: it runs on top of any schedule and optimizer and makes every update use a randomly
+perturbed learning rate. Here each coordinate of each parameter gets its own learning rate at every update,
 
-Optax::
+``eta_{t,i} = eta_t * (1 + sigma * xi_{t,i})``,  ``xi_{t,i} ~ N(0, 1)`` independent,
 
-    opt = optax.chain(optax.sgd(sched), leap_optax(sched, sigma=1e-3))   # noise added to the final updates
+so the update ``u_t = -eta_t d_t`` of the optimizer (``d_t`` its direction: the gradient for SGD, the
+preconditioned momentum for Adam) becomes ``u_t * (1 + sigma * xi_t)``: the added noise ``sigma * xi_t * u_t`` has a
+scale that follows both the LR schedule and the update, so it vanishes where the gradient does (unlike isotropic
+parameter noise). ``sigma`` is relative: ``sigma = 0`` is the plain optimizer; for ``sigma`` near 1 or above a
+coordinate's learning rate is sometimes negative.
 
-torch::
+What was checked and what is a reading: the paper's abstract (and its LaTeX source's abstract) says LEAP "introduc[es]
+a certain perturbation to the learning rate" and that training then "exponentially favors flat minima"; a summary of
+the paper says the perturbation is Gaussian. Noise shaped by the (stochastic) gradient, as here, resembles SGD's own
+noise, which diffusion theory (Xie et al., arXiv 2002.03495) finds favours flat minima exponentially, where white
+noise does so only polynomially.
+The paper's exact noise parameterisation (per coordinate or one draw per step, a relative ``sigma`` as here or an
+absolute one, ``eta_t + sigma * xi``) could not be read offline: per-coordinate and relative is this module's
+reading. (:func:`lrsched.perturb` is something else: deterministic noise on a schedule's value.)
 
-    handle = leap_torch_hook(optimizer, sigma=1e-3)   # after every optimizer.step(); handle.remove() stops it
+Optax (put it last, after the transformation that scales by the LR)::
+
+    opt = optax.chain(optax.sgd(sched), leap_optax(sigma=0.5))
+
+torch (a pre-step hook keeps a copy of the parameters, a post-step hook rescales each coordinate's step)::
+
+    handle = leap_torch_hook(optimizer, sigma=0.5)   # handle.remove() stops it
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from typing import Any, NamedTuple
 
 from lrsched.adapters._require import missing
@@ -29,63 +41,86 @@ __all__ = ["LeapState", "leap_optax", "leap_torch_hook"]
 
 
 class LeapState(NamedTuple):
-    count: Any  #: updates so far (int32)
     key: Any  #: PRNG key of the noise
 
 
-def _check(sigma: float, exponent: float) -> None:
-    if not (isinstance(sigma, (int, float)) and sigma >= 0):
-        raise ValueError(f"leap: sigma must be a number >= 0, got {sigma!r}")
-    if not (isinstance(exponent, (int, float)) and exponent >= 0):
-        raise ValueError(f"leap: exponent must be a number >= 0, got {exponent!r}")
+def _check(sigma: float) -> None:
+    if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"leap: sigma must be a finite number >= 0, got {sigma!r}")
 
 
-def leap_optax(learning_rate: float | Callable[[Any], Any], sigma: float, exponent: float = 1.0, seed: int = 0) -> Any:
-    """An ``optax.GradientTransformation`` adding ``sigma * lr(count)**exponent * N(0, 1)`` to every update leaf.
+def leap_optax(sigma: float, seed: int = 0) -> Any:
+    """An ``optax.GradientTransformation`` that multiplies every coordinate of every update leaf by
+    ``1 + sigma * N(0, 1)`` (a fresh draw per coordinate and update): each coordinate's learning rate becomes
+    ``eta_t * (1 + sigma * xi)``. Put it last in a chain, after the transformation that scales by the LR.
 
-    Put it last in a chain, after the transformation that scales by the LR. ``learning_rate`` is a number or a
-    schedule of the update count (an lrsched schedule, an Optax schedule).
+    Example::
+
+        opt = optax.chain(optax.sgd(lrsched.cosine_decay(0.1, 1000)), leap_optax(sigma=0.5))
     """
     try:
         import jax
-        import jax.numpy as jnp
         import optax
     except ImportError as err:
         raise missing("jax", err) from None
-    _check(sigma, exponent)
-
-    def lr_at(count: Any) -> Any:
-        return learning_rate(count) if callable(learning_rate) else learning_rate
+    _check(sigma)
 
     def init(params: Any) -> LeapState:
-        return LeapState(jnp.zeros((), jnp.int32), jax.random.PRNGKey(seed))
+        return LeapState(jax.random.PRNGKey(seed))
 
     def update(updates: Any, state: LeapState, params: Any = None) -> tuple[Any, LeapState]:
         key, sub = jax.random.split(state.key)
-        scale = sigma * jnp.power(jnp.asarray(lr_at(state.count), jnp.float32), exponent)
         leaves, tree = jax.tree.flatten(updates)
         keys = jax.random.split(sub, max(len(leaves), 1))
-        noisy = [u + (scale * jax.random.normal(k, u.shape)).astype(u.dtype) for u, k in zip(leaves, keys)]
-        return jax.tree.unflatten(tree, noisy), LeapState(optax.safe_int32_increment(state.count), key)
+        noisy = [u * (1 + sigma * jax.random.normal(k, u.shape, u.dtype)) for u, k in zip(leaves, keys)]
+        return jax.tree.unflatten(tree, noisy), LeapState(key)
 
     return optax.GradientTransformation(init, update)
 
 
-def leap_torch_hook(optimizer: Any, sigma: float, exponent: float = 1.0, generator: Any = None) -> Any:
-    """Register a post-step hook on a torch optimizer: after every ``step()`` each parameter of a group gets
-    ``sigma * group['lr']**exponent * N(0, 1)`` noise. Returns the removable handle."""
+class _Handles:
+    """Both hooks of :func:`leap_torch_hook`; ``remove()`` removes them."""
+
+    def __init__(self, *handles: Any) -> None:
+        self._handles = handles
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def leap_torch_hook(optimizer: Any, sigma: float, generator: Any = None) -> Any:
+    """Hook LEAP into a torch optimizer: after every ``step()`` each parameter coordinate's step
+    ``delta = p_after - p_before`` becomes ``delta * (1 + sigma * N(0, 1))``. A pre-step hook keeps a copy of the
+    parameters that have a gradient (memory: one copy of them). Returns a handle with ``remove()``.
+
+    Example::
+
+        handle = leap_torch_hook(torch.optim.SGD(model.parameters(), lr=0.1), sigma=0.5)
+    """
     try:
         import torch
     except ImportError as err:
         raise missing("torch", err) from None
-    _check(sigma, exponent)
+    _check(sigma)
+    before: dict[int, Any] = {}
 
-    def hook(opt: Any, args: Any, kwargs: Any) -> None:
+    def pre(opt: Any, args: Any, kwargs: Any) -> None:
+        before.clear()
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    before[id(p)] = p.detach().clone()
+
+    def post(opt: Any, args: Any, kwargs: Any) -> None:
         with torch.no_grad():
             for group in opt.param_groups:
-                scale = sigma * float(group["lr"]) ** exponent
                 for p in group["params"]:
+                    old = before.get(id(p))
+                    if old is None:
+                        continue
                     noise = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device)
-                    p.add_(noise, alpha=scale)
+                    p.add_((p - old) * noise, alpha=sigma)
+        before.clear()
 
-    return optimizer.register_step_post_hook(hook)
+    return _Handles(optimizer.register_step_pre_hook(pre), optimizer.register_step_post_hook(post))

@@ -10,33 +10,35 @@ import pytest
 import lrsched as L
 
 
-def taso_reference(t, a0, af, total, mid, k):
-    x = np.minimum(np.asarray(t, dtype=float) / total, 1.0)
-
-    def logistic(z):
-        return 1.0 / (1.0 + np.exp(-z))
-
-    return af + (a0 - af) * (logistic(k * (mid - x)) - logistic(k * (mid - 1))) / (
-        logistic(k * mid) - logistic(k * (mid - 1))
-    )
+def dreyer_tas_multiplier(epoch, epochs, alpha, beta, gamma):
+    """The TAS multiplier of the authors' code (pedro-dreyer/masters_code, train.py), typed in from it."""
+    return (1 - gamma) / (1 + math.exp(alpha * (epoch / epochs - beta))) + gamma
 
 
-@pytest.mark.parametrize(("a0", "af", "total", "mid", "k"), [(0.1, 0.001, 100, 0.5, 10.0), (1.0, 0.2, 37.5, 0.8, 3)])
-def test_taso_is_the_normalised_logistic_with_exact_ends(a0, af, total, mid, k) -> None:
-    s = L.taso(a0, total, af, midpoint=mid, steepness=k)
-    t = np.linspace(0, 1.5 * total, 301)
-    np.testing.assert_allclose(s(t), taso_reference(t, a0, af, total, mid, k), rtol=1e-12)
-    assert s(0) == pytest.approx(a0, rel=1e-15) and s(total) == af and s(10 * total) == af
-    assert np.all(np.diff(s(t)) <= 0)
-    # the drop is centred at midpoint * total: half-way there in logistic terms
-    assert s(mid * total) == pytest.approx(float(taso_reference(mid * total, a0, af, total, mid, k)))
+@pytest.mark.parametrize(("alpha", "beta", "gamma"), [(20.0, 0.5, 1e-3), (10.0, 0.3, 1e-2), (50.0, 0.7, 0.0)])
+def test_taso_is_the_authors_multiplier_times_the_initial_lr(alpha, beta, gamma) -> None:
+    lr0, epochs = 0.05, 100
+    s = L.taso(lr0, epochs, gamma * lr0, midpoint=beta, steepness=alpha)
+    for e in range(0, epochs + 1, 7):
+        assert s(e) == pytest.approx(lr0 * dreyer_tas_multiplier(e, epochs, alpha, beta, gamma), rel=1e-12)
+    assert s(3 * epochs) == s(epochs)  # progress stops at the budget
 
 
-def test_taso_steep_is_a_step_and_gentle_is_nearly_linear() -> None:
+def test_taso_numbers_worked_by_hand() -> None:
+    # alpha = 10, beta = 0.5, init 1, end 0: lr(0) = 1/(1 + e^-5), lr(T/2) = 1/2, lr(T) = 1/(1 + e^5)
+    s = L.taso(1.0, 10, 0.0, midpoint=0.5, steepness=10.0)
+    assert s(0) == pytest.approx(0.9933071490757153, rel=1e-14)
+    assert s(5) == 0.5
+    assert s(10) == pytest.approx(0.0066928509242848554, rel=1e-14)
+    t = np.linspace(0, 10, 101)
+    assert np.all(np.diff(s(t)) < 0)
+
+
+def test_taso_steep_is_a_step_and_gentle_is_nearly_flat() -> None:
     steep = L.taso(1.0, 100, 0.0, midpoint=0.3, steepness=500.0)
     assert steep(28) == pytest.approx(1.0, abs=1e-4) and steep(32) == pytest.approx(0.0, abs=1e-4)
-    gentle = L.taso(1.0, 100, 0.0, steepness=0.01)
-    np.testing.assert_allclose(gentle(np.arange(101.0)), 1 - np.arange(101.0) / 100, atol=1e-5)
+    gentle = L.taso(1.0, 100, 0.0, steepness=0.01)  # no normalisation: a gentle curve stays near the middle
+    np.testing.assert_allclose(gentle(np.arange(101.0)), 0.5, atol=2e-3)
 
 
 @pytest.mark.parametrize(
@@ -71,13 +73,68 @@ def test_eigencurve_is_piecewise_inverse_time_decay_with_doubling_rates() -> Non
 
 
 def test_eigencurve_phases_follow_the_spectrum() -> None:
-    lam = [1.0, 1.2, 1.3, 1.9, 2.5, 3.0, 7.0, 8.0]  # intervals [1,2): 4, [2,4): 2, [4,8]: 2 eigenvalues
+    lam = [1.0, 1.2, 1.3, 1.9, 2.5, 3.0, 7.0, 8.0]
+    # intervals [1,2): 4, [2,4): 2, [4,8): 1, [8,16): 1 eigenvalue (L = 8 opens the fourth interval, as in the
+    # authors' get_schedule); phase lengths proportional to sqrt(s_i)
     s = L.eigencurve_phases(lam, total_steps=100)
     assert (s.max_eigenvalue, s.min_eigenvalue) == (8.0, 1.0)
-    w = np.sqrt([4, 2, 2])
+    w = np.sqrt([4, 2, 1, 1])
     np.testing.assert_allclose(s.phase_steps, 100 * w / w.sum())
     with pytest.raises(ValueError, match="at least one positive"):
         L.eigencurve_phases([0.0, -1.0], 10)
+
+
+def authors_recursion(lam, total, t):
+    """The authors' get_schedule (opensource12345678/why_cosine_works), typed in without its integer rounding:
+    s_i eigenvalues in [mu 2^i, mu 2^(i+1)); d_i = total sqrt(s_i) / sum sqrt(s); a_i = 2^i / kappa,
+    b_0 = 1, b_i = b_{i-1} + d_{i-1} 2^(i-1) / kappa; lr = eta_0 / (a_i (t - t_i) + b_i) with eta_0 = 1 / L."""
+    lam = sorted(lam)
+    mu, big = lam[0], lam[-1]
+    kappa = big / mu
+    counts, i = [0], 0
+    for v in lam:
+        while mu * 2 ** (i + 1) <= v:
+            i += 1
+            counts.append(0)
+        counts[i] += 1
+    d = [total * math.sqrt(c) / sum(math.sqrt(c) for c in counts) for c in counts]
+    starts, a, b = [0.0], [], []
+    for i, di in enumerate(d):
+        a.append(2**i / kappa)
+        b.append(1.0 if i == 0 else b[-1] + d[i - 1] * 2 ** (i - 1) / kappa)
+        starts.append(starts[-1] + di)
+    i = max(k for k in range(len(d)) if starts[k] <= t)  # the last piece continues past the budget
+    return (1 / big) / (a[i] * (t - starts[i]) + b[i])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eigencurve_phases_reproduce_the_authors_schedule(seed) -> None:
+    rng = np.random.default_rng(seed)
+    lam = list(np.exp(rng.uniform(-4.0, 1.0, int(rng.integers(3, 40)))))
+    if seed == 0:
+        lam += [min(lam) * 16]  # an eigenvalue on an interval boundary
+    total = float(rng.integers(50, 5000))
+    s = L.eigencurve_phases(lam, total)
+    for t in np.linspace(0.0, 1.3 * total, 57):
+        assert s(float(t)) == pytest.approx(authors_recursion(lam, total, float(t)), rel=1e-11)
+
+
+def test_an_interval_without_eigenvalues_is_a_phase_of_length_zero_and_the_rate_still_doubles_by_index() -> None:
+    # intervals [1,2): 2, [2,4): 0, [4,8): 1 -> lengths 60 * (sqrt 2, 0, 1) / (sqrt 2 + 1)
+    s = L.eigencurve_phases([1.0, 1.5, 5.0], total_steps=60)
+    d1 = 60 * math.sqrt(2) / (math.sqrt(2) + 1)
+    np.testing.assert_allclose(s.phase_steps, (d1, 0.0, 60 - d1))
+    # the authors' form: on the third interval (0-based i = 2) 1/lr = L + mu (d_0 2^0 + d_1 2^1) + mu 2^2 (t - t_2)
+    t = d1 + 7.0
+    assert s(t) == pytest.approx(1.0 / (5.0 + 1.0 * (d1 * 1 + 0.0 * 2) + 1.0 * 4 * 7.0), rel=1e-12)
+
+
+def test_counts_weight_the_eigenvalues_and_only_their_ratios_matter() -> None:
+    a = L.eigencurve_phases([1.0, 3.0], 100, counts=[9.0, 1.0])  # sqrt(9) : sqrt(1) = 3 : 1
+    np.testing.assert_allclose(a.phase_steps, (75.0, 25.0))
+    np.testing.assert_allclose(L.eigencurve_phases([1.0, 3.0], 100, counts=[0.9, 0.1]).phase_steps, a.phase_steps)
+    with pytest.raises(ValueError, match="counts must be finite and >= 0"):
+        L.eigencurve_phases([1.0, 3.0], 100, counts=[1.0, -1.0])
 
 
 def test_eigencurve_beats_inverse_time_and_cosine_decay_on_a_noisy_power_law_quadratic() -> None:

@@ -11,7 +11,15 @@ epoch; ``interval`` = updates per epoch), at the last update of each interval. W
 
 Plus the paper's final decay near the end of a known budget: with ``total_steps`` set, the LR is multiplied by
 ``factor`` once more at update ``floor(final_fraction * total_steps)`` (``final_fraction=0.85`` by default; set
-``total_steps=None`` to leave it out). The LR never falls below ``min_lr``. Declares the signal ``"param_norm"``
+``total_steps=None`` to leave it out).
+
+Checked against the paper's text (section 2 and Algorithm 1 "ABEL Scheduler"): the weight norm is the sum over
+layers of the squared L2 norms, compared between subsequent epochs; a sign change of
+``(|w_t|^2 - |w_{t-1}|^2) * (|w_{t-1}|^2 - |w_{t-2}|^2)`` sets ``reached_minimum`` if it is off, and if it is on
+multiplies the LR by ``decay_factor`` and clears it; ``if t = last_decay_epoch`` decays once more, "at around 85%
+of the total training time" (the paper's choice for all its runs; it reports the value matters little). Its
+reference decay factors are 0.2 (CIFAR) and 0.1 (others). This module follows that rule; sampling every
+``interval`` updates stands for "per epoch". The LR never falls below ``min_lr``. Declares the signal ``"param_norm"``
 (``||theta_t||_2``, the adapters' convention; it is squared here). NaN/inf norms are skipped (not sampled).
 
 Units: one ``update`` per optimizer update; ``interval``, ``total_steps`` in updates.

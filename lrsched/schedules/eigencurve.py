@@ -24,11 +24,17 @@ class Eigencurve(Schedule):
     ``lr(t) = 1 / (L + mu * (sum_{j<i} 2**(j-1) * Delta_j + 2**(i-1) * (t - t_{i-1})))``
 
     so ``lr(0) = 1/L``, the curve is continuous, and phase ``i`` decays like ``1 / (2**(i-1) mu t)``, the rate
-    suited to the eigenvalues in ``[2**(i-1) mu, 2**i mu)``; the paper takes ``n = ceil(log2(L / mu))`` phases,
-    one per such interval, with lengths set by how many eigenvalues each interval holds
-    (:func:`eigencurve_phases`; ``lrsched.tools.spectrum.hessian_spectrum_jax`` / ``_torch`` estimate the
-    spectrum). Past ``t_n`` the last phase's decay continues. A skewed spectrum (few large eigenvalues) gives
-    long early phases: a flat start and a late drop, like cosine decay. ``step`` is in updates.
+    suited to the eigenvalues in ``[2**(i-1) mu, 2**i mu)``; one phase per such interval, with lengths set by how
+    many eigenvalues each interval holds (:func:`eigencurve_phases`; ``lrsched.tools.spectrum.hessian_spectrum_jax``
+    / ``_torch`` estimate the spectrum). A phase may have length 0 (an interval without eigenvalues): the next one
+    starts at the same step with its own rate. Past ``t_n`` the last phase's decay continues. A skewed spectrum (most
+    eigenvalues small, few large) gives long early phases with slow decay rates. ``step`` is in updates.
+
+    Checked against the authors' code (github.com/opensource12345678/why_cosine_works,
+    ``python/scripts/gen_eigen_dependent_schedule_conf.py``, ``get_schedule``: ``eta_t = 1 / (L + mu sum_{j=1}^i
+    d_{j-1} 2^{j-1} + mu 2^i (t - t_i))`` on ``[t_i, t_{i+1})``, 0-based): the same formula. Their experiments
+    rescale it, ``eta_0 / (1 + (mu / L) (...))``, i.e. ``L * eta_0`` times this curve with a tuned ``eta_0``:
+    write ``lrsched.scale(eigencurve(...), L * eta_0)``.
 
     Example:
         >>> s = eigencurve(max_eigenvalue=10.0, min_eigenvalue=1.0, phase_steps=(10, 10))
@@ -51,8 +57,8 @@ class Eigencurve(Schedule):
         if not 1 <= len(self.phase_steps) <= 64:
             raise self._fail(f"phase_steps must hold 1 to 64 phase lengths, got {len(self.phase_steps)}")
         for i, d in enumerate(self.phase_steps):
-            if not d > 0:
-                raise self._fail(f"phase_steps[{i}] must be > 0, got {d!r}")
+            if not d >= 0:
+                raise self._fail(f"phase_steps[{i}] must be >= 0, got {d!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         mu, start, offset = self.min_eigenvalue, 0.0, 0.0
@@ -74,13 +80,18 @@ def eigencurve_phases(
 ) -> Eigencurve:
     """An :class:`Eigencurve` for a (estimated) spectrum and a budget of ``total_steps`` updates.
 
-    ``mu``/``L`` are the smallest/largest positive eigenvalues; the ``n = max(1, ceil(log2(L / mu)))`` intervals
-    ``[2**(i-1) mu, 2**i mu)`` (the last one closed) get phase lengths proportional to ``sqrt(s_i)``, ``s_i`` the
-    number of eigenvalues in interval ``i`` (a floor of 1 keeps empty intervals as short phases), scaled to sum to
-    ``total_steps``. ``counts`` (optional) gives each eigenvalue a multiplicity, e.g. the estimated counts of
-    ``lrsched.tools.spectrum.SpectrumEstimate``; non-positive eigenvalues are ignored.
-    This is our reading of the paper's phase rule; pass ``phase_steps`` to :class:`Eigencurve`
-    directly for another one.
+    ``mu``/``L`` are the smallest/largest positive eigenvalues. Interval ``i = 0, 1, ...`` is
+    ``[2**i mu, 2**(i+1) mu)``, up to the one holding ``L`` (``floor(log2(L / mu)) + 1`` intervals); with ``s_i``
+    the number of eigenvalues in interval ``i``, its phase gets ``total_steps * sqrt(s_i) / sum_j sqrt(s_j)``
+    updates, so an interval without eigenvalues gets a phase of length 0. ``counts`` (optional) gives each
+    eigenvalue a multiplicity or density, e.g. the estimated counts of ``lrsched.tools.spectrum.SpectrumEstimate``
+    (only ratios matter); non-positive eigenvalues are ignored.
+
+    Checked against the authors' code (github.com/opensource12345678/why_cosine_works,
+    ``python/scripts/gen_eigen_dependent_schedule_conf.py``, ``get_schedule``): the same intervals and
+    ``sqrt(s_i) / Z`` proportions. Their code rounds the phase lengths to whole iterations (at least one per
+    non-empty interval, the remainder handed out one by one); here they stay real numbers that sum to
+    ``total_steps``.
 
     Example:
         >>> s = eigencurve_phases([1.0, 1.1, 1.2, 1.5, 3.0, 7.9], total_steps=100)
@@ -90,17 +101,23 @@ def eigencurve_phases(
     weights_in = [1.0] * len(eigenvalues) if counts is None else [float(c) for c in counts]
     if len(weights_in) != len(eigenvalues):
         raise ValueError(f"eigencurve_phases: counts must hold one value per eigenvalue, got {len(weights_in)}")
+    if any(not (math.isfinite(c) and c >= 0) for c in weights_in):
+        raise ValueError(f"eigencurve_phases: counts must be finite and >= 0, got {weights_in!r}")
     pairs = sorted((float(v), c) for v, c in zip(eigenvalues, weights_in) if v > 0 and math.isfinite(v))
-    lam = [v for v, _ in pairs]
-    if not lam:
+    if not pairs:
         raise ValueError("eigencurve_phases: eigenvalues must hold at least one positive finite value")
     if not (isinstance(total_steps, (int, float)) and total_steps > 0 and math.isfinite(total_steps)):
         raise ValueError(f"eigencurve_phases: total_steps must be > 0, got {total_steps!r}")
-    mu, big = lam[0], lam[-1]
-    n = max(1, math.ceil(math.log2(big / mu)))
-    held = [0.0] * n
-    for v, c in pairs:
-        held[min(math.floor(math.log2(v / mu)), n - 1)] += c
-    weights = [math.sqrt(max(c, 1.0)) for c in held]
+    mu, big = pairs[0][0], pairs[-1][0]
+    held = [0.0]
+    for v, c in pairs:  # ascending: move to the interval [2**i mu, 2**(i+1) mu) that holds v
+        while v >= mu * 2.0 ** len(held):
+            held.append(0.0)
+        held[-1] += c
+    if len(held) > 64:
+        raise ValueError(f"eigencurve_phases: L / mu = {big / mu!r} needs more than 64 phases")
+    weights = [math.sqrt(c) for c in held]
     total = sum(weights)
+    if not total > 0:
+        raise ValueError("eigencurve_phases: counts of the positive eigenvalues must not all be 0")
     return Eigencurve(big, mu, tuple(total_steps * w / total for w in weights))

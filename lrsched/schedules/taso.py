@@ -13,29 +13,39 @@ __all__ = ["Taso", "taso"]
 
 @register("taso")
 class Taso(Schedule):
-    """TASO's sigmoidal two-phase curve (Macêdo et al., "Training Aware Sigmoidal Optimizer", arXiv 2102.08716):
-    a high LR while the optimizer crosses saddle regions, then a low LR to settle into the minimum, joined by a
-    logistic step in training progress ``x = min(t, T) / T`` (``T = total_steps``):
+    """TASO's sigmoidal two-phase curve (Macêdo, Dreyer, Ludermir & Zanchettin, "Training Aware Sigmoidal
+    Optimizer", arXiv 2102.08716): a high LR while the optimizer crosses saddle regions, then a low LR to settle
+    into the minimum, joined by a logistic step in training progress ``x = min(t, T) / T`` (``T = total_steps``):
 
-    ``lr(t) = end + (init - end) * (s(x) - s(1)) / (s(0) - s(1))``,
-    ``s(x) = 1 / (1 + exp(-steepness * (midpoint - x)))``.
+    ``lr(t) = end + (init - end) / (1 + exp(steepness * (x - midpoint)))``
 
-    The affine normalisation makes the ends exact: step 0 gives ``init_value``, steps ``>= T`` give ``end_value``;
-    the drop is centred at ``midpoint * T`` and its width is about ``4 T / steepness`` (from 88 % to 12 % of the
-    way). ``steepness -> 0`` tends to a linear decay, large ``steepness`` to a step at ``midpoint * T``.
-    ``step`` is in updates (or epochs, if you count epochs). Needs no state: a pure schedule.
+    ``steepness`` is the authors' ``alpha``, ``midpoint`` their ``beta``. The drop is centred at ``midpoint * T``
+    (there ``lr`` is half-way between ``init`` and ``end``) and its width is about ``4 T / steepness`` (from 88 %
+    to 12 % of the way). The ends are not exact: ``lr(0) = end + (init - end) / (1 + exp(-steepness * midpoint))``
+    is a little below ``init_value`` and ``lr(T)`` a little above ``end_value`` (both within 1 % of the gap for
+    ``steepness * min(midpoint, 1 - midpoint) >= 4.6``). ``step`` is in updates (or epochs, if you count epochs).
+    Needs no state: a pure schedule.
+
+    Checked against the authors' code (the paper's text was not found offline): in
+    github.com/pedro-dreyer/masters_code (co-author), ``train.py`` (``tas``), the LR multiplier per epoch ``e`` of
+    ``E`` is
+    ``(1 - gamma) / (1 + exp(alpha (e / E - beta))) + gamma`` (defaults ``alpha = 20``, ``beta = 0.5``,
+    ``gamma = 1e-3``), which is this curve with ``end_value = gamma * init_value``; in
+    github.com/dlmacedo/training-aware-sigmoidal-optimizer (first author), ``agents/classification.py``
+    (``taso``), it is ``1 / (1 + exp(alpha ((e + 1) / E - beta))) + 0.001``: the same logistic with
+    ``0.001 * init`` added on top.
 
     Example:
-        >>> s = taso(init_value=0.1, end_value=0.001, total_steps=100, midpoint=0.5, steepness=10.0)
-        >>> s(0), round(s(50), 6), s(100)
-        (0.1, 0.0505, 0.001)
+        >>> s = taso(init_value=0.1, end_value=0.001, total_steps=100, midpoint=0.5, steepness=20.0)
+        >>> round(s(0), 6), round(s(50), 6), round(s(100), 6)
+        (0.099996, 0.0505, 0.001004)
     """
 
     init_value: float
     total_steps: float
     end_value: float = 0.0
     midpoint: float = 0.5
-    steepness: float = 10.0
+    steepness: float = 20.0
 
     def _check(self) -> None:
         self._non_negative("init_value", "end_value")
@@ -46,10 +56,9 @@ class Taso(Schedule):
             raise self._fail(f"steepness must be in (0, 500], got {self.steepness!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        k, m = self.steepness, self.midpoint
         x = progress(t, self.total_steps, xp)
-        s, s0, s1 = (1.0 / (1.0 + xp.exp(k * (v - m))) for v in (x, 0.0, 1.0))  # fields may be arrays (join)
-        return self.end_value + (self.init_value - self.end_value) * ((s - s1) / (s0 - s1))
+        drop = 1.0 + xp.exp(self.steepness * (x - self.midpoint))
+        return self.end_value + (self.init_value - self.end_value) / drop
 
 
 taso = Taso

@@ -7,7 +7,10 @@ near ``theta_j`` (Ubaru, Chen & Saad 2017; Ghorbani, Krishnan & Xiao 2019). The 
 fastest (to ``lambda_max``); with ``m`` at least the number of distinct eigenvalues the estimate is exact.
 Cost: ``m`` Hessian-vector products (each about two gradient evaluations) and ``m`` stored vectors.
 
-Feed the estimate to :func:`lrsched.eigencurve_phases` (``estimate.eigencurve(total_steps)``).
+Feed the estimate to :func:`lrsched.eigencurve_phases` (``estimate.eigencurve(total_steps)``): its Ritz values and
+estimated counts play the role of the ``(eigenvalue, density)`` pairs that the Eigencurve authors' code reads (they
+estimate the spectrum the same way, with a modified PyHessian; github.com/opensource12345678/why_cosine_works, branch
+``pyhessian``). Non-positive Ritz values are dropped (the authors' preprocessing can take absolute values instead).
 
 Example (JAX)::
 

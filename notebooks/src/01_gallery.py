@@ -48,6 +48,8 @@ primitives = [
     ("cyclic(triangular2)", L.cyclic(0.1, 1.0, step_size_up=125, mode="triangular2")),
     ("wsd(1.0, 1000, decay 200, warmup 100)", L.wsd(1.0, T, decay_steps=200, warmup_steps=100)),
     ("rex(1.0, 1000)", L.rex(1.0, T)),
+    ("taso(1.0, 1000, 0.01)", L.taso(1.0, T, 0.01)),
+    ("eigencurve(10, 0.5, phases)", L.eigencurve(10.0, 0.5, (300, 200, 150, 100, 250))),
 ]
 gallery(primitives)
 
