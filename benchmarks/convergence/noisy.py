@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,12 +28,12 @@ from benchmarks.convergence.tasks import TASKS, Task
 from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, widen
 from benchmarks.convergence.util import progress_bar, thin
 
-__all__ = ["PROTOCOL", "curves_of", "methods_for", "run_noisy"]
+__all__ = ["PROTOCOL", "curves_of", "methods_for", "run_noisy", "steps_to_target"]
 
 
 def methods_for(task: Task) -> list[Method]:
     """The registered methods that run on ``task`` (on the PyTorch task: those with a port that imports)."""
-    return [m for m in METHODS.values() if task.framework == "jax" or m.torch_available()]
+    return [m for m in METHODS.values() if (m.jax_available() if task.framework == "jax" else m.torch_available())]
 
 
 def _record(task: Task, stage: str, name: str, lr: float, seed: int, r: dict[str, Any]) -> dict[str, Any]:
@@ -98,15 +99,22 @@ def _source(m: Method) -> str:
     return "tuned" if m.tuned else "recommended"
 
 
-def _steps_to_target(recs: list[dict[str, Any]]) -> None:
-    """Target: the median final training loss of the constant-LR baseline (eval seeds); steps in place."""
+def steps_to_target(recs: list[dict[str, Any]], baseline: Sequence[dict[str, Any]] = ()) -> None:
+    """Target: the median final training loss of the constant-LR baseline (eval seeds); steps in place.
+
+    The constant LR's runs are taken from ``recs``, else from ``baseline`` (earlier records, when only some methods
+    run); without any, the target and the steps are None.
+    """
+    ran = {r["scheduler"] for r in recs}
     for task in dict.fromkeys(r["task"] for r in recs):
         ev = [r for r in recs if r["task"] == task and r["stage"] == "eval"]
-        consts = [np.inf if r["final_loss"] is None else r["final_loss"] for r in ev if r["scheduler"] == "constant"]
-        target = float(np.median(consts))
+        pool = [*recs, *(r for r in baseline if r["scheduler"] not in ran)]
+        base = [r for r in pool if r["task"] == task and r["stage"] == "eval" and r["scheduler"] == "constant"]
+        consts = [np.inf if r["final_loss"] is None else r["final_loss"] for r in base]
+        target = float(np.median(consts)) if consts else None
         for r in ev:
             curve = np.array([np.inf if v is None else v for v in r["train_loss_curve"]])
-            hit = np.flatnonzero(curve <= target)
+            hit = np.flatnonzero(curve <= target) if target is not None else np.array([], int)
             r["target_loss"] = target
             r["steps_to_target"] = int((hit[0] + 1) * r["eval_every"]) if hit.size else None
 
@@ -141,22 +149,31 @@ def curves_of(recs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, np.
 
 
 def run_noisy(
-    smoke: bool = False, show_progress: bool = True, tasks: list[str] | None = None
+    smoke: bool = False,
+    show_progress: bool = True,
+    tasks: list[str] | None = None,
+    methods: list[str] | None = None,
+    baseline: Sequence[dict[str, Any]] = (),
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, np.ndarray]]]:
-    """Tune, then evaluate every method on every task; returns records and evaluation-stage curves."""
+    """Tune, then evaluate every method (or those named in ``methods``) on every task; records and curves.
+
+    Each method is tuned and evaluated on its own (same seeds, same grids, whatever else runs), so the runs of
+    some methods merge with earlier runs of the others; ``baseline``: those earlier records, for the target loss
+    of the constant LR when ``methods`` leaves it out.
+    """
     names = (["softmax", "cnn"] if smoke else list(TASKS)) if tasks is None else tasks
     recs: list[dict[str, Any]] = []
     with progress_bar(2 * len(names), "part 2 (noisy, real data)", show_progress) as tick:
         for tname in names:
             task = _smoke(TASKS[tname]) if smoke else TASKS[tname]
-            methods = methods_for(task)
-            tune = _tune(task, methods, 1 if smoke else MAX_ROUNDS)
+            chosen = [m for m in methods_for(task) if methods is None or m.name in methods]
+            tune = _tune(task, chosen, 1 if smoke else MAX_ROUNDS) if chosen else []
             tick()
             peaks = best_lrs(tune)
-            base = {m.name: peaks[m.name] if m.tuned else m.default for m in methods}
-            recs += tune + _evaluate(task, methods, base)
+            base = {m.name: peaks[m.name] if m.tuned else m.default for m in chosen}
+            recs += tune + (_evaluate(task, chosen, base) if chosen else [])
             tick()
-    _steps_to_target(recs)
+    steps_to_target(recs, baseline)
     return recs, curves_of(recs)
 
 
