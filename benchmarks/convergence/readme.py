@@ -133,6 +133,49 @@ def _optimizers(f: dict[str, Any]) -> str:
     return text
 
 
+# The methods of the adaptive-controllers issue: label, and what each reads besides the loss.
+_ADAPTIVE = {
+    "hypergradient": "hypergradient descent (additive)",
+    "hypergradient_mult": "hypergradient descent (multiplicative)",
+    "abel": "ABEL",
+    "taso": "the TASO schedule",
+    "eigencurve": "the Eigencurve schedule",
+}
+
+
+def _adaptive(f: dict[str, Any]) -> str:
+    """The hypergradient, ABEL, TASO, Eigencurve and LRTuner rows, against the best tuned schedule."""
+    from benchmarks.convergence.report_noisy import _ranks_with_ci
+    from benchmarks.convergence.stats import group_by
+
+    ranks, best = f["ranks"], f["best_schedule"]
+    present = [n for n in _ADAPTIVE if n in ranks]
+    if not present:
+        return ""
+
+    def versus(n: str) -> str:
+        if _overlap(ranks[n], ranks[best]):
+            return "interval overlapping the best schedule's"
+        return "ahead of it" if ranks[n][2] < ranks[best][1] else "behind it"
+
+    text = (
+        "- **The other adaptive methods, at their papers' settings (LR tuned like every other):** against the best "
+        f"tuned schedule `{best}` {_rank(ranks[best])}, "
+        + ", ".join(f"{_ADAPTIVE[n]} ranked {_rank(ranks[n])} ({versus(n)})" for n in present)
+        + "."
+    )
+    cnn = [r for r in f["ev"] if r["task"] == "cnn"]
+    if any(r["scheduler"] == "lrtuner" for r in cnn):
+        names = list(dict.fromkeys(r["scheduler"] for r in cnn))
+        on_cnn = _ranks_with_ci(group_by(cnn, lambda r: r["task"]), names)
+        top = min(names, key=lambda n: on_cnn[n][0])
+        text += (
+            f" LRTuner's look-ahead needs an eager training loop, so it ran on the PyTorch CNN only: rank "
+            f"{_rank(on_cnn['lrtuner'])} of {len(names)} there (best: `{top}` {_rank(on_cnn[top])})."
+        )
+    return text
+
+
 def _ratio(x: float) -> str:
     return "inf" if not np.isfinite(x) else f"{x:.2g}x"
 
@@ -227,12 +270,17 @@ def render(results: dict[str, Any], acc: dict[str, float]) -> str:
         f"{minutes:.0f} minutes on {meta['cpus']} CPU cores"
         + (f" shared with other jobs, load average {min(loads):.0f}-{max(loads):.0f}" if shared else "")
         + (f", {sum(meta['cpu_seconds'].values()) / 60:.0f} CPU-minutes" if meta.get("cpu_seconds") else "")
+        + "".join(
+            f", then {a['seconds'] / 60:.0f} more for the methods added with `--methods` ({', '.join(a['methods'])})"
+            for a in meta.get("added", [])
+        )
         + "; every run is in `results/runs.json`, all tables in "
         "[`results/report.md`](benchmarks/convergence/results/report.md); this section is generated from them "
         "by `python -m benchmarks.convergence.readme`):"
     )
     mini, f = _minibatch(runs)
-    bullets = [mini, _optimizers(f), _greedy(f), _paper(runs), _anneal(runs, acc)]
+    bullets = [mini, _optimizers(f), _greedy(f), _adaptive(f), _paper(runs), _anneal(runs, acc)]
+    bullets = [b for b in bullets if b]
     return "\n".join([intro, "", *bullets])
 
 
