@@ -267,6 +267,22 @@ mostly goes *down*, cutting the high-LR stretch the cosine relies on (see `lr_cu
 Nor does GreedyLR make a mis-set starting LR matter less than it does for warmup + cosine: a start 10x
 too high costs it as many ranks (robustness table below).
 
+**Reading the rows of the other adaptive methods.** Eigencurve, with its a-priori spectrum, has the best
+mean rank over the four tasks (the second-best schedule on the MLP and NMF, behind WSD; mid-field on
+softmax), but its interval overlaps those of WSD and warmup + cosine: its late, steep inverse-time drop
+behaves like their decays, not better. TASO, also ending at 0 after a drop at mid-budget, ranks with
+cosine: near the top on softmax, mid-field or below elsewhere. Additive hypergradient descent at the paper's
+Adam step size (1e-7) moves the LR by about 0.2% in a whole run (see `lr_curve` in `runs.json`), so it is a
+tuned constant LR and ranks with one; at SGD's 1e-3 on NMF it moves it by about 1%. The multiplicative rule
+does move it (x0.7 to x1.7 on seed 0) and ranks in the top third on NMF and the MLP, but in the bottom
+third on softmax and the CNN. ABEL detects no bounce on the MLP and the CNN (norm sampled every 37
+updates), so there it is a constant LR with the paper's final x0.1 at 85% (mid-field on the MLP, bottom half
+on the CNN); on softmax the norm bounces early under Adam (the LR is down 10x within the first quarter of
+the run; bottom half); on NMF it decays 10-1000x from mid-run (mid-field). LRTuner on the CNN
+halves or doubles its LR every 100 updates on a one-minibatch look-ahead score: its rank has the widest
+interval of that task, and it pays 30% more updates. A starting LR 10x off costs these controllers about
+as many ranks as it costs warmup + cosine (robustness table below).
+
 **Reading the optimizer rows.** No parameter-free optimizer is good on every task. Mechanic is the
 best method on the MLP and the one whose rank moves least when its scale is off, but it is among the
 worst on NMF; D-Adaptation's step-size estimate runs away on NMF's projected problem on some seeds;

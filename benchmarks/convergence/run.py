@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m benchmarks.convergence                    # the whole suite (<= 15 min on 2 idle CPU cores)
+    python -m benchmarks.convergence                    # the whole suite (about 15 min on 2 shared CPU cores)
     python -m benchmarks.convergence --smoke            # a tiny subset in about a minute: checks the pipeline only
     python -m benchmarks.convergence --parts lm         # one part; the other parts' runs in --out are kept
     python -m benchmarks.convergence --report-only      # rewrite report.md (and part 2's plots) from runs.json
@@ -12,6 +12,10 @@ Usage (from the repository root)::
 orders whatever else runs), so a method added to the registry can be run alone and its records merged into
 the committed ``runs.json``: every other record stays as it is, the method's earlier records (if any) are
 replaced, ``meta["added"]`` logs the run's wall and CPU time, then report and plots are regenerated.
+
+The whole suite took 690 s of wall time before TASO, Eigencurve, hypergradient descent, ABEL and LRTuner
+joined part 2; those added 613 runs and 216 s run alone with ``--methods`` (159 s CPU), so expect about
+15 minutes (``meta`` in ``runs.json`` holds every part's wall and CPU time and the load).
 
 Parts: ``paper`` (the GreedyLR paper's grid), ``noisy`` (minibatch training on real data, the methods
 users pick instead), ``lm`` (a character-level language model: annealing on clean data).
