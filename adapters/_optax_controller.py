@@ -73,16 +73,18 @@ def _next_lr(settings: Controller, state: Any) -> Any:
     return jnp.asarray(settings.lr(state), dtype=jnp.float32)
 
 
-def _initial(settings: Controller) -> Any:
-    return settings.init(like=jnp.zeros((), jnp.float32))
+def _initial(settings: Controller, init_lr: Any = None) -> Any:
+    """The controller's initial state as JAX float32/int32 scalars; ``init_lr`` (may be traced) overrides its own."""
+    return settings.init(init_lr, like=jnp.zeros((), jnp.float32))
 
 
 def greedy_state_of(state: GreedyLRState, settings: Controller) -> Any:
     """The controller's state (e.g. a ``Any``) held (packed) in a :class:`GreedyLRState`."""
-    return _Packing.of(_initial(settings)).unpack(state.floats, state.ints)
+    lr = None if getattr(settings, "init_lr", None) is not None or isinstance(settings, Controlled) else state.lr
+    return _Packing.of(_initial(settings, lr)).unpack(state.floats, state.ints)
 
 
-def _check(owner: str, settings: Any) -> None:
+def _check(owner: str, settings: Any, init_lr: Any = None) -> None:
     if not isinstance(settings, Controller):
         raise TypeError(f"{owner}: settings must be a lrsched Controller, got {type(settings).__name__}")
     controller = settings.controller if isinstance(settings, Controlled) else settings
@@ -91,8 +93,10 @@ def _check(owner: str, settings: Any) -> None:
             f"{owner}: settings must hold scalar LRs (one LR for all parameters), got "
             f"{controller.groups} per-group values; use optax.multi_transform for groups"  # type: ignore[attr-defined]
         )
-    if not isinstance(settings, Controlled) and getattr(settings, "init_lr", 0.0) is None:
-        raise ValueError(f"{owner}: settings.init_lr must be set, got None")
+    if not isinstance(settings, Controlled) and init_lr is None and getattr(settings, "init_lr", 0.0) is None:
+        raise ValueError(f"{owner}: settings.init_lr must be set (or pass init_lr=), got None")
+    if init_lr is not None and jnp.shape(init_lr) != ():
+        raise ValueError(f"{owner}: init_lr must be a scalar, got shape {jnp.shape(init_lr)}")
 
 
 def _global_norm(tree: Any) -> Any:
@@ -107,6 +111,7 @@ def _vdot(a: Any, b: Any) -> Any:
 def scale_by_controller(
     settings: Controller,
     *,
+    init_lr: Any = None,
     axis_name: str | None = None,
     flip_sign: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
@@ -117,17 +122,20 @@ def scale_by_controller(
             or ``lrsched.on_schedule(base, controller, start_step)`` (``lr = base(t) * g_t``). One LR for all
             parameters; use ``optax.multi_transform`` for groups. Controllers that read more than the loss
             get their signals from :func:`controlled` (pass them as ``update(..., value=loss, signals={...})``).
+        init_lr: the initial LR (for ``on_schedule``: the initial multiplier), overriding ``settings.init_lr``: a
+            number (range-checked) or a scalar array, which may be traced, so one jitted, ``jax.vmap``-ed
+            function can run several starting LRs (build the transformation inside the mapped function).
         axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
             mapped axis, so every device takes the same decision.
         flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
     """
-    _check("scale_by_controller", settings)
+    _check("scale_by_controller", settings, init_lr)
     sign = -1.0 if flip_sign else 1.0
-    packing = _Packing.of(_initial(settings))
+    packing = _Packing.of(_initial(settings, init_lr))
 
     def init_fn(params: Any) -> GreedyLRState:
         del params
-        state = _initial(settings)
+        state = _initial(settings, init_lr)
         return GreedyLRState(*packing.pack(state), _next_lr(settings, state))
 
     def update_fn(
@@ -155,17 +163,35 @@ class ControlledState(NamedTuple):
 
 
 def controlled(
-    inner: optax.GradientTransformation, settings: Controller, *, axis_name: str | None = None
+    inner: optax.GradientTransformation,
+    settings: Controller,
+    *,
+    init_lr: Any = None,
+    axis_name: str | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """``inner`` (a direction, e.g. ``optax.scale_by_adam()``) scaled by ``-lr`` of any controller.
 
     Computes exactly the signals the controller declares (:data:`lrsched.controllers.SIGNALS`) from the raw
     gradients, the parameters and the directions: ``grad_norm``, ``param_norm``, ``grad_dot_prev_direction``
     (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``. Pass
-    ``update(grads, state, params, value=loss)``.
+    ``update(grads, state, params, value=loss)``. ``init_lr``: as in :func:`scale_by_controller` (may be traced).
+
+    Example (three starting LRs in one jitted, vmapped function):
+        >>> import jax, jax.numpy as jnp, optax, lrsched
+        >>> hd = lrsched.Hypergradient(beta=1e-3)
+        >>> def final_lr(lr0):
+        ...     opt = controlled(optax.identity(), hd, init_lr=lr0)
+        ...     params = jnp.ones(2)
+        ...     state = opt.init(params)
+        ...     for _ in range(3):
+        ...         updates, state = opt.update(params, state, params, value=jnp.sum(params**2))
+        ...         params = params + updates
+        ...     return greedy_lr_of(state)
+        >>> jax.jit(jax.vmap(final_lr))(jnp.array([0.01, 0.1, 0.3])).shape
+        (3,)
     """
     wanted = tuple(s for s in settings.signals if s != "loss")
-    scale = scale_by_controller(settings, axis_name=axis_name)
+    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name)
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
 

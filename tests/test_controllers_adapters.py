@@ -146,3 +146,55 @@ def test_the_adapters_compute_only_the_declared_signals(name: str) -> None:
         signals, prev = measure(wanted, [w], prev, opt)
     state = controlled(optax.identity(), controller).init(jax.numpy.zeros(5))
     assert bool(jax.tree_util.tree_leaves(state.prev_direction)) == needs_direction
+
+
+@pytest.mark.parametrize("name", ["abel", "greedy", "hypergradient", "hypergradient_mult"])
+def test_optax_init_lr_may_be_traced_one_vmapped_run_per_starting_lr(name: str) -> None:
+    """``controlled(..., init_lr=lr0)`` with ``lr0`` a tracer of ``jax.jit(jax.vmap(...))`` over 3 starting LRs gives
+    the LR sequences of 3 separate replays (the settings' own ``init_lr`` unset: the keyword is the only source)."""
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    import dataclasses
+
+    from lrsched.adapters.optax import controlled, greedy_lr_of
+
+    controller = dataclasses.replace(CONTROLLERS[name], init_lr=None)
+    starts = (0.01, 0.03, 0.05)
+    with jax.enable_x64(True):
+        import jax.numpy as jnp
+
+        x, y = jnp.asarray(X), jnp.asarray(Y)
+
+        def run(lr0: Any) -> Any:
+            tx = controlled(optax.identity(), controller, init_lr=lr0)
+
+            def step(carry: Any, _: Any) -> Any:
+                p, s = carry
+                loss, g = jax.value_and_grad(lambda q: jnp.mean((x @ q - y) ** 2))(p)
+                lr = greedy_lr_of(s)
+                updates, s = tx.update(g, s, p, value=loss)
+                return (optax.apply_updates(p, updates), s), lr
+
+            params = jnp.zeros(5)
+            return jax.lax.scan(step, (params, tx.init(params)), None, length=STEPS)[1]
+
+        lrs = np.asarray(jax.jit(jax.vmap(run))(jnp.asarray(starts)))
+    assert lrs.shape == (3, STEPS)
+    for row, lr0 in zip(lrs, starts):
+        assert np.allclose(row, _replay(controller, lr0), rtol=1e-6, atol=0)
+
+
+def test_optax_init_lr_overrides_the_settings_and_is_checked_when_concrete() -> None:
+    pytest.importorskip("optax")
+    import optax
+
+    from lrsched.adapters.optax import controlled, greedy_lr_of, scale_by_controller
+
+    tx = scale_by_controller(lrsched.Hypergradient(init_lr=0.1), init_lr=0.02)
+    assert float(greedy_lr_of(tx.init({}))) == pytest.approx(0.02)
+    with pytest.raises(ValueError, match=r"Hypergradient: init_lr must lie in \[min_lr, max_lr\] = \[0.0, 1.0\]"):
+        controlled(optax.identity(), lrsched.Hypergradient(max_lr=1.0), init_lr=3.0)
+    with pytest.raises(ValueError, match=r"scale_by_controller: settings.init_lr must be set \(or pass init_lr=\)"):
+        scale_by_controller(lrsched.ABEL())
+    with pytest.raises(ValueError, match=r"init_lr must be a scalar, got shape \(2,\)"):
+        scale_by_controller(lrsched.ABEL(), init_lr=np.ones(2))

@@ -228,3 +228,24 @@ def test_the_closure_is_compiled_and_equals_the_pure_update(name: str) -> None:
         expected.append(c.lr(state))
     assert lrs == expected  # the same operations in the same order: bit for bit
     assert len(set(lrs)) > 1 or name == "lrtuner", "the stream never moved the LR"  # LRTuner moves in explore()
+
+
+def test_init_checks_a_number_and_passes_a_traced_or_array_lr_through() -> None:
+    """The initial-LR range check reads the value, so it applies to numbers only; a scalar array (a tracer under
+    ``jax.jit``/``vmap``) is taken as is and gives a state of its backend."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    hd = Hypergradient(min_lr=0.01, max_lr=1.0)
+    with pytest.raises(ValueError, match=r"Hypergradient: init_lr must lie in \[min_lr, max_lr\]"):
+        hd.init(5.0)
+    with pytest.raises(ValueError, match=r"Hypergradient: init_lr must lie in \[min_lr, max_lr\]"):
+        hd.init(np.float32(5.0))  # a NumPy scalar is a number
+    lrs = jax.jit(jax.vmap(lambda lr: hd.lr(hd.update(hd.init(lr), {"grad_dot_prev_direction": -1.0}))))(
+        jnp.asarray([0.1, 0.2, 0.3])
+    )
+    assert np.allclose(np.asarray(lrs), [0.101, 0.201, 0.301])
+    state = ABEL().init(jnp.asarray(0.5, jnp.float32))
+    assert all(isinstance(v, jax.Array) for v in state) and state.lr.dtype == jnp.float32
+    with pytest.raises(ValueError, match=r"ABEL: lr must be a scalar, got an array of shape \(2,\)"):
+        ABEL().init(np.ones(2))

@@ -219,3 +219,103 @@ def test_optax_runner_matches_a_plain_optax_loop() -> None:
         ref.append(float(value))
     np.testing.assert_allclose(np.asarray(out["loss"][0]), ref, rtol=1e-5)
     assert np.isnan(np.asarray(out["lr"])).all()  # an optimizer sets its own step: no LR to log
+
+
+def test_a_controller_declaring_signals_runs_through_the_optax_adapter() -> None:
+    """The engine's vmapped batch of hypergradient runs (2 starting LRs, traced) equals each run done alone with
+    ``lrsched.adapters.optax.controlled``, which computes the signal ``g_t . d_{t-1}`` the controller declares."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    import lrsched
+    from benchmarks.convergence.engine import runner
+    from lrsched.adapters.optax import controlled
+
+    rng = np.random.default_rng(0)
+    p0, target, scale = rng.standard_normal(5), rng.standard_normal(5), np.logspace(0, 1, 5)
+    data = {"s": scale.astype(np.float32), "t": target.astype(np.float32)}
+
+    def loss(p, data, batch):
+        return jnp.sum(data["s"] * (p - data["t"]) ** 2)
+
+    hd = lrsched.Hypergradient(beta=1e-3)
+    starts = np.array([0.01, 0.05], np.float32)
+    run = runner(loss, hd, "sgd", data_axis=None)
+    out = run(np.stack([p0, p0]).astype(np.float32), data, np.zeros((2, 30), int), starts)
+    for i, lr0 in enumerate(starts):
+        tx, p = controlled(optax.identity(), hd, init_lr=float(lr0)), jnp.asarray(p0, jnp.float32)
+        state, losses, lrs = tx.init(p), [], []
+        for _ in range(30):
+            value, grad = jax.value_and_grad(loss)(p, data, 0)
+            updates, state = tx.update(grad, state, p, value=value)
+            lrs.append(float(-updates[0] / grad[0]))
+            losses.append(float(value))
+            p = p + updates
+        np.testing.assert_allclose(np.asarray(out["loss"][i]), losses, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(out["lr"][i]), lrs, rtol=1e-5)
+        assert lrs[-1] != lrs[0]  # the hypergradient moved the LR
+
+
+def test_the_cnn_lookahead_trains_from_a_snapshot_and_restores_it() -> None:
+    """LRTuner's look-ahead on the PyTorch task: its loss is that of a copy trained ``steps`` updates at ``lr`` on
+    the next minibatches, measured on the one after them; the model and the optimizer are left as they were."""
+    torch = pytest.importorskip("torch")
+    import copy
+
+    from benchmarks.convergence.tasks import batches
+    from benchmarks.convergence.torch_task import _lookahead, _model, _tensors
+
+    torch.manual_seed(0)
+    data, model = _tensors(), _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    order = torch.tensor(batches(np.random.default_rng(0), len(data["y"]), 20))
+    xent = torch.nn.functional.cross_entropy
+    for t in range(3):  # some optimizer state to restore
+        opt.zero_grad()
+        xent(model(data["x"][order[t]]), data["y"][order[t]]).backward()
+        opt.step()
+    before = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    twin_model = copy.deepcopy(model)
+    twin_opt = torch.optim.Adam(twin_model.parameters(), lr=0.02)
+    twin_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    twin_opt.param_groups[0]["lr"] = 0.02
+    for k in range(3, 8):
+        twin_opt.zero_grad()
+        xent(twin_model(data["x"][order[k]]), data["y"][order[k]]).backward()
+        twin_opt.step()
+    expected = xent(twin_model(data["x"][order[8]]), data["y"][order[8]]).item()
+    assert _lookahead(model, opt, data, order, 3)(0.02, 5) == pytest.approx(expected, rel=1e-6)
+    assert all(torch.equal(v, before[0][k]) for k, v in model.state_dict().items())
+    after = opt.state_dict()
+    assert after["param_groups"] == before[1]["param_groups"]
+    for i, per_param in after["state"].items():
+        assert all(torch.equal(v, before[1]["state"][i][k]) for k, v in per_param.items())
+
+
+def test_methods_option_runs_only_the_named_methods_and_keeps_every_other_record(tmp_path) -> None:
+    """``--methods`` merges: the other methods' records stay byte for byte, a rerun method's records are replaced
+    by the same values (each method's runs depend on nothing else), a new method is added with its steps to the
+    target of the constant LR already in the file."""
+    import json
+
+    from benchmarks.convergence.noisy import run_noisy
+    from benchmarks.convergence.run import main
+
+    recs, _ = run_noisy(smoke=True, show_progress=False, tasks=["softmax"], methods=["constant", "cosine"])
+    meta = {"seconds": {"noisy": 1.0}, "cpu_seconds": {"noisy": 1.0}, "load": {}, "smoke": True, "total_seconds": 1.0}
+    (tmp_path / "runs.json").write_text(json.dumps({"meta": meta, "runs": recs}), encoding="utf-8")
+    assert main(["--smoke", "--methods", "cosine,taso", "--out", str(tmp_path), "--quiet"]) == 0
+    data = json.loads((tmp_path / "runs.json").read_text(encoding="utf-8"))
+    runs = data["runs"]
+
+    def of(name, rs):
+        return [r for r in rs if r["scheduler"] == name]
+
+    assert of("constant", runs) == of("constant", recs)
+    rerun = [r for r in of("cosine", runs) if r["task"] == "softmax"]  # the smoke run also adds the CNN task
+    assert sorted(map(json.dumps, rerun)) == sorted(map(json.dumps, of("cosine", recs)))
+    taso = [r for r in of("taso", runs) if r["stage"] == "eval" and r["task"] == "softmax"]
+    assert taso and all(r["target_loss"] == of("constant", recs)[-1]["target_loss"] for r in taso)
+    assert {r["task"] for r in of("taso", runs)} == {"softmax", "cnn"}
+    assert data["meta"]["added"][0]["methods"] == ["cosine", "taso"] and "taso" in (tmp_path / "report.md").read_text()

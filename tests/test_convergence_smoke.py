@@ -61,8 +61,11 @@ def test_smoke_noisy_runs_every_registered_method_through_the_protocol(tmp_path:
     out, data = _smoke(tmp_path, "noisy")
     runs = data["runs"]
     assert {r["task"] for r in runs} == {"softmax", "cnn"}  # a JAX task and the PyTorch one
-    assert {r["scheduler"] for r in runs if r["task"] == "softmax"} == set(METHODS)
+    assert {r["scheduler"] for r in runs if r["task"] == "softmax"} == {m.name for m in methods_for(TASKS["softmax"])}
     assert {r["scheduler"] for r in runs if r["task"] == "cnn"} == {m.name for m in methods_for(TASKS["cnn"])}
+    everywhere = {r["scheduler"] for r in runs if r["task"] == "softmax"} | {r["scheduler"] for r in runs}
+    assert everywhere == set(METHODS)  # LRTuner (look-ahead: an eager loop) on the PyTorch task only
+    assert {"taso", "eigencurve", "hypergradient", "abel"} <= {r["scheduler"] for r in runs if r["task"] == "cnn"}
     for (task, name), rs in group_by(runs, lambda r: (r["task"], r["scheduler"])).items():
         method, stages = METHODS[name], group_by(rs, lambda r: r["stage"])
         ev = stages["eval"]

@@ -7,7 +7,10 @@ loss, backward, ``optimizer.step()``, then ``scheduler.step()``). Three kinds of
 * ``scheduled``: the LR of every step is known in advance (``schedule(np.arange(steps))``),
   so all time-based schedules of one problem share one compiled function;
 * ``controlled``: a GreedyLR-style controller fed the loss after each step
-  (``state = ctrl.update(state, loss)``, next LR ``state.lr``), traced into the same scan;
+  (``state = ctrl.update(state, loss)``, next LR ``state.lr``), traced into the same scan; a controller
+  that declares signals besides the loss (``lrsched.controllers.SIGNALS``: gradient and parameter norms,
+  the hypergradient ``g_t . d_{t-1}``) runs through ``lrsched.adapters.optax.controlled``, which computes
+  exactly those signals, with each run's starting LR passed (traced) as ``init_lr``;
 * ``optimizer``: a whole Optax optimizer that sets its own step size (the parameter-free ones),
   built from a per-run scale (its learning rate) by ``make(scale)``; see :func:`optax_runner`.
 
@@ -98,6 +101,44 @@ class _Controlled:
 
 
 @dataclass(frozen=True)
+class _Adapted:
+    """A controller reading more than the loss, through ``lrsched.adapters.optax.controlled`` (its signals).
+
+    ``lr_input[r]`` is run ``r``'s starting LR (traced: every run of a batch shares one compiled function);
+    the LR logged is the one the update applied.
+    """
+
+    direction: Any
+    controller: Any
+    per_step = False
+
+    def _tx(self, lr: Any) -> Any:
+        from lrsched.adapters.optax import controlled
+
+        return controlled(self.direction, self.controller, init_lr=lr)
+
+    def init(self, params: Any, lr: Any) -> Any:
+        return self._tx(lr).init(params), lr
+
+    def update(self, grads: Any, state: Any, params: Any, loss: Any, _: Any) -> tuple[Any, Any, Any]:
+        from lrsched.adapters.optax import greedy_lr_of
+
+        lr = greedy_lr_of(state[0])
+        updates, inner = self._tx(state[1]).update(grads, state[0], params, value=loss)
+        return updates, (inner, state[1]), lr
+
+    def eval_params(self, state: Any, params: Any) -> Any:
+        return params
+
+
+def _policy(direction: Any, controller: Any) -> Any:
+    """The LR policy of a controller: fed the loss only (``_Controlled``), or its declared signals (``_Adapted``)."""
+    if set(getattr(controller, "signals", ("loss",))) <= {"loss"}:
+        return _Controlled(direction, controller)
+    return _Adapted(direction, controller)
+
+
+@dataclass(frozen=True)
 class _Optimizer:
     """``lr_input[r]`` is the scale ``make`` builds run ``r``'s optimizer from; it logs no LR (NaN)."""
 
@@ -170,7 +211,7 @@ def runner(
     ``data_axis=None`` shares one ``data`` among all runs (no leading run axis).
     """
     d = direction(optimizer)
-    policy = _Scheduled(d) if controller is None else _Controlled(d, controller)
+    policy = _Scheduled(d) if controller is None else _policy(d, controller)
     return _compile(loss_fn, policy, project, eval_fn, eval_every, data_axis)
 
 

@@ -15,8 +15,10 @@ Builders by kind (``task`` is a :class:`~benchmarks.convergence.tasks.Task`):
 * ``"schedule"``: ``jax(peak, steps) -> lrsched.Schedule``; the PyTorch task runs the same schedule through
   ``lrsched.adapters.torch.schedule_lr``.
 * ``"controller"``: ``jax(task) -> controller`` with ``init(lr=)``, ``update(state, loss)`` and ``state.lr``
-  (or ``lr_of(state)``); ``torch(task, lr) -> (optimizer -> scheduler)``, a scheduler whose ``step`` takes
-  the minibatch loss.
+  (or ``lr_of(state)``); an lrsched controller that declares signals besides the loss runs through
+  ``lrsched.adapters.optax.controlled`` (``jax=None``: not run on the JAX tasks);
+  ``torch(task, lr) -> (optimizer -> scheduler)``, a scheduler whose ``step`` takes the minibatch loss
+  (``ControllerScheduler`` for any lrsched controller).
 * ``"optimizer"``: ``jax(task) -> (scale -> optax.GradientTransformation)`` (``scale`` is the method's LR,
   a traced scalar); ``torch(task, scale) -> (params -> (optimizer, scheduler or None))``; the modules in
   ``requires`` must import for it to run on the PyTorch task. ``eval_params(opt_state, params)`` gives the
@@ -41,12 +43,15 @@ from benchmarks.convergence.controllers import ScaledGreedyOn
 
 __all__ = [
     "ADAM_GRID",
+    "EIGEN_SPECTRUM",
     "KINDS",
     "METHODS",
     "REFERENCE_SCHEDULE",
     "ROBUSTNESS_MULTIPLIERS",
     "Method",
     "adaptive",
+    "eigencurve_for",
+    "hd_beta",
     "register",
     "unit_warmup_cosine",
 ]
@@ -86,6 +91,10 @@ class Method:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"Method.kind must be one of {KINDS}, got {self.kind!r}")
+
+    def jax_available(self) -> bool:
+        """Whether this method runs on the JAX tasks (LRTuner, whose look-ahead needs an eager loop, does not)."""
+        return self.jax is not None
 
     def torch_available(self) -> bool:
         """Whether this method can run on the PyTorch task here (a port exists and its modules import)."""
@@ -204,6 +213,92 @@ register(
         "controller",
         **_greedy_on(lambda task: unit_warmup_cosine(task.steps), lambda: _robust(min_lr=0.1, max_lr=2.0), start=True),
         note="lrsched.GreedyOn: warmup + cosine times the robust controller's multiplier in [0.1, 2]",
+    )
+)
+
+# -- the schedules and controllers of the adaptive-methods issue (settings fixed before the runs) -------------
+# TASO: the library's defaults (end 0, drop centred at 50% of the budget, steepness 10).
+_schedule("taso", lambda peak, steps: lrsched.taso(peak, steps))
+
+# Eigencurve needs a Hessian spectrum. Fixed a priori (not estimated on the tasks): the skewed power law the
+# paper analyses, lambda_i = L * i**-2 for i = 1..100 (condition number 10**4), with L = 1 / peak so that
+# lr(0) = peak; phase lengths from ``lrsched.eigencurve_phases`` for the task's budget.
+EIGEN_SPECTRUM = tuple(i**-2.0 for i in range(1, 101))
+
+
+def eigencurve_for(peak: float, steps: int) -> lrsched.Schedule:
+    """Eigencurve for :data:`EIGEN_SPECTRUM` scaled so that ``lr(0) = peak``, over ``steps`` updates."""
+    unit = lrsched.eigencurve_phases(EIGEN_SPECTRUM, steps)
+    return lrsched.eigencurve(unit.max_eigenvalue / peak, unit.min_eigenvalue / peak, unit.phase_steps)
+
+
+_schedule("eigencurve", eigencurve_for)
+
+EPOCH = 1200 // 32  # updates per epoch of the digits tasks (1,200 training samples, minibatch 32)
+
+
+def hd_beta(task: Any, mode: str) -> float:
+    """Hypergradient step size: Baydin et al.'s additive values (1e-7 for Adam-HD, 1e-3 for SGD-HD); 0.02 for the
+    multiplicative rule, whose relative LR change per step it bounds (the paper gives no value for it)."""
+    if mode == "multiplicative":
+        return 0.02
+    return 1e-7 if task.optimizer.startswith("adam") else 1e-3
+
+
+def _controller(make: Callable[[Any], Any]) -> dict:
+    """``jax``/``torch`` builders of an lrsched controller: in JAX the engine feeds its declared signals through
+    ``lrsched.adapters.optax.controlled``; in torch ``ControllerScheduler`` (its initial LR: the run's LR)."""
+
+    def torch(task: Any, lr: float) -> Callable[[Any], Any]:
+        import dataclasses
+
+        from lrsched.adapters.torch import ControllerScheduler
+
+        return lambda opt: ControllerScheduler(opt, dataclasses.replace(make(task), init_lr=lr))
+
+    return {"jax": make, "torch": torch}
+
+
+register(
+    Method(
+        "hypergradient",
+        "controller",
+        **_controller(lambda task: lrsched.Hypergradient(beta=hd_beta(task, "additive"))),
+        note="hypergradient descent, additive: beta 1e-7 (Adam tasks), 1e-3 (SGD: NMF), Baydin et al.'s values",
+    )
+)
+register(
+    Method(
+        "hypergradient_mult",
+        "controller",
+        **_controller(lambda task: lrsched.Hypergradient(beta=hd_beta(task, "multiplicative"), mode="multiplicative")),
+        note="hypergradient descent, multiplicative (normalised) rule, beta 0.02",
+    )
+)
+register(
+    Method(
+        "abel",
+        "controller",
+        **_controller(lambda task: lrsched.ABEL(factor=0.1, interval=EPOCH, total_steps=task.steps)),
+        note="ABEL: x0.1 at each weight-norm bounce (norm sampled once per epoch), final x0.1 at 85% of the budget",
+    )
+)
+
+
+def _lrtuner_torch(task: Any, lr: float) -> Callable[[Any], Any]:
+    from benchmarks.convergence.torch_task import TunerScheduler
+
+    return lambda opt: TunerScheduler(opt, lrsched.LRTuner(init_lr=lr))
+
+
+# LRTuner's look-ahead trains the model from a snapshot, so it needs the training loop (eager PyTorch here); the
+# JAX tasks run every step inside one compiled, vmapped scan, where it cannot: it runs on the CNN only.
+register(
+    Method(
+        "lrtuner",
+        "controller",
+        torch=_lrtuner_torch,
+        note="LRTuner defaults: every 100 updates try LR x0.5, x1, x2 for 10 look-ahead updates each, keep the best",
     )
 )
 

@@ -42,6 +42,15 @@ OPTIMIZERS = {
     "cocob": "#a50f15",
     "schedule_free_adamw": "#3182bd",
 }
+# The schedules and controllers of the adaptive-methods issue: dotted.
+ADAPTIVE = {
+    "taso": "#c49c94",
+    "eigencurve": "#2ca02c",
+    "hypergradient": "#f7b6d2",
+    "hypergradient_mult": "#ad494a",
+    "abel": "#8c6d31",
+    "lrtuner": "#637939",
+}
 # Part 3's data arms.
 LM_ARMS = {"wsd_anneal_clean": "#2ca02c", "wsd_clean_in_stable": "#98df8a"}
 
@@ -50,7 +59,11 @@ def _color(name: str) -> str | None:
     greedy = {"greedy_p1": "#8fbfe0", "greedy_paper_p1": "#7b7fc0", "greedy_paper_p10": "#393b79"}
     greedy |= {"greedy": "#1f77b4", "greedy_p10": "#1f77b4", "greedy_robust": "#000000"}
     greedy |= {"greedy_plain_p1": "#fdae6b", "greedy_plain_p10": "#e6550d", "greedy_on_warmup_cosine": "#6baed6"}
-    return greedy.get(name, COLORS.get(name, OPTIMIZERS.get(name, LM_ARMS.get(name))))
+    return greedy.get(name, COLORS.get(name, OPTIMIZERS.get(name, ADAPTIVE.get(name, LM_ARMS.get(name)))))
+
+
+def _style(name: str) -> str:
+    return "--" if name in OPTIMIZERS else ":" if name in ADAPTIVE else "-"
 
 
 def _clip_top(ax: Any, ys: list[np.ndarray]) -> None:
@@ -83,7 +96,7 @@ def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: 
             y = np.where(np.isfinite(arrays[what]), arrays[what], np.nan)
             lo, med, hi = np.nanpercentile(y, [25, 50, 75], axis=0)
             x = arrays.get(f"{what}_steps", np.arange(y.shape[1]))
-            ax.plot(x, med, label=name, color=_color(name), lw=1.4, ls="--" if name in OPTIMIZERS else "-")
+            ax.plot(x, med, label=name, color=_color(name), lw=1.4, ls=_style(name))
             ax.fill_between(x, lo, hi, color=_color(name), alpha=0.12, lw=0)
         ax.set_yscale("log")
         _clip_top(ax, [a[what] for (p, _), a in curves.items() if p == panel])
@@ -91,7 +104,11 @@ def plot_curves(curves: dict[tuple[str, str], dict[str, Any]], what: str, path: 
         ax.set_xlabel("step")
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    legend: dict[str, Any] = {}  # every method once, also those on some panels only (LRTuner: the CNN)
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    handles, labels = list(legend.values()), list(legend)
     rows_legend = math.ceil(len(labels) / 6)
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(title)

@@ -90,7 +90,8 @@ def _minibatch(runs: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     )
     resolved = all(_overlap(ranks[top[0]], ranks[n]) for n in top[1:])
     text = (
-        f"- **Minibatch training (the usual case): warm up, then decay to ~0, at a tuned peak LR.** On {len(tasks)} "
+        f"- **Minibatch training (the usual case): decay to ~0 by the end of the budget, at a tuned peak LR.** "
+        f"On {len(tasks)} "
         "tasks on scikit-learn's digits (L2-regularised softmax regression, an MLP, NMF by projected SGD, a PyTorch "
         "CNN), with every method's LR tuned the same way (a grid widened until the choice is interior) and rerun on "
         f"fresh seeds, the best mean ranks (of {len(ranks)}; tie-averaged, 95% bootstrap intervals over seeds) were "
@@ -122,13 +123,57 @@ def _optimizers(f: dict[str, Any]) -> str:
     )
     if robust:
         ref = "warmup_cosine"
-        greedy = sorted(max(robust[n].values()) for n in robust if kinds.get(n) == "controller")
+        greedy = sorted(max(robust[n].values()) for n in robust if n.startswith("greedy"))
         text += (
             " Started at 1/10 to 10 times its tuned (or recommended) LR, the method whose rank moved least was "
             f"`{steady}` (worst mean rank {_worst(robust, steady)}, {robust[steady][1.0]:.1f} at x1); warmup + cosine "
             f"fell to {_worst(robust, ref)} from {robust[ref][1.0]:.1f}"
             + (f", the GreedyLR settings to {greedy[0]:.1f}-{greedy[-1]:.1f}" if greedy else "")
             + " (see the robustness table of the report)."
+        )
+    return text
+
+
+# The methods and schedules of the adaptive-controllers issue, with their labels.
+_ADAPTIVE = {
+    "hypergradient": "hypergradient descent (additive)",
+    "hypergradient_mult": "hypergradient descent (multiplicative)",
+    "abel": "ABEL",
+    "taso": "the TASO schedule",
+    "eigencurve": "the Eigencurve schedule",
+}
+
+
+def _adaptive(f: dict[str, Any]) -> str:
+    """The hypergradient, ABEL, TASO, Eigencurve and LRTuner rows, against the best tuned schedule."""
+    from benchmarks.convergence.report_noisy import _ranks_with_ci
+    from benchmarks.convergence.stats import group_by
+
+    ranks, kinds = f["ranks"], f["kinds"]
+    best = next(n for n in f["order"] if kinds[n] == "schedule" and n not in _ADAPTIVE)  # the best of the others
+    present = [n for n in _ADAPTIVE if n in ranks]
+    if not present:
+        return ""
+
+    def versus(n: str) -> str:
+        if _overlap(ranks[n], ranks[best]):
+            return "the intervals overlap"
+        return "ahead of it" if ranks[n][2] < ranks[best][1] else "behind it"
+
+    text = (
+        "- **The other adaptive methods and schedules, at settings fixed in advance (LR tuned like every other; see "
+        f"the report's protocol):** against the best of the other schedules, `{best}` {_rank(ranks[best])}, "
+        + ", ".join(f"{_ADAPTIVE[n]} ranked {_rank(ranks[n])} ({versus(n)})" for n in present)
+        + "."
+    )
+    cnn = [r for r in f["ev"] if r["task"] == "cnn"]
+    if any(r["scheduler"] == "lrtuner" for r in cnn):
+        names = list(dict.fromkeys(r["scheduler"] for r in cnn))
+        on_cnn = _ranks_with_ci(group_by(cnn, lambda r: r["task"]), names)
+        top = min(names, key=lambda n: on_cnn[n][0])
+        text += (
+            f" LRTuner's look-ahead needs an eager training loop, so it ran on the PyTorch CNN only: rank "
+            f"{_rank(on_cnn['lrtuner'])} of {len(names)} there (best: `{top}` {_rank(on_cnn[top])})."
         )
     return text
 
@@ -227,12 +272,17 @@ def render(results: dict[str, Any], acc: dict[str, float]) -> str:
         f"{minutes:.0f} minutes on {meta['cpus']} CPU cores"
         + (f" shared with other jobs, load average {min(loads):.0f}-{max(loads):.0f}" if shared else "")
         + (f", {sum(meta['cpu_seconds'].values()) / 60:.0f} CPU-minutes" if meta.get("cpu_seconds") else "")
+        + "".join(
+            f", then {a['seconds'] / 60:.0f} more for the methods added with `--methods` ({', '.join(a['methods'])})"
+            for a in meta.get("added", [])
+        )
         + "; every run is in `results/runs.json`, all tables in "
         "[`results/report.md`](benchmarks/convergence/results/report.md); this section is generated from them "
         "by `python -m benchmarks.convergence.readme`):"
     )
     mini, f = _minibatch(runs)
-    bullets = [mini, _optimizers(f), _greedy(f), _paper(runs), _anneal(runs, acc)]
+    bullets = [mini, _optimizers(f), _greedy(f), _adaptive(f), _paper(runs), _anneal(runs, acc)]
+    bullets = [b for b in bullets if b]
     return "\n".join([intro, "", *bullets])
 
 

@@ -166,7 +166,12 @@ def write_report(path: str, sections: list[str], meta: dict[str, Any]) -> None:
             if meta.get("lm_schedule_arms") and len(meta["seconds"]) > 1
             else ""
         )
-        + ".",
+        + "."
+        + "".join(
+            f" Added later with `--methods {','.join(a['methods'])}`: {a['runs']} runs, {a['seconds']:.0f} s"
+            f" (CPU {a['cpu_seconds']:.0f} s)."
+            for a in meta.get("added", [])
+        ),
         "Losses are reported as they came: a run that diverged counts as +inf in every median; no run is dropped.",
         "Every run is seeded; on CPU a rerun reproduces `runs.json` exactly (only the wall times change).",
         "",

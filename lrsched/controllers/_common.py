@@ -3,12 +3,13 @@
 Each is a frozen dataclass inheriting :class:`PureController` and :class:`lrsched.controllers.Controller`; it
 implements ``_initial(lr) -> State`` (Python numbers) and ``_step(state, signals, xp) -> State`` written once
 against the array namespace ``xp`` (no Python ``if`` on values). The protocol's ``update`` reads the declared
-signals and picks ``xp``; this mixin adds ``init`` (the initial-LR check, ``like=`` casting).
+signals and picks ``xp``; this mixin adds ``init`` (the initial-LR check for numbers, ``like=`` casting).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, ClassVar
 
 from lrsched._core.backend import Namespace, namespace_for
@@ -52,12 +53,22 @@ class PureController:
 
     # -- protocol ------------------------------------------------------------
     def init(self, lr: Any = None, *, like: Any = None) -> Any:
-        """The state before the first update; ``like`` (NumPy/JAX array or torch tensor) sets backend and dtype."""
+        """The state before the first update; ``like`` (NumPy/JAX array or torch tensor) sets backend and dtype.
+
+        A number ``lr`` is range-checked; a scalar array (e.g. a traced starting LR under ``jax.vmap``, one run
+        per starting LR) is taken as is, since its value cannot be read while tracing; without ``like`` the state
+        then takes that array's backend and dtype.
+        """
         lr = getattr(self, "init_lr", None) if lr is None else lr
         if lr is None:
             raise ValueError(f"{self._owner}: no initial LR: pass init_lr= or lr= to init()")
-        lr = check_real(self._owner, "lr", lr, low=0.0)
-        self._check_lr(lr)
+        if isinstance(lr, numbers.Number) or not hasattr(lr, "shape"):  # a number (NumPy scalars too): checked
+            lr = check_real(self._owner, "lr", lr, low=0.0)
+            self._check_lr(lr)
+        elif tuple(lr.shape) != ():  # an array (NumPy, JAX, torch), maybe traced: passed through unchecked
+            raise ValueError(f"{self._owner}: lr must be a scalar, got an array of shape {tuple(lr.shape)}")
+        else:
+            like = lr if like is None else like  # a state of lr's backend, not Python numbers around an array
         state = self._initial(lr)
         return state if like is None else self._cast(state, like)
 
