@@ -34,6 +34,10 @@ START, END = "<!-- which-schedule:start -->", "<!-- which-schedule:end -->"
 _TOP = 4  # methods named in the minibatch bullet
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+
+
 def load_results(path: str = os.path.join(RESULTS, "runs.json")) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
@@ -273,7 +277,7 @@ def render(results: dict[str, Any], acc: dict[str, float]) -> str:
         + (f" shared with other jobs, load average {min(loads):.0f}-{max(loads):.0f}" if shared else "")
         + (f", {sum(meta['cpu_seconds'].values()) / 60:.0f} CPU-minutes" if meta.get("cpu_seconds") else "")
         + "".join(
-            f", then {a['seconds'] / 60:.0f} more for the methods added with `--methods` ({', '.join(a['methods'])})"
+            f", then {_duration(a['seconds'])} more for methods run alone with `--methods` ({', '.join(a['methods'])})"
             for a in meta.get("added", [])
         )
         + "; every run is in `results/runs.json`, all tables in "

@@ -168,7 +168,8 @@ def write_report(path: str, sections: list[str], meta: dict[str, Any]) -> None:
         )
         + "."
         + "".join(
-            f" Added later with `--methods {','.join(a['methods'])}`: {a['runs']} runs, {a['seconds']:.0f} s"
+            f" Run later with `--methods {','.join(a['methods'])}` (replacing their earlier records): {a['runs']} runs,"
+            f" {a['seconds']:.0f} s"
             f" (CPU {a['cpu_seconds']:.0f} s)."
             for a in meta.get("added", [])
         ),
