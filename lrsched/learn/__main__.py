@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     save(res, args.out, command)
     if not args.quiet:
         last = res.history[-1]["objective"]
-        print(f"\nwrote {args.out}: meta-objective {last:+.3f} vs the constant policy, {res.seconds:.0f} s", file=sys.stderr)
+        msg = f"\nwrote {args.out}: meta-objective {last:+.3f} vs the constant policy, {res.seconds:.0f} s"
+        print(msg, file=sys.stderr)
     if args.plot:
         os.environ.setdefault("MPLBACKEND", "Agg")
         import matplotlib.pyplot as plt
