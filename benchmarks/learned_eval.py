@@ -100,7 +100,7 @@ def run_learned_cnn(policy: LearnedLR) -> dict[str, Any]:
     class Learned(GreedyLRScheduler):  # train_cnn feeds the loss to GreedyLRScheduler instances only
         def __init__(self, opt: Any, lr: float) -> None:
             self.opt, self.sched = opt, LearnedScheduler(ctrl, lr)
-            self._set(lr)
+            self._set(self.sched.lr)  # the controller's first LR (its base schedule's warmup applies)
 
         def _set(self, lr: float) -> None:
             for group in self.opt.param_groups:
