@@ -31,13 +31,16 @@ CONTROLLERS = {
     "abel": lrsched.ABEL(init_lr=0.05, interval=2),
     "greedy": lrsched.GreedyLR(init_lr=0.05, patience=2, factor=0.5),
     "learned": lrsched.LearnedLR.default(),
+    # With a budget: the shipped policy's base schedule (warmup, final anneal) is in play on every adapter.
+    "learned_budget": lrsched.LearnedLR.default(budget=STEPS),
 }
 
 
 def _replay(controller: Any, lr0: float) -> list[float]:
     """SGD driven by ``lrsched.control``, with every declared signal computed here from its definition."""
     sched = lrsched.control(controller, lr=lr0)
-    w, lr, prev_w, prev_lr = np.zeros(5), lr0, None, None
+    # The first update uses the controller's initial LR (lr0, or lr0 times a base schedule's warmup).
+    w, lr, prev_w, prev_lr = np.zeros(5), float(sched.lr), None, None
     lrs = []
     for _ in range(STEPS):
         loss, g = _loss_and_grad(w)

@@ -51,6 +51,14 @@ def reference_lrs(ctrl: LearnedLR, lr0: float, losses: list[float]) -> list[floa
     h = ctrl.budget if known else ctrl.default_horizon
     af, am, asl = min(25 / h, 1.0), min(6.4 / h, 1.0), min(1.6 / h, 1.0)
     per_step = ctrl.max_change * 100 / h
+
+    def base(t: int) -> float:  # the documented base schedule, written out
+        if not known:
+            return 1.0
+        w = min(1.0, (t + 1) / (ctrl.warmup * h)) if ctrl.warmup else 1.0
+        a = min(1.0, max(0.0, (1 - t / h) / ctrl.anneal)) if ctrl.anneal else 1.0
+        return w * a
+
     lr, seen, dlr = lr0, 0, 0.0
     x0 = fast = mid = slow = var = best = 0.0
     out = []
@@ -85,7 +93,7 @@ def reference_lrs(ctrl: LearnedLR, lr0: float, losses: list[float]) -> list[floa
         new = min(max(new, lr0 * ctrl.min_scale), lr0 * ctrl.max_scale)
         dlr = dlr + af * (math.log(new / lr) / per_step - dlr)
         lr = new
-        out.append(lr)
+        out.append(lr * base(seen))
     return out
 
 
@@ -94,10 +102,31 @@ def test_python_path_matches_the_documented_formulas():
         (0, {"budget": 30}),
         (1, {"default_horizon": 50}),
         (2, {"max_change": 2.0, "max_scale": 2.0, "min_scale": 0.3}),
+        (3, {"budget": 30, "warmup": 0.1, "anneal": 0.3}),
+        (4, {"budget": 20, "anneal": 0.5}),  # the run outlasts the budget: the LR is 0 after it
+        (5, {"warmup": 0.2, "anneal": 0.2}),  # no budget: no base schedule
     )
     for seed, kw in cases:
         ctrl = random_policy(seed, **kw)
         np.testing.assert_allclose(python_lrs(ctrl, 0.1, LOSSES), reference_lrs(ctrl, 0.1, LOSSES), rtol=1e-12)
+
+
+def test_base_schedule_shapes_the_applied_lr():
+    # A zero output layer keeps the policy's LR at lr0: the applied LR is lr0 times the base itself.
+    zero = dataclasses.replace(random_policy(10), w2=(0.0,) * 6, b2=0.0)
+    ctrl = dataclasses.replace(zero, budget=100, warmup=0.05, anneal=0.2)
+    s = ctrl.init(2.0)
+    lrs = [s.lr]
+    for _ in range(99):
+        s = ctrl.update(s, 1.0)
+        lrs.append(s.lr)
+    t = np.arange(100)
+    expected = 2.0 * np.minimum(1, (t + 1) / 5) * np.clip((1 - t / 100) / 0.2, 0, 1)
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert s.ctl == 2.0 and lrs[4] == 2.0 and lrs[79] == 2.0 and lrs[99] == pytest.approx(0.1)
+    # Without a budget the base is 1.
+    free = dataclasses.replace(zero, warmup=0.05, anneal=0.2)
+    assert python_lrs(free, 2.0, [1.0] * 50) == [2.0] * 50
 
 
 def test_bounds_hold_and_nonfinite_halves():
@@ -110,7 +139,7 @@ def test_bounds_hold_and_nonfinite_halves():
 
 def test_numpy_and_torch_float64_match_python():
     torch = pytest.importorskip("torch")
-    ctrl = random_policy(5, budget=25)
+    ctrl = random_policy(5, budget=25, warmup=0.1, anneal=0.3)
     ref = python_lrs(ctrl, 0.1, LOSSES)
     s = ctrl.init(0.1, like=np.zeros((), np.float64))
     t = ctrl.init(0.1, like=torch.zeros((), dtype=torch.float64))
@@ -131,7 +160,7 @@ def test_numpy_and_torch_float64_match_python():
 
 
 def test_jax_jit_vmap_scan_match_python_within_float32():
-    ctrl = random_policy(6, budget=40)
+    ctrl = random_policy(6, budget=40, warmup=0.05, anneal=0.25)
     seqs = [LOSSES, [v * 3.0 + 0.1 for v in LOSSES[::-1]], [2.0] * len(LOSSES)]
     lr0s = [0.1, 0.02, 1.0]
     refs = np.array([python_lrs(ctrl, lr, seq) for lr, seq in zip(lr0s, seqs)])
@@ -162,7 +191,7 @@ def test_jax_jit_vmap_scan_match_python_within_float32():
 
 
 def test_config_round_trip_is_bit_for_bit():
-    ctrl = random_policy(7, budget=100, init_lr=0.05)
+    ctrl = random_policy(7, budget=100, init_lr=0.05, warmup=0.05, anneal=0.2)
     cfg = json.loads(json.dumps(ctrl.to_config()))
     back = lrsched.from_config(cfg)
     assert back == ctrl and hash(back) == hash(ctrl) and pickle.loads(pickle.dumps(ctrl)) == ctrl
@@ -171,7 +200,7 @@ def test_config_round_trip_is_bit_for_bit():
 
 
 def test_closure_state_dict_resumes_exactly():
-    ctrl = random_policy(8, budget=50)
+    ctrl = random_policy(8, budget=50, anneal=0.2)
     a = lrsched.learned(ctrl, lr=0.1)
     for v in LOSSES[:15]:
         a(v)
@@ -187,7 +216,9 @@ def test_default_policy_ships_and_steers():
     assert d.budget == 200 and len(d.b1) * (len(d.features) + 2) + 1 >= 100
     sched = lrsched.learned(lr=0.1, budget=200)
     lrs = [sched(1.0 / (1 + t)) for t in range(200)]
-    assert all(math.isfinite(v) and v > 0 for v in lrs)
+    # Positive within the budget; the shipped policy's base anneals to 0 at its end.
+    assert all(math.isfinite(v) and v > 0 for v in lrs[:-1])
+    assert (d.warmup, d.anneal) == (0.05, 0.5) and lrs[-1] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -206,6 +237,11 @@ def test_default_policy_ships_and_steers():
         ({"max_scale": 0.5}, ValueError, "need min_scale <= 1 <= max_scale"),
         ({"budget": 2.5}, TypeError, "budget must be a positive integer or None"),
         ({"init_lr": -1.0}, ValueError, "init_lr must be finite and > 0"),
+        ({"anneal": 1.0}, ValueError, r"anneal must be a fraction of the budget in \[0, 1\), got 1.0"),
+        ({"warmup": -0.1}, ValueError, r"warmup must be a fraction of the budget in \[0, 1\), got -0.1"),
+        ({"warmup": math.nan}, ValueError, "warmup must be a fraction"),
+        ({"anneal": "0.2"}, TypeError, "anneal must be a fraction of the budget"),
+        ({"warmup": 0.6, "anneal": 0.5}, ValueError, "need warmup \\+ anneal <= 1"),
     ],
 )
 def test_bad_configs_raise_clear_errors(change, error, match):
@@ -249,3 +285,16 @@ def test_user_task_and_bad_train_arguments():
     with pytest.raises(ValueError, match="unknown feature"):
         train(user_task(lambda k: jnp.zeros(2), lambda p, k: jnp.sum(p**2), lr=0.1), features=("x",))
     assert dataclasses.is_dataclass(LearnedState) is False and LearnedState._fields[0] == "lr"
+
+
+def test_meta_training_with_a_base_schedule_and_calibration():
+    from lrsched.learn import toy_tasks, train
+
+    kw = dict(iterations=2, pairs=4, validation=4, eval_every=1, seed=2, progress=False, hidden=3)
+    res = train(toy_tasks(steps=40), warmup=0.05, anneal=0.25, auc=0.0, calibrate=True, **kw)
+    assert (res.policy.warmup, res.policy.anneal) == (0.05, 0.25)
+    centre = res.settings["calibration"]["quadratic"]["sgd"]
+    assert any(abs(centre - 10**k) < 1e-9 for k in (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5))
+    assert res.history[0]["objective"] == 0.0
+    back = lrsched.from_config(json.loads(json.dumps(res.policy.to_config())))
+    assert back == res.policy

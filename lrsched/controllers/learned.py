@@ -11,7 +11,7 @@ and 60% of the run; 10, 40 and 160 steps when ``H = 256``):
 ==============  ==========================================================  =======
 feature         definition                                                   scale
 ==============  ==========================================================  =======
-``log_lr``      ``log(lr / lr0)``                                             1/3
+``log_lr``      ``log(lr / lr0)`` (the policy's own LR, before the base)        1/3
 ``slope_fast``  ``fast - mid`` (< 0 while the loss falls)                       3
 ``slope_slow``  ``mid - slow``                                                  3
 ``rel_start``   ``mid - x_0`` (progress since the first loss)                 1/3
@@ -29,6 +29,16 @@ The policy is a one-hidden-layer MLP, ``z = b2 + sum_j w2[j] tanh(b1[j] + sum_i 
     lr_{t+1} = clip(lr_t * exp(max_change * (100 / H) * tanh(z)), lr0 * min_scale, lr0 * max_scale)
 
 (``max_change``: the largest change of ``log lr`` over 1% of the run).
+
+**Budget-aware base.** With a known budget the LR applied at update ``t`` (0-based) is the policy's LR
+times a fixed base schedule of ``u = t / H`` (``warmup`` and ``anneal`` are fractions of the run)::
+
+    base(t) = min(1, (t + 1) / (warmup * H)) * clip((1 - u) / anneal, 0, 1)
+
+(a factor is 1 when its fraction is 0): a linear warmup and a linear anneal to 0 over the last
+``anneal`` of the run, the shape of a warmup-stable-decay schedule. The final anneal then comes for
+free and the policy only has to correct a mis-set LR and react to stalls. Without a known budget the
+base is 1. The policy's features see its own LR (``lr / base``), not the applied one.
 
 A non-finite loss leaves the EMAs alone and halves the LR. Losses are taken as positive (values
 below 1e-30 count as 1e-30). ``step`` counts updates (one per optimizer step).
@@ -59,7 +69,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from lrsched._core.backend import Namespace, namespace_for
+from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.validate import is_number, shown
 from lrsched.controllers.closure import Control, control
 from lrsched.controllers.protocol import Controller, register_controller
@@ -91,13 +101,13 @@ FEATURES: tuple[str, ...] = tuple(FEATURE_SCALES)
 _RATES = (25.0, 6.4, 1.6)  # EMA rates per step, times the horizon H
 _TINY = 1e-30
 _NONFINITE_FACTOR = 0.5
-_FLOAT_FIELDS = ("lr", "lr0", "horizon", "known", "loss0", "fast", "mid", "slow", "var", "best", "dlr")
+_FLOAT_FIELDS = ("lr", "lr0", "horizon", "known", "loss0", "fast", "mid", "slow", "var", "best", "dlr", "ctl")
 
 
 class LearnedState(NamedTuple):
     """The controller's state: numbers (or arrays of one backend; a JAX pytree)."""
 
-    lr: Any  #: the LR for the next update
+    lr: Any  #: the LR for the next update (the policy's LR ``ctl`` times the base schedule)
     step: Any  #: updates so far
     lr0: Any  #: the initial LR (the policy sees ``lr / lr0``)
     horizon: Any  #: the run's length H in updates: the budget, or ``default_horizon`` when unknown
@@ -109,6 +119,7 @@ class LearnedState(NamedTuple):
     var: Any  #: EMA of the squared deviation from ``fast``
     best: Any  #: lowest ``mid`` so far
     dlr: Any  #: EMA of the applied change of log lr
+    ctl: Any  #: the policy's own LR, before the base schedule
 
 
 def _tanh(z: Any, xp: Namespace) -> Any:
@@ -120,7 +131,7 @@ def features_of(state: LearnedState, xp: Namespace) -> dict[str, Any]:
     """Every feature (unscaled) of a state whose EMAs hold the latest loss."""
     frac = xp.minimum(state.step / state.horizon, 1.0)
     return {
-        "log_lr": xp.log(state.lr / state.lr0),
+        "log_lr": xp.log(state.ctl / state.lr0),
         "slope_fast": state.fast - state.mid,
         "slope_slow": state.mid - state.slow,
         "rel_start": state.mid - state.loss0,
@@ -130,6 +141,22 @@ def features_of(state: LearnedState, xp: Namespace) -> dict[str, Any]:
         "has_budget": state.known,
         "lr_change": state.dlr,
     }
+
+
+def base_factor(step: Any, horizon: Any, known: Any, schedule: tuple[float, float], xp: Namespace) -> Any:
+    """The base schedule at update ``step``: ``min(1, (step+1)/(warmup H)) * clip((1 - step/H)/anneal, 0, 1)``.
+
+    ``schedule`` = ``(warmup, anneal)``, fractions of the run (static numbers); 1 where the budget is unknown.
+    """
+    warmup, anneal = schedule
+    factor: Any = 1.0
+    if warmup > 0:
+        factor = xp.minimum((step + 1.0) / (warmup * horizon), 1.0)
+    if anneal > 0:
+        factor = factor * xp.minimum(xp.maximum((1.0 - step / horizon) / anneal, 0.0), 1.0)
+    if warmup > 0 or anneal > 0:
+        factor = xp.where(known > 0.5, factor, 1.0)
+    return factor
 
 
 def mlp(inputs: Sequence[Any], w1: Any, b1: Any, w2: Any, b2: Any, xp: Namespace) -> Any:
@@ -152,11 +179,12 @@ def policy_step(
     max_change: float,
     log_bounds: tuple[float, float],
     xp: Namespace,
+    schedule: tuple[float, float] = (0.0, 0.0),
 ) -> LearnedState:
     """One update of the learned controller: the single rule, shared by :class:`LearnedLR` and meta-training.
 
     ``net`` = ``(w1, b1, w2, b2)``: nested sequences of numbers or arrays (traced, when meta-training).
-    ``log_bounds``: ``(log min_scale, log max_scale)``.
+    ``log_bounds``: ``(log min_scale, log max_scale)``. ``schedule``: ``(warmup, anneal)`` of the base.
     """
     finite = xp.isfinite(loss)
     x = xp.log(xp.maximum(xp.where(finite, loss, 1.0), _TINY))
@@ -186,16 +214,19 @@ def policy_step(
     per_step = max_change * 100.0 / state.horizon
     delta = xp.where(finite, per_step * _tanh(z, xp), math.log(_NONFINITE_FACTOR))
     lo, hi = log_bounds
-    log_rel = xp.minimum(xp.maximum(xp.log(state.lr / state.lr0) + delta, lo), hi)
-    lr = state.lr0 * xp.exp(log_rel)
-    applied = xp.log(lr / state.lr)
+    log_rel = xp.minimum(xp.maximum(xp.log(state.ctl / state.lr0) + delta, lo), hi)
+    ctl = state.lr0 * xp.exp(log_rel)
+    applied = xp.log(ctl / state.ctl)
     dlr = state.dlr + a_fast * (applied / per_step - state.dlr)
-    return seen._replace(lr=lr, dlr=dlr)
+    lr = ctl * base_factor(step, state.horizon, state.known, schedule, xp)
+    return seen._replace(lr=lr, dlr=dlr, ctl=ctl)
 
 
-def initial_state(lr: Any, horizon: float, known: bool) -> LearnedState:
+def initial_state(lr: Any, horizon: float, known: bool, schedule: tuple[float, float] = (0.0, 0.0)) -> LearnedState:
     """The state before the first loss, in Python numbers (``lr`` may be an array)."""
-    return LearnedState(lr, 0, lr, float(horizon), 1.0 if known else 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    k = 1.0 if known else 0.0
+    first = lr * base_factor(0, float(horizon), k, schedule, PYTHON) if any(schedule) and known else lr
+    return LearnedState(first, 0, lr, float(horizon), k, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, lr)
 
 
 def _cast(state: LearnedState, like: Any) -> LearnedState:
@@ -251,6 +282,8 @@ class LearnedLR(Controller):
         init_lr: the initial LR ``lr0`` (or pass ``init(lr=...)``).
         budget: the number of updates of the run, if known (the ``budget`` feature); ``None``: unknown.
         default_horizon: the time scale ``H`` (in updates) assumed when no budget is known.
+        warmup, anneal: the base schedule's linear warmup and final linear anneal to 0, as fractions of a
+            known budget (0: none; ``warmup + anneal <= 1``); see the module docstring.
 
     Use :meth:`default` for the shipped policy and ``lrsched.learn.train`` to train your own.
     """
@@ -266,6 +299,8 @@ class LearnedLR(Controller):
     init_lr: float | None = None
     budget: int | None = None
     default_horizon: int = 1000
+    warmup: float = 0.0
+    anneal: float = 0.0
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -303,6 +338,15 @@ class LearnedLR(Controller):
         if isinstance(self.default_horizon, bool) or not isinstance(self.default_horizon, int):
             raise TypeError(f"{_OWNER}: default_horizon must be a positive integer, got {shown(self.default_horizon)}")
         put(self, "default_horizon", _positive("default_horizon", self.default_horizon))
+        for name in ("warmup", "anneal"):
+            value = getattr(self, name)
+            if not is_number(value):
+                raise TypeError(f"{_OWNER}: {name} must be a fraction of the budget in [0, 1), got {shown(value)}")
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{_OWNER}: {name} must be a fraction of the budget in [0, 1), got {value!r}")
+            put(self, name, float(value))
+        if self.warmup + self.anneal > 1.0:
+            raise ValueError(f"{_OWNER}: need warmup + anneal <= 1, got warmup={self.warmup!r}, anneal={self.anneal!r}")
 
     # -- construction ------------------------------------------------------------
     @classmethod
@@ -336,15 +380,19 @@ class LearnedLR(Controller):
             lr = _positive("lr", lr)
         elif like is None:
             like = lr
-        state = initial_state(lr, self.budget or self.default_horizon, self.budget is not None)
+        state = initial_state(lr, self.budget or self.default_horizon, self.budget is not None, self.schedule)
         return state if like is None else _cast(state, like)
 
     def rule(self, state: LearnedState, signals: dict[str, Any], xp: Namespace) -> LearnedState:
         """One policy step on the loss (the protocol's ``update`` reads the signal and picks ``xp``)."""
-        return policy_step(state, signals["loss"], *self._static(), xp)
+        return policy_step(
+            state, signals["loss"], self.net, self.features, self.max_change, self.log_bounds, xp, self.schedule
+        )
 
-    def _static(self) -> tuple[tuple[Any, Any, Any, Any], tuple[str, ...], float, tuple[float, float]]:
-        return self.net, self.features, self.max_change, self.log_bounds
+    @property
+    def schedule(self) -> tuple[float, float]:
+        """``(warmup, anneal)`` of the base schedule."""
+        return self.warmup, self.anneal
 
     # -- config --------------------------------------------------------------------
     def to_config(self) -> dict[str, Any]:
@@ -362,6 +410,8 @@ class LearnedLR(Controller):
             "init_lr": self.init_lr,
             "budget": self.budget,
             "default_horizon": self.default_horizon,
+            "warmup": self.warmup,
+            "anneal": self.anneal,
         }
 
     @classmethod

@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--steps", type=int, default=256, help="updates per inner training run")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--eval-every", type=int, default=10)
+    tr.add_argument("--warmup", type=float, default=0.0, help="base schedule: linear warmup, fraction of the run")
+    tr.add_argument("--anneal", type=float, default=0.0, help="base schedule: final linear anneal to 0, fraction")
+    tr.add_argument("--auc", type=float, default=0.2, help="weight of the mean log loss over the whole run")
+    tr.add_argument("--tail", type=float, default=0.1, help="final-loss term: mean over this fraction at the end")
+    tr.add_argument("--calibrate", action="store_true", help="centre starting LRs on the base schedule's best LR")
+    tr.add_argument("--deep", action="store_true", help="add the deep_mlp family (ReLU nets that stall)")
     tr.add_argument("--toy", action="store_true", help="the one-family toy distribution (seconds; for trials)")
     tr.add_argument("--plot", default=None, help="PNG of the meta-objective curve (needs matplotlib)")
     tr.add_argument("--quiet", action="store_true")
@@ -36,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from lrsched.learn import save
     from lrsched.learn.tasks import default_tasks, toy_tasks
 
-    tasks = toy_tasks(args.steps) if args.toy else default_tasks(args.steps)
+    tasks = toy_tasks(args.steps) if args.toy else default_tasks(args.steps, deep=args.deep)
     res = train(
         tasks,
         iterations=args.iterations,
@@ -46,13 +52,19 @@ def main(argv: list[str] | None = None) -> int:
         hidden=args.hidden,
         seed=args.seed,
         eval_every=args.eval_every,
+        warmup=args.warmup,
+        anneal=args.anneal,
+        auc=args.auc,
+        tail=args.tail,
+        calibrate=args.calibrate,
         progress=not args.quiet,
     )
     command = "python -m lrsched.learn " + " ".join(shlex.quote(a) for a in argv)
     save(res, args.out, command)
     if not args.quiet:
         last = res.history[-1]["objective"]
-        print(f"\nwrote {args.out}: meta-objective {last:+.3f} vs constant LR, {res.seconds:.0f} s", file=sys.stderr)
+        msg = f"\nwrote {args.out}: meta-objective {last:+.3f} vs the constant policy, {res.seconds:.0f} s"
+        print(msg, file=sys.stderr)
     if args.plot:
         os.environ.setdefault("MPLBACKEND", "Agg")
         import matplotlib.pyplot as plt

@@ -2,14 +2,17 @@
 
 One *inner run* trains a problem drawn from a :class:`~lrsched.learn.tasks.Task` for ``task.steps``
 updates (Adam or SGD; the LR is the policy's, updated after every step by the very rule
-:func:`lrsched.controllers.learned.policy_step` that ``LearnedLR.update`` runs), starting from
-``nominal_lr * 10**U(-1, 1)``; the budget is known to the policy in 80% of the runs. Its score,
-normalised per run by the first loss, is::
+:func:`lrsched.controllers.learned.policy_step` that ``LearnedLR.update`` runs, base schedule included),
+starting from ``nominal_lr * c * 10**U(-1, 1)``; the budget is known to the policy in 80% of the runs.
+``c`` is 1, or with ``calibrate=True`` the *calibrated centre* of the family and optimizer: the
+multiplier in ``10**{-1.5, -1, ..., 1.5}`` with which the base schedule alone (the constant policy)
+reaches the lowest median score on problems of its own; so a start at ``x 1`` means "the LR a tuned
+base schedule would use", as on the held-out benchmark. Its score, normalised per run by the first loss, is::
 
     r_t = min(log(loss_t / loss_0), 3)   (3 where the loss is not finite: a diverged run)
-    score = 0.8 * mean(r_t over the last 10% of steps) + 0.2 * mean(r_t over all steps)
+    score = (1 - auc) * mean(r_t over the last ``tail`` of the steps) + auc * mean(r_t over all steps)
 
-(final loss, plus a little area under the curve). Lower is better.
+(final loss, plus ``auc`` of the area under the curve; defaults 0.1 and 0.2). Lower is better.
 
 One *meta-iteration* draws ``pairs`` perturbations ``eps_k ~ N(0, I)`` of the flat weight vector
 ``theta`` and, per family, ``pairs`` problems; pair ``k`` runs problem ``k`` at ``theta + sigma eps_k``
@@ -22,8 +25,9 @@ from ``seed``, so a run is reproducible on the same machine and JAX version.
 
 The *meta-objective* reported every ``eval_every`` iterations is the mean score of ``theta`` on a
 fixed validation set (per family ``validation`` problems drawn from the same distribution, starting
-LRs spread evenly over ``nominal * [1/10, 10]``, budget known), minus the same for a constant LR (the
-initial policy): below 0 means better than keeping the starting LR. The weights with the best
+LRs spread evenly over ``nominal * c * [1/10, 10]``, budget known), minus the same for a constant policy
+(the initial one: the base schedule alone): below 0 means better than following the base schedule from
+the starting LR. The weights with the best
 meta-objective are returned (the ES iterate itself is noisy).
 """
 
@@ -40,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrsched._core.backend import namespace_for
-from lrsched.controllers.learned import FEATURES, LearnedLR, LearnedState, policy_step
+from lrsched.controllers.learned import FEATURES, LearnedLR, LearnedState, base_factor, policy_step
 from lrsched.learn.tasks import Task
 
 __all__ = ["TrainResult", "train", "unflatten"]
@@ -82,7 +86,15 @@ def _initial_theta(key: Any, n_features: int, hidden: int) -> Any:
 
 
 def _inner(
-    task: Task, features: tuple[str, ...], hidden: int, max_change: float, log_bounds: Any, default_horizon: int
+    task: Task,
+    features: tuple[str, ...],
+    hidden: int,
+    max_change: float,
+    log_bounds: Any,
+    default_horizon: int,
+    schedule: tuple[float, float] = (0.0, 0.0),
+    auc: float = 0.2,
+    tail: float = 0.1,
 ) -> Callable:
     """``score(theta, key, lr_mult, horizon, use_adam)`` of one inner run (unbatched)."""
     xp = namespace_for(jnp.zeros(()))
@@ -100,7 +112,10 @@ def _inner(
         f32 = jnp.float32
         known = horizon > 0
         h = jnp.where(known, horizon, default_horizon).astype(f32)
-        state = LearnedState(lr0, jnp.int32(0), lr0, h, known.astype(f32), *(f32(0.0) for _ in range(7)))
+        kf = known.astype(f32)
+        first = lr0 * base_factor(jnp.int32(0), h, kf, schedule, xp)
+        z = f32(0.0)
+        state = LearnedState(first, jnp.int32(0), lr0, h, kf, z, z, z, z, z, z, z, lr0)
         net = unflatten(theta, n_features, hidden)
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
 
@@ -119,7 +134,7 @@ def _inner(
             p = jax.tree_util.tree_map(lambda a, b: a - st.lr * b, p, d)
             if task.project is not None:
                 p = task.project(p)
-            st = policy_step(st, loss, net, features, max_change, log_bounds, xp)
+            st = policy_step(st, loss, net, features, max_change, log_bounds, xp, schedule)
             return (p, m, v, st), loss
 
         xs = (jnp.arange(steps, dtype=jnp.float32), jax.random.split(k_run, steps))
@@ -127,8 +142,8 @@ def _inner(
         logs = jnp.log(jnp.maximum(losses, 1e-30))
         r = jnp.clip(logs - logs[0], -30.0, _CAP)
         r = jnp.where(jnp.isfinite(losses) & jnp.isfinite(logs[0]), r, _CAP)
-        tail = max(1, steps // 10)
-        return 0.8 * jnp.mean(r[-tail:]) + 0.2 * jnp.mean(r)
+        n_tail = max(1, round(steps * tail))
+        return (1.0 - auc) * jnp.mean(r[-n_tail:]) + auc * jnp.mean(r)
 
     return score
 
@@ -148,6 +163,44 @@ def _draws(key: Any, n: int, task: Task, spread: bool = False, known: float = 0.
     return jax.random.split(k[0], n), mult, horizon, use_adam
 
 
+_CALIBRATION = tuple(10.0 ** (0.5 * k) for k in range(-3, 4))  # 10^-1.5 ... 10^1.5, half-decade steps
+
+
+def _adam_flags(task: Task, use_adam: Any) -> Any:
+    """Which runs use Adam (the draw's flag where the family mixes optimizers)."""
+    if task.optimizer == "mixed":
+        return use_adam
+    return jnp.full(use_adam.shape, task.optimizer == "adam")
+
+
+def _calibrate(run: Callable, task: Task, key: Any, n: int, theta: Any) -> tuple[float, float]:
+    """The best LR multipliers ``(adam, sgd)`` of the base schedule alone on ``n`` problems of ``task``.
+
+    ``theta`` is the constant policy (zero output layer): the runs follow the base schedule from
+    ``nominal * c``; per optimizer the ``c`` of :data:`_CALIBRATION` with the lowest median score wins.
+    """
+    keys, _, _, use_adam = _draws(key, n, task)
+    horizon = jnp.full((n,), float(task.steps))
+    thetas = jnp.broadcast_to(theta, (n, theta.shape[0]))
+    scores = np.stack([np.asarray(run(thetas, keys, jnp.full((n,), c), horizon, use_adam)) for c in _CALIBRATION])
+    scores = np.where(np.isfinite(scores), scores, _CAP)
+    adam = np.asarray(_adam_flags(task, use_adam))
+    out = []
+    for group in (adam, ~adam):
+        if not group.any():
+            out.append(1.0)
+            continue
+        med = np.median(scores[:, group], axis=1)
+        out.append(float(_CALIBRATION[int(np.argmin(med))]))
+    return out[0], out[1]
+
+
+def _centred(draws: tuple[Any, ...], task: Task, centre: tuple[float, float]) -> tuple[Any, ...]:
+    """``draws`` with each run's LR multiplier times its optimizer's calibrated centre."""
+    keys, mult, horizon, use_adam = draws
+    return keys, mult * jnp.where(_adam_flags(task, use_adam), centre[0], centre[1]), horizon, use_adam
+
+
 def train(
     tasks: Mapping[str, Task] | list[Task] | Task | None = None,
     *,
@@ -164,6 +217,11 @@ def train(
     seed: int = 0,
     validation: int = 8,
     eval_every: int = 10,
+    warmup: float = 0.0,
+    anneal: float = 0.0,
+    auc: float = 0.2,
+    tail: float = 0.1,
+    calibrate: bool = False,
     progress: bool = True,
     callback: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
@@ -205,6 +263,8 @@ def train(
         min_scale=min_scale,
         max_scale=max_scale,
         default_horizon=default_horizon,
+        warmup=warmup,
+        anneal=anneal,
     )
     features = template.features
     nf = len(features)
@@ -214,7 +274,10 @@ def train(
     runners = [
         jax.jit(
             jax.vmap(
-                _inner(t, features, hidden, max_change, template.log_bounds, default_horizon), in_axes=(0, 0, 0, 0, 0)
+                _inner(
+                    t, features, hidden, max_change, template.log_bounds, default_horizon, template.schedule, auc, tail
+                ),
+                in_axes=(0, 0, 0, 0, 0),
             )
         )
         for t in family
@@ -226,6 +289,16 @@ def train(
         for i, t in enumerate(family)
     ]
     val_draws = [tuple(jnp.resize(a, (n_val, *a.shape[1:])) for a in d) for d in val_draws]
+    # Calibration (optional): per family and optimizer, centre the starting LRs on the base schedule's best LR,
+    # found on problems of their own (fold 3), so that "x 1" means "the LR a tuned base schedule would use".
+    centres = [(1.0, 1.0)] * len(family)
+    if calibrate:
+        zero = jnp.zeros_like(theta)
+        centres = [
+            _calibrate(run, t, jax.random.fold_in(jax.random.fold_in(key, 3), i), n_val, zero)
+            for i, (run, t) in enumerate(zip(runners, family))
+        ]
+        val_draws = [_centred(d, t, c) for d, t, c in zip(val_draws, family, centres)]
 
     def validate(th: Any) -> float:
         scores = []
@@ -247,7 +320,7 @@ def train(
             weights = jnp.zeros(pairs)
             mean_score = 0.0
             for i, (run, task) in enumerate(zip(runners, family)):
-                draws = _draws(jax.random.fold_in(k_it, i + 1), pairs, task)
+                draws = _centred(_draws(jax.random.fold_in(k_it, i + 1), pairs, task), task, centres[i])
                 both = tuple(jnp.concatenate([a, a]) for a in draws)
                 s = run(thetas, *both)
                 s = jnp.where(jnp.isfinite(s), s, _CAP)
@@ -279,6 +352,8 @@ def train(
         min_scale=min_scale,
         max_scale=max_scale,
         default_horizon=default_horizon,
+        warmup=warmup,
+        anneal=anneal,
     )
     settings = dict(
         iterations=iterations,
@@ -290,5 +365,10 @@ def train(
         validation=validation,
         tasks=[t.name for t in family],
         steps={t.name: t.steps for t in family},
+        warmup=warmup,
+        anneal=anneal,
+        auc=auc,
+        tail=tail,
+        calibration={t.name: {"adam": c[0], "sgd": c[1]} for t, c in zip(family, centres)} if calibrate else None,
     )
     return TrainResult(policy, history, time.perf_counter() - t0, settings)

@@ -17,6 +17,9 @@ Families (:func:`default_tasks`):
   decades, label noise 0.01..1, minibatches of 4..64 rows;
 * ``softmax``: 4-class softmax regression on labels drawn from a random teacher (temperature 1..10);
 * ``mlp``: a 16-32-4 ReLU network on labels of a random teacher network (Adam);
+* ``deep_mlp``: a 16-64-64-4 ReLU network (He initialisation, Adam) on the same kind of teacher labels;
+  at the high end of its starting LRs its ReLUs die and the loss stalls near its initial value, the
+  failure a controller must notice (only in ``default_tasks(deep=True)``);
 * ``nmf``: stochastic non-negative factorisation (rank 4) of a 64 x 32 non-negative matrix with
   noise, projected SGD on minibatches of rows (the setting of the first learned LR schedulers).
 
@@ -192,6 +195,26 @@ def _mlp_loss(p: Any, d: Any, key: Any) -> Any:
     return _xent(h @ p["w2"] + p["b2"], d["y"][idx], wt)
 
 
+def _deep_sample(key: Any) -> tuple[Any, Any, Any]:
+    k = jax.random.split(key, 4)
+    params = {
+        "w1": jax.random.normal(k[0], (_DIM, 64)) * jnp.sqrt(2.0 / _DIM),
+        "b1": jnp.zeros(64),
+        "w2": jax.random.normal(k[1], (64, 64)) * jnp.sqrt(2.0 / 64),
+        "b2": jnp.zeros(64),
+        "w3": jax.random.normal(k[2], (64, _CLASSES)) / 8.0,
+        "b3": jnp.zeros(_CLASSES),
+    }
+    return params, _teacher_data(k[3], deep=True), jnp.float32(0.1)
+
+
+def _deep_loss(p: Any, d: Any, key: Any) -> Any:
+    idx, wt = _batch(key, d["b"])
+    h = jnp.maximum(d["x"][idx] @ p["w1"] + p["b1"], 0.0)
+    h = jnp.maximum(h @ p["w2"] + p["b2"], 0.0)
+    return _xent(h @ p["w3"] + p["b3"], d["y"][idx], wt)
+
+
 # -- stochastic NMF -------------------------------------------------------------------------------
 _NR, _NC, _RANK, _NB = 64, 32, 4, 16
 
@@ -219,9 +242,10 @@ def _nonneg(p: Any) -> Any:
     return jax.tree_util.tree_map(lambda a: jnp.maximum(a, 0.0), p)
 
 
-def default_tasks(steps: int = 256) -> dict[str, Task]:
-    """The five families meta-training draws from (see the module docstring)."""
-    return {
+def default_tasks(steps: int = 256, deep: bool = False) -> dict[str, Task]:
+    """The families meta-training draws from (see the module docstring); ``deep`` adds ``deep_mlp``."""
+    extra = {"deep_mlp": Task("deep_mlp", _deep_sample, _deep_loss, "adam", None, steps, 0.003)} if deep else {}
+    return extra | {
         "quadratic": Task("quadratic", _quadratic_sample, _quadratic_loss, "mixed", None, steps, 0.05),
         "least_squares": Task("least_squares", _ls_sample, _ls_loss, "mixed", None, steps, 0.03),
         "softmax": Task("softmax", _softmax_sample, _softmax_loss, "mixed", None, steps, 0.05),

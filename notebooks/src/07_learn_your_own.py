@@ -8,7 +8,9 @@
 # like `lrsched.greedy(...)`; `lrsched.LearnedLR.default()` is the pure value (`init`/`update`, jit/vmap/scan).
 #
 # The shipped policy was meta-trained by evolution strategies on random small problems (quadratics,
-# least squares, softmax regression, MLPs, NMF). A team that trains similar models again and again can
+# least squares, softmax regression, MLPs, NMF); with a known budget it multiplies a base schedule
+# (5% warmup, linear anneal to 0 over the last half; `warmup=`/`anneal=` in its config), and the
+# network only corrects the LR on top of it. A team that trains similar models again and again can
 # instead train a policy **on its own task**: `lrsched.learn.user_task(init, loss, lr)` and
 # `lrsched.learn.train(...)`. This notebook does that for a softmax regression on a random half of
 # scikit-learn's digits, and tests the result on runs it never saw (the other half, new seeds).
