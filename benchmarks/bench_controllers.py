@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_controllers.py [--quick] [--out benchmarks/results/controllers.md]``
 
-1. One eager ``update`` on Python numbers (the stateful-closure path).
+1. One eager ``update`` of the pure core on Python numbers (the closure compiled from it is faster).
 2. One jitted training step of the medium MLP of ``bench_adapters.py`` (784-512-512-10, batch 256, Adam): a
    constant LR vs ``lrsched.adapters.optax.controlled(optax.scale_by_adam(), controller)``, which computes the
    controller's declared signals in the step and updates it.
