@@ -219,7 +219,8 @@ multiplicative (normalised) rule with beta = 0.02 (at most 2% LR change per step
 value for it). "abel" = `lrsched.ABEL(factor=0.1, interval=37, total_steps=steps)`: x0.1 when the weight
 norm, sampled once per epoch (37 updates) as in the paper, bounces, plus the paper's final x0.1 at 85% of the
 budget. "taso" = `lrsched.taso(peak, steps)` at the library's defaults (the authors' code's plain logistic from the
-peak to 0, centred at 50% of the budget, steepness 20: 99% of the peak at 25%, 0.7% at 75%). "eigencurve" = `lrsched.eigencurve` with lr(0) = the peak and
+peak to 0, centred at 50% of the budget, steepness 20: 99% of the peak at 25%, 0.7% at 75%).
+"eigencurve" = `lrsched.eigencurve` with lr(0) = the peak and
 phases from `eigencurve_phases` for a spectrum fixed a priori, not estimated on the tasks: the skewed power
 law the paper analyses, lambda_i = L i^-2 for i = 1..100 (condition number 10^4); over 1,200 steps this keeps
 96% of the peak at 25% of the budget, 86% at half, 51% at 75%, 2% at the end. "lrtuner" = `lrsched.LRTuner`
