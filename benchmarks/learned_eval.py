@@ -257,17 +257,15 @@ def _g(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _plot(results: dict[str, Any], path: str) -> None:
+def lr_panels(panels: dict[str, list[tuple[Any, Any, dict[str, Any]]]], path: str, width: float = 4.5) -> None:
+    """One log-scale LR panel per task: ``panels[task] = [(steps or None, lrs, plot keywords), ...]``."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 3.2))
-    for ax, (name, r) in zip(np.atleast_1d(axes), results.items()):
-        for i, m in enumerate(MULTS):
-            ax.plot(np.median(r["lr"][i], axis=0), lw=1, label=f"learned, start x{m:.2g}")
-        curve = r["suite"][r["best"]]["lr_curve"]  # thinned in runs.json
-        steps = r["lr"].shape[-1]
-        ax.plot(np.linspace(0, steps, len(curve), endpoint=False), curve, "k--", lw=1.5, label=f"tuned {r['best']}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 3.2))
+    for ax, (name, lines) in zip(np.atleast_1d(axes), panels.items()):
+        for x, y, style in lines:
+            ax.plot(*((y,) if x is None else (x, y)), **style)
         ax.set_yscale("log")
         ax.set_title(name)
         ax.set_xlabel("step")
@@ -275,6 +273,18 @@ def _plot(results: dict[str, Any], path: str) -> None:
     np.atleast_1d(axes)[0].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+
+
+def _plot(results: dict[str, Any], path: str) -> None:
+    panels = {}
+    for name, r in results.items():
+        lines = [(None, np.median(r["lr"][i], axis=0), {"lw": 1, "label": f"learned, start x{m:.2g}"})
+                 for i, m in enumerate(MULTS)]  # fmt: skip
+        curve = r["suite"][r["best"]]["lr_curve"]  # thinned in runs.json
+        steps = np.linspace(0, r["lr"].shape[-1], len(curve), endpoint=False)
+        lines.append((steps, curve, {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {r['best']}"}))
+        panels[name] = lines
+    lr_panels(panels, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
+from benchmarks.learned_eval import lr_panels
 from benchmarks.learned_tasks import FRESH, FreshTask
 from lrsched.controllers.learned import LearnedLR
 
@@ -218,23 +219,16 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
 
 
 def plot(results: dict[str, dict[str, Any]], path: str) -> None:
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.2))
-    for ax, (name, r) in zip(np.atleast_1d(axes), results.items()):
+    panels = {}
+    for name, r in results.items():
+        lines = []
         for k in MULTS:
             lrs = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == "learned" and x["mult"] == k])
-            ax.plot(np.median(lrs, axis=0), lw=1, label=f"learned, start x{k:.2g}")
+            lines.append((None, np.median(lrs, axis=0), {"lw": 1, "label": f"learned, start x{k:.2g}"}))
         best = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == r["best"] and x["mult"] == 1.0])
-        ax.plot(best[0], "k--", lw=1.5, label=f"tuned {r['best']}")
-        ax.set_yscale("log")
-        ax.set_title(name)
-        ax.set_xlabel("step")
-    np.atleast_1d(axes)[0].set_ylabel("LR (median over seeds)")
-    np.atleast_1d(axes)[0].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+        lines.append((None, best[0], {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {r['best']}"}))
+        panels[name] = lines
+    lr_panels(panels, path, width=4.2)
 
 
 def main(argv: list[str] | None = None) -> int:
