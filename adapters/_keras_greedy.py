@@ -8,7 +8,7 @@ import keras
 
 from lrsched._core.config import from_config
 from lrsched._core.schedule import Schedule, as_schedule
-from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule
+from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule, track_multiplier
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
@@ -37,18 +37,6 @@ def take_over_learning_rate(optimizer: Any) -> Any:
     return current
 
 
-def _track(optimizer: Any, variable: Any, on: bool) -> None:
-    """JAX only: list ``variable`` among the optimizer's during ``fit`` so the jitted step reads it as state.
-
-    Elsewhere the compiled step reads the live variable. Off the list after ``fit``, the optimizer's saved
-    variables match those of one rebuilt from the config by ``load_model`` (the value travels in the config).
-    """
-    if keras.backend.backend() != "jax":
-        return
-    kept = [v for v in optimizer._variables if v is not variable]  # Keras' private list behind .variables
-    optimizer._variables[:] = [*kept, variable] if on else kept
-
-
 class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Set the optimizer's learning rate with a controller, from ``logs[monitor]`` after each batch or epoch.
 
@@ -67,8 +55,8 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     The LR is written to ``logs["learning_rate"]``. ``state_dict()`` / ``load_state_dict()`` (JSON data)
     checkpoint the callback with the model. A steered schedule saves itself: ``g`` and ``state_dict()`` are in
-    the ``.keras`` file (``load_model`` then trains on at ``base(t) * g``; on JAX, not from a checkpoint saved
-    during ``fit``, whose optimizer lists ``g`` among its variables). A float LR saves as a float.
+    the ``.keras`` file, also in one written during ``fit`` (``load_model`` then trains on at ``base(t) * g``, with
+    the optimizer's state). A float LR saves as a float.
     """
 
     def __init__(
@@ -116,7 +104,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             if self.base is not None and self.base != steered.schedule:
                 raise ValueError(f"{type(self).__name__}: base= given and the optimizer has another KerasSchedule")
             self.base = steered.schedule
-            _track(model.optimizer, steered.multiplier, True)
+            track_multiplier(model.optimizer, steered.multiplier, True)
             if steered is not before:
                 model.make_train_function(force=True)
         self._t = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
@@ -136,7 +124,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         steered = self._steered
         if steered is not None:
             steered.controller, steered.state_hook = self.state_dict(), None  # no reference to the callback kept
-            _track(self.model.optimizer, steered.multiplier, False)
+            track_multiplier(self.model.optimizer, steered.multiplier, False)
 
     def _controlled(self) -> Controller:
         return self.settings if self.base is None else Controlled(self.base, self.settings, self.start_step)

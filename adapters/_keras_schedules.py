@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import Any
 
 import keras
@@ -135,3 +136,30 @@ class SteeredSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type:
     def __repr__(self) -> str:
         g = float(keras.ops.convert_to_numpy(self.multiplier))
         return f"SteeredSchedule({self.schedule!r}, multiplier={g!r})"
+
+
+def track_multiplier(optimizer: Any, variable: Any, on: bool) -> None:
+    """JAX only: list ``variable`` among the optimizer's during ``fit`` so the jitted step reads it as state.
+
+    Elsewhere the compiled step reads the live variable. Off the list after ``fit``, and left out of what a
+    checkpoint saved during ``fit`` stores, the optimizer's saved variables match those of one rebuilt from the
+    config by ``load_model`` (the value travels in the config).
+    """
+    if keras.backend.backend() != "jax":
+        return
+    kept = [v for v in optimizer._variables if v is not variable]  # Keras' private list behind .variables
+    optimizer._variables[:] = [*kept, variable] if on else kept
+    if on:  # a checkpoint saved during fit leaves g out too (its value travels in the schedule's config)
+        object.__setattr__(optimizer, "save_own_variables", partial(_save_without, optimizer, variable))
+    else:
+        optimizer.__dict__.pop("save_own_variables", None)
+
+
+def _save_without(optimizer: Any, variable: Any, store: Any) -> None:
+    """``optimizer.save_own_variables(store)`` with ``variable`` off its list for the call."""
+    listed = optimizer._variables[:]
+    optimizer._variables[:] = [v for v in listed if v is not variable]
+    try:
+        type(optimizer).save_own_variables(optimizer, store)
+    finally:
+        optimizer._variables[:] = listed

@@ -227,6 +227,28 @@ def _greedy_checkpoint(tmp: Path = Path(sys.argv[1])) -> list[float]:
     return close(resumed, whole[8:])
 
 
+@check("greedy_checkpoint_saved_during_fit_keeps_optimizer_state")
+def _checkpoint_during_fit(tmp: Path = Path(sys.argv[1])) -> list[float]:
+    """A ModelCheckpoint written after epoch 2 of 3 equals a run stopped after 2 epochs, optimizer state included."""
+    import warnings
+
+    settings = {"frequency": "batch", "start_step": 4, **GREEDY}
+    every = keras.callbacks.ModelCheckpoint(str(tmp / "during_{epoch}.keras"), save_freq="epoch")
+    fit(linear(KerasSchedule(BASE)), 3, [GreedyLRCallback(**settings), every])
+    one = GreedyLRCallback(**settings)
+    stopped = linear(KerasSchedule(BASE))
+    fit(stopped, 2, [one])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.models.load_model(tmp / "during_2.keras")
+    skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
+    assert not skipped, skipped
+    assert int(loaded.optimizer.iterations) == 2 * N // BATCH
+    g = [float(keras.ops.convert_to_numpy(m.optimizer._learning_rate.multiplier)) for m in (loaded, stopped)]
+    assert loaded.optimizer._learning_rate.controller == json.loads(json.dumps(one.state_dict()))
+    return close(g[0], g[1], rtol=0, atol=0)
+
+
 @check("greedy_save_load_without_callback")
 def _greedy_without_callback(tmp: Path = Path(sys.argv[1])) -> list[float]:
     callback, loaded = _steered_and_saved(tmp / "alone.keras", {"start_step": 4, **GREEDY})  # per epoch

@@ -26,6 +26,7 @@ CHECKS = {
     "greedy_on_a_schedule_per_batch",  # steering a KerasSchedule: base(t) * g_t as lrsched.greedy_on
     "keras_reduce_lr_on_plateau_raises_on_a_schedule",  # what Keras' own callback does there
     "greedy_checkpoint_continue",  # model saved, callback restored from the state in the .keras file: same LR trace
+    "greedy_checkpoint_saved_during_fit_keeps_optimizer_state",  # ModelCheckpoint mid-fit: iterations, g, state
     "greedy_save_load_without_callback",  # a steered model loaded and trained without the callback: base(t) * g
     "greedy_verbose_prints_on_change",  # verbose=1 prints one line per LR change, none otherwise
 }
