@@ -33,6 +33,7 @@ meta-objective are returned (the ES iterate itself is noisy).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -342,18 +343,12 @@ def train(
                 pb.set_postfix_str(f"meta-objective {record['objective']:+.3f}")
             pb.update(1)
     w1, b1, w2, b2 = (np.asarray(a, dtype=np.float64) for a in unflatten(np.asarray(best_theta), nf, hidden))
-    policy = LearnedLR(
+    policy = dataclasses.replace(
+        template,
         w1=tuple(tuple(float(v) for v in row) for row in w1),
         b1=tuple(float(v) for v in b1),
         w2=tuple(float(v) for v in w2),
         b2=float(b2),
-        features=features,
-        max_change=max_change,
-        min_scale=min_scale,
-        max_scale=max_scale,
-        default_horizon=default_horizon,
-        warmup=warmup,
-        anneal=anneal,
     )
     settings = dict(
         iterations=iterations,
