@@ -233,5 +233,12 @@ class GreedyLRScheduler(ControllerScheduler):
         **knobs: Any,
     ) -> None:
         controller = with_knobs("GreedyLRScheduler", settings, knobs)
-        super().__init__(optimizer, controller, base=base, start_step=start_step, mode=mode, reduce=reduce)
-        self.process_group = process_group
+        super().__init__(
+            optimizer,
+            controller,
+            base=base,
+            start_step=start_step,
+            mode=mode,
+            reduce=reduce,
+            process_group=process_group,
+        )
