@@ -19,12 +19,13 @@ from lrsched.controllers.gap_aware import GapAware
 from lrsched.controllers.hypergradient import Hypergradient
 from lrsched.controllers.learned import LearnedLR, LearnedState, learned
 from lrsched.controllers.lrtuner import LRTuner
-from lrsched.controllers.protocol import SIGNALS, Controller, register_controller
+from lrsched.controllers.protocol import SIGNALS, Controller, register_controller, registry
 
 __all__ = [
     "SIGNALS",
     "Controller",
     "register_controller",
+    "registry",
     "Hypergradient",
     "ABEL",
     "GapAware",

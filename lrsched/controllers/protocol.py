@@ -36,7 +36,7 @@ from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.config import register_config_builder
 from lrsched.controllers.knobs import check_knobs
 
-__all__ = ["SIGNALS", "Controller", "apply", "register_controller", "select", "signal_values"]
+__all__ = ["SIGNALS", "Controller", "apply", "register_controller", "registry", "select", "signal_values"]
 
 
 class _Signals(dict[str, str]):
@@ -157,11 +157,20 @@ def apply(fn: Callable[[Any], Any], x: Any) -> Any:
     return fn(x) if hook is None else hook(x, fn)
 
 
+_CONTROLLERS: dict[str, type] = {}
+
+
+def registry() -> dict[str, type]:
+    """Every registered controller class by config name (a copy): what tests sweep, so a new one is covered."""
+    return dict(_CONTROLLERS)
+
+
 def register_controller(name: str) -> Callable[[type], type]:
     """Class decorator: set ``cls.name`` and let :func:`lrsched.from_config` rebuild ``{"name": name, ...}``."""
 
     def register(cls: type) -> type:
         cls.name = name  # type: ignore[attr-defined]
+        _CONTROLLERS[name] = cls
         register_config_builder(name, cls.from_config)  # type: ignore[attr-defined]
         return cls
 
