@@ -1,4 +1,5 @@
-"""Controllers (GreedyLR among them) as Optax transformations; re-exported by ``lrsched.adapters.optax``."""
+"""Any controller as an Optax transformation (``scale_by_controller``, ``controlled``); re-exported by
+``lrsched.adapters.optax``. The controller's state lives in the optimizer state as a :class:`ControllerState`."""
 
 from __future__ import annotations
 
@@ -10,38 +11,46 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrsched.controllers.on import Controlled
+from lrsched.adapters._unserved import refuse_unserved
 from lrsched.controllers.protocol import Controller
 from lrsched.greedy import GreedyLR, GreedyOn
 
 __all__ = [
     "ControlledState",
+    "ControllerState",
     "GreedyLRState",
     "controlled",
+    "controller_state_of",
     "greedy_lr_of",
     "greedy_state_of",
+    "lr_of",
     "scale_by_controller",
     "scale_by_greedy_lr",
 ]
 
+#: The signals :func:`controlled` measures (``scale_by_controller`` takes the non-loss ones as ``signals=``).
+MEASURED = frozenset({"loss", "grad_norm", "param_norm", "grad_dot_prev_direction", "prev_direction_norm"})
 
-class GreedyLRState(NamedTuple):
-    """Optimizer state of :func:`scale_by_greedy_lr`.
 
-    The controller's ``Any`` is packed into two arrays (its float and its
-    integer fields), so the optimizer state gains 3 leaves instead of a dozen: each
-    leaf of a jitted step's state costs dispatch time on every step.
-    :func:`greedy_state_of` unpacks it.
+class ControllerState(NamedTuple):
+    """Optimizer state of :func:`scale_by_controller`: any controller's state, packed.
+
+    The controller's state is packed into two arrays (its float and its integer leaves), so the optimizer state
+    gains 3 leaves instead of a dozen: each leaf of a jitted step's state costs dispatch time on every step.
+    :func:`controller_state_of` unpacks it; :func:`lr_of` reads the LR.
     """
 
-    floats: Any  #: float32 fields of the Any, flattened
-    ints: Any  #: int32 fields of the Any
+    floats: Any  #: float32 leaves of the controller's state, flattened
+    ints: Any  #: int32 leaves
     lr: Any  #: the LR the next update applies (float32 scalar)
+
+
+GreedyLRState = ControllerState  #: the 0.2 name
 
 
 @dataclasses.dataclass(frozen=True)
 class _Packing:
-    """Packs a ``Any`` of JAX scalars (and one window array) into a float and an int array."""
+    """Packs a controller state of JAX scalars (and one vector) into a float and an int array."""
 
     treedef: Any
     shapes: tuple[tuple[int, ...], ...]
@@ -69,31 +78,34 @@ class _Packing:
         return jax.tree_util.tree_unflatten(self.treedef, leaves)  # type: ignore[no-any-return]
 
 
-def _next_lr(settings: Controller, state: Any) -> Any:
+def _next_lr(settings: Controller[Any], state: Any) -> Any:
     return jnp.asarray(settings.lr(state), dtype=jnp.float32)
 
 
-def _initial(settings: Controller, init_lr: Any = None) -> Any:
+def _initial(settings: Controller[Any], init_lr: Any = None) -> Any:
     """The controller's initial state as JAX float32/int32 scalars; ``init_lr`` (may be traced) overrides its own."""
     return settings.init(init_lr, like=jnp.zeros((), jnp.float32))
 
 
-def greedy_state_of(state: GreedyLRState, settings: Controller) -> Any:
-    """The controller's state (e.g. a ``Any``) held (packed) in a :class:`GreedyLRState`."""
-    lr = None if getattr(settings, "init_lr", None) is not None or isinstance(settings, Controlled) else state.lr
+def controller_state_of(state: ControllerState, settings: Controller[Any]) -> Any:
+    """The controller's own state (e.g. a ``GreedyState``) held, packed, in a :class:`ControllerState`."""
+    lr = None if settings.init_lr is not None else state.lr
     return _Packing.of(_initial(settings, lr)).unpack(state.floats, state.ints)
+
+
+greedy_state_of = controller_state_of  #: the 0.2 name
 
 
 def _check(owner: str, settings: Any, init_lr: Any = None) -> None:
     if not isinstance(settings, Controller):
         raise TypeError(f"{owner}: settings must be a lrsched Controller, got {type(settings).__name__}")
-    controller = settings.controller if isinstance(settings, Controlled) else settings
-    if getattr(controller, "groups", 0):
+    refuse_unserved(owner, settings, MEASURED, needs_served=frozenset())
+    if settings.groups:
         raise ValueError(
             f"{owner}: settings must hold scalar LRs (one LR for all parameters), got "
-            f"{controller.groups} per-group values; use optax.multi_transform for groups"  # type: ignore[attr-defined]
+            f"{settings.groups} per-group values; use optax.multi_transform for groups"
         )
-    if not isinstance(settings, Controlled) and init_lr is None and getattr(settings, "init_lr", 0.0) is None:
+    if init_lr is None and settings.init_lr is None:
         raise ValueError(f"{owner}: settings.init_lr must be set (or pass init_lr=), got None")
     if init_lr is not None and jnp.shape(init_lr) != ():
         raise ValueError(f"{owner}: init_lr must be a scalar, got shape {jnp.shape(init_lr)}")
@@ -109,7 +121,7 @@ def _vdot(a: Any, b: Any) -> Any:
 
 
 def scale_by_controller(
-    settings: Controller,
+    settings: Controller[Any],
     *,
     init_lr: Any = None,
     axis_name: str | None = None,
@@ -133,14 +145,14 @@ def scale_by_controller(
     sign = -1.0 if flip_sign else 1.0
     packing = _Packing.of(_initial(settings, init_lr))
 
-    def init_fn(params: Any) -> GreedyLRState:
+    def init_fn(params: Any) -> ControllerState:
         del params
         state = _initial(settings, init_lr)
-        return GreedyLRState(*packing.pack(state), _next_lr(settings, state))
+        return ControllerState(*packing.pack(state), _next_lr(settings, state))
 
     def update_fn(
-        updates: Any, state: GreedyLRState, params: Any = None, *, value: Any, signals: Any = None, **extra: Any
-    ) -> tuple[Any, GreedyLRState]:
+        updates: Any, state: ControllerState, params: Any = None, *, value: Any, signals: Any = None, **extra: Any
+    ) -> tuple[Any, ControllerState]:
         del params, extra
         value = jnp.asarray(value, jnp.float32)
         if axis_name is not None:
@@ -149,7 +161,7 @@ def scale_by_controller(
         updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
         observed = {"loss": value, **(signals or {})}
         new = settings.update(packing.unpack(state.floats, state.ints), observed)
-        return updates, GreedyLRState(*packing.pack(new), _next_lr(settings, new))
+        return updates, ControllerState(*packing.pack(new), _next_lr(settings, new))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -158,13 +170,13 @@ class ControlledState(NamedTuple):
     """State of :func:`controlled`: the inner direction transform's, the controller's, and d_{t-1}."""
 
     inner: Any
-    controller: GreedyLRState
+    controller: ControllerState
     prev_direction: Any  #: d_{t-1}, the previous update per unit LR (zeros at t = 0); ``()`` when no signal reads it
 
 
 def controlled(
     inner: optax.GradientTransformation,
-    settings: Controller,
+    settings: Controller[Any],
     *,
     init_lr: Any = None,
     axis_name: str | None = None,
@@ -191,7 +203,7 @@ def controlled(
         (3,)
     """
     wanted = tuple(s for s in settings.signals if s != "loss")
-    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name)
+    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name)  # checks settings
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
 
@@ -202,6 +214,11 @@ def controlled(
     def update_fn(
         grads: Any, state: ControlledState, params: Any = None, *, value: Any, **extra: Any
     ) -> tuple[Any, ControlledState]:
+        if params is None and "param_norm" in wanted:
+            raise ValueError(
+                f"controlled: {settings.owner} reads 'param_norm'; pass the parameters: update(grads, state, params, "
+                "value=loss)"
+            )
         directions, inner_state = inner.update(grads, state.inner, params)
         measured = {
             "grad_norm": lambda: _global_norm(grads),
@@ -230,19 +247,22 @@ def scale_by_greedy_lr(
     return scale_by_controller(settings, axis_name=axis_name, flip_sign=flip_sign)
 
 
-def greedy_lr_of(opt_state: Any) -> Any:
-    """The LR the next update applies, read from an optimizer state holding one :class:`GreedyLRState`."""
+def lr_of(opt_state: Any) -> Any:
+    """The LR the next update applies, read from an optimizer state holding one :class:`ControllerState`."""
     found = [
         leaf
-        for leaf in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, GreedyLRState))
-        if isinstance(leaf, GreedyLRState)
+        for leaf in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, ControllerState))
+        if isinstance(leaf, ControllerState)
     ]
     if len(found) != 1:
         how = (
             "; several controllers (e.g. under optax.multi_transform): pass the subtree holding one, "
-            "e.g. greedy_lr_of(opt_state.inner_states['label'])"
+            "e.g. lr_of(opt_state.inner_states['label'])"
             if found
             else ""
         )
-        raise ValueError(f"greedy_lr_of: expected one GreedyLRState in the optimizer state, found {len(found)}{how}")
+        raise ValueError(f"lr_of: expected one ControllerState in the optimizer state, found {len(found)}{how}")
     return found[0].lr
+
+
+greedy_lr_of = lr_of  #: the 0.2 name

@@ -9,7 +9,7 @@ import torch
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
 
-__all__ = ["DeviceState", "measure"]
+__all__ = ["MEASURED", "DeviceState", "measure"]
 
 
 def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -17,6 +17,8 @@ def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tenso
 
 
 _DIRECTION_SIGNALS = ("grad_dot_prev_direction", "prev_direction_norm")
+#: The signals ``ControllerScheduler`` measures: the value passed to ``step`` and these, from the optimizer.
+MEASURED = frozenset({"loss", "grad_norm", "param_norm", *_DIRECTION_SIGNALS})
 
 
 def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
@@ -63,26 +65,15 @@ class DeviceState:
     the Python path does, in the same order: the LR sequence is identical.
     """
 
-    def __init__(self, controlled: Controller, state: Any, like: torch.Tensor) -> None:
+    def __init__(self, controlled: Controller[Any], state: Any, like: torch.Tensor) -> None:
         self.controlled = controlled
         self.clock = int(state.step)  # a host copy of state.step (it advances by one per update)
-        vectors = controlled.vector_fields
-        device = like.device
-
-        def leaf(name: str, value: Any) -> Any:
-            dtype = torch.int32 if type(value) is int else torch.float64
-            if isinstance(value, tuple) and name not in vectors:
-                return tuple(torch.tensor(v, dtype=dtype, device=device) for v in value)
-            if isinstance(value, tuple):
-                return torch.tensor(value, dtype=torch.float64, device=device)
-            return torch.tensor(value, dtype=dtype, device=device)
-
-        self.state = type(state)._make(leaf(n, v) for n, v in zip(state._fields, state))
+        self.state = controlled.cast(state, torch.zeros((), dtype=torch.float64, device=like.device))
 
     def update(self, value: torch.Tensor, t: int) -> None:
         """Observe ``value`` (the loss of update ``t``)."""
         state = self.state
-        if isinstance(self.controlled, Controlled) and self.clock != t:  # values arrive per evaluation
+        if self.clock != t:  # values arrive per evaluation or epoch: the clock counts optimizer updates
             state = state._replace(step=torch.full_like(state.step, t))
         self.state = self.controlled.update(state, value.detach().to(torch.float64))
         self.clock = t + 1

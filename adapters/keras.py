@@ -42,7 +42,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 __all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule", "SteeredSchedule"]
 
-from lrsched.adapters._keras_greedy import ControllerCallback, GreedyLRCallback
+from lrsched.adapters._keras_controller import ControllerCallback, GreedyLRCallback
 from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule
 
 # Saved configs name this module (the public one) as the classes' home.

@@ -64,17 +64,23 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 from lrsched.adapters._optax_controller import (
     ControlledState,
+    ControllerState,
     GreedyLRState,
     controlled,
+    controller_state_of,
     greedy_lr_of,
     greedy_state_of,
+    lr_of,
     scale_by_controller,
     scale_by_greedy_lr,
 )
 
 __all__ = [
     "ControlledState",
+    "ControllerState",
     "GreedyLRState",
+    "controller_state_of",
+    "lr_of",
     "OptaxSchedule",
     "as_optax_schedule",
     "controlled",

@@ -64,7 +64,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
-from lrsched.adapters._torch_greedy import ControllerScheduler
+from lrsched.adapters._torch_controller import ControllerScheduler
 from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode
 from lrsched.greedy.settings import GreedyLR, with_knobs
 
@@ -227,18 +227,22 @@ class GreedyLRScheduler(ControllerScheduler):
         *,
         base: Schedule | float | Sequence[Schedule | float] | None = None,
         start_step: int = 0,
-        mode: str | None = None,
+        lr_mode: str | None = None,
         reduce: str | None = "mean",
         process_group: Any = None,
+        mode: str | None = None,
         **knobs: Any,
     ) -> None:
+        if mode in ("min", "max"):  # GreedyLR's own mode (a knob), not the groups' lr_mode
+            knobs["mode"], mode = mode, None
         controller = with_knobs("GreedyLRScheduler", settings, knobs)
         super().__init__(
             optimizer,
             controller,
             base=base,
             start_step=start_step,
-            mode=mode,
+            lr_mode=lr_mode,
             reduce=reduce,
             process_group=process_group,
+            mode=mode,
         )

@@ -85,11 +85,11 @@ def test_function_schedules_have_no_config() -> None:
 @pytest.mark.parametrize(
     ("config", "error", "match"),
     [
-        ({"name": "nope"}, ValueError, "unknown schedule name 'nope'"),
+        ({"name": "nope"}, ValueError, "unknown name 'nope'"),
         ({"name": "greedy_on"}, ValueError, "greedy_on"),
-        ({"name": "os.system"}, ValueError, "unknown schedule name"),
-        ({"name": "__import__"}, ValueError, "unknown schedule name"),
-        ({"name": "function", "fn": "print"}, ValueError, "unknown schedule name"),
+        ({"name": "os.system"}, ValueError, "unknown name"),
+        ({"name": "__import__"}, ValueError, "unknown name"),
+        ({"name": "function", "fn": "print"}, ValueError, "unknown name"),
         ({"value": 1.0}, ValueError, "needs a string 'name'"),
         ([], TypeError, "must be a dict"),
         ({"name": "constant", "value": 1.0, "extra": 2}, ValueError, "unknown key.*'extra'"),

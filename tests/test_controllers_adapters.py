@@ -195,7 +195,7 @@ def test_optax_init_lr_overrides_the_settings_and_is_checked_when_concrete() -> 
 
     tx = scale_by_controller(lrsched.Hypergradient(init_lr=0.1), init_lr=0.02)
     assert float(greedy_lr_of(tx.init({}))) == pytest.approx(0.02)
-    with pytest.raises(ValueError, match=r"Hypergradient: init_lr must lie in \[min_lr, max_lr\] = \[0.0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"Hypergradient: lr must lie in the controller's LR bounds \[0.0, 1.0\]"):
         controlled(optax.identity(), lrsched.Hypergradient(max_lr=1.0), init_lr=3.0)
     with pytest.raises(ValueError, match=r"scale_by_controller: settings.init_lr must be set \(or pass init_lr=\)"):
         scale_by_controller(lrsched.ABEL())

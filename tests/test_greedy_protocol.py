@@ -246,7 +246,7 @@ def test_tensor_losses_stay_on_the_device_and_give_the_float_path_lrs(base: Any,
         lrs_t.append(float(opt_t.param_groups[0]["lr"].to(torch.float64)))
     np.testing.assert_allclose(lrs_t, lrs_f, rtol=1e-6)  # the optimizer's float32 tensor LR rounds
     assert len(set(lrs_f)) > 3  # the controller moved the LR
-    assert by_tensor.state_dict()["greedy"] == by_float.state_dict()["greedy"]  # same state, bit for bit
+    assert by_tensor.state_dict()["controller"] == by_float.state_dict()["controller"]  # same state, bit for bit
 
 
 def test_scheduler_step_on_a_tensor_loss_compiles_without_graph_breaks() -> None:
@@ -298,6 +298,6 @@ def test_greedy_lr_of_says_how_to_read_one_of_several_controllers() -> None:
     g = lrsched.GreedyLR(init_lr=0.1)
     opt = optax.multi_transform({"a": scale_by_greedy_lr(g), "b": scale_by_greedy_lr(g)}, {"x": "a", "y": "b"})
     state = opt.init({"x": jnp.zeros(2), "y": jnp.zeros(2)})
-    with pytest.raises(ValueError, match=r"found 2; .*greedy_lr_of\(opt_state.inner_states\['label'\]\)"):
+    with pytest.raises(ValueError, match=r"found 2; .*lr_of\(opt_state.inner_states\['label'\]\)"):
         greedy_lr_of(state)
     assert float(greedy_lr_of(state.inner_states["a"])) == pytest.approx(0.1)

@@ -299,12 +299,12 @@ def test_greedy_scheduler_base_per_group_modes() -> None:
     with pytest.raises(ValueError, match="mode='relative'"):
         GreedyLRScheduler(opt(), base=base, patience=0)
     o = opt()
-    sched = GreedyLRScheduler(o, base=base, mode="relative", patience=0, factor=0.5)
+    sched = GreedyLRScheduler(o, base=base, lr_mode="relative", patience=0, factor=0.5)
     for t, loss in enumerate((3.0, 2.0, 2.5, 2.6), start=1):
         o.step()
         sched.step(loss)
         g = sched.lr[0] if isinstance(sched.lr, tuple) else sched.lr
         assert [grp["lr"] for grp in o.param_groups] == pytest.approx([1e-4 * base(t) * g, 1e-3 * base(t) * g])
     o = opt()
-    GreedyLRScheduler(o, base=base * 1e-3, mode="absolute")
+    GreedyLRScheduler(o, base=base * 1e-3, lr_mode="absolute")
     assert o.param_groups[0]["lr"] == o.param_groups[1]["lr"] == 0.0

@@ -41,10 +41,11 @@ does), and the answer is cached per type.
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 __all__ = ["OPS", "ArrayNamespace", "Namespace", "PYTHON", "namespace_for"]
 
@@ -315,6 +316,25 @@ class ArrayNamespace(Namespace):
             return tuple(self.where(cond, x, y) for x, y in zip(a, b))
         return self.module.where(self.module.asarray(cond)[..., None], a, b)
 
+    def in_dtype_of(self, like: Any) -> Namespace:
+        """This namespace deciding in ``like``'s dtype: ``where`` between two Python numbers gives an array of
+        ``like``'s floating dtype (or int32 for two ints) on its device, not the backend's default dtype.
+
+        Controllers update array states through it, so a float64 state never takes a decision in float32 (a
+        torch ``where`` of two Python floats is float32) and a float32 state is never promoted to float64 (a
+        NumPy one is float64). Cached per dtype and device.
+        """
+        like = self.dtype_of(like)
+        cache: dict[Any, ArrayNamespace] = self.__dict__.setdefault("_bound", {})
+        bound = cache.get(like)
+        if bound is None:
+            bound = cache[like] = _in_dtype(self, like)
+        return bound
+
+    def dtype_of(self, like: Any) -> Any:
+        """What ``asarray(value, like)`` reads of ``like`` (its dtype; torch: and device), as a hashable value."""
+        return _Like(like.dtype, None)
+
     def ring_write(self, vector: Any, pos: Any, value: Any, cond: Any) -> Any:
         if isinstance(vector, tuple):
             return tuple(self.where(cond & (pos == i), value, w) for i, w in enumerate(vector))
@@ -323,6 +343,32 @@ class ArrayNamespace(Namespace):
             self.arange_like(vector.shape[-1], vector) == mod.asarray(pos)[..., None]
         )
         return mod.where(here, mod.asarray(value)[..., None], vector)
+
+
+def _in_dtype(base: ArrayNamespace, like: Any) -> ArrayNamespace:
+    """A copy of ``base`` whose ``where`` of two Python numbers takes the dtype and device of ``like``."""
+    bound = copy.copy(base)
+    bound.__dict__.pop("_bound", None)
+    where, asarray = base.where, base.asarray
+
+    def where_in_dtype(cond: Any, a: Any, b: Any) -> Any:
+        if type(a) in _NUMBERS and type(b) in _NUMBERS and type(cond) is not bool:
+            a = asarray(a, like, integer=type(a) is int and type(b) is int)
+        return where(cond, a, b)
+
+    bound.where = where_in_dtype  # type: ignore[method-assign]
+    bound.in_dtype_of = lambda other: base.in_dtype_of(other)  # type: ignore[method-assign]
+    return bound
+
+
+_NUMBERS = (int, float)
+
+
+class _Like(NamedTuple):
+    """The dtype and device of an array, standing in for it as ``like`` (holds no array, no tracer)."""
+
+    dtype: Any
+    device: Any
 
 
 class _NumPy(ArrayNamespace):
@@ -537,6 +583,9 @@ class _Torch(ArrayNamespace):
         if out.shape != t.shape:
             out = out.expand(t.shape).clone()
         return out
+
+    def dtype_of(self, like: Any) -> Any:
+        return _Like(like.dtype, like.device)
 
     def asarray(self, value: Any, like: Any, integer: bool = False) -> Any:
         dtype = self.torch.int32 if integer else like.dtype

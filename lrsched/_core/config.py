@@ -11,27 +11,53 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from lrsched._core.schedule import _REGISTRY, MAX_DEPTH, MAX_NODES, Schedule
+from lrsched._core.schedule import _REGISTRY, MAX_DEPTH, MAX_NODES
 from lrsched._core.validate import shown
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "from_config", "from_json", "register_config_builder"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "Configurable", "build", "check_keys", "from_config", "from_json",
+           "register_config_builder"]
 
 # Bounds on the work a config may ask for, checked before anything is built; schedules are held to the same
 # bounds at construction, so every ``to_config()`` loads back. A shared sub-dict (a YAML alias) counts once per
 # place it is used: 1 KB of aliases can describe 2**30 nodes.
 
-# Non-schedule values with configs (e.g. GreedyLR) register a builder here by name.
-_BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+class Configurable(Protocol):
+    """What :func:`from_config` returns: a schedule or a controller, a value with a ``to_config()``."""
+
+    def to_config(self) -> dict[str, Any]: ...
 
 
-def register_config_builder(name: str, build: Callable[[dict[str, Any]], Any]) -> None:
-    """Let :func:`from_config` rebuild library objects that are not schedules (internal)."""
-    _BUILDERS[name] = build
+#: ``builder(config, where, depth)``: how a value that is not a schedule (a controller) is rebuilt from its config.
+Builder = Callable[[dict[str, Any], str, int], Configurable]
+# Non-schedule values with configs (the controllers) register a builder here by name.
+_BUILDERS: dict[str, Builder] = {}
 
 
-def from_json(text: str) -> Schedule:
+def register_config_builder(name: str, builder: Builder) -> None:
+    """Let :func:`from_config` rebuild library values that are not schedules (the controllers)."""
+    _BUILDERS[name] = builder
+
+
+def check_keys(where: str, name: str, config: dict[str, Any], fields: dict[str, dataclasses.Field[Any]]) -> None:
+    """Refuse keys of ``config`` that are not ``fields`` (besides ``"name"``) and required fields it lacks.
+
+    The one place that words these messages, for schedules and controllers alike.
+    """
+    unknown = [k for k in config if k != "name" and k not in fields]
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {shown(unknown)} for {name!r}; valid keys: {', '.join(fields)}")
+    missing = [
+        k
+        for k, f in fields.items()
+        if k not in config and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ValueError(f"{where}: {name!r} is missing required key(s): {', '.join(missing)}")
+
+
+def from_json(text: str) -> Configurable:
     """Parse a JSON schedule config (see :func:`from_config`)."""
     try:
         data = json.loads(text)
@@ -40,8 +66,8 @@ def from_json(text: str) -> Schedule:
     return from_config(data)
 
 
-def from_config(config: Any) -> Schedule:
-    """Build the schedule described by ``config`` (the output of ``to_config``).
+def from_config(config: Any) -> Configurable:
+    """Build the schedule or controller described by ``config`` (the output of its ``to_config``).
 
     Example:
         >>> import lrsched
@@ -50,7 +76,7 @@ def from_config(config: Any) -> Schedule:
         True
     """
     _check_size(config)
-    return _build(config, "config", 0)
+    return build(config, "config", 0)
 
 
 def _check_size(config: Any) -> None:
@@ -65,7 +91,7 @@ def _check_size(config: Any) -> None:
                 f"config: more than {MAX_NODES} values (shared parts and aliases count once per use); "
                 "a schedule this large is not supported"
             )
-        if depth > MAX_DEPTH + 4:  # the exact depth error comes from _build, with the path
+        if depth > MAX_DEPTH + 4:  # the exact depth error comes from build, with the path
             continue
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list, tuple)))
@@ -73,35 +99,27 @@ def _check_size(config: Any) -> None:
             stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list, tuple)))
 
 
-def _build(config: Any, where: str, depth: int) -> Schedule:
+def build(config: Any, where: str = "config", depth: int = 0) -> Any:
+    """The value (schedule or controller) of one config node at ``where`` (its path, for messages), ``depth``
+    levels below the top; nested configs call it with ``depth + 1`` (at most :data:`MAX_DEPTH`)."""
     if depth > MAX_DEPTH:
-        raise ValueError(f"{where}: schedule configs nest at most MAX_DEPTH = {MAX_DEPTH} levels deep")
+        raise ValueError(f"{where}: configs nest at most MAX_DEPTH = {MAX_DEPTH} levels deep")
     if not isinstance(config, dict):
-        raise TypeError(f"{where}: a schedule config must be a dict, got {type(config).__name__}")
+        raise TypeError(f"{where}: a config must be a dict, got {type(config).__name__}")
     name = config.get("name")
     if not isinstance(name, str):
-        raise ValueError(f"{where}: a schedule config needs a string 'name', got {shown(name)}")
-    if depth == 0 and name in _BUILDERS:
+        raise ValueError(f"{where}: a config needs a string 'name', got {shown(name)}")
+    if name in _BUILDERS:
         try:
-            return _BUILDERS[name](config)  # type: ignore[no-any-return]
-        except (KeyError, IndexError) as err:  # untrusted configs raise ValueError/TypeError only
-            raise ValueError(f"{where}: bad {name!r} config, missing or invalid key {err}") from None
+            return _BUILDERS[name](config, where, depth)
+        except RecursionError:
+            raise ValueError(f"{where}: config nests too deeply") from None
     cls = _REGISTRY.get(name)
     if cls is None:
         known = ", ".join(sorted(set(_REGISTRY) | set(_BUILDERS)))
-        raise ValueError(f"{where}: unknown schedule name {shown(name)}; known names: {known}")
+        raise ValueError(f"{where}: unknown name {shown(name)}; known names: {known}")
     config = cls._upgrade_config(config, where)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = [k for k in config if k != "name" and k not in fields]
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {shown(unknown)} for {name!r}; valid keys: {', '.join(fields)}")
-    missing = [
-        k
-        for k, f in fields.items()
-        if k not in config and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        raise ValueError(f"{where}: {name!r} is missing required key(s): {', '.join(missing)}")
+    check_keys(where, name, config, {f.name: f for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
     kwargs = {}
     for key, value in config.items():
         if key == "name":
@@ -115,13 +133,13 @@ def _build(config: Any, where: str, depth: int) -> Schedule:
 
 def _value(kind: str, value: Any, where: str, depth: int) -> Any:
     if kind == "schedule":
-        return _build(value, where, depth + 1)
+        return build(value, where, depth + 1)
     if kind == "schedule_or_number":
-        return _build(value, where, depth + 1) if isinstance(value, dict) else value
+        return build(value, where, depth + 1) if isinstance(value, dict) else value
     if kind == "schedules":
         if not isinstance(value, list):
             raise TypeError(f"{where}: expected a list of schedule configs, got {type(value).__name__}")
-        return tuple(_build(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        return tuple(build(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
     if kind in ("numbers", "optional_texts", "points"):
         if value is None and kind == "optional_texts":
             return None

@@ -22,11 +22,21 @@ __all__ = [
     "non_negative",
     "increasing",
     "real_in",
+    "optional_real_in",
+    "per_group",
+    "real_array",
     "choice",
+    "MAX_COUNT",
+    "MAX_GROUPS",
 ]
 
 # Integers beyond this cannot be converted to a float.
 MAX_INT = int(1.7976931348623157e308)
+#: The largest count of updates a controller setting may hold: controllers keep their counters in int32 (JAX's
+#: default integer), so a larger patience, window, budget or step could never be reached.
+MAX_COUNT = 2**31 - 1
+#: The most parameter groups (per-group values) a controller steers; each group is one leaf of its state.
+MAX_GROUPS = 4096
 
 _SHOWN = 200
 
@@ -66,12 +76,15 @@ def number(owner: str, field: str, value: Any) -> int | float:
     return value
 
 
-def integer(owner: str, field: str, value: Any, low: int | None = None) -> int:
-    """An integer (not a bool), optionally ``>= low``."""
+def integer(owner: str, field: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """An integer (not a bool), optionally ``>= low`` and ``<= high``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{owner}: {field} must be an integer, got {shown(value)}")
-    if low is not None and value < low:
-        raise ValueError(f"{owner}: {field} must be >= {low}, got {value!r}")
+    too_low, too_high = low is not None and value < low, high is not None and value > high
+    if too_low or too_high:
+        if high is None:
+            raise ValueError(f"{owner}: {field} must be >= {low}, got {shown(value)}")
+        raise ValueError(f"{owner}: {field} must be in [{'-inf' if low is None else low}, {high}], got {shown(value)}")
     return int(value)
 
 
@@ -124,6 +137,35 @@ def real_in(
         right = "inf)" if high is None else repr(high) + (")" if high_open else "]")
         raise ValueError(f"{owner}: {field} must be in {left}, {right}, got {value!r}")
     return value
+
+
+def optional_real_in(owner: str, field: str, value: Any, **bounds: Any) -> float | None:
+    """``None``, or a real checked as :func:`real_in`."""
+    return None if value is None else real_in(owner, field, value, **bounds)
+
+
+def per_group(owner: str, field: str, value: Any, check: Any) -> Any:
+    """``check(field, value)`` for a number, or a non-empty tuple of them (one per parameter group, at most
+    :data:`MAX_GROUPS`), each checked as ``field[i]``."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"{owner}: {field} must hold one value per parameter group, got an empty sequence")
+        if len(value) > MAX_GROUPS:
+            raise ValueError(f"{owner}: {field} holds {len(value)} per-group values, more than MAX_GROUPS = {MAX_GROUPS}")
+        return tuple(check(f"{field}[{i}]", v) for i, v in enumerate(value))
+    return check(field, value)
+
+
+def real_array(owner: str, field: str, value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` (nested sequences or an array) as nested tuples of finite floats of exactly ``shape``."""
+    if not shape:
+        return float(number(owner, field, value))
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or len(value) != shape[0]:
+        got = f"length {len(value)}" if isinstance(value, (list, tuple)) else shown(value)
+        raise ValueError(f"{owner}: {field} must have shape {shape}, got {got} at this level")
+    return tuple(real_array(owner, f"{field}[{i}]", v, shape[1:]) for i, v in enumerate(value))
 
 
 def choice(owner: str, field: str, value: Any, choices: tuple[str, ...]) -> str:

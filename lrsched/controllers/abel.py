@@ -45,7 +45,8 @@ import math
 from typing import Any, ClassVar, NamedTuple
 
 from lrsched._core.backend import Namespace
-from lrsched.controllers._common import PureController, check_int, check_real, finite_or
+from lrsched._core.validate import MAX_COUNT, integer, real_in
+from lrsched.controllers.ops import finite_or
 from lrsched.controllers.protocol import Controller, register_controller
 
 __all__ = ["ABEL", "ABELState"]
@@ -62,8 +63,8 @@ class ABELState(NamedTuple):
 
 
 @register_controller("abel")
-@dataclasses.dataclass(frozen=True)
-class ABEL(PureController, Controller):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ABEL(Controller[ABELState]):
     """ABEL's rule (module docstring) on the ``param_norm`` signal.
 
     Args:
@@ -82,38 +83,30 @@ class ABEL(PureController, Controller):
     final_fraction: float = 0.85
     min_lr: float = 0.0
 
-    _owner = "ABEL"
     signals: ClassVar[tuple[str, ...]] = ("param_norm",)
-    _int_fields = frozenset({"step", "samples", "reached_minimum", "decays"})
 
     def __post_init__(self) -> None:
-        o, put = self._owner, object.__setattr__
-        put(self, "factor", check_real(o, "factor", self.factor, low=0.0, high=1.0, low_open=True, high_open=True))
-        put(self, "interval", check_int(o, "interval", self.interval, 1))
+        o, put = self.owner, object.__setattr__
+        put(self, "factor", real_in(o, "factor", self.factor, low=0.0, high=1.0, low_open=True, high_open=True))
+        put(self, "interval", integer(o, "interval", self.interval, 1, MAX_COUNT))
         if self.total_steps is not None:
-            put(self, "total_steps", check_int(o, "total_steps", self.total_steps, 1))
-        put(
-            self,
-            "final_fraction",
-            check_real(o, "final_fraction", self.final_fraction, low=0.0, high=1.0, low_open=True),
-        )
-        put(self, "min_lr", check_real(o, "min_lr", self.min_lr, low=0.0))
-        if self.init_lr is not None:
-            put(self, "init_lr", check_real(o, "init_lr", self.init_lr, low=self.min_lr))
+            put(self, "total_steps", integer(o, "total_steps", self.total_steps, 1, MAX_COUNT))
+        put(self, "final_fraction", real_in(o, "final_fraction", self.final_fraction, low=0.0, high=1.0, low_open=True))
+        put(self, "min_lr", real_in(o, "min_lr", self.min_lr, low=0.0))
+        super().__post_init__()
 
     @property
     def final_step(self) -> int | None:
         """The update at which the final decay happens (None without ``total_steps``)."""
         return None if self.total_steps is None else math.floor(self.final_fraction * self.total_steps)
 
-    def _check_lr(self, lr: float) -> None:
-        if lr < self.min_lr:
-            raise ValueError(f"{self._owner}: init_lr must be >= min_lr = {self.min_lr!r}, got {lr!r}")
+    def lr_bounds(self, group: int) -> tuple[float, float | None]:
+        return self.min_lr, None
 
-    def _initial(self, lr: float) -> ABELState:
+    def initial_state(self, lr: Any) -> ABELState:
         return ABELState(lr, 0, 0.0, 0.0, 0, 0, 0)
 
-    def _step(self, state: ABELState, s: dict[str, Any], xp: Namespace) -> ABELState:
+    def rule(self, state: ABELState, s: dict[str, Any], xp: Namespace) -> ABELState:
         norm = s["param_norm"]
         sq, finite = finite_or(norm * norm, state.norm_sq, xp)
         sample = finite & ((state.step + 1) % self.interval == 0)

@@ -9,41 +9,15 @@ state value; ``state_dict`` / ``load_state_dict`` are strict JSON.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from lrsched.controllers._compile import compile_controller, flatten, unflatten
-from lrsched.controllers.protocol import Controller
+from lrsched.controllers.protocol import LR, Controller
+from lrsched.controllers.state import integer_fields, plain, state_from_json, state_to_json
 
 __all__ = ["Control", "control"]
 
 _STATE_VERSION = 1
-_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
-
-
-def _plain(value: Any, integer: bool) -> Any:
-    """A state leaf as Python numbers (arrays from a jitted run are accepted)."""
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v, integer) for v in value)
-    if getattr(value, "ndim", 0) >= 1:
-        return tuple(_plain(v, integer) for v in value.tolist())
-    return int(value) if integer else float(value)
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_json_number(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if value != value else ("inf" if value > 0 else "-inf")
-    return value
-
-
-def _from_json(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_from_json(v) for v in value)
-    if isinstance(value, str) and value in _NONFINITE:
-        return _NONFINITE[value]
-    return value
 
 
 class Control:
@@ -59,12 +33,12 @@ class Control:
         (0.2, 0.1, 2)
     """
 
-    def __init__(self, controller: Controller, lr: Any = None) -> None:
+    def __init__(self, controller: Controller[Any], lr: LR | None = None) -> None:
         if not isinstance(controller, Controller):
             raise TypeError(f"{type(self).__name__}: controller must be a Controller, got {type(controller).__name__}")
         self.controller, self._lr = controller, lr
         self._template = controller.init(lr)
-        self._ints = {n for n, v in zip(self._template._fields, self._template) if type(v) is int}
+        self._ints = integer_fields(self._template)
         self._compiled = compile_controller(controller, self._template)
         self._state = self._template
         self._single = controller.signals == ("loss",)
@@ -75,7 +49,7 @@ class Control:
             self.__class__ = type(base.__name__, (base,), {**attrs, "__module__": base.__module__})
 
     @property
-    def settings(self) -> Controller:
+    def settings(self) -> Controller[Any]:
         """The controller (its settings)."""
         return self.controller
 
@@ -113,7 +87,7 @@ class Control:
         name = type(self).__name__
         fields = []
         for field, value, like in zip(self._template._fields, state, self._template):
-            value = _plain(value, field in self._ints)
+            value = plain(value, field in self._ints)
             if isinstance(like, tuple) and (not isinstance(value, tuple) or len(value) != len(like)):
                 size = len(value) if isinstance(value, tuple) else 1
                 raise ValueError(f"{name}: state.{field} holds {size} values, expected {len(like)}")
@@ -132,7 +106,7 @@ class Control:
         """Plain strict-JSON data (non-finite numbers as the strings ``"inf"``, ``"-inf"``, ``"nan"``)."""
         data: dict[str, Any] = {"version": _STATE_VERSION}
         for name, value in zip(self._template._fields, self.state):
-            data[name] = _json_number(value)
+            data[name] = state_to_json(value)
         return data
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -140,10 +114,11 @@ class Control:
         name = type(self).__name__
         if not isinstance(state_dict, dict) or state_dict.get("version") != _STATE_VERSION:
             raise ValueError(f"{name}: not a {name} state_dict (version {_STATE_VERSION})")
+        state_dict = self.controller.upgrade_state_dict(state_dict)
         missing = [n for n in self._template._fields if n not in state_dict]
         if missing:
             raise ValueError(f"{name}: state_dict is missing {', '.join(missing)}")
-        self.load_state(type(self._template)._make(_from_json(state_dict[n]) for n in self._template._fields))
+        self.load_state(type(self._template)._make(state_from_json(state_dict[n]) for n in self._template._fields))
 
     def to_config(self) -> dict[str, Any]:
         """The controller's config; ``lrsched.control(lrsched.from_config(cfg))`` rebuilds it."""
@@ -169,7 +144,7 @@ def _rebuild(cls: type[Control], data: dict[str, Any]) -> Control:
     return obj
 
 
-def control(controller: Controller, lr: Any = None) -> Control:
+def control(controller: Controller[Any], lr: LR | None = None) -> Control:
     """A stateful closure over ``controller``: ``lr = sched(loss)`` (or ``sched(loss, **signals)``).
 
     ``lr`` overrides the controller's initial LR. See ``Control``.

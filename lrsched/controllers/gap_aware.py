@@ -42,7 +42,8 @@ import math
 from typing import Any, ClassVar, NamedTuple
 
 from lrsched._core.backend import Namespace
-from lrsched.controllers._common import PureController, check_optional_real, check_real, finite_or
+from lrsched._core.validate import optional_real_in, real_in
+from lrsched.controllers.ops import finite_or
 from lrsched.controllers.protocol import Controller, register_controller
 
 __all__ = ["GapAware", "GapAwareState", "IDEAL_LOSSES", "gap_scale"]
@@ -76,8 +77,8 @@ def gap_scale(
 
 
 @register_controller("gap_aware")
-@dataclasses.dataclass(frozen=True)
-class GapAware(PureController, Controller):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GapAware(Controller[GapAwareState]):
     """The gap-aware scheduler (module docstring) on the discriminator's ``"loss"``.
 
     Args:
@@ -96,12 +97,9 @@ class GapAware(PureController, Controller):
     f_max: float = 2.0
     ema_decay: float = 0.95
 
-    _owner = "GapAware"
-    signals: ClassVar[tuple[str, ...]] = ("loss",)
-
     def __post_init__(self) -> None:
-        o, put = self._owner, object.__setattr__
-        put(self, "ideal_loss", check_real(o, "ideal_loss", self.ideal_loss))
+        o, put = self.owner, object.__setattr__
+        put(self, "ideal_loss", real_in(o, "ideal_loss", self.ideal_loss))
         for field in ("x_min", "x_max"):
             value = getattr(self, field)
             if value is None:
@@ -109,12 +107,11 @@ class GapAware(PureController, Controller):
                     raise ValueError(
                         f"{o}: {field} must be given (> 0) when ideal_loss <= 0, got ideal_loss={self.ideal_loss!r}"
                     )
-            put(self, field, check_optional_real(o, field, value, low=0.0, low_open=True))
-        put(self, "h_min", check_real(o, "h_min", self.h_min, low=0.0, high=1.0, low_open=True))
-        put(self, "f_max", check_real(o, "f_max", self.f_max, low=1.0))
-        put(self, "ema_decay", check_real(o, "ema_decay", self.ema_decay, low=0.0, high=1.0, high_open=True))
-        if self.init_lr is not None:
-            put(self, "init_lr", check_real(o, "init_lr", self.init_lr, low=0.0))
+            put(self, field, optional_real_in(o, field, value, low=0.0, low_open=True))
+        put(self, "h_min", real_in(o, "h_min", self.h_min, low=0.0, high=1.0, low_open=True))
+        put(self, "f_max", real_in(o, "f_max", self.f_max, low=1.0))
+        put(self, "ema_decay", real_in(o, "ema_decay", self.ema_decay, low=0.0, high=1.0, high_open=True))
+        super().__post_init__()
 
     @property
     def gaps(self) -> tuple[float, float]:
@@ -127,10 +124,10 @@ class GapAware(PureController, Controller):
         x_min, x_max = self.gaps
         return gap_scale(loss, self.ideal_loss, x_min, x_max, self.h_min, self.f_max, xp)
 
-    def _initial(self, lr: float) -> GapAwareState:
+    def initial_state(self, lr: Any) -> GapAwareState:
         return GapAwareState(lr, 0, self.ideal_loss, lr)
 
-    def _step(self, state: GapAwareState, s: dict[str, Any], xp: Namespace) -> GapAwareState:
+    def rule(self, state: GapAwareState, s: dict[str, Any], xp: Namespace) -> GapAwareState:
         loss, finite = finite_or(s["loss"], state.ema, xp)
         a = self.ema_decay
         ema = xp.where(finite, a * state.ema + (1.0 - a) * loss, state.ema)

@@ -34,7 +34,8 @@ import dataclasses
 from typing import Any, NamedTuple
 
 from lrsched._core.backend import Namespace
-from lrsched.controllers._common import PureController, check_choice, check_optional_real, check_real, finite_or
+from lrsched._core.validate import choice, optional_real_in, real_in
+from lrsched.controllers.ops import finite_or
 from lrsched.controllers.protocol import Controller, register_controller
 
 __all__ = ["Hypergradient", "HypergradientState"]
@@ -46,8 +47,8 @@ class HypergradientState(NamedTuple):
 
 
 @register_controller("hypergradient")
-@dataclasses.dataclass(frozen=True)
-class Hypergradient(PureController, Controller):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Hypergradient(Controller[HypergradientState]):
     """Hypergradient descent on the LR (see the module docstring for the formulas and the paper's variants).
 
     Args:
@@ -66,19 +67,15 @@ class Hypergradient(PureController, Controller):
     max_lr: float | None = None
     eps: float = 0.0
 
-    _owner = "Hypergradient"
-
     def __post_init__(self) -> None:
-        o, put = self._owner, object.__setattr__
-        put(self, "mode", check_choice(o, "mode", self.mode, ("additive", "multiplicative")))
+        o, put = self.owner, object.__setattr__
+        put(self, "mode", choice(o, "mode", self.mode, ("additive", "multiplicative")))
         high = 1.0 if self.mode == "multiplicative" else None
-        put(self, "beta", check_real(o, "beta", self.beta, low=0.0, low_open=True, high=high, high_open=True))
-        put(self, "min_lr", check_real(o, "min_lr", self.min_lr, low=0.0))
-        put(self, "max_lr", check_optional_real(o, "max_lr", self.max_lr, low=self.min_lr))
-        put(self, "eps", check_real(o, "eps", self.eps, low=0.0))
-        if self.init_lr is not None:
-            put(self, "init_lr", check_real(o, "init_lr", self.init_lr, low=0.0))
-            self._check_lr(self.init_lr)
+        put(self, "beta", real_in(o, "beta", self.beta, low=0.0, low_open=True, high=high, high_open=True))
+        put(self, "min_lr", real_in(o, "min_lr", self.min_lr, low=0.0))
+        put(self, "max_lr", optional_real_in(o, "max_lr", self.max_lr, low=self.min_lr))
+        put(self, "eps", real_in(o, "eps", self.eps, low=0.0))
+        super().__post_init__()
 
     @property  # the declared signals depend on the mode
     def signals(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -86,24 +83,21 @@ class Hypergradient(PureController, Controller):
             return ("grad_dot_prev_direction",)
         return ("grad_dot_prev_direction", "grad_norm", "prev_direction_norm")
 
-    def _check_lr(self, lr: float) -> None:
-        top = float("inf") if self.max_lr is None else self.max_lr
-        if not self.min_lr <= lr <= top:
-            raise ValueError(
-                f"{self._owner}: init_lr must lie in [min_lr, max_lr] = [{self.min_lr!r}, {top!r}], got {lr!r}"
-            )
+    def lr_bounds(self, group: int) -> tuple[float, float | None]:
+        return self.min_lr, self.max_lr
 
-    def _initial(self, lr: float) -> HypergradientState:
+    def initial_state(self, lr: Any) -> HypergradientState:
         return HypergradientState(lr, 0)
 
-    def _step(self, state: HypergradientState, s: dict[str, Any], xp: Namespace) -> HypergradientState:
+    def rule(self, state: HypergradientState, s: dict[str, Any], xp: Namespace) -> HypergradientState:
         h = s["grad_dot_prev_direction"]
         if self.mode == "additive":
             new = state.lr - self.beta * h
         else:
-            scale = s["grad_norm"] * s["prev_direction_norm"] + self.eps
-            scale = xp.where(scale > 0, scale, 1.0)  # h = 0 whenever a norm is 0 (t = 0): factor 1
+            norms = s["grad_norm"] * s["prev_direction_norm"]
+            scale = xp.where(norms + self.eps > 0, norms + self.eps, 1.0)  # h = 0 when a norm is 0 (t = 0): factor 1
             new = state.lr * (1.0 - self.beta * h / scale)
+            new = new + 0.0 * norms  # a NaN/inf norm makes the new LR non-finite: the LR is kept
         new, _ = finite_or(new, state.lr, xp)
         new = xp.maximum(new, self.min_lr)
         if self.max_lr is not None:

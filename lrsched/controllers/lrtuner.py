@@ -42,10 +42,12 @@ from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
 from lrsched._core.backend import Namespace
-from lrsched.controllers._common import PureController, check_int, check_optional_real, check_real
+from lrsched._core.validate import MAX_COUNT, integer, optional_real_in, real_in, sequence
 from lrsched.controllers.protocol import Controller, register_controller
 
 __all__ = ["LRTuner", "LRTunerState"]
+
+_MAX_FACTORS = 64  # candidates per exploration (each costs a look-ahead)
 
 
 class LRTunerState(NamedTuple):
@@ -55,8 +57,8 @@ class LRTunerState(NamedTuple):
 
 
 @register_controller("lrtuner")
-@dataclasses.dataclass(frozen=True)
-class LRTuner(PureController, Controller):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LRTuner(Controller[LRTunerState]):
     """Local LR search at intervals through a ``lookahead(lr, steps) -> loss`` callback (module docstring).
 
     Args:
@@ -74,29 +76,27 @@ class LRTuner(PureController, Controller):
     min_lr: float = 0.0
     max_lr: float | None = None
 
-    _owner = "LRTuner"
-    signals: ClassVar[tuple[str, ...]] = ("loss",)
-    _int_fields = frozenset({"step", "explorations"})
+    needs: ClassVar[frozenset[str]] = frozenset({"lookahead"})
 
     def __post_init__(self) -> None:
-        o, put = self._owner, object.__setattr__
-        if isinstance(self.factors, (str, bytes)) or not hasattr(self.factors, "__iter__"):
-            raise TypeError(f"{o}: factors must be a sequence of numbers, got {self.factors!r}")
-        factors = tuple(check_real(o, f"factors[{i}]", f, low=0.0, low_open=True) for i, f in enumerate(self.factors))
-        if len(factors) < 2 or len(set(factors)) != len(factors):
-            raise ValueError(f"{o}: factors must hold at least two distinct values, got {factors!r}")
+        o, put = self.owner, object.__setattr__
+        raw = sequence(o, "factors", self.factors)
+        if not 2 <= len(raw) <= _MAX_FACTORS:
+            raise ValueError(f"{o}: factors must hold 2 to {_MAX_FACTORS} distinct values, got {len(raw)}")
+        factors = tuple(real_in(o, f"factors[{i}]", f, low=0.0, low_open=True) for i, f in enumerate(raw))
+        if len(set(factors)) != len(factors):
+            raise ValueError(f"{o}: factors must hold distinct values, got {factors!r}")
         put(self, "factors", factors)
-        put(self, "interval", check_int(o, "interval", self.interval, 1))
-        put(self, "lookahead_steps", check_int(o, "lookahead_steps", self.lookahead_steps, 1))
-        put(self, "min_lr", check_real(o, "min_lr", self.min_lr, low=0.0))
-        put(self, "max_lr", check_optional_real(o, "max_lr", self.max_lr, low=self.min_lr))
-        if self.init_lr is not None:
-            put(self, "init_lr", check_real(o, "init_lr", self.init_lr, low=0.0))
+        put(self, "interval", integer(o, "interval", self.interval, 1, MAX_COUNT))
+        put(self, "lookahead_steps", integer(o, "lookahead_steps", self.lookahead_steps, 1, MAX_COUNT))
+        put(self, "min_lr", real_in(o, "min_lr", self.min_lr, low=0.0))
+        put(self, "max_lr", optional_real_in(o, "max_lr", self.max_lr, low=self.min_lr))
+        super().__post_init__()
 
-    def _initial(self, lr: float) -> LRTunerState:
+    def initial_state(self, lr: Any) -> LRTunerState:
         return LRTunerState(lr, 0, 0)
 
-    def _step(self, state: LRTunerState, s: dict[str, Any], xp: Namespace) -> LRTunerState:
+    def rule(self, state: LRTunerState, s: dict[str, Any], xp: Namespace) -> LRTunerState:
         return state._replace(step=state.step + 1)
 
     def due(self, state: LRTunerState) -> bool:
@@ -117,6 +117,8 @@ class LRTuner(PureController, Controller):
             if cand not in tried:
                 tried[cand] = float(lookahead(cand, self.lookahead_steps))
             loss = tried[cand]
+            if not math.isfinite(loss):  # a diverged look-ahead (NaN, +-inf) is never the best
+                continue
             if loss < best_loss or (loss == best_loss and cand == lr):
                 best_lr, best_loss = cand, loss
         new_lr = best_lr if math.isfinite(best_loss) else lr

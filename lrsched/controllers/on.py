@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
-from lrsched._core.backend import Namespace
-from lrsched._core.config import _build
+from lrsched._core.backend import Namespace, namespace_for
 from lrsched._core.schedule import Schedule, as_schedule
-from lrsched._core.validate import integer
-from lrsched.controllers.protocol import Controller, apply, register_controller, select
+from lrsched._core.validate import MAX_COUNT, MAX_GROUPS, integer
+from lrsched.controllers.ops import apply, select
+from lrsched.controllers.protocol import LR, Controller, register_controller
 
-__all__ = ["Controlled", "on_schedule"]
+__all__ = ["Controlled", "MAX_NESTING", "on_schedule"]
+
+#: How many ``on_schedule`` may wrap each other (``on_schedule(b1, on_schedule(b2, ...))``).
+MAX_NESTING = 16
+
+
+def _nesting(controller: Controller[Any]) -> int:
+    return 1 + _nesting(controller.controller) if isinstance(controller, Controlled) else 0
 
 
 @register_controller("on_schedule")
 @dataclasses.dataclass(frozen=True)
-class Controlled(Controller):
+class Controlled(Controller[NamedTuple]):
     """Pure controller-over-a-schedule: ``lr(state) = base(state.step) * controller.lr(state)``.
 
     The controller's LR ``g_t`` is a multiplier: its initial value is the controller's ``init_lr``
@@ -24,6 +31,7 @@ class Controlled(Controller):
     schedule's step ``t``, the index of the optimizer update whose value is observed next; a value observed at
     ``t < start_step`` is ignored (the multiplier keeps its value, only ``t`` advances). Adapters whose values do
     not arrive once per update (per epoch, per evaluation) set ``t`` with :meth:`at` before each value.
+    The base is evaluated in the state's dtype (a float64 torch state: float64).
 
     Example:
         >>> import lrsched
@@ -35,23 +43,31 @@ class Controlled(Controller):
         0.05
     """
 
-    base: Any  # a Schedule (or number), or a tuple of them: one per parameter group
-    controller: Controller
+    base: Schedule | tuple[Schedule, ...]  # one schedule (or number), or one per parameter group
+    controller: Controller[Any]
     start_step: int = 0
 
     def __post_init__(self) -> None:
         owner = self.name
         if isinstance(self.base, (list, tuple)):
+            if not 1 <= len(self.base) <= MAX_GROUPS:
+                raise ValueError(f"{owner}: base must hold 1 to MAX_GROUPS = {MAX_GROUPS} schedules, got {len(self.base)}")
             bases = tuple(as_schedule(b, owner=owner, field=f"base[{i}]") for i, b in enumerate(self.base))
             object.__setattr__(self, "base", bases)
         else:
             object.__setattr__(self, "base", as_schedule(self.base, owner=owner, field="base"))
         if not isinstance(self.controller, Controller):
             raise TypeError(f"{owner}: controller must be a Controller, got {type(self.controller).__name__}")
-        if getattr(self.controller, "init_lr", 1.0) is None:
+        if _nesting(self.controller) >= MAX_NESTING:
+            raise ValueError(f"{owner}: controller nests on_schedule more than MAX_NESTING = {MAX_NESTING} levels deep")
+        has_field = dataclasses.is_dataclass(self.controller) and "init_lr" in {
+            f.name for f in dataclasses.fields(self.controller)
+        }
+        if self.controller.init_lr is None and has_field:  # the multiplier starts at 1
             object.__setattr__(self, "controller", dataclasses.replace(self.controller, init_lr=1.0))  # type: ignore
-        object.__setattr__(self, "start_step", integer(owner, "start_step", self.start_step, 0))
+        object.__setattr__(self, "start_step", integer(owner, "start_step", self.start_step, 0, MAX_COUNT))
 
+    # The controller's declarations, read by adapters (the multiplier's initial value is ``init_lr``).
     @property  # type: ignore[misc]
     def signals(self) -> tuple[str, ...]:  # type: ignore[override]
         return self.controller.signals
@@ -60,8 +76,30 @@ class Controlled(Controller):
     def vector_fields(self) -> frozenset[str]:  # type: ignore[override]
         return self.controller.vector_fields
 
-    def init(self, lr: Any = None, *, like: Any = None) -> Any:
-        """The controller's initial state (``lr``: the initial multiplier); ``state.step`` is ``t``."""
+    @property  # type: ignore[misc]
+    def needs(self) -> frozenset[str]:  # type: ignore[override]
+        return self.controller.needs
+
+    @property  # type: ignore[misc]
+    def init_lr(self) -> Any:  # type: ignore[override]
+        return 1.0 if self.controller.init_lr is None else self.controller.init_lr
+
+    @property
+    def groups(self) -> int:
+        return self.controller.groups
+
+    @property
+    def per_group(self) -> bool:  # type: ignore[override]
+        return self.controller.per_group
+
+    @property
+    def monitor_mode(self) -> str:
+        return self.controller.monitor_mode
+
+    def init(self, lr: LR | None = None, *, like: Any = None) -> Any:
+        """The controller's initial state (``lr``: the initial multiplier, default 1); ``state.step`` is ``t``."""
+        if lr is None and self.controller.init_lr is None:
+            lr = 1.0
         return self.controller.init(lr, like=like)
 
     def rule(self, state: Any, signals: dict[str, Any], xp: Namespace) -> Any:
@@ -77,9 +115,14 @@ class Controlled(Controller):
     def lr(self, state: Any) -> Any:
         """The LR of update ``t = state.step``: ``base(t) * g_t`` (a tuple per parameter group)."""
         g = self.controller.lr(state)
+        t = state.step
+        if type(t) is not int and hasattr(t, "dtype"):  # an array clock: the base in the multiplier's dtype
+            like = g[0] if isinstance(g, tuple) else g
+            t = namespace_for(t).as_float(t, like)
         if isinstance(self.base, tuple):
-            return tuple(apply(b, state.step) * m for b, m in zip(self.base, g))
-        base = apply(self.base, state.step)
+            gs = g if isinstance(g, tuple) else (g,) * len(self.base)  # one multiplier for every group's base
+            return tuple(apply(b, t) * m for b, m in zip(self.base, gs))
+        base = apply(self.base, t)
         return tuple(base * m for m in g) if isinstance(g, tuple) else base * g
 
     @staticmethod
@@ -87,30 +130,8 @@ class Controlled(Controller):
         """``state`` with the clock set to ``t`` (the index of the update whose value is observed next)."""
         return state._replace(step=t)
 
-    def to_config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "base": [b.to_config() for b in self.base] if isinstance(self.base, tuple) else self.base.to_config(),
-            "controller": self.controller.to_config(),
-            "start_step": self.start_step,
-        }
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Any:
-
-        unknown = sorted(set(config) - {"name", "base", "controller", "start_step"})
-        if unknown:
-            raise ValueError(f"config: unknown key(s) {', '.join(map(repr, unknown))} for {cls.name!r}")
-        controller: Any = _build(config["controller"], "config.controller", 0)
-        base: Any = config["base"]
-        if isinstance(base, list):
-            base = tuple(_build(b, f"config.base[{i}]", 1) for i, b in enumerate(base))
-        else:
-            base = _build(base, "config.base", 1)
-        return cls(base, controller, config.get("start_step", 0))
-
-
-def on_schedule(base: Schedule | float, controller: Controller, start_step: int = 0) -> Controlled:
+def on_schedule(base: Schedule | float, controller: Controller[Any], start_step: int = 0) -> Controlled:
     """``controller`` steering ``base``: ``lr_t = base(t) * g_t`` (see ``Controlled``).
 
     Example:

@@ -33,9 +33,3 @@ class GreedyScheduler(Control):
     @property
     def settings(self) -> GreedyLR:
         return self.controller
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a ``state_dict``, also one written by lrsched 0.1 (``best`` was ``None`` before a value)."""
-        if isinstance(state_dict, dict) and "best" in state_dict and state_dict["best"] is None:
-            state_dict = {**state_dict, "best": "inf" if self.controller.mode == "min" else "-inf"}
-        super().load_state_dict(state_dict)

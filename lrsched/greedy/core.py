@@ -10,28 +10,15 @@ The rules are documented in :mod:`lrsched.greedy`.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lrsched._core.backend import PYTHON, Namespace, namespace_for
-from lrsched.controllers.protocol import select
+from lrsched._core.backend import PYTHON, Namespace
+from lrsched.controllers.ops import finite_or, select
 
-__all__ = [
-    "BLOCK",
-    "GreedyState",
-    "FLOAT_FIELDS",
-    "VECTOR_FIELDS",
-    "Knobs",
-    "initial_state",
-    "update_state",
-    "cast_state",
-    "select_state",
-    "window_total",
-]
+if TYPE_CHECKING:
+    from lrsched.greedy.settings import GreedyLR
 
-
-#: The settings the rules read: factor, patience, threshold, threshold_mode, mode, window, cooldown, warmup,
-#: min_lr, max_lr, eps, reset_start, increase, nonfinite, track_best_during_wait (:class:`lrsched.GreedyLR`).
-Knobs = Any
+__all__ = ["BLOCK", "GreedyState", "VECTOR_FIELDS", "initial_state", "update_state", "window_total"]
 
 
 class GreedyState(NamedTuple):
@@ -55,41 +42,16 @@ class GreedyState(NamedTuple):
     init_lr: Any  #: LR restored by a reset (same shape as ``lr``)
 
 
-FLOAT_FIELDS = frozenset({"lr", "best", "window", "init_lr"})
 VECTOR_FIELDS = frozenset({"window"})  #: fields holding one vector (the smoothing slots)
 BLOCK = 64  #: smoothing slots summed per block (see ``window_total``)
 
 
-def _bound(value: Any, i: int) -> Any:
-    return value[i] if isinstance(value, tuple) else value
-
-
-def initial_state(g: Knobs, lr: Any) -> GreedyState:
-    """The state before the first value, in Python numbers."""
+def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
+    """The state before the first value, in Python numbers (``int`` leaves are the counters)."""
     worst = math.inf if g.mode == "min" else -math.inf
     slots = (0.0,) * g.window if g.window > 1 else ()
     reset = g.reset_start if g.reset_start is not None else 0
     return GreedyState(lr, worst, 0, 0, 0, 0, reset, slots, 0, 0, 0, lr)
-
-
-def cast_state(state: GreedyState, like: Any) -> GreedyState:
-    """``state`` with array leaves of ``like``'s backend and device (floats in its dtype, counters int32).
-
-    The smoothing window becomes one ``(window,)`` array: fewer leaves, vectorised writes.
-    """
-    xp = namespace_for(like) if hasattr(like, "dtype") else PYTHON
-    if xp.is_scalar:
-        raise TypeError(f"GreedyLR.init: like must be a NumPy, JAX or torch array, got {type(like).__name__}")
-    if not getattr(like.dtype, "is_floating_point", getattr(like.dtype, "kind", "") == "f"):
-        raise TypeError(f"GreedyLR.init: like must have a floating dtype, got {like.dtype}")
-
-    def leaf(name: str, value: Any) -> Any:
-        integer = name not in FLOAT_FIELDS
-        if isinstance(value, tuple) and (name != "window" or not value):
-            return tuple(xp.asarray(v, like, integer) for v in value)
-        return xp.asarray(value, like, integer)
-
-    return GreedyState(*(leaf(n, v) for n, v in zip(GreedyState._fields, state)))
 
 
 def _where(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
@@ -105,7 +67,7 @@ def _select(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
     return _where(cond, a, b, xp)
 
 
-def _is_better(g: Knobs, current: Any, best: Any, xp: Namespace) -> Any:
+def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
     thr = g.threshold
     if g.threshold_mode == "abs":
         return current < best - thr if g.mode == "min" else current > best + thr
@@ -115,7 +77,7 @@ def _is_better(g: Knobs, current: Any, best: Any, xp: Namespace) -> Any:
     return current > best * xp.where(best >= 0, 1.0 + thr, 1.0 - thr)
 
 
-def _smooth(g: Knobs, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
+def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
     """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
     size = g.window
     slots = xp.ring_write(state.window, state.pos, v, finite)
@@ -137,30 +99,26 @@ def window_total(slots: Any) -> Any:
     return sum(sum(slots[start : start + BLOCK]) for start in range(0, len(slots), BLOCK))
 
 
-def _change_lr(g: Knobs, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
+def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
     """The LR after an increase (``inc``) or a decrease (``dec``), and whether all groups sit at min_lr."""
     groups = lr if isinstance(lr, tuple) else (lr,)
     out, at_min = [], True
     for i, old in enumerate(groups):
-        lo, hi = _bound(g.min_lr, i), _bound(g.max_lr, i)
+        lo, hi = g.lr_bounds(i)
         down = xp.maximum(old * g.factor, lo)
         down = xp.where(old - down > g.eps, down, old)
         at_min = at_min & (down <= lo)
         new = _where(dec, down, old, xp)
         if g.increase:
             up = xp.true_divide(old, g.factor)
-            up = up if hi is None else xp.minimum(up, hi)
+            # Uncapped (max_lr=None): an increase that would overflow to inf is not applied; the LR stays finite.
+            up = finite_or(up, old, xp)[0] if hi is None else xp.minimum(up, hi)
             new = _where(inc, xp.where(up - old > g.eps, up, old), new, xp)
         out.append(new)
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
 
 
-def select_state(cond: Any, a: GreedyState, b: GreedyState, xp: Namespace) -> GreedyState:
-    """Field by field ``a if cond else b`` (``cond`` may batch controllers)."""
-    return select(cond, a, b, xp, VECTOR_FIELDS)
-
-
-def _count(g: Knobs, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
+def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
     """Rules 3-4: tick the waits, update ``best`` and the run counters, decide ``inc``/``dec``."""
     in_cool = state.cooldown > 0
     waiting = in_cool | (state.warmup > 0)
@@ -179,7 +137,7 @@ def _count(g: Knobs, state: GreedyState, better: Any, current: Any, xp: Namespac
     )
 
 
-def _reset_rule(g: Knobs, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: Namespace) -> tuple[Any, Any]:
+def _reset_rule(g: GreedyLR, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: Namespace) -> tuple[Any, Any]:
     """Rule 5: the attempts left after this step, and whether the controller resets now."""
     reset = False
     count = g.reset_start if g.reset_start is not None else 0
@@ -192,7 +150,7 @@ def _reset_rule(g: Knobs, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: 
     return reset_left, reset
 
 
-def update_state(g: Knobs, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
+def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
     """One GreedyLR step on the monitored ``value``; see :mod:`lrsched.greedy` for the rules."""
     finite = xp.isfinite(value)
     v = xp.where(finite, value, 0.0)
@@ -220,5 +178,5 @@ def update_state(g: Knobs, state: GreedyState, value: Any, xp: Namespace = PYTHO
         init_lr=state.init_lr,
     )
     if g.nonfinite == "skip":
-        new = select_state(finite, new, state._replace(step=new.step), xp)
+        new = select(finite, new, state._replace(step=new.step), xp, VECTOR_FIELDS)
     return new

@@ -9,46 +9,20 @@ import dataclasses
 from typing import Any
 
 from lrsched._core.backend import Namespace
-from lrsched._core.validate import flag, integer, number
+from lrsched._core.validate import MAX_COUNT, choice, flag, integer, optional_real_in, per_group, real_in
 from lrsched.controllers.knobs import check_knobs
 from lrsched.controllers.protocol import Controller, register_controller
-from lrsched.greedy.core import VECTOR_FIELDS, GreedyState, cast_state, initial_state, update_state
+from lrsched.greedy.core import VECTOR_FIELDS, GreedyState, initial_state, update_state
 
-__all__ = ["GreedyLR", "with_knobs"]
+__all__ = ["GreedyLR", "MAX_WINDOW", "with_knobs"]
 
-_OWNER = "GreedyLR"
-_CHOICES = {"threshold_mode": ("rel", "abs"), "mode": ("min", "max"), "nonfinite": ("bad", "skip")}
-
-
-def _fail(message: str) -> ValueError:
-    return ValueError(f"{_OWNER}: {message}")
-
-
-def _real(field: str, value: Any, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
-    return float(number(_OWNER, field, value))
-
-
-def _reals(field: str, value: Any, optional: bool = False) -> Any:
-    """A number or a non-empty tuple of numbers (one per parameter group)."""
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise _fail(f"{field} must hold one value per parameter group, got an empty sequence")
-        return tuple(_real(f"{field}[{i}]", v) for i, v in enumerate(value))
-    return _real(field, value, optional)
-
-
-def _as_float(value: Any) -> Any:
-    """Python numbers (also NumPy float scalars) as float; arrays unchanged."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return value
+#: The longest smoothing window (the state holds one slot per value; transformers' GreedyLR uses 10-50).
+MAX_WINDOW = 65_536
 
 
 @register_controller("greedy")
-@dataclasses.dataclass(frozen=True)
-class GreedyLR(Controller):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GreedyLR(Controller[GreedyState]):
     """GreedyLR settings (every knob) and the pure controller ``init``/``update``.
 
     Args:
@@ -97,61 +71,41 @@ class GreedyLR(Controller):
     track_best_during_wait: bool = False
 
     vector_fields = VECTOR_FIELDS
+    per_group = True
 
     def __post_init__(self) -> None:
-        put = object.__setattr__
-        put(self, "init_lr", _reals("init_lr", self.init_lr, optional=True))
-        put(self, "factor", _real("factor", self.factor))
-        put(self, "threshold", _real("threshold", self.threshold))
-        put(self, "min_lr", _reals("min_lr", self.min_lr))
-        put(self, "max_lr", _reals("max_lr", self.max_lr, optional=True))
-        put(self, "eps", _real("eps", self.eps))
+        o, put = self.owner, object.__setattr__
+        put(self, "mode", choice(o, "mode", self.mode, ("min", "max")))
+        put(self, "threshold_mode", choice(o, "threshold_mode", self.threshold_mode, ("rel", "abs")))
+        put(self, "nonfinite", choice(o, "nonfinite", self.nonfinite, ("bad", "skip")))
+        put(self, "factor", real_in(o, "factor", self.factor, low=0.0, high=1.0, low_open=True, high_open=True))
+        rel = self.threshold_mode == "rel"
+        put(self, "threshold", real_in(o, "threshold", self.threshold, low=0.0, high=1.0 if rel else None, high_open=rel))
+        put(self, "eps", real_in(o, "eps", self.eps, low=0.0))
+        put(self, "min_lr", per_group(o, "min_lr", self.min_lr, lambda f, v: real_in(o, f, v, low=0.0)))
+        put(self, "max_lr", per_group(o, "max_lr", self.max_lr, self._max_lr_entry))
         for field in ("patience", "cooldown", "warmup"):
-            put(self, field, integer(_OWNER, field, getattr(self, field), 0))
-        put(self, "window", integer(_OWNER, "window", self.window, 1))
+            put(self, field, integer(o, field, getattr(self, field), 0, MAX_COUNT))
+        put(self, "window", integer(o, "window", self.window, 1, MAX_WINDOW))
         if self.reset_start is not None:
-            put(self, "reset_start", integer(_OWNER, "reset_start", self.reset_start, 1))
+            put(self, "reset_start", integer(o, "reset_start", self.reset_start, 1, MAX_COUNT))
         for field in ("increase", "track_best_during_wait"):
-            flag(_OWNER, field, getattr(self, field))
-        self._check()
-
-    def _check(self) -> None:
-        for field, choices in _CHOICES.items():
-            value = getattr(self, field)
-            if value not in choices:
-                raise _fail(f"{field} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        if not 0.0 < self.factor < 1.0:
-            raise _fail(f"factor must be in (0, 1), got {self.factor!r}")
-        if self.threshold < 0 or (self.threshold_mode == "rel" and self.threshold >= 1):
-            valid = "[0, 1) with threshold_mode='rel'" if self.threshold_mode == "rel" else ">= 0"
-            raise _fail(f"threshold must be in {valid}, got {self.threshold!r}")
-        if self.eps < 0:
-            raise _fail(f"eps must be >= 0, got {self.eps!r}")
+            flag(o, field, getattr(self, field))
         lengths = {len(v) for v in (self.init_lr, self.min_lr, self.max_lr) if isinstance(v, tuple)}
         if len(lengths) > 1:
-            raise _fail(f"per-group init_lr/min_lr/max_lr must have the same length, got lengths {sorted(lengths)}")
+            raise ValueError(f"{o}: per-group init_lr/min_lr/max_lr must have the same length, got lengths {sorted(lengths)}")
         for i in range(self.groups or 1):
-            lo, hi = self.bound(self.min_lr, i), self.bound(self.max_lr, i)
-            if lo is not None and lo < 0:
-                raise _fail(f"min_lr must be >= 0, got {self.min_lr!r}")
-            if hi is not None and hi < lo:  # type: ignore[operator]
-                raise _fail(f"min_lr must be <= max_lr, got min_lr={self.min_lr!r} > max_lr={self.max_lr!r}")
-        if self.init_lr is not None:
-            self._check_lr("init_lr", self.init_lr)
+            lo, hi = self.lr_bounds(i)
+            if hi is not None and hi < lo:
+                raise ValueError(f"{o}: min_lr must be <= max_lr, got min_lr={self.min_lr!r} > max_lr={self.max_lr!r}")
+        super().__post_init__()
 
-    def _check_lr(self, field: str, lr: Any) -> None:
-        values = lr if isinstance(lr, tuple) else (lr,)
-        if self.groups and isinstance(lr, tuple) and len(values) != self.groups:
-            raise _fail(f"{field} must have {self.groups} per-group values, got {len(values)}")
-        for i, v in enumerate(values):
-            if not isinstance(v, (int, float)):
-                continue  # an array (maybe traced): cannot be checked here
-            lo, hi = self.bound(self.min_lr, i), self.bound(self.max_lr, i)
-            if not (lo <= v and (hi is None or v <= hi)):  # type: ignore[operator]
-                top = "inf" if hi is None else repr(hi)
-                raise _fail(f"{field} must lie in [min_lr, max_lr] = [{lo!r}, {top}], got {v!r}")
+    def _max_lr_entry(self, field: str, value: Any) -> float | None:
+        """A cap: a number >= 0, or ``None`` (no cap) for the whole setting, not for one group's entry."""
+        if field == "max_lr":
+            return optional_real_in(self.owner, field, value, low=0.0)
+        return real_in(self.owner, field, value, low=0.0)
 
-    # -- derived constants -------------------------------------------------
     @property
     def groups(self) -> int:
         """Number of parameter groups set by tuples (0: one scalar LR)."""
@@ -161,36 +115,24 @@ class GreedyLR(Controller):
         return 0
 
     @property
-    def reset_count(self) -> int:
-        return self.reset_start if self.reset_start is not None else 0
+    def monitor_mode(self) -> str:
+        return self.mode
 
-    @staticmethod
-    def bound(value: Any, i: int) -> Any:
-        """Group ``i``'s entry of a per-group setting (numbers broadcast)."""
-        return value[i] if isinstance(value, tuple) else value
+    def lr_bounds(self, group: int) -> tuple[float, float | None]:
+        """``[min_lr, max_lr]`` of group ``group`` (numbers broadcast over groups)."""
+        lo, hi = self.min_lr, self.max_lr
+        return (lo[group] if isinstance(lo, tuple) else lo), (hi[group] if isinstance(hi, tuple) else hi)
+
+    def upgrade_state_dict(self, data: dict[str, Any]) -> dict[str, Any]:
+        """lrsched 0.1 wrote ``best`` as ``None`` before the first value."""
+        if "best" in data and data["best"] is None:
+            return {**data, "best": "inf" if self.mode == "min" else "-inf"}
+        return data
 
     # -- pure controller -----------------------------------------------------
-    def init(self, lr: Any = None, *, like: Any = None) -> GreedyState:
-        """The state before the first value.
-
-        ``lr`` overrides ``init_lr`` (e.g. the optimizer's LR; a tuple for
-        parameter groups). ``like`` (a JAX or NumPy array) makes every leaf an
-        array of that backend: floats in ``like``'s dtype, counters int32, as
-        ``lax.scan`` carries and ``vmap`` batches need.
-        """
-        lr = self.init_lr if lr is None else lr
-        if lr is None:
-            raise _fail("no initial LR: pass init_lr= to GreedyLR or lr= to init()")
-        if isinstance(lr, list):
-            lr = tuple(lr)
-        if isinstance(lr, tuple) and not lr:
-            raise _fail("lr must hold one value per parameter group, got an empty sequence")
-        lr = tuple(_as_float(v) for v in lr) if isinstance(lr, tuple) else _as_float(lr)
-        self._check_lr("lr", lr)
-        if self.groups and not isinstance(lr, tuple):
-            lr = (lr,) * self.groups
-        state = initial_state(self, lr)
-        return state if like is None else cast_state(state, like)
+    def initial_state(self, lr: Any) -> GreedyState:
+        """The state before the first value (``lr``: a number, or one per group), in Python numbers."""
+        return initial_state(self, lr)
 
     def rule(self, state: GreedyState, signals: dict[str, Any], xp: Namespace) -> GreedyState:
         """One update on ``signals["loss"]`` with ``xp``'s operations (``lrsched.greedy.core.update_state``)."""
@@ -202,7 +144,7 @@ class GreedyLR(Controller):
         ``value`` is a Python number, a NumPy array, a JAX array/tracer or a torch tensor (scalar; batch with
         ``jax.vmap``, or with NumPy arrays whose leading axis runs over controllers). A state of Python numbers
         reads NumPy and torch scalars with ``float()``; a state from ``init(like=tensor)`` stays on the tensor's
-        device and is updated with tensor operations (no host sync).
+        device and is updated with tensor operations (no host sync), in the tensor's dtype.
         """
         return super().update(state, value)
 

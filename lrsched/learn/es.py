@@ -45,7 +45,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrsched._core.backend import namespace_for
-from lrsched.controllers.learned import FEATURES, LearnedLR, LearnedState, base_factor, policy_step
+from lrsched.controllers.learned import FEATURES, LearnedLR, initial_state, policy_step
+from lrsched.controllers.state import cast_state
 from lrsched.learn.tasks import Task
 
 __all__ = ["TrainResult", "train", "unflatten"]
@@ -114,9 +115,7 @@ def _inner(
         known = horizon > 0
         h = jnp.where(known, horizon, default_horizon).astype(f32)
         kf = known.astype(f32)
-        first = lr0 * base_factor(jnp.int32(0), h, kf, schedule, xp)
-        z = f32(0.0)
-        state = LearnedState(first, jnp.int32(0), lr0, h, kf, z, z, z, z, z, z, z, lr0)
+        state = cast_state(initial_state(lr0, h, kf, schedule), jnp.zeros((), f32))
         net = unflatten(theta, n_features, hidden)
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
 

@@ -1,4 +1,4 @@
-"""Any lrsched controller (GreedyLR among them) as a torch LR scheduler (re-exported by lrsched.adapters.torch)."""
+"""Any lrsched controller as a torch LR scheduler, ``ControllerScheduler`` (re-exported by lrsched.adapters.torch)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
-from lrsched.adapters._torch_device import DeviceState, measure
-from lrsched.adapters._torch_groups import resolve_mode
+from lrsched.adapters._torch_device import MEASURED, DeviceState, measure
+from lrsched.adapters._torch_groups import MODES, resolve_mode
+from lrsched.adapters._unserved import refuse_unserved
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
@@ -30,16 +31,25 @@ class ControllerScheduler(ReduceLROnPlateau):
     ``Trainer`` with ``lr_scheduler_type="reduce_lr_on_plateau"``-style use calls ``step(metric)`` after each
     evaluation and needs ``metric_for_best_model`` set).
 
-    * Without ``base``: the controller's LR is each group's LR (initially the controller's ``init_lr`` or, when
-      that is ``None``, the groups' current ``lr``).
+    * Without ``base``: the controller's LR is each group's LR, initially the controller's ``init_lr`` or, when
+      that is ``None``, the groups' own ``lr``. A controller with one LR (all but GreedyLR's per-group tuples)
+      drives every group when the groups share one LR (decay / no-decay splits); groups built with different LRs
+      raise ``ValueError`` unless ``lr_mode="relative"`` (the controller's LR, starting at 1, multiplies each
+      group's own LR) or ``lr_mode="absolute"`` (every group gets the controller's LR). GreedyLR with one
+      ``init_lr`` over different group LRs raises too (it would equalise them silently).
     * With ``base`` (one lrsched schedule, or one per group): ``lr_t = base(t) * g_t``
-      (:func:`lrsched.on_schedule`), ``g`` the controller's LR used as a multiplier and ``t`` the number of
-      optimizer updates so far (counted by an optimizer step hook; when ``optimizer.step()`` is never called,
-      each ``step(value)`` counts as one update). A value observed at update ``t < start_step`` is ignored.
-      ``mode`` as in ``schedule_lr``: ``"absolute"`` (every group ``base(t) * g_t``) or ``"relative"`` (each
-      group's own LR times it); ``None`` raises when one base meets groups built with different LRs.
-    * Signals: the controller's declared :data:`lrsched.controllers.SIGNALS` other than the loss are computed
-      from the optimizer's parameters and gradients just before each ``optimizer.step()``.
+      (:func:`lrsched.on_schedule`), ``g`` the controller's LR used as a multiplier (initially its ``init_lr``, or
+      1). A value observed at update ``t < start_step`` is ignored. ``lr_mode`` as ``schedule_lr``'s ``mode``:
+      ``"absolute"`` (every group ``base(t) * g_t``) or ``"relative"`` (each group's own LR times it); ``None``
+      raises when one base meets groups built with different LRs.
+    * Time: every controller's clock (``state.step``) counts optimizer updates (an optimizer step hook), not
+      ``step(value)`` calls, so a trainer that passes a value per evaluation or epoch keeps budgets, intervals
+      and schedules in updates; when ``optimizer.step()`` is never called, each ``step(value)`` counts as one.
+    * Signals: the controller's declared :data:`lrsched.controllers.SIGNALS` other than the loss are measured
+      from the optimizer's parameters and gradients at each ``optimizer.step()`` -- with
+      ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient. A controller that
+      reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is refused at
+      construction.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
       (``reduce="mean"``); ``reduce=None`` opts out.
     * A tensor loss with tensor LRs (an optimizer built with a tensor ``lr``, e.g. ``capturable=True`` or
@@ -47,51 +57,59 @@ class ControllerScheduler(ReduceLROnPlateau):
       updates it with tensor operations and writes the LRs in place: no ``.item()``, no host sync. The LR
       sequence is the one a float loss gives. With float LRs the loss is read with ``float()``.
 
-    ``state_dict()`` is plain data (safe for ``torch.load(weights_only=True)``).
+    ``state_dict()`` is plain data and tensors (safe for ``torch.load(weights_only=True)``): the controller's state
+    under ``"controller"`` (``"greedy"`` in 0.2 checkpoints, still loaded) and, for direction signals, the
+    previous parameters, so a resumed run continues exactly.
     """
 
     def __init__(
         self,
         optimizer: Optimizer,
-        controller: Controller,
+        controller: Controller[Any],
         *,
         base: Schedule | float | Sequence[Schedule | float] | None = None,
         start_step: int = 0,
-        mode: str | None = None,
+        lr_mode: str | None = None,
         reduce: str | None = "mean",
         process_group: Any = None,
+        mode: str | None = None,
     ) -> None:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{name}: optimizer must be a torch Optimizer, got {type(optimizer).__name__}")
         if not isinstance(controller, Controller):
             raise TypeError(f"{name}: controller must be a Controller, got {type(controller).__name__}")
+        if mode is not None:  # the 0.2 name; ``self.mode`` is ReduceLROnPlateau's 'min'/'max'
+            warnings.warn(f"{name}: mode= is now lr_mode=", DeprecationWarning, stacklevel=2)
+            lr_mode = mode if lr_mode is None else lr_mode
         if reduce not in ("mean", None):
             raise ValueError(f"{name}: reduce must be 'mean' or None, got {reduce!r}")
+        if lr_mode not in (None, *MODES):
+            raise ValueError(f"{name}: lr_mode must be 'absolute' or 'relative', got {lr_mode!r}")
+        refuse_unserved(name, controller, MEASURED, needs_served=frozenset())
         groups = optimizer.param_groups
         n = len(groups)
-        per_group = getattr(controller, "groups", 0)
-        if per_group not in (0, n):
-            raise ValueError(f"{name}: the controller holds {per_group} per-group values, the optimizer {n}")
+        if controller.groups not in (0, n):
+            raise ValueError(
+                f"{name}: the controller holds {controller.groups} per-group values, the optimizer has {n} param groups"
+            )
         if isinstance(base, (list, tuple)) and len(base) != n:
             raise ValueError(f"{name}: base must be one schedule or one per param group ({n}), got {len(base)}")
         self.optimizer, self.settings = optimizer, controller
         self.start_step = integer(name, "start_step", start_step, 0)
         self.reduce, self.process_group = reduce, process_group
-        lr: Any = getattr(controller, "init_lr", None)  # None: the groups' LRs, or a multiplier of 1.0 with a base
-        lr = (1.0 if base is not None else tuple(float(g["lr"]) for g in groups)) if lr is None else lr
-        if isinstance(lr, tuple) and n == 1:
-            lr = lr[0]
-        elif n > 1 and not isinstance(lr, tuple):
-            lr = (lr,) * n
-        self.controlled: Controller = controller if base is None else Controlled(base, controller, start_step)  # type: ignore[arg-type]
-        # With a base, "absolute": lr = base(t) * g_t; "relative": lr = initial_lr * base(t) * g_t (as schedule_lr)
-        self.lr_mode = (
-            None if base is None else resolve_mode(name, "base", optimizer, mode, isinstance(base, (list, tuple)))
-        )
+        if base is None and lr_mode == "relative":  # the controller's LR multiplies each group's own LR
+            base = 1.0
+        self.controlled: Controller[Any] = controller if base is None else Controlled(base, controller, start_step)  # type: ignore[arg-type]
+        if base is None:
+            lr = self._initial_lr(name, controller, [float(g["lr"]) for g in groups], lr_mode)
+            self.lr_mode = None
+        else:  # lr = base(t) * g_t ("absolute") or initial_lr * base(t) * g_t ("relative"), as schedule_lr
+            lr = None  # the multiplier: the controller's init_lr, or 1.0
+            self.lr_mode = resolve_mode(name, "base", optimizer, lr_mode, isinstance(base, (list, tuple)))
         self._scales = [float(g["initial_lr"]) if self.lr_mode == "relative" else 1.0 for g in groups]
         self.sched = Control(self.controlled, lr)
-        self.mode = getattr(controller, "mode", "min")
+        self.mode = controller.monitor_mode  # ReduceLROnPlateau's attribute: 'min' or 'max'
         self.last_epoch = self._observed_at = 0  # optimizer updates so far (ReduceLROnPlateau's name)
         self._signals: dict[str, Any] = {}  # the signals of the next value; _prev: (theta, lr) of the previous update
         self._prev: Any = None
@@ -101,11 +119,54 @@ class ControllerScheduler(ReduceLROnPlateau):
         self._hooks += [optimizer.register_step_pre_hook(self._before_update)] if self._wanted else []
         self._apply(self.sched.lr)
 
+    @staticmethod
+    def _initial_lr(name: str, controller: Controller[Any], group_lrs: list[float], lr_mode: str | None) -> Any:
+        """The controller's initial LR when it sets the groups' LRs itself (no base)."""
+        n, lr, differ = len(group_lrs), controller.init_lr, len(set(group_lrs)) > 1
+        if lr is None:
+            if controller.per_group and n > 1:
+                return tuple(group_lrs)  # each group starts at its own LR
+            if differ and lr_mode != "absolute":
+                raise ValueError(
+                    f"{name}: the optimizer's param groups have different learning rates {sorted(set(group_lrs))}, "
+                    f"but {controller.owner} steers one LR for all groups. Pass lr_mode='relative' (the controller's "
+                    "LR, starting at 1.0, multiplies each group's own LR), or lr_mode='absolute' with init_lr set"
+                )
+            lr = group_lrs[0]
+        elif differ and lr_mode is None and not isinstance(lr, tuple):
+            raise ValueError(
+                f"{name}: the optimizer's param groups have different learning rates {sorted(set(group_lrs))}, but "
+                f"init_lr={lr!r} would give every group the same LR. Leave init_lr=None (each group starts at its "
+                "own LR), pass one init_lr per group, lr_mode='relative', or lr_mode='absolute' to mean it"
+            )
+        if isinstance(lr, tuple) and n == 1:
+            return lr[0]
+        if controller.per_group and n > 1 and not isinstance(lr, tuple):
+            return (lr,) * n
+        return lr
+
     # -- hooks ---------------------------------------------------------------------------------------------------
-    def _before_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
-        """Measure the declared signals at theta_t, before update t."""
-        params = [p for g in optimizer.param_groups for p in g["params"]]
-        self._signals, self._prev = measure(self._wanted, params, self._prev, optimizer)
+    def _measure(self) -> None:
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self._signals, self._prev = measure(self._wanted, params, self._prev, self.optimizer)
+
+    def _before_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> Any:
+        """Measure the declared signals at theta_t, before update t: now, or, under ``optimizer.step(closure)``
+        (Lightning's way), right after the closure has computed g_t and before the optimizer applies it."""
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)  # args[0] is the optimizer
+        if closure is None:
+            self._measure()
+            return None
+
+        def measured_closure() -> Any:
+            with torch.enable_grad():
+                loss = closure()
+            self._measure()
+            return loss
+
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": measured_closure}
+        return (args[0], measured_closure, *args[2:]), kwargs
 
     def _after_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
         self.last_epoch += 1
@@ -166,12 +227,15 @@ class ControllerScheduler(ReduceLROnPlateau):
             return
         self._sync()
         value = self._reduce_value(float(metrics.detach() if isinstance(metrics, torch.Tensor) else metrics))
-        on_base = isinstance(self.controlled, Controlled)
-        if on_base and self.sched.t != self.last_epoch - 1:  # values arrive per evaluation: move the clock
+        if self.sched.t != self.last_epoch - 1:  # values arrive per evaluation or epoch: the clock counts updates
             self.sched.set_step(self.last_epoch - 1)
         self._observed_at = self.last_epoch
-        signals = self._signals or {k: 0.0 for k in self._wanted}
-        self._apply(self.sched(value, **signals) if self._wanted else self.sched(value))
+        if self._wanted and not self._signals:
+            raise RuntimeError(
+                f"{type(self).__name__}.step: {self.settings.owner} reads {', '.join(self._wanted)}, measured at "
+                "optimizer.step(); call optimizer.step() before scheduler.step(loss)"
+            )
+        self._apply(self.sched(value, **self._signals) if self._wanted else self.sched(value))
 
     @property
     def lr(self) -> Any:
@@ -186,12 +250,16 @@ class ControllerScheduler(ReduceLROnPlateau):
     def state_dict(self) -> dict[str, Any]:
         """Plain data: the update count, the last LRs, the controller's state and settings."""
         self._sync()
-        return {
+        data: dict[str, Any] = {
             "last_epoch": self.last_epoch,
             "_last_lr": [float(x) for x in self._last_lr],
-            "greedy": self.sched.state_dict(),
+            "controller": self.sched.state_dict(),
             "settings": self.settings.to_config(),
         }
+        if self._prev is not None:  # theta_{t-1} and lr_{t-1}: the previous direction, for an exact resume
+            old, lr = self._prev
+            data["previous_update"] = {"theta": [p.detach().clone() for p in old], "lr": float(lr)}
+        return data
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``state_dict``; the groups get the restored LRs."""
@@ -203,8 +271,13 @@ class ControllerScheduler(ReduceLROnPlateau):
                 stacklevel=2,
             )
         self._device = None
-        self.sched.load_state_dict(state_dict["greedy"])
+        self.sched.load_state_dict(state_dict["controller" if "controller" in state_dict else "greedy"])  # 0.2: greedy
         self.last_epoch = self._observed_at = int(state_dict["last_epoch"])
+        previous = state_dict.get("previous_update")
+        if previous is not None:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            theta = [t.to(device=p.device, dtype=p.dtype).clone() for t, p in zip(previous["theta"], params)]
+            self._prev = (theta, float(previous["lr"]))
         self._apply(self.sched.lr)
 
     # ReduceLROnPlateau attributes some trainers read.

@@ -1,4 +1,4 @@
-"""Any lrsched controller (GreedyLR among them) as a Keras 3 callback; re-exported by ``lrsched.adapters.keras``."""
+"""Any lrsched controller as a Keras 3 callback, ``ControllerCallback``; re-exported by ``lrsched.adapters.keras``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import keras
 from lrsched._core.config import from_config
 from lrsched._core.schedule import Schedule, as_schedule
 from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule, track_multiplier
+from lrsched.adapters._unserved import refuse_unserved
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
@@ -75,9 +76,10 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             raise ValueError(f"{name}: frequency must be 'epoch' or 'batch', got {frequency!r}")
         if frequency == "batch" and monitor.startswith("val_"):
             raise ValueError(f"{name}: monitor={monitor!r} is only logged per epoch; use frequency='epoch'")
-        if not isinstance(controller, Controller) or controller.signals != ("loss",):
-            raise TypeError(f"{name}: controller must be a Controller reading only the loss, got {controller!r}")
-        if getattr(controller, "groups", 0):
+        if not isinstance(controller, Controller):
+            raise TypeError(f"{name}: controller must be a Controller, got {type(controller).__name__}")
+        refuse_unserved(name, controller, frozenset({"loss"}), needs_served=frozenset())
+        if controller.groups:
             raise ValueError(f"{name}: Keras optimizers have one learning rate; per-group settings are not supported")
         self.settings = controller
         self.monitor, self.frequency, self.verbose = monitor, frequency, verbose
@@ -112,7 +114,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             lr = None
             if steered is not None:
                 lr = float(keras.ops.convert_to_numpy(steered.multiplier))  # 1.0, or g restored by load_model
-            elif getattr(self.settings, "init_lr", None) is None and self.base is None:
+            elif self.settings.init_lr is None and self.base is None:
                 lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             self.sched = Control(self._controlled(), lr)
         if steered is not None:
@@ -126,7 +128,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             steered.controller, steered.state_hook = self.state_dict(), None  # no reference to the callback kept
             track_multiplier(self.model.optimizer, steered.multiplier, False)
 
-    def _controlled(self) -> Controller:
+    def _controlled(self) -> Controller[Any]:
         return self.settings if self.base is None else Controlled(self.base, self.settings, self.start_step)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -148,7 +150,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if not logs or self.monitor not in logs:
             raise KeyError(f"{type(self).__name__}: monitor={self.monitor!r} is not in the logs ({sorted(logs or {})})")
         assert self.sched is not None
-        if self.base is not None and self.sched.t != self._t - 1:  # the value belongs to update iterations - 1
+        if self.sched.t != self._t - 1:  # the value belongs to update iterations - 1: the clock counts updates
             self.sched.set_step(self._t - 1)
         before = self.sched.lr
         self.sched(float(logs[self.monitor]))
@@ -193,7 +195,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             "frequency": self.frequency,
             "base": None if self.base is None else self.base.to_config(),
             "start_step": self.start_step,
-            "greedy": self.sched.state_dict(),
+            "controller": self.sched.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -207,7 +209,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.base = None if state["base"] is None else from_config(state["base"])
         self.start_step = int(state["start_step"])
         self.sched = Control(self._controlled(), 1.0 if self.base is not None else None)
-        self.sched.load_state_dict(state["greedy"])
+        self.sched.load_state_dict(state["controller" if "controller" in state else "greedy"])  # 0.2: "greedy"
 
 
 class GreedyLRCallback(ControllerCallback):
