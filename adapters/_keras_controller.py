@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from lrsched._core.config import from_config
+from lrsched._core.config import from_config, schedule_from_config
 from lrsched._core.schedule import Schedule, as_schedule
 from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule, track_multiplier
 from lrsched.adapters._unserved import refuse_unserved
@@ -206,7 +206,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.settings = settings
         self.monitor, self.frequency = str(state["monitor"]), str(state["frequency"])
         self._set_hooks()
-        self.base = None if state["base"] is None else from_config(state["base"])
+        self.base = None if state["base"] is None else schedule_from_config(state["base"], "state.base")
         self.start_step = int(state["start_step"])
         self.sched = Control(self._controlled(), 1.0 if self.base is not None else None)
         self.sched.load_state_dict(state["controller" if "controller" in state else "greedy"])  # 0.2: "greedy"

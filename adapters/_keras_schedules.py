@@ -9,7 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from lrsched._core.config import from_config
+from lrsched._core.config import schedule_from_config
 from lrsched._core.schedule import Schedule, as_schedule
 from lrsched.adapters._keras_ops import KerasOps
 
@@ -82,7 +82,7 @@ class KerasSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: i
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasSchedule:
-        return cls(from_config(config["schedule"]))
+        return cls(schedule_from_config(config["schedule"]))
 
     def __repr__(self) -> str:
         return f"KerasSchedule({self.schedule!r})"
@@ -131,7 +131,7 @@ class SteeredSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SteeredSchedule:
-        return cls(from_config(config["schedule"]), config["multiplier"], config.get("controller"))
+        return cls(schedule_from_config(config["schedule"]), config["multiplier"], config.get("controller"))
 
     def __repr__(self) -> str:
         g = float(keras.ops.convert_to_numpy(self.multiplier))

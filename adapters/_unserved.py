@@ -22,4 +22,6 @@ def refuse_unserved(owner: str, controller: Any, measured: frozenset[str], needs
             f"measure (it measures {', '.join(sorted(measured))})"
         )
     for need in sorted(controller.needs - needs_served):
-        raise ValueError(f"{owner}: {controller.owner} needs a {need!r} that {owner} cannot provide: {_HOW.get(need, '')}")
+        raise ValueError(
+            f"{owner}: {controller.owner} needs a {need!r} that {owner} cannot provide: {_HOW.get(need, '')}"
+        )

@@ -17,7 +17,7 @@ Example:
 
 from typing import Any
 
-from lrsched import schedules, search
+from lrsched import _moved, schedules
 from lrsched._core.config import from_config, from_json
 from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, registry
 from lrsched.controllers import (
@@ -43,8 +43,6 @@ from lrsched.greedy import (
     greedy_on,
     reduce_on_plateau,
 )
-from lrsched.range_test import RangeTestResult, lr_range_test
-from lrsched.record import Recorder, Trace, load_trace
 
 # Every schedule, combinator and factory, from the modules of lrsched.schedules:
 from lrsched.schedules.annealing import *  # noqa: F403
@@ -57,6 +55,11 @@ from lrsched.schedules.eigencurve import *  # noqa: F403
 from lrsched.schedules.joins import *  # noqa: F403
 from lrsched.schedules.piecewise import *  # noqa: F403
 from lrsched.schedules.taso import *  # noqa: F403
+from lrsched.tools import search
+from lrsched.tools.lr_range import RangeTestResult, lr_range_test
+from lrsched.tools.record import Recorder, Trace, load_trace
+
+_moved.install()
 
 __version__ = "0.1.0"
 
@@ -91,12 +94,13 @@ __all__ = [
 ]
 __all__ += schedules.__all__
 
-# Tools: lrsched.range_test, lrsched.record, lrsched.search, and lrsched.plotting (matplotlib, imported on use).
+# Tools (lrsched.tools): lr_range, record, search, and plotting (matplotlib, imported on use). Their 0.2 paths
+# (lrsched.range_test, lrsched.record, lrsched.search, lrsched.plotting) still import (lrsched._moved).
 __all__ += ["plot", "search", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace"]
 
 
 def plot(schedules: Any, steps: Any = None, **options: Any) -> Any:
-    """Plot schedules or recorded traces with matplotlib; returns the ``Axes`` (see :func:`lrsched.plotting.plot`).
+    """Plot schedules or recorded traces with matplotlib; returns the ``Axes`` (:func:`lrsched.tools.plotting.plot`).
 
     Needs ``pip install "lrsched[plot]"``; matplotlib is imported on the first call only.
 
@@ -104,6 +108,6 @@ def plot(schedules: Any, steps: Any = None, **options: Any) -> Any:
         >>> import lrsched
         >>> ax = lrsched.plot(lrsched.warmup(lrsched.cosine_decay(1e-3, 900), warmup_steps=100), 1000)
     """
-    from lrsched.plotting import plot as _plot
+    from lrsched.tools.plotting import plot as _plot
 
     return _plot(schedules, steps, **options)

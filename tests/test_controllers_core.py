@@ -126,7 +126,12 @@ def test_from_config_rejects_unknown_keys() -> None:
         (Hypergradient, {"beta": 1.5, "mode": "multiplicative"}, ValueError, r"beta must be in \(0.0, 1.0\)"),
         (Hypergradient, {"mode": "x"}, ValueError, "mode must be one of 'additive', 'multiplicative'"),
         (Hypergradient, {"min_lr": 0.5, "max_lr": 0.1}, ValueError, r"max_lr must be in \[0.5, inf\), got 0.1"),
-        (Hypergradient, {"init_lr": 2.0, "max_lr": 1.0}, ValueError, r"init_lr must lie in the controller's LR bounds \[0.0, 1.0\]"),
+        (
+            Hypergradient,
+            {"init_lr": 2.0, "max_lr": 1.0},
+            ValueError,
+            r"init_lr must lie in the controller's LR bounds \[0.0, 1.0\]",
+        ),
         (Hypergradient, {"beta": "a"}, TypeError, "beta must be a real number"),
         (ABEL, {"factor": 1.0}, ValueError, r"factor must be in \(0.0, 1.0\), got 1.0"),
         (ABEL, {"interval": 0}, ValueError, r"interval must be in \[1, 2147483647\], got 0"),

@@ -185,7 +185,7 @@ def _write_csv(path: str, x: np.ndarray, y: np.ndarray, sched: Any) -> None:
 
 def _write_png(path: str, sched: Any, steps: int, log: bool) -> None:
     plt = require_matplotlib("--png")
-    from lrsched.plotting import plot
+    from lrsched.tools.plotting import plot
 
     ax = plot(sched, steps, log=log, title=sched.name)
     ax.figure.savefig(path, dpi=100)

@@ -18,8 +18,8 @@ import numpy as np
 
 import lrsched as L
 from lrsched._cli.errors import UserError, require_matplotlib
-from lrsched._progress import progress
-from lrsched.record import Recorder, Trace
+from lrsched.tools.progress import progress
+from lrsched.tools.record import Recorder, Trace
 
 __all__ = ["gallery_entries", "run_demo", "train_digits"]
 
@@ -56,7 +56,7 @@ def run_demo(out: str = "lrsched_demo.png", epochs: int = 30, seed: int = 0, tra
         raise UserError(f"--epochs must be >= 1, got {epochs}")
     plt = require_matplotlib("lrsched demo")
     data = _load_digits(seed) if train else None  # fail on a missing extra before any work
-    from lrsched.plotting import gallery
+    from lrsched.tools.plotting import gallery
 
     fig = gallery(gallery_entries(), TOTAL, cols=4)
     fig.suptitle("lrsched: standard schedules (shaded: named phases; dashed: warmup end; dotted: restarts)")
@@ -188,7 +188,7 @@ def _table(runs: list[Run]) -> str:
 
 
 def _plot_runs(runs: list[Run], path: str, plt: Any) -> None:
-    from lrsched.plotting import plot
+    from lrsched.tools.plotting import plot
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained")
     plot([r.trace for r in runs], ax=top, log=True, title="learning rate used (recorded)")

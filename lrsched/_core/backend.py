@@ -357,7 +357,7 @@ def _in_dtype(base: ArrayNamespace, like: Any) -> ArrayNamespace:
         return where(cond, a, b)
 
     bound.where = where_in_dtype  # type: ignore[method-assign]
-    bound.in_dtype_of = lambda other: base.in_dtype_of(other)  # type: ignore[method-assign]
+    bound.in_dtype_of = base.in_dtype_of  # type: ignore[method-assign,assignment]
     return bound
 
 

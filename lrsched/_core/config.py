@@ -13,15 +13,25 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from lrsched._core.schedule import _REGISTRY, MAX_DEPTH, MAX_NODES
+from lrsched._core.schedule import _REGISTRY, MAX_DEPTH, MAX_NODES, Schedule
 from lrsched._core.validate import shown
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "Configurable", "build", "check_keys", "from_config", "from_json",
-           "register_config_builder"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "Configurable",
+    "build",
+    "check_keys",
+    "from_config",
+    "from_json",
+    "register_config_builder",
+    "schedule_from_config",
+]
 
 # Bounds on the work a config may ask for, checked before anything is built; schedules are held to the same
 # bounds at construction, so every ``to_config()`` loads back. A shared sub-dict (a YAML alias) counts once per
 # place it is used: 1 KB of aliases can describe 2**30 nodes.
+
 
 class Configurable(Protocol):
     """What :func:`from_config` returns: a schedule or a controller, a value with a ``to_config()``."""
@@ -77,6 +87,14 @@ def from_config(config: Any) -> Configurable:
     """
     _check_size(config)
     return build(config, "config", 0)
+
+
+def schedule_from_config(config: Any, where: str = "config") -> Schedule:
+    """The schedule of ``config``; a config of anything else (a controller) raises ``TypeError``."""
+    value = from_config(config)
+    if not isinstance(value, Schedule):
+        raise TypeError(f"{where}: expected a schedule config, got the config of a {type(value).__name__}")
+    return value
 
 
 def _check_size(config: Any) -> None:

@@ -80,12 +80,13 @@ def integer(owner: str, field: str, value: Any, low: int | None = None, high: in
     """An integer (not a bool), optionally ``>= low`` and ``<= high``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{owner}: {field} must be an integer, got {shown(value)}")
+    value = int(value)
     too_low, too_high = low is not None and value < low, high is not None and value > high
     if too_low or too_high:
         if high is None:
             raise ValueError(f"{owner}: {field} must be >= {low}, got {shown(value)}")
         raise ValueError(f"{owner}: {field} must be in [{'-inf' if low is None else low}, {high}], got {shown(value)}")
-    return int(value)
+    return value
 
 
 def flag(owner: str, field: str, value: Any) -> bool:
@@ -151,7 +152,9 @@ def per_group(owner: str, field: str, value: Any, check: Any) -> Any:
         if not value:
             raise ValueError(f"{owner}: {field} must hold one value per parameter group, got an empty sequence")
         if len(value) > MAX_GROUPS:
-            raise ValueError(f"{owner}: {field} holds {len(value)} per-group values, more than MAX_GROUPS = {MAX_GROUPS}")
+            raise ValueError(
+                f"{owner}: {field} holds {len(value)} per-group values, more than MAX_GROUPS = {MAX_GROUPS}"
+            )
         return tuple(check(f"{field}[{i}]", v) for i, v in enumerate(value))
     return check(field, value)
 

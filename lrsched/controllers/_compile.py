@@ -79,18 +79,31 @@ def _in_place(tracer: Tracer) -> bool:
 
 def _store(pending: list[tuple[str, str]]) -> list[str]:
     """Statements writing the new state: one assignment per leaf, ordered so that no later expression reads a
-    leaf already overwritten; leaves that read each other in a cycle share one tuple assignment."""
-    reads = {name: set(re.findall(r"\bs_\w+", text)) for name, text in pending}
-    lines = []
-    while pending:
-        for i, (name, text) in enumerate(pending):
-            if not any(name in reads[other] for other, _ in pending if other != name):
-                lines.append(f"{name} = {text}")
-                del pending[i]
-                break
-        else:
-            lines.append(f"{', '.join(n for n, _ in pending)} = {', '.join(t for _, t in pending)}")
-            break
+    leaf already overwritten; leaves that read each other in a cycle share one tuple assignment.
+
+    Linear in the number of leaves and reads (a state holds one leaf per parameter group): a leaf is written
+    once no pending expression other than its own reads it.
+    """
+    names = {name for name, _ in pending}
+    readers: dict[str, set[str]] = {name: set() for name in names}  # leaf -> the other pending leaves reading it
+    reads: dict[str, set[str]] = {}  # leaf -> the other pending leaves its new expression reads
+    for name, text in pending:
+        reads[name] = (set(re.findall(r"\bs_\w+", text)) & names) - {name}
+        for read in reads[name]:
+            readers[read].add(name)
+    texts = dict(pending)
+    lines: list[str] = []
+    ready = [name for name, _ in reversed(pending) if not readers[name]]
+    while ready:
+        name = ready.pop()
+        lines.append(f"{name} = {texts.pop(name)}")
+        for read in reads[name]:  # ``name`` is written: it no longer holds back the leaves it read
+            readers[read].discard(name)
+            if not readers[read] and read in texts:
+                ready.append(read)
+    if texts:  # a cycle: one tuple assignment reads every old value first
+        rest = [(n, t) for n, t in pending if n in texts]
+        lines.append(f"{', '.join(n for n, _ in rest)} = {', '.join(t for _, t in rest)}")
     return lines
 
 

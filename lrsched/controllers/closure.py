@@ -18,6 +18,7 @@ from lrsched.controllers.state import integer_fields, plain, state_from_json, st
 __all__ = ["Control", "control"]
 
 _STATE_VERSION = 1
+_MAX_COMPILED_LEAVES = 1024
 
 
 class Control:
@@ -39,7 +40,10 @@ class Control:
         self.controller, self._lr = controller, lr
         self._template = controller.init(lr)
         self._ints = integer_fields(self._template)
-        self._compiled = compile_controller(controller, self._template)
+        leaves = sum(len(v) if isinstance(v, tuple) else 1 for v in self._template)
+        # Generated code grows with the leaves (one per parameter group): past a few hundred, compiling costs
+        # more than it saves, and the closure runs the pure update instead (the same values).
+        self._compiled = compile_controller(controller, self._template) if leaves <= _MAX_COMPILED_LEAVES else None
         self._state = self._template
         self._single = controller.signals == ("loss",)
         if self._compiled is not None and self._single:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from lrsched._core.backend import Namespace
 from lrsched._core.validate import optional_real_in, real_in

@@ -43,7 +43,7 @@ class Controlled(Controller[NamedTuple]):
         0.05
     """
 
-    base: Schedule | tuple[Schedule, ...]  # one schedule (or number), or one per parameter group
+    base: Schedule | float | tuple[Schedule | float, ...]  # one schedule (or number), or one per parameter group
     controller: Controller[Any]
     start_step: int = 0
 
@@ -51,7 +51,9 @@ class Controlled(Controller[NamedTuple]):
         owner = self.name
         if isinstance(self.base, (list, tuple)):
             if not 1 <= len(self.base) <= MAX_GROUPS:
-                raise ValueError(f"{owner}: base must hold 1 to MAX_GROUPS = {MAX_GROUPS} schedules, got {len(self.base)}")
+                raise ValueError(
+                    f"{owner}: base must hold 1 to MAX_GROUPS = {MAX_GROUPS} schedules, got {len(self.base)}"
+                )
             bases = tuple(as_schedule(b, owner=owner, field=f"base[{i}]") for i, b in enumerate(self.base))
             object.__setattr__(self, "base", bases)
         else:
@@ -119,10 +121,11 @@ class Controlled(Controller[NamedTuple]):
         if type(t) is not int and hasattr(t, "dtype"):  # an array clock: the base in the multiplier's dtype
             like = g[0] if isinstance(g, tuple) else g
             t = namespace_for(t).as_float(t, like)
-        if isinstance(self.base, tuple):
-            gs = g if isinstance(g, tuple) else (g,) * len(self.base)  # one multiplier for every group's base
-            return tuple(apply(b, t) * m for b, m in zip(self.base, gs))
-        base = apply(self.base, t)
+        bases: Any = self.base  # schedules: __post_init__ made every number one
+        if isinstance(bases, tuple):
+            gs = g if isinstance(g, tuple) else (g,) * len(bases)  # one multiplier for every group's base
+            return tuple(apply(b, t) * m for b, m in zip(bases, gs))
+        base = apply(bases, t)
         return tuple(base * m for m in g) if isinstance(g, tuple) else base * g
 
     @staticmethod

@@ -10,22 +10,23 @@ Each is written once against ``xp``, so a rule using them runs on every backend 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from lrsched._core.backend import Namespace
 
 __all__ = ["apply", "finite_or", "select"]
 
-S = TypeVar("S", bound=NamedTuple)
+S = TypeVar("S")
 
 
 def select(cond: Any, a: S, b: S, xp: Namespace, vector_fields: frozenset[str] = frozenset()) -> S:
     """Field by field ``a if cond else b`` of two NamedTuple states; tuples and ``vector_fields`` as a whole."""
     if cond is True or cond is False:
         return a if cond else b
-    return type(a)._make(
+    first: Any = a
+    return type(first)._make(  # type: ignore[no-any-return]
         xp.where_vector(cond, x, y) if (name in vector_fields or isinstance(y, tuple)) else xp.where(cond, x, y)
-        for name, x, y in zip(a._fields, a, b)
+        for name, x, y in zip(first._fields, first, b)  # type: ignore[call-overload]
     )
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.config import build, check_keys, register_config_builder
@@ -64,12 +64,13 @@ __all__ = [
     "signal_values",
 ]
 
-S = TypeVar("S", bound=NamedTuple)
+#: A controller's state: a NamedTuple with at least the fields ``lr`` and ``step`` (see the module docstring).
+S = TypeVar("S")
 
 #: An LR: a number, a scalar array (NumPy, JAX -- maybe traced --, torch), or a tuple of them, one per param group.
 LR = Union[float, "np.ndarray", tuple[Any, ...], Any]
 #: An update's signals: the loss (a number or scalar array), or a mapping from signal names to values.
-Signals = Union[float, Mapping[str, Any], Any]
+Signals = float | Mapping[str, Any] | Any
 
 
 class _Signals(dict[str, str]):
@@ -239,7 +240,7 @@ class Controller(Generic[S]):
         return state if like is None else self.cast(state, like)
 
     def cast(self, state: S, like: Any) -> S:
-        """``state`` as arrays of ``like``'s backend, dtype and device (:func:`lrsched.controllers.state.cast_state`)."""
+        """``state`` as arrays of ``like``'s backend, dtype and device (``controllers.state.cast_state``)."""
         return cast_state(state, like, self.vector_fields, f"{self.owner}.init")
 
     def update(self, state: S, signals: Signals) -> S:
@@ -248,26 +249,27 @@ class Controller(Generic[S]):
         A state of Python numbers reads concrete scalar signals (NumPy scalars, torch tensors) as floats; a state of
         arrays (``init(like=...)``) is updated with its backend's operations, on its device, in its dtype.
         """
+        st: Any = state
         values = signal_values(self.owner, self.signals, signals)
         xp: Namespace = PYTHON
         for value in values.values():
             if type(value) is not float and type(value) is not int:
                 xp = namespace_for(value)
                 break
-        if type(state.step) is int:  # a state of Python numbers
+        if type(st.step) is int:  # a state of Python numbers
             scalar = all(getattr(v, "ndim", 0) == 0 for v in values.values())
             if xp is PYTHON or (xp.reads_as_float and scalar):
                 return self.rule(state, {k: float(v) for k, v in values.items()}, PYTHON)
-        if type(state.step) is not int:
-            xp = namespace_for(state.step)
-        lr = state.lr[0] if isinstance(state.lr, tuple) else state.lr
+        if type(st.step) is not int:
+            xp = namespace_for(st.step)
+        lr = st.lr[0] if isinstance(st.lr, tuple) else st.lr
         if hasattr(lr, "dtype"):
             xp = xp.in_dtype_of(lr)  # type: ignore[attr-defined]
         return self.rule(state, values, xp)
 
     def lr(self, state: S) -> LR:
         """The LR for the next update (default: ``state.lr``)."""
-        return state.lr  # type: ignore[attr-defined,no-any-return]
+        return state.lr  # type: ignore[attr-defined]
 
     def select(self, cond: Any, a: S, b: S, xp: Namespace) -> S:
         """Field by field ``a if cond else b`` of two states (per-group tuples elementwise)."""

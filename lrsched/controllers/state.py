@@ -16,7 +16,7 @@ from lrsched._core.backend import PYTHON, namespace_for
 
 __all__ = ["cast_state", "integer_fields", "plain", "state_from_json", "state_to_json"]
 
-S = TypeVar("S", bound=NamedTuple)
+S = TypeVar("S")
 
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
@@ -50,7 +50,8 @@ def cast_state(state: S, like: Any, vector_fields: frozenset[str] = frozenset(),
             return tuple(leaf(name, v) for v in value)
         return xp.asarray(value, like, type(value) is int)
 
-    return type(state)._make(leaf(n, v) for n, v in zip(state._fields, state))
+    st: Any = state
+    return type(st)._make(leaf(n, v) for n, v in zip(st._fields, st))  # type: ignore[no-any-return]
 
 
 def plain(value: Any, integer: bool) -> Any:

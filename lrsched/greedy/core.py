@@ -10,13 +10,10 @@ The rules are documented in :mod:`lrsched.greedy`.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from lrsched._core.backend import PYTHON, Namespace
 from lrsched.controllers.ops import finite_or, select
-
-if TYPE_CHECKING:
-    from lrsched.greedy.settings import GreedyLR
 
 __all__ = ["BLOCK", "GreedyState", "VECTOR_FIELDS", "initial_state", "update_state", "window_total"]
 
@@ -40,6 +37,39 @@ class GreedyState(NamedTuple):
     pos: Any  #: slot the next value is written to
     step: Any  #: number of updates so far
     init_lr: Any  #: LR restored by a reset (same shape as ``lr``)
+
+
+class GreedyLR(Protocol):
+    """The settings the rules read (:class:`lrsched.GreedyLR` is the value that holds them)."""
+
+    @property
+    def factor(self) -> float: ...
+    @property
+    def patience(self) -> int: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def threshold_mode(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def cooldown(self) -> int: ...
+    @property
+    def warmup(self) -> int: ...
+    @property
+    def eps(self) -> float: ...
+    @property
+    def reset_start(self) -> int | None: ...
+    @property
+    def increase(self) -> bool: ...
+    @property
+    def nonfinite(self) -> str: ...
+    @property
+    def track_best_during_wait(self) -> bool: ...
+
+    def lr_bounds(self, group: int) -> tuple[float, float | None]: ...
 
 
 VECTOR_FIELDS = frozenset({"window"})  #: fields holding one vector (the smoothing slots)

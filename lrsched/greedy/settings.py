@@ -80,7 +80,11 @@ class GreedyLR(Controller[GreedyState]):
         put(self, "nonfinite", choice(o, "nonfinite", self.nonfinite, ("bad", "skip")))
         put(self, "factor", real_in(o, "factor", self.factor, low=0.0, high=1.0, low_open=True, high_open=True))
         rel = self.threshold_mode == "rel"
-        put(self, "threshold", real_in(o, "threshold", self.threshold, low=0.0, high=1.0 if rel else None, high_open=rel))
+        put(
+            self,
+            "threshold",
+            real_in(o, "threshold", self.threshold, low=0.0, high=1.0 if rel else None, high_open=rel),
+        )
         put(self, "eps", real_in(o, "eps", self.eps, low=0.0))
         put(self, "min_lr", per_group(o, "min_lr", self.min_lr, lambda f, v: real_in(o, f, v, low=0.0)))
         put(self, "max_lr", per_group(o, "max_lr", self.max_lr, self._max_lr_entry))
@@ -93,7 +97,9 @@ class GreedyLR(Controller[GreedyState]):
             flag(o, field, getattr(self, field))
         lengths = {len(v) for v in (self.init_lr, self.min_lr, self.max_lr) if isinstance(v, tuple)}
         if len(lengths) > 1:
-            raise ValueError(f"{o}: per-group init_lr/min_lr/max_lr must have the same length, got lengths {sorted(lengths)}")
+            raise ValueError(
+                f"{o}: per-group init_lr/min_lr/max_lr must have the same length, got lengths {sorted(lengths)}"
+            )
         for i in range(self.groups or 1):
             lo, hi = self.lr_bounds(i)
             if hi is not None and hi < lo:

@@ -238,7 +238,7 @@ def train(
         >>> len(res.history)
         3
     """
-    from lrsched._progress import progress as bar
+    from lrsched.tools.progress import progress as bar
 
     if tasks is None:
         from lrsched.learn.tasks import default_tasks

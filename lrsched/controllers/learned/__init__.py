@@ -61,10 +61,10 @@ Example:
     True
 """
 
+from lrsched.controllers.learned.closure import learned
 from lrsched.controllers.learned.features import FEATURE_SCALES, FEATURES, features_of
 from lrsched.controllers.learned.policy import LearnedLR
 from lrsched.controllers.learned.rule import LearnedState, base_factor, initial_state, mlp, policy_step
-from lrsched.controllers.learned.shipped import default_policy, learned
 
 __all__ = [
     "FEATURES",
@@ -72,7 +72,6 @@ __all__ = [
     "LearnedLR",
     "LearnedState",
     "base_factor",
-    "default_policy",
     "features_of",
     "initial_state",
     "learned",

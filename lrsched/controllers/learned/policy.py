@@ -13,6 +13,7 @@ from lrsched._core.backend import Namespace
 from lrsched._core.validate import MAX_COUNT, integer, real_array, real_in, sequence, shown
 from lrsched.controllers.learned.features import FEATURE_SCALES, FEATURES
 from lrsched.controllers.learned.rule import LearnedState, initial_state, policy_step
+from lrsched.controllers.learned.shipped import shipped_config
 from lrsched.controllers.protocol import Controller, register_controller
 
 __all__ = ["LearnedLR", "MAX_HIDDEN"]
@@ -67,7 +68,9 @@ class LearnedLR(Controller[LearnedState]):
                 raise TypeError(f"{o}: features[{i}] must be a feature name (a string), got {shown(f)}")
         unknown = [f for f in feats if f not in FEATURE_SCALES]
         if unknown:
-            raise ValueError(f"{o}: unknown feature name(s) {', '.join(map(shown, unknown))}; known: {', '.join(FEATURES)}")
+            raise ValueError(
+                f"{o}: unknown feature name(s) {', '.join(map(shown, unknown))}; known: {', '.join(FEATURES)}"
+            )
         if len(set(feats)) != len(feats) or not feats:
             raise ValueError(f"{o}: features must be distinct and non-empty, got {shown(feats)}")
         put(self, "features", feats)
@@ -98,9 +101,8 @@ class LearnedLR(Controller[LearnedState]):
     @classmethod
     def default(cls, **overrides: Any) -> LearnedLR:
         """The shipped policy (``lrsched/controllers/policies/default.json``), with ``overrides`` applied."""
-        from lrsched.controllers.learned.shipped import default_policy
-
-        return default_policy(**overrides)
+        policy = cls.from_config(shipped_config())
+        return dataclasses.replace(policy, **overrides) if overrides else policy  # type: ignore[return-value,type-var]
 
     @property
     def hidden(self) -> int:

@@ -21,7 +21,7 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess test
 
 from lrsched._core.markers import markers, phase_spans
 from lrsched._core.schedule import Schedule, as_schedule
-from lrsched.record import Trace
+from lrsched.tools.record import Trace
 
 __all__ = ["gallery", "plot", "plot_range_test"]
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lrsched._progress import progress as _progress
+from lrsched.tools.progress import progress as _progress
 
 __all__ = ["RangeTestResult", "lr_range_test"]
 
@@ -65,7 +65,7 @@ class RangeTestResult:
 
     def plot(self, ax: Any = None, *, log: bool = True) -> Any:
         """Smoothed and raw loss against LR with both suggestions marked; returns the matplotlib ``Axes``."""
-        from lrsched.plotting import plot_range_test
+        from lrsched.tools.plotting import plot_range_test
 
         return plot_range_test(self, ax=ax, log=log)
 
