@@ -8,6 +8,8 @@ them; and torch ``ControllerScheduler`` checkpoints (with 0.2's key ``"greedy"``
 * a fresh closure that loads the ``state_dict`` returns exactly (``==``) the recorded LRs;
 * a torch scheduler built afresh loads the ``.pt`` (``weights_only=True``) and trains on with the recorded LRs;
 
+* a Keras ``ControllerCallback`` built afresh loads its 0.2 ``state_dict()`` and logs the recorded LRs;
+
 and every controller name registered at 0.2 has a fixture (a name dropped from the registry fails too).
 """
 
@@ -15,6 +17,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,9 @@ assert _spec is not None and _spec.loader is not None
 make: Any = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make)
 
-JSON_FILES = sorted(HERE.glob("*.json"))
+JSON_FILES = sorted(p for p in HERE.glob("*.json") if not p.name.startswith("keras_"))
 TORCH_FILES = sorted(HERE.glob("*.pt"))
+KERAS_FILES = sorted(HERE.glob("keras_*.json"))
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -45,10 +51,12 @@ def test_every_fixture_file_is_a_known_case() -> None:
     """No fixture file goes unchecked: each one is parametrized below and has a builder."""
     assert {p.stem for p in JSON_FILES} == set(make.CASES)
     assert {p.stem for p in TORCH_FILES} == {f"torch_{c}" for c in make.TORCH_CASES}
+    assert [p.stem for p in KERAS_FILES] == ["keras_greedy"]
     assert {p.name for p in HERE.iterdir() if p.is_file()} == {
         "make.py",
         *(p.name for p in JSON_FILES),
         *(p.name for p in TORCH_FILES),
+        *(p.name for p in KERAS_FILES),
     }
 
 
@@ -107,3 +115,23 @@ def test_torch_checkpoint_of_0_2_loads_and_continues(path: Path) -> None:
     assert sched.get_last_lr() == data["scheduler"]["_last_lr"]
     steps = range(make.TORCH_PREFIX, make.TORCH_PREFIX + make.TORCH_CONTINUATION)
     assert make.torch_train(model, opt, sched, steps) == data["continuation_lrs"]
+
+
+@pytest.mark.parametrize("path", KERAS_FILES, ids=[p.stem for p in KERAS_FILES])
+def test_keras_callback_state_of_0_2_loads_and_continues(path: Path) -> None:
+    """In a subprocess with ``KERAS_BACKEND=numpy`` (Keras picks its backend once per process)."""
+    pytest.importorskip("keras")
+    data = _load(path)
+    assert "greedy" in data["callback_state"], "the fixture must hold 0.2's key for the controller state"
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('v02_make', {str(HERE / 'make.py')!r})\n"
+        "make = importlib.util.module_from_spec(spec); spec.loader.exec_module(make)\n"
+        f"data = json.loads(open({str(path)!r}).read())\n"
+        "print(json.dumps(make.keras_continue(data['callback_state'], data['continuation_losses'])))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "KERAS_BACKEND": "numpy", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == data["continuation_lrs"]
