@@ -101,15 +101,16 @@ def _field_cases(
     return cases
 
 
-def _config_cases(family: str, config: dict[str, Any], fields: list[str]) -> list[Case]:
-    """The same settings through ``lrsched.from_config``: JSON-shaped wrong types, unknown keys."""
+def _config_cases(family: str, config: dict[str, Any], fields: list[str], counters: tuple[str, ...] = ()) -> list[Case]:
+    """The same settings through ``lrsched.from_config``: JSON-shaped wrong types, unknown keys. A 400-digit
+    integer may work for the integer ``counters`` (as for the constructor), never for another field."""
     cases = []
     for field in fields:
         for v in ("x", [], {}, True, None, HUGE):
             if v is None and config.get(field) is None:
                 continue  # None is the field's valid default
             bad = {**config, field: v}
-            refuse = v is not HUGE or not isinstance(config.get(field), int)  # a huge int may work as an int knob
+            refuse = v is not HUGE or field not in counters
             label, make = f"config.{field}={_show(v)}", lambda bad=bad: lrsched.from_config(bad)
             cases.append(Case(family, label, make, (field,), must_refuse=refuse))
     bogus = {**config, "bogus_key": 1}
@@ -169,7 +170,8 @@ def _greedy() -> list[Case]:
         Case(f, "reduce_on_plateau(window_size=)", lambda: lrsched.reduce_on_plateau(window_size=3), ("window_size",)),
         Case(f, "greedy(patience='3')", lambda: lrsched.greedy(patience="3"), ("patience",)),
     ]
-    cases += _config_cases(f, lrsched.GreedyLR(init_lr=0.1).to_config(), ["factor", "patience", "window", "mode"])
+    config = lrsched.GreedyLR(init_lr=0.1).to_config()
+    cases += _config_cases(f, config, ["factor", "patience", "window", "mode"], counters=("patience",))
     return cases
 
 
@@ -201,7 +203,8 @@ def _abel() -> list[Case]:
     cases += _field_cases(f, b, "final_fraction", "real", (0.0, 1.5, -0.5))
     cases += _field_cases(f, b, "min_lr", "real", (-1.0, 0.5), also=("init_lr",))
     cases += [Case(f, "window_size=5", lambda: b(window_size=5), ("window_size",))]
-    cases += _config_cases(f, lrsched.ABEL(init_lr=0.1).to_config(), ["factor", "interval", "total_steps"])
+    config = lrsched.ABEL(init_lr=0.1).to_config()
+    cases += _config_cases(f, config, ["factor", "interval", "total_steps"], counters=("interval", "total_steps"))
     return cases
 
 
@@ -236,7 +239,10 @@ def _lrtuner() -> list[Case]:
     ]:  # fmt: skip
         cases.append(Case(f, f"factors {label}", lambda v=v: b(factors=v), ("factors",)))
     cases.append(Case(f, "min_lr > max_lr", lambda: b(init_lr=None, min_lr=0.5, max_lr=0.1), ("min_lr", "max_lr")))
-    cases += _config_cases(f, lrsched.LRTuner(init_lr=0.1).to_config(), ["factors", "interval", "lookahead_steps"])
+    config = lrsched.LRTuner(init_lr=0.1).to_config()
+    cases += _config_cases(
+        f, config, ["factors", "interval", "lookahead_steps"], counters=("interval", "lookahead_steps")
+    )
     return cases
 
 
@@ -278,7 +284,7 @@ def _learned() -> list[Case]:
         Case(f, "min_scale>max_scale", lambda: b(min_scale=10.0, max_scale=5.0), ("min_scale", "max_scale")),
     ]
     config = lrsched.LearnedLR.default(init_lr=0.1).to_config()
-    cases += _config_cases(f, config, ["features", "max_change", "budget", "b2"])
+    cases += _config_cases(f, config, ["features", "max_change", "budget", "b2"], counters=("budget",))
     missing = {k: v for k, v in config.items() if k != "w1"}
     cases.append(Case(f, "config missing w1", lambda: lrsched.from_config(missing), ("w1",)))
     return cases
