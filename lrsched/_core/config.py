@@ -9,6 +9,7 @@ are accepted; nothing is imported or evaluated by name. Bad configs raise
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -121,7 +122,8 @@ def build(config: Any, where: str = "config", depth: int = 0) -> Any:
     """The value (schedule or controller) of one config node at ``where`` (its path, for messages), ``depth``
     levels below the top; nested configs call it with ``depth + 1`` (at most :data:`MAX_DEPTH`)."""
     if depth > MAX_DEPTH:
-        raise ValueError(f"{where}: configs nest at most MAX_DEPTH = {MAX_DEPTH} levels deep")
+        path = where if len(where) <= 80 else f"{where[:30]}...{where[-40:]}"
+        raise ValueError(f"{path}: configs nest at most MAX_DEPTH = {MAX_DEPTH} levels deep")
     if not isinstance(config, dict):
         raise TypeError(f"{where}: a config must be a dict, got {type(config).__name__}")
     name = config.get("name")
@@ -134,8 +136,13 @@ def build(config: Any, where: str = "config", depth: int = 0) -> Any:
             raise ValueError(f"{where}: config nests too deeply") from None
     cls = _REGISTRY.get(name)
     if cls is None:
-        known = ", ".join(sorted(set(_REGISTRY) | set(_BUILDERS)))
-        raise ValueError(f"{where}: unknown name {shown(name)}; known names: {known}")
+        known = sorted(set(_REGISTRY) | set(_BUILDERS))
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"{len(known)} names are known"
+        raise ValueError(
+            f"{where}: unknown name {shown(name)}; {hint} (lrsched.registry() and "
+            "lrsched.controllers.registry() list them)"
+        )
     config = cls._upgrade_config(config, where)
     check_keys(where, name, config, {f.name: f for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
     kwargs = {}

@@ -487,7 +487,7 @@ def as_schedule(value: Any, *, owner: str = "as_schedule", field: str = "schedul
     if isinstance(value, Schedule):
         return value
     if is_number(value):
-        return _make("constant", value)
+        return _make("constant", number(owner, field, value))  # a NaN/inf is refused under the caller's name
     if callable(value):
         return FunctionSchedule(value)  # type: ignore[arg-type]
-    raise TypeError(f"{owner}: {field} must be a schedule, a number or a callable, got {value!r}")
+    raise TypeError(f"{owner}: {field} must be a schedule, a number or a callable, got {shown(value)}")

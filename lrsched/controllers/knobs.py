@@ -17,7 +17,11 @@ FOREIGN_NAMES: dict[str, tuple[str | None, str]] = {
     "window_size": ("window", "use `window=`; smoothing is on when window > 1"),
     "smooth": ("window", "smoothing is on when `window=` > 1 (e.g. window=10)"),
     "verbose": (None, "controllers do not print; read the LR from `.lr` (torch: `scheduler.get_last_lr()`)"),
-    "T_max": (None, "a cosine schedule is lrsched.cosine_decay(init_value, decay_steps=T_max), given as `base=`"),
+    "T_max": (
+        None,
+        "a cosine schedule is lrsched.cosine_decay(init_value, decay_steps=T_max); steer one with "
+        "lrsched.on_schedule(schedule, controller)",
+    ),
     "eta_min": ("min_lr", "use `min_lr=`"),
     "min_lrs": ("min_lr", "use `min_lr=` (a tuple holds one value per parameter group)"),
     "max_lrs": ("max_lr", "use `max_lr=` (a tuple holds one value per parameter group)"),

@@ -93,6 +93,9 @@ class LRTuner(Controller[LRTunerState]):
         put(self, "max_lr", optional_real_in(o, "max_lr", self.max_lr, low=self.min_lr))
         super().__post_init__()
 
+    def lr_bounds(self, group: int) -> tuple[float, float | None]:
+        return self.min_lr, self.max_lr
+
     def initial_state(self, lr: Any) -> LRTunerState:
         return LRTunerState(lr, 0, 0)
 

@@ -60,6 +60,11 @@ class Controlled(Controller[NamedTuple]):
             object.__setattr__(self, "base", as_schedule(self.base, owner=owner, field="base"))
         if not isinstance(self.controller, Controller):
             raise TypeError(f"{owner}: controller must be a Controller, got {type(self.controller).__name__}")
+        if isinstance(self.base, tuple) and self.controller.groups not in (0, len(self.base)):
+            raise ValueError(
+                f"{owner}: base holds {len(self.base)} schedules (one per group), the controller "
+                f"{self.controller.groups} per-group values (init_lr, min_lr, max_lr); give both one per group"
+            )
         if _nesting(self.controller) >= MAX_NESTING:
             raise ValueError(f"{owner}: controller nests on_schedule more than MAX_NESTING = {MAX_NESTING} levels deep")
         has_field = dataclasses.is_dataclass(self.controller) and "init_lr" in {

@@ -204,5 +204,5 @@ def greedy_on(
         >>> round(sched.lr, 9), round(sched(1.0), 9)
         (0.0, 1e-05)
     """
-    controller = with_knobs("greedy_on", controller if controller is not None else GreedyLR(), knobs)
+    controller = with_knobs("greedy_on", controller if controller is not None else GreedyLR(), knobs, "controller")
     return GreedyOnScheduler(GreedyOn(as_schedule(base, owner="greedy_on", field="base"), controller, start_step))

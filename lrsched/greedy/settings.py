@@ -155,7 +155,7 @@ class GreedyLR(Controller[GreedyState]):
         return super().update(state, value)
 
 
-def with_knobs(owner: str, settings: GreedyLR | None, knobs: dict[str, Any]) -> GreedyLR:
+def with_knobs(owner: str, settings: GreedyLR | None, knobs: dict[str, Any], field: str = "settings") -> GreedyLR:
     """The settings a caller asked for: ``settings`` with ``knobs`` replaced, or ``GreedyLR(**knobs)``.
 
     Unknown knobs raise a ``TypeError`` naming lrsched's equivalent of torch's and transformers' names.
@@ -164,5 +164,5 @@ def with_knobs(owner: str, settings: GreedyLR | None, knobs: dict[str, Any]) -> 
     if settings is None:
         return GreedyLR(**knobs)
     if not isinstance(settings, GreedyLR):
-        raise TypeError(f"{owner}: settings must be a GreedyLR, got {type(settings).__name__}")
+        raise TypeError(f"{owner}: {field} must be a GreedyLR, got {type(settings).__name__}")
     return dataclasses.replace(settings, **knobs) if knobs else settings
