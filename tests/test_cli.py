@@ -95,7 +95,10 @@ def test_list_shows_every_schedule_with_parameters_and_defaults():
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (["show", '{"name": "cosine_decy", "init_value": 1}'], ["unknown schedule name 'cosine_decy'"]),
+        (
+            ["show", '{"name": "cosine_decy", "init_value": 1}'],
+            ["unknown name 'cosine_decy'; did you mean 'cosine_decay'"],
+        ),
         (["show", '{"name": "rex", "init_value": 1,'], ["not valid JSON"]),
         (["show", '{"name": "rex", "init_value": -1, "total_steps": 10}'], ["init_value", "-1"]),
         (["show", '{"name": "rex", "init_value": 1}'], ["missing required key", "total_steps"]),

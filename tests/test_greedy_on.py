@@ -90,7 +90,7 @@ def test_per_group_multipliers() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(ValueError, match="start_step must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"start_step must be in \[0, 2147483647\], got -1"):
         lrsched.greedy_on(BASE, start_step=-1)
     with pytest.raises(TypeError, match="controller must be a GreedyLR"):
         lrsched.GreedyOn(BASE, {"patience": 1})  # type: ignore[arg-type]
@@ -112,5 +112,5 @@ def test_pickle_round_trip() -> None:
 @pytest.mark.parametrize("bad", [[], "", 3, None])
 def test_a_greedy_on_config_with_a_bad_controller_names_the_field(bad: object) -> None:
     config = {"name": "greedy_on", "base": {"name": "constant", "value": 0.1}, "controller": bad}
-    with pytest.raises((TypeError, ValueError), match=r"config\.controller"):
+    with pytest.raises((TypeError, ValueError), match=r"config: greedy_on: controller must be"):
         lrsched.from_config(config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from lrsched._core.schedule import _REGISTRY, MAX_DEPTH, MAX_NODES, Schedule
@@ -51,21 +51,27 @@ def register_config_builder(name: str, builder: Builder) -> None:
     _BUILDERS[name] = builder
 
 
-def check_keys(where: str, name: str, config: dict[str, Any], fields: dict[str, dataclasses.Field[Any]]) -> None:
-    """Refuse keys of ``config`` that are not ``fields`` (besides ``"name"``) and required fields it lacks.
+def check_keys(where: str, name: str, config: dict[str, Any], valid: Iterable[str], required: Iterable[str]) -> None:
+    """Refuse keys of ``config`` that are not ``valid`` (besides ``"name"``) and ``required`` keys it lacks.
 
     The one place that words these messages, for schedules and controllers alike.
     """
-    unknown = [k for k in config if k != "name" and k not in fields]
+    valid = list(valid)
+    unknown = [k for k in config if k != "name" and k not in valid]
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {shown(unknown)} for {name!r}; valid keys: {', '.join(fields)}")
-    missing = [
-        k
-        for k, f in fields.items()
-        if k not in config and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
+        raise ValueError(f"{where}: unknown key(s) {shown(unknown)} for {name!r}; valid keys: {', '.join(valid)}")
+    missing = [k for k in required if k not in config]
     if missing:
         raise ValueError(f"{where}: {name!r} is missing required key(s): {', '.join(missing)}")
+
+
+def required_fields(cls: Any) -> list[str]:
+    """The dataclass fields of ``cls`` without a default."""
+    return [
+        f.name
+        for f in dataclasses.fields(cls)  # a dataclass (a schedule or controller class)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
 
 
 def from_json(text: str) -> Configurable:
@@ -144,7 +150,7 @@ def build(config: Any, where: str = "config", depth: int = 0) -> Any:
             "lrsched.controllers.registry() list them)"
         )
     config = cls._upgrade_config(config, where)
-    check_keys(where, name, config, {f.name: f for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    check_keys(where, name, config, [f.name for f in dataclasses.fields(cls)], required_fields(cls))
     kwargs = {}
     for key, value in config.items():
         if key == "name":

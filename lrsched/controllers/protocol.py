@@ -43,7 +43,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 from lrsched._core.backend import PYTHON, Namespace, namespace_for
-from lrsched._core.config import build, check_keys, register_config_builder
+from lrsched._core.config import build, check_keys, register_config_builder, required_fields
 from lrsched._core.validate import MAX_GROUPS, number, shown
 from lrsched.controllers.knobs import check_knobs
 from lrsched.controllers.ops import apply, select
@@ -288,9 +288,13 @@ class Controller(Generic[S]):
         """The controller of ``config`` (unknown and missing keys refused; nested configs built at ``depth + 1``)."""
         if not isinstance(config, Mapping):
             raise TypeError(f"{where}: a config must be a dict, got {type(config).__name__}")
-        check_keys(where, cls.name, dict(config), {f.name: f for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+        fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        check_keys(where, cls.name, dict(config), fields, required_fields(cls))
         kwargs = {k: _from_config_value(v, f"{where}.{k}", depth) for k, v in config.items() if k != "name"}
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as err:  # the message names the field; say where in the config it is
+            raise type(err)(f"{where}: {err}") from None
 
 
 def _config_value(value: Any) -> Any:

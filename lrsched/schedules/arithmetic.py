@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from lrsched._core.backend import Namespace
+from lrsched._core.config import check_keys
 from lrsched._core.schedule import MAX_NODES, Schedule, as_schedule, register
 from lrsched._core.validate import is_number, shown
 
@@ -107,12 +108,7 @@ class _Nary(Schedule):
         """Version 0.1 wrote ``{"name": ..., "left": schedule, "right": schedule or number}``."""
         if "terms" in config or not ("left" in config or "right" in config):
             return config
-        extra = sorted(set(config) - {"name", "left", "right"})
-        if extra:
-            raise ValueError(f"{where}: unknown key(s) {shown(extra)} for {cls.name!r}; valid keys: left, right")
-        missing = [k for k in ("left", "right") if k not in config]
-        if missing:
-            raise ValueError(f"{where}: {cls.name!r} is missing required key(s): {', '.join(missing)}")
+        check_keys(where, cls.name, config, ("left", "right"), required=("left", "right"))
         right = config["right"]
         if isinstance(right, dict):
             return {"name": cls.name, "terms": [config["left"], right]}
