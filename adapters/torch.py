@@ -197,9 +197,8 @@ def schedule_lr(
     Returns:
         a :class:`ScheduleLR`; call ``scheduler.step()`` after each ``optimizer.step()``.
 
-    Raises:
-        TypeError: ``optimizer`` is not a ``torch.optim.Optimizer`` (as torch's schedulers say), e.g. the
-            arguments swapped.
+    An ``optimizer`` that is not a ``torch.optim.Optimizer`` (the arguments swapped, say) raises ``TypeError``
+    ("... is not an Optimizer", as torch's schedulers say).
     """
     if not isinstance(optimizer, Optimizer):
         swapped = " (the arguments are swapped: schedule_lr(optimizer, schedule))" * isinstance(schedule, Optimizer)
