@@ -196,7 +196,13 @@ def schedule_lr(
 
     Returns:
         a :class:`ScheduleLR`; call ``scheduler.step()`` after each ``optimizer.step()``.
+
+    An ``optimizer`` that is not a ``torch.optim.Optimizer`` (the arguments swapped, say) raises ``TypeError``
+    ("... is not an Optimizer", as torch's schedulers say).
     """
+    if not isinstance(optimizer, Optimizer):
+        swapped = " (the arguments are swapped: schedule_lr(optimizer, schedule))" * isinstance(schedule, Optimizer)
+        raise TypeError(f"schedule_lr: {type(optimizer).__name__} is not an Optimizer{swapped}")
     schedules, per_group = group_schedules("schedule_lr", "schedule", optimizer, schedule)
     mode = resolve_mode("schedule_lr", "schedule", optimizer, mode, per_group)
     return ScheduleLR(optimizer, schedules, last_epoch=last_epoch, mode=mode)

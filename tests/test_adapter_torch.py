@@ -127,6 +127,14 @@ def test_missing_torch_names_the_extra():
     assert 'pip install "lrsched[torch]"' in out.stderr
 
 
+def test_swapped_arguments_say_which_is_not_an_optimizer():
+    opt = _opt()
+    with pytest.raises(TypeError, match=r"Warmup is not an Optimizer \(the arguments are swapped"):
+        schedule_lr(WARM_COS, opt)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^schedule_lr: Linear is not an Optimizer$"):
+        schedule_lr(torch.nn.Linear(2, 1), WARM_COS)  # type: ignore[arg-type]
+
+
 # -- GreedyLR ----------------------------------------------------------------------------------------------------------
 def _losses(n: int, seed: int = 0) -> list[float]:
     rng = np.random.default_rng(seed)

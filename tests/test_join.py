@@ -122,13 +122,58 @@ def _hlo_ops(sched: L.Schedule) -> int:
 
 
 def test_jitted_graph_does_not_grow_with_the_number_of_pieces() -> None:
-    small, large = _hlo_ops(_big_join(10)), _hlo_ops(_big_join(1_000))
+    # Up to 32 bounds each step is compared with every bound; beyond, a guided search of a few rounds (as many for
+    # 10 000 evenly spread bounds as for 100): the graph is the same from there on.
+    small, large, larger = _hlo_ops(_big_join(10)), _hlo_ops(_big_join(1_000)), _hlo_ops(_big_join(10_000))
     assert small > 20  # the count sees the formula's ops
-    assert large == small
-    pc = [L.piecewise_constant(tuple(range(1, n)), tuple(1.0 / k for k in range(1, n + 1))) for n in (10, 1000)]
-    assert _hlo_ops(pc[0]) == _hlo_ops(pc[1])
-    pl = [L.piecewise_linear(tuple((float(k), 1.0 / (k + 1)) for k in range(n))) for n in (10, 1000)]
-    assert _hlo_ops(pl[0]) == _hlo_ops(pl[1])
+    assert small <= large == larger
+    pc = [L.piecewise_constant(tuple(range(1, n)), tuple(1.0 / k for k in range(1, n + 1))) for n in (10, 1000, 10_000)]
+    assert _hlo_ops(pc[0]) <= _hlo_ops(pc[1]) == _hlo_ops(pc[2])
+    pl = [L.piecewise_linear(tuple((float(k), 1.0 / (k + 1)) for k in range(n))) for n in (10, 1000, 10_000)]
+    assert _hlo_ops(pl[0]) <= _hlo_ops(pl[1]) == _hlo_ops(pl[2])
+
+
+@pytest.mark.parametrize(
+    "kind", ["even", "random", "repeated", "geometric", "clustered", "past_2_24", "few", "float64"]
+)
+def test_the_jax_search_of_a_step_among_bounds_is_exactly_jnp_searchsorted(kind: str) -> None:
+    """The guided search behind joins and piecewise schedules under JAX (lrsched._core.search) gives the index
+    ``jnp.searchsorted(bounds, step, side="right")`` gives, at and next to every bound, for NaN and infinities."""
+    import jax
+    import jax.numpy as jnp
+
+    from lrsched._core.search import guided_searchsorted
+
+    rng = np.random.default_rng(3)
+    bounds = {
+        "even": np.arange(1, 5001) * 100.0,
+        "random": np.sort(rng.uniform(0, 1e6, 3000)),
+        "repeated": np.sort(rng.integers(1, 300, 2000)).astype(float),  # equal bounds
+        "geometric": np.cumsum(2.0 ** np.arange(40)),  # bunched: the plain search
+        "clustered": np.sort(np.concatenate([rng.uniform(0, 1, 2000), rng.uniform(1e5, 1e6, 100)])),
+        "past_2_24": 2.0**24 + np.arange(1, 2000) * 1.0,  # bounds that round together in float32
+        "few": np.array([5.0, 15.0, 40.0]),
+        "float64": np.sort(rng.uniform(0, 1e9, 3000)),
+    }[kind]
+    dtype = jnp.float64 if kind == "float64" else jnp.float32
+    with jax.enable_x64(kind == "float64"):
+        steps = np.concatenate(
+            [
+                rng.uniform(bounds[0] - 10, bounds[-1] + 10, 5000),
+                bounds,
+                np.nextafter(bounds, -np.inf),
+                np.nextafter(bounds, np.inf),
+                [np.nan, np.inf, -np.inf, 0.0, -0.0],
+            ]
+        )
+        x = jnp.asarray(steps, dtype=dtype)
+        expected = np.asarray(jnp.searchsorted(jnp.asarray(bounds, dtype=dtype), x, side="right"))
+        for values in (bounds, tuple(bounds.tolist())):
+            eager = guided_searchsorted(jnp, values, x)
+            jitted = jax.jit(lambda s, v=values: guided_searchsorted(jnp, v, s))(x)
+            assert eager.dtype == expected.dtype
+            np.testing.assert_array_equal(np.asarray(eager), expected)
+            np.testing.assert_array_equal(np.asarray(jitted), expected)
 
 
 def test_a_scalar_step_evaluates_only_its_own_piece() -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import lrsched
+from lrsched.adapters import leap
 
 
 def _standardised(leap_updates: np.ndarray, plain: np.ndarray, sigma: float) -> np.ndarray:
@@ -137,3 +138,14 @@ def test_bad_sigma_raises(sigma) -> None:
 
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
         leap_torch_hook(None, sigma=sigma)
+
+
+def test_every_public_entry_point_says_its_noise_is_one_reading_of_the_paper() -> None:
+    """The parameterisation (per coordinate, relative sigma) is a reading: each entry point says so, not only the
+    module docstring (help() and IDEs show the function's)."""
+    for name in leap.__all__:
+        obj = getattr(leap, name)
+        if callable(obj) and not isinstance(obj, type):
+            doc = " ".join((obj.__doc__ or "").split())
+            assert "One reading of LEAP" in doc and "relative ``sigma``" in doc, name
+            assert "could not be read offline" in doc, name

@@ -21,6 +21,9 @@ from lrsched.adapters.torch import GreedyLRScheduler, schedule_lr  # noqa: E402
 
 BATCHES = 4  # per epoch: 32 samples, batch size 8
 SCHEDULE = L.warmup(L.cosine_decay(0.1, 12, end_value=0.01), warmup_steps=4)
+# A plain torch LambdaLR of a nested schedule (a multiplier of the optimizer's 0.1): its checkpoint must load with
+# ``weights_only=True``, as ``fit(ckpt_path=...)`` loads it (trap 1 of issue 20).
+NESTED = L.warmup(L.join((L.constant(1.0), L.cosine_decay(1.0, 10, end_value=0.1) * 0.5), (3,)), warmup_steps=2)
 METRIC = [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25]  # one monitored value per epoch (exact in float32)
 GREEDY = {"patience": 1, "factor": 0.5}
 
@@ -52,6 +55,9 @@ class TinyModule(pl.LightningModule):
         opt = torch.optim.SGD(self.parameters(), lr=0.1)
         if self.kind == "schedule":
             return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule_lr(opt, SCHEDULE), "interval": "step"}}
+        if self.kind == "lambda":
+            scheduler = torch.optim.lr_scheduler.LambdaLR(opt, NESTED)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         scheduler = GreedyLRScheduler(opt, **GREEDY)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "monitor": "metric", "interval": "epoch"}}
 
@@ -64,6 +70,10 @@ def _data() -> Any:
 
 
 def _fit(kind: str, epochs: int, ckpt_in: str | None = None, ckpt_out: str | None = None) -> list[list[float]]:
+    return _fit_module(kind, epochs, ckpt_in, ckpt_out).lrs
+
+
+def _fit_module(kind: str, epochs: int, ckpt_in: str | None = None, ckpt_out: str | None = None) -> TinyModule:
     torch.manual_seed(0)
     module = TinyModule(kind)
     trainer = pl.Trainer(
@@ -81,7 +91,7 @@ def _fit(kind: str, epochs: int, ckpt_in: str | None = None, ckpt_out: str | Non
         trainer.fit(module, _data(), ckpt_path=ckpt_in)
     if ckpt_out is not None:
         trainer.save_checkpoint(ckpt_out)
-    return module.lrs
+    return module
 
 
 def _greedy_by_closure(epochs: int) -> list[float]:
@@ -109,3 +119,14 @@ def test_greedy_scheduler_with_monitor_under_lightning_and_resume(tmp_path):
     first = _fit("greedy", 3, ckpt_out=str(tmp_path / "g.ckpt"))
     second = _fit("greedy", 6, ckpt_in=str(tmp_path / "g.ckpt"))
     assert first + second == whole
+
+
+def test_lambda_lr_of_a_nested_schedule_resumes_under_lightning(tmp_path):
+    whole = _fit_module("lambda", 4)
+    assert [lr[0] for lr in whole.lrs] == pytest.approx([0.1 * NESTED(k) for k in range(16)], rel=1e-12, abs=1e-15)
+    first = _fit_module("lambda", 2, ckpt_out=str(tmp_path / "l.ckpt"))
+    second = _fit_module("lambda", 4, ckpt_in=str(tmp_path / "l.ckpt"))
+    assert first.lrs + second.lrs == whole.lrs
+    assert not torch.equal(first.layer.weight, whole.layer.weight)  # the second half trained
+    for name, value in whole.state_dict().items():
+        assert torch.equal(second.state_dict()[name], value), name

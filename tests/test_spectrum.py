@@ -58,6 +58,38 @@ def test_the_estimate_builds_an_eigencurve_like_the_true_spectrum_when_the_probe
     assert sum(sched.phase_steps) == pytest.approx(1000)
 
 
+def _weight_error(est, distinct: np.ndarray, fractions: np.ndarray) -> float:
+    """L1 distance between the estimated weight near each distinct eigenvalue and its true share."""
+    nearest = np.abs(est.ritz_values[:, None] - distinct[None, :]).argmin(axis=1)
+    return float(np.abs(np.bincount(nearest, weights=est.weights, minlength=len(distinct)) - fractions).sum())
+
+
+def test_more_probes_average_the_weights_closer_to_the_multiplicities() -> None:
+    # 200 parameters, 5 distinct eigenvalues (no two a power of 2 apart: Eigencurve's intervals are unambiguous).
+    lam = np.repeat([0.1, 0.3, 1.0, 3.0, 20.0], [100, 40, 30, 20, 10])
+    q = np.linalg.qr(np.random.default_rng(1).normal(size=(200, 200)))[0]
+    a = q @ np.diag(lam) @ q.T
+    calls: list[int] = []
+    errors, curves = [], []
+    exact = lrsched.eigencurve_phases(lam.tolist(), 1000)
+    t = np.arange(1001.0)
+    for probes in (1, 4, 16):
+        calls.clear()
+        est = lanczos_spectrum(lambda v: calls.append(1) or a @ v, 200, steps=8, seed=0, probes=probes)
+        assert len(calls) <= 8 * probes  # the cost: at most steps Hessian-vector products per probe
+        assert est.weights.sum() == pytest.approx(1.0)
+        heavy = est.ritz_values[est.weights > 1e-12]  # every probe finds the same, exact eigenvalues
+        np.testing.assert_allclose(np.unique(np.round(heavy, 8)), [0.1, 0.3, 1.0, 3.0, 20.0], rtol=1e-8)
+        errors.append(_weight_error(est, np.array([0.1, 0.3, 1.0, 3.0, 20.0]), np.array([100, 40, 30, 20, 10]) / 200))
+        curves.append(float(np.max(np.abs(est.eigencurve(1000)(t) / exact(t) - 1))))
+    assert errors[0] > errors[1] > errors[2] and errors[2] < errors[0] / 2
+    assert curves[2] < curves[0]
+    one = lanczos_spectrum(lambda v: a @ v, 200, steps=8, seed=0)
+    assert np.array_equal(one.weights, lanczos_spectrum(lambda v: a @ v, 200, steps=8, seed=0, probes=1).weights)
+    with pytest.raises(ValueError, match="probes must be an integer >= 1"):
+        lanczos_spectrum(lambda v: a @ v, 200, probes=0)
+
+
 def test_import_lrsched_does_not_import_the_tools() -> None:
     assert "lrsched.tools.spectrum" in sys.modules  # imported by this test module
     import subprocess

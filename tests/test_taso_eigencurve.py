@@ -16,17 +16,50 @@ def dreyer_tas_multiplier(epoch, epochs, alpha, beta, gamma):
 
 
 @pytest.mark.parametrize(("alpha", "beta", "gamma"), [(20.0, 0.5, 1e-3), (10.0, 0.3, 1e-2), (50.0, 0.7, 0.0)])
-def test_taso_is_the_authors_multiplier_times_the_initial_lr(alpha, beta, gamma) -> None:
+def test_taso_offset_0_is_the_co_authors_multiplier_times_the_initial_lr(alpha, beta, gamma) -> None:
     lr0, epochs = 0.05, 100
-    s = L.taso(lr0, epochs, gamma * lr0, midpoint=beta, steepness=alpha)
+    s = L.taso(lr0, epochs, gamma * lr0, midpoint=beta, steepness=alpha, offset=0.0)
     for e in range(0, epochs + 1, 7):
         assert s(e) == pytest.approx(lr0 * dreyer_tas_multiplier(e, epochs, alpha, beta, gamma), rel=1e-12)
     assert s(3 * epochs) == s(epochs)  # progress stops at the budget
 
 
+def macedo_taso_multiplier(epoch, epochs, alpha, beta):
+    """The TASO multiplier of the first author's code (dlmacedo/training-aware-sigmoidal-optimizer,
+    agents/classification.py), typed in from it: the logistic at (epoch + 1) / epochs, plus a floor of 0.001."""
+    return 1 / (1 + math.exp(alpha * ((epoch + 1) / epochs - beta))) + 0.001
+
+
+def test_taso_defaults_are_the_first_authors_main_experiments_but_for_the_floor_on_top() -> None:
+    # run_main_image.sh: alpha = 25, beta = 0.7. Their floor sits on top of the logistic (lr0 * (sigma + 0.001));
+    # here the curve runs from lr0 to the floor, lr0 * (0.001 + 0.999 sigma): lower by exactly 0.001 * lr0 * sigma.
+    lr0, epochs = 0.1, 100
+    s = L.taso(lr0, epochs)
+    assert s == L.taso(lr0, epochs, None, midpoint=0.7, steepness=25.0, offset=1.0)
+    for e in range(epochs):
+        sigma = macedo_taso_multiplier(e, epochs, 25.0, 0.7) - 0.001
+        assert lr0 * macedo_taso_multiplier(e, epochs, 25.0, 0.7) - s(e) == pytest.approx(1e-3 * lr0 * sigma, rel=1e-6)
+    assert s(epochs - 1) == s(epochs) == s(10 * epochs)  # the last step reads x = 1
+    assert s.to_config()["end_value"] is None and L.from_config(s.to_config()) == s
+
+
+def test_taso_defaults_worked_by_hand() -> None:
+    # init 0.1, T = 10, alpha = 25, beta = 0.7, floor 0.1 * 0.001 = 1e-4; step k reads x = (k + 1) / 10.
+    s = L.taso(0.1, 10)
+    # k = 6: x = 0.7, exp(0) = 1, lr = 1e-4 + (0.1 - 1e-4) / 2
+    assert s(6) == pytest.approx(0.05005, rel=1e-14, abs=0)
+    # k = 4: x = 0.5, exp(25 * -0.2) = e^-5, sigma = 1 / (1 + e^-5) = 0.9933071490757153
+    assert s(4) == pytest.approx(1e-4 + 0.0999 * 0.9933071490757153, rel=1e-14, abs=0)
+    # k = 9: x = 1, exp(25 * 0.3) = e^7.5 = 1808.0424144560632, sigma = 1 / 1809.0424144560632 = 5.5277863692e-4
+    assert s(9) == pytest.approx(1e-4 + 0.0999 * 5.5277863692e-4, rel=1e-10, abs=0)
+    # k = 0: x = 0.1, exp(-15) = 3.059023205018258e-7: 3.06e-8 of the gap below 0.1
+    assert s(0) == pytest.approx(1e-4 + 0.0999 / (1 + 3.059023205018258e-7), rel=1e-14, abs=0)
+    assert L.taso(0.1, 10, end_value=0.0)(6) == 0.05  # an explicit end replaces the floor
+
+
 def test_taso_numbers_worked_by_hand() -> None:
     # alpha = 10, beta = 0.5, init 1, end 0: lr(0) = 1/(1 + e^-5), lr(T/2) = 1/2, lr(T) = 1/(1 + e^5)
-    s = L.taso(1.0, 10, 0.0, midpoint=0.5, steepness=10.0)
+    s = L.taso(1.0, 10, 0.0, midpoint=0.5, steepness=10.0, offset=0.0)
     assert s(0) == pytest.approx(0.9933071490757153, rel=1e-14)
     assert s(5) == 0.5
     assert s(10) == pytest.approx(0.0066928509242848554, rel=1e-14)
@@ -35,14 +68,19 @@ def test_taso_numbers_worked_by_hand() -> None:
 
 
 def test_taso_steep_is_a_step_and_gentle_is_nearly_flat() -> None:
-    steep = L.taso(1.0, 100, 0.0, midpoint=0.3, steepness=500.0)
+    steep = L.taso(1.0, 100, 0.0, midpoint=0.3, steepness=500.0, offset=0.0)
     assert steep(28) == pytest.approx(1.0, abs=1e-4) and steep(32) == pytest.approx(0.0, abs=1e-4)
     gentle = L.taso(1.0, 100, 0.0, steepness=0.01)  # no normalisation: a gentle curve stays near the middle
     np.testing.assert_allclose(gentle(np.arange(101.0)), 0.5, atol=2e-3)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"), [({"midpoint": 1.5}, "midpoint must be in"), ({"steepness": 0.0}, "steepness must be in")]
+    ("kwargs", "message"),
+    [
+        ({"midpoint": 1.5}, "midpoint must be in"),
+        ({"steepness": 0.0}, "steepness must be in"),
+        ({"offset": -1.0}, "offset must be >= 0"),
+    ],
 )
 def test_taso_validation(kwargs, message) -> None:
     with pytest.raises(ValueError, match=f"taso: {message}"):

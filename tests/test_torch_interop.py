@@ -8,9 +8,14 @@ Every expectation is computed by hand from the formulas of torch's schedulers (`
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,12 +23,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import ALL_SCHEDULES, IDS  # noqa: E402
+from conftest import ALL_SCHEDULES, CATALOGUE, IDS  # noqa: E402
 
 import lrsched as L  # noqa: E402
 from lrsched.adapters.torch import ScheduleLR, schedule_lr  # noqa: E402
 
 LR = torch.optim.lr_scheduler
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _opt(*lrs: float) -> torch.optim.Optimizer:
@@ -62,13 +68,96 @@ def test_lambda_lr_state_survives_torch_save_and_pickle_after_every_kind_of_call
         schedule(torch.arange(4.0))
         schedule(2.5)
     state = scheduler.state_dict()
-    for restored in (_torch_round_trip(state, weights_only=False), pickle.loads(pickle.dumps(state))):
-        assert restored["lr_lambdas"] == [schedule.__dict__]  # the fields, nothing derived
+    for restored in (_torch_round_trip(state, weights_only=True), pickle.loads(pickle.dumps(state))):
+        assert restored["lr_lambdas"] == [schedule.__dict__.copy()]  # the fields as plain data, nothing derived
         fresh = LR.LambdaLR(_opt(1.0), schedule)
         fresh.load_state_dict(restored)
         assert fresh.last_epoch == 3
         assert fresh.lr_lambdas[0] == schedule and fresh.lr_lambdas[0](2.5) == schedule(2.5)
     assert pickle.loads(pickle.dumps(schedule)) == schedule
+
+
+def _wrapped() -> dict[str, L.Schedule]:
+    """Every catalogue schedule inside a warmup and as the second phase of a join (so it nests below the top)."""
+    cases: dict[str, L.Schedule] = {}
+    for key, pair in CATALOGUE.items():
+        cases[f"warmup({key})"] = L.warmup(pair[0], 3, init_value=0.01)
+        cases[f"join({key})"] = L.join((L.linear(0.0, 0.5, 4), pair[0]), (4,))
+    return cases
+
+
+# Runs in a fresh interpreter, as a resumed job does: the checkpoint is loaded before lrsched is imported.
+_RESUME = """
+import json, sys, warnings
+import torch
+state = torch.load(sys.argv[1], weights_only=True)
+assert "lrsched" not in sys.modules
+import lrsched
+configs, out = json.loads(open(sys.argv[2]).read()), {}
+warnings.simplefilter("error", UserWarning)  # a resume of the same schedule warns about nothing
+for key, config in configs.items():
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lrsched.from_config(config))
+    opt.load_state_dict(state[key]["opt"])
+    scheduler.load_state_dict(state[key]["scheduler"])
+    lrs = []
+    for _ in range(13):
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        opt.step()
+        scheduler.step()
+    out[key] = lrs
+print(json.dumps(out))
+"""
+
+
+def test_lambda_lr_of_every_nested_schedule_resumes_in_a_fresh_process_with_weights_only(tmp_path):
+    """Trap 1 of issue 20: ``torch.load(weights_only=True)`` (the Trainer's, Lightning's) of a nested schedule."""
+    cases = _wrapped()
+    names = {n for s in cases.values() for n in L.registry() if f'"name": "{n}"' in json.dumps(s.to_config())}
+    assert names == set(L.registry())  # a newly registered schedule is covered through the catalogue
+    states, expected = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # catalogue schedules may be negative or huge: only the LRs matter here
+        for key, schedule in cases.items():
+            opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+            scheduler = LR.LambdaLR(opt, schedule)
+            _trace(opt, scheduler, 7)
+            states[key] = {"opt": opt.state_dict(), "scheduler": scheduler.state_dict()}
+            expected[key] = _trace(opt, scheduler, 13)[:, 0].tolist()  # the uninterrupted run
+    torch.save(states, tmp_path / "scheduler.pt")
+    (tmp_path / "configs.json").write_text(json.dumps({k: s.to_config() for k, s in cases.items()}))
+    out = subprocess.run(
+        [sys.executable, "-c", _RESUME, str(tmp_path / "scheduler.pt"), str(tmp_path / "configs.json")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    resumed = json.loads(out.stdout.strip().splitlines()[-1])
+    assert resumed == expected
+
+
+def test_lambda_lr_load_never_rewrites_the_schedule_and_says_when_the_checkpoint_had_another():
+    saved, other = L.warmup(L.cosine_decay(1.0, 20), 4), L.warmup(L.cosine_decay(0.5, 30), 2)
+    opt = _opt(1.0)
+    scheduler = LR.LambdaLR(opt, saved)
+    _trace(opt, scheduler, 6)
+    state = _torch_round_trip(scheduler.state_dict(), weights_only=True)
+    resumed = LR.LambdaLR(_opt(1.0), other)
+    with pytest.warns(UserWarning, match="keeps the one it was built with"):
+        resumed.load_state_dict(state)
+    assert resumed.lr_lambdas[0] is other and other == L.warmup(L.cosine_decay(0.5, 30), 2)
+    assert hash(other) == hash(L.warmup(L.cosine_decay(0.5, 30), 2)) and other.schedule == L.cosine_decay(0.5, 30)
+    resumed.optimizer.step()
+    resumed.step()
+    assert resumed.last_epoch == 7 and resumed.optimizer.param_groups[0]["lr"] == other(7)
+    with pytest.warns(UserWarning, match="immutable"):
+        vars(other).update(schedule=None)  # the dict is inert for anyone, not only for LambdaLR
+    assert other.schedule == L.cosine_decay(0.5, 30)
+    function = L.warmup(L.as_schedule(math.sqrt), 2)  # a plain callable has no config: stored as None
+    assert _torch_round_trip({"s": vars(function).copy()}, weights_only=True)["s"]["schedule"] is None
 
 
 # -- 1. mixing with torch's schedulers ----------------------------------------------------------------------------
@@ -285,6 +374,56 @@ def test_transformers_trainer_with_schedule_lr(tmp_path):
     trainer.train()
     expected = [1e-2 * k / 3 for k in range(3)] + [_cos(1e-2, j, 6) for j in range(7)]
     np.testing.assert_allclose(seen, expected, rtol=1e-12, atol=1e-18)
+
+
+def test_transformers_trainer_resumes_a_lambda_lr_of_a_nested_schedule(tmp_path):
+    """Trap 1 of issue 20: ``Trainer.train(resume_from_checkpoint=...)`` loads ``scheduler.pt`` with
+    ``weights_only=True``; resumed halfway, the run ends with the uninterrupted run's parameters."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"loss": torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), labels)}
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 3, generator=g)
+    data = [{"x": x[i], "labels": x[i].sum()} for i in range(32)]
+    shape = L.warmup(L.join((L.constant(1.0), L.cosine_decay(1.0, 8, end_value=0.1)), (2,)), warmup_steps=3)
+
+    def train(out: str, resume: str | None = None) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        model = Tiny()
+        opt = torch.optim.AdamW(model.parameters(), lr=5e-2)
+        args = transformers.TrainingArguments(
+            output_dir=out,
+            max_steps=12,
+            per_device_train_batch_size=4,
+            report_to=[],
+            save_strategy="steps",
+            save_steps=5,
+            disable_tqdm=True,
+            use_cpu=True,
+            logging_strategy="no",
+        )
+        trainer = transformers.Trainer(
+            model=model, args=args, train_dataset=data, optimizers=(opt, LR.LambdaLR(opt, shape))
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        assert trainer.lr_scheduler.last_epoch == 12
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    whole = train(str(tmp_path / "whole"))
+    resumed = train(str(tmp_path / "resumed"), resume=str(tmp_path / "whole" / "checkpoint-5"))
+    torch.manual_seed(0)
+    start = Tiny().state_dict()
+    assert all(not torch.equal(whole[k], start[k]) for k in whole)  # it trained
+    for k in whole:
+        assert torch.equal(resumed[k], whole[k]), k
 
 
 def test_greedy_scheduler_base_per_group_modes() -> None:

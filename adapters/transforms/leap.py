@@ -54,6 +54,10 @@ def leap_optax(sigma: float, seed: int = 0) -> Any:
     ``1 + sigma * N(0, 1)`` (a fresh draw per coordinate and update): each coordinate's learning rate becomes
     ``eta_t * (1 + sigma * xi)``. Put it last in a chain, after the transformation that scales by the LR.
 
+    One reading of LEAP, not the paper's checked parameterisation: per-coordinate noise with a relative ``sigma``.
+    Whether the paper draws per coordinate or once per step, and whether its ``sigma`` is relative or absolute
+    (``eta_t + sigma * xi``), could not be read offline (see the module docstring).
+
     Example::
 
         opt = optax.chain(optax.sgd(lrsched.cosine_decay(0.1, 1000)), leap_optax(sigma=0.5))
@@ -93,6 +97,10 @@ def leap_torch_hook(optimizer: Any, sigma: float, generator: Any = None) -> Any:
     """Hook LEAP into a torch optimizer: after every ``step()`` each parameter coordinate's step
     ``delta = p_after - p_before`` becomes ``delta * (1 + sigma * N(0, 1))``. A pre-step hook keeps a copy of the
     parameters that have a gradient (memory: one copy of them). Returns a handle with ``remove()``.
+
+    One reading of LEAP, not the paper's checked parameterisation: per-coordinate noise with a relative ``sigma``.
+    Whether the paper draws per coordinate or once per step, and whether its ``sigma`` is relative or absolute
+    (``eta_t + sigma * xi``), could not be read offline (see the module docstring).
 
     Example::
 

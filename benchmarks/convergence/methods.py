@@ -217,7 +217,8 @@ register(
 )
 
 # -- the schedules and controllers of the adaptive-methods issue (settings fixed before the runs) -------------
-# TASO: the library's defaults (end 0, drop centred at 50% of the budget, steepness 10).
+# TASO: the library's defaults, the first author's main experiments (steepness alpha = 25, drop centred at
+# beta = 70% of the budget, floor 0.001 x the peak, step k read at (k + 1) / steps).
 _schedule("taso", lambda peak, steps: lrsched.taso(peak, steps))
 
 # Eigencurve needs a Hessian spectrum. Fixed a priori (not estimated on the tasks): the skewed power law the

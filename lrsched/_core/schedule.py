@@ -24,6 +24,7 @@ else:
 
 from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.codegen import compile_scalar
+from lrsched._core.fields import Fields
 from lrsched._core.validate import flag, increasing, integer, is_number, non_negative, number, positive, sequence, shown
 
 __all__ = [
@@ -200,10 +201,16 @@ class Schedule:
     inspected, so under ``jit`` it is clamped to 0 (a NaN step stays NaN and
     gives NaN, so it still shows). In float32, steps beyond
     ``2**24`` are rounded (see ``lrsched._core.backend``).
+
+    A schedule is a valid ``torch.optim.lr_scheduler.LambdaLR`` lambda: what ``LambdaLR.state_dict()`` stores
+    of it is plain data (its fields, nested schedules as configs), so the checkpoint loads with
+    ``torch.load(..., weights_only=True)`` in a process that never imported lrsched, and ``load_state_dict``
+    leaves the schedule as built (see ``lrsched._core.fields``).
     """
 
-    # Memos live in slots, outside the instance ``__dict__``: ``__dict__`` holds the fields only, so
-    # ``LambdaLR.state_dict()`` (which copies a callable's ``__dict__``), pickle and copy see plain values.
+    # Memos live in slots, outside the instance ``__dict__``, which holds the fields only and is a ``Fields``:
+    # ``LambdaLR.state_dict()`` copies it as plain data (nested schedules as configs), and ``LambdaLR``'s
+    # ``load_state_dict`` cannot rewrite it (see ``lrsched._core.fields``).
     __slots__ = ("_memo", "_scalar_fn", "_shape")
     _memo: dict[str, Any]
     _scalar_fn: Callable[[Any], float]
@@ -217,6 +224,11 @@ class Schedule:
     read_through_constants: ClassVar[tuple[str, ...]] = ()
 
     # -- construction ---------------------------------------------------
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__new__(cls)
+        object.__setattr__(obj, "__dict__", Fields(cls.name))
+        return obj
+
     def __post_init__(self) -> None:
         self._check_sizes()
         for field, kind in self._kinds.items():
@@ -368,6 +380,10 @@ class Schedule:
 
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)  # the fields only: the memo slots are rebuilt on demand
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for field, value in state.items():  # frozen: set as the dataclass __init__ does (Fields.update is inert)
+            object.__setattr__(self, field, value)
 
     def _cached(self, key: str, build: Callable[[], Any]) -> Any:
         """Per-instance memo of derived constants (never pickled, never compared)."""

@@ -57,7 +57,7 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
     cls, spec = structure
     if isinstance(spec, Schedule):
         return spec
-    obj = object.__new__(cls)
+    obj = cls.__new__(cls)
     memo: dict[str, Any] = {}
     object.__setattr__(obj, "_memo", memo)  # what ``Schedule._cached`` reads: the stacked constants
     for name, how, payload in spec:
@@ -75,7 +75,7 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
         else:
             value = payload
         object.__setattr__(obj, name, value)
-    obj.__dict__["_stacked"] = True
+    object.__setattr__(obj, "_stacked", True)
     return obj
 
 

@@ -15,40 +15,50 @@ __all__ = ["Taso", "taso"]
 class Taso(Schedule):
     """TASO's sigmoidal two-phase curve (Macêdo, Dreyer, Ludermir & Zanchettin, "Training Aware Sigmoidal
     Optimizer", arXiv 2102.08716): a high LR while the optimizer crosses saddle regions, then a low LR to settle
-    into the minimum, joined by a logistic step in training progress ``x = min(t, T) / T`` (``T = total_steps``):
+    into the minimum, joined by a logistic step in training progress ``x = min(t + offset, T) / T``
+    (``T = total_steps``):
 
     ``lr(t) = end + (init - end) / (1 + exp(steepness * (x - midpoint)))``
 
-    ``steepness`` is the authors' ``alpha``, ``midpoint`` their ``beta``. The drop is centred at ``midpoint * T``
-    (there ``lr`` is half-way between ``init`` and ``end``) and its width is about ``4 T / steepness`` (from 88 %
-    to 12 % of the way). The ends are not exact: ``lr(0) = end + (init - end) / (1 + exp(-steepness * midpoint))``
-    is a little below ``init_value`` and ``lr(T)`` a little above ``end_value`` (both within 1 % of the gap for
-    ``steepness * min(midpoint, 1 - midpoint) >= 4.6``). ``step`` is in updates (or epochs, if you count epochs).
+    ``steepness`` is the authors' ``alpha``, ``midpoint`` their ``beta``, ``end_value`` their floor. The drop is
+    centred where ``x = midpoint`` (there ``lr`` is half-way between ``init`` and ``end``) and its width is about
+    ``4 T / steepness`` (from 88 % to 12 % of the way). ``step`` is in updates (or epochs, if you count epochs).
     Needs no state: a pure schedule.
 
-    Checked against the authors' code (the paper's text was not found offline): in
-    github.com/pedro-dreyer/masters_code (co-author), ``train.py`` (``tas``), the LR multiplier per epoch ``e`` of
-    ``E`` is
-    ``(1 - gamma) / (1 + exp(alpha (e / E - beta))) + gamma`` (defaults ``alpha = 20``, ``beta = 0.5``,
-    ``gamma = 1e-3``), which is this curve with ``end_value = gamma * init_value``; in
-    github.com/dlmacedo/training-aware-sigmoidal-optimizer (first author), ``agents/classification.py``
-    (``taso``), it is ``1 / (1 + exp(alpha ((e + 1) / E - beta))) + 0.001``: the same logistic with
-    ``0.001 * init`` added on top.
+    The defaults follow the first author's main experiments (github.com/dlmacedo/training-aware-sigmoidal-optimizer,
+    ``agents/classification.py`` and ``run_main_image.sh``; the paper's text was not found offline), whose LR
+    multiplier at epoch ``k`` of ``E`` (counted from 0, as torch's ``LambdaLR`` counts) is
+    ``1 / (1 + exp(alpha ((k + 1) / E - beta))) + 0.001`` with ``alpha = 25``, ``beta = 0.7``:
+
+    * ``steepness=25``, ``midpoint=0.7``: the drop is centred at 70 % of the budget;
+    * ``end_value=None`` is their floor, ``0.001 * init_value`` (an explicit number replaces it);
+    * ``offset=1``: step ``k`` reads the progress ``(k + 1) / T`` it has at its end, so the last step of the
+      budget, ``T - 1``, is at ``x = 1``. ``offset=0`` reads ``k / T``, as the co-author's 2019 script
+      (github.com/pedro-dreyer/masters_code, ``train.py``, ``tas``: ``alpha = 20``, ``beta = 0.5``, floor
+      ``gamma = 1e-3``) does.
+
+    One difference is kept: their floor is added on top of the whole logistic, ``init * (sigma + 0.001)``, so their
+    curve starts at 1.001 x the initial LR; here the curve runs from ``init_value`` down to ``end_value`` (the
+    co-author's ``(1 - gamma) sigma + gamma`` form), which is lower by ``0.001 * init_value * sigma``: at most 0.1 %
+    of ``init_value``, 0.05 % at the midpoint. The ends are not exact: at the defaults ``lr(0)`` is below
+    ``init_value`` by less than ``4e-7`` of the gap (for ``T >= 10``) and from step ``T - 1`` on ``lr`` is above
+    ``end_value`` by ``1 / (1 + e^7.5) = 5.5e-4`` of it.
 
     Example:
-        >>> s = taso(init_value=0.1, end_value=0.001, total_steps=100, midpoint=0.5, steepness=20.0)
-        >>> round(s(0), 6), round(s(50), 6), round(s(100), 6)
-        (0.099996, 0.0505, 0.001004)
+        >>> s = taso(init_value=0.1, total_steps=100)  # the first author's alpha = 25, beta = 0.7, floor 1e-4
+        >>> round(s(0), 6), round(s(69), 6), round(s(99), 6)
+        (0.1, 0.05005, 0.000155)
     """
 
     init_value: float
     total_steps: float
-    end_value: float = 0.0
-    midpoint: float = 0.5
-    steepness: float = 20.0
+    end_value: float | None = None
+    midpoint: float = 0.7
+    steepness: float = 25.0
+    offset: float = 1.0
 
     def _check(self) -> None:
-        self._non_negative("init_value", "end_value")
+        self._non_negative("init_value", "end_value", "offset")
         self._positive("total_steps")
         if not 0.0 <= self.midpoint <= 1.0:
             raise self._fail(f"midpoint must be in [0, 1], got {self.midpoint!r}")
@@ -56,9 +66,11 @@ class Taso(Schedule):
             raise self._fail(f"steepness must be in (0, 500], got {self.steepness!r}")
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        x = progress(t, self.total_steps, xp)
+        end = FLOOR * self.init_value if self.end_value is None else self.end_value
+        x = progress(t + self.offset, self.total_steps, xp)
         drop = 1.0 + xp.exp(self.steepness * (x - self.midpoint))
-        return self.end_value + (self.init_value - self.end_value) / drop
+        return end + (self.init_value - end) / drop
 
 
+FLOOR = 0.001  # the authors' floor, a fraction of the initial LR (``end_value=None``)
 taso = Taso
