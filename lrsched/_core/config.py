@@ -150,7 +150,8 @@ def build(config: Any, where: str = "config", depth: int = 0) -> Any:
             "lrsched.controllers.registry() list them)"
         )
     config = cls._upgrade_config(config, where)
-    check_keys(where, name, config, [f.name for f in dataclasses.fields(cls)], required_fields(cls))
+    fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    check_keys(where, name, config, fields, required_fields(cls))
     kwargs = {}
     for key, value in config.items():
         if key == "name":
