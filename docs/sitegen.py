@@ -379,6 +379,10 @@ def readme_section(title: str | None, readme: str | None = None) -> str:
 
     def link(m: re.Match[str]) -> str:
         label, target = m.group(1), m.group(2)
+        if target in SITE_PAGES:
+            return f"[{label}]({SITE_PAGES[target]})"
+        if target.startswith("docs/") and target.endswith(".md"):  # a hand-written page of the site
+            return f"[{label}]({target.removeprefix('docs/')})"
         if re.match(r"[a-z]+:", target) or target.startswith("#"):
             return m.group(0)
         nb = re.fullmatch(r"notebooks/([^/]+)\.ipynb", target)
@@ -390,9 +394,19 @@ def readme_section(title: str | None, readme: str | None = None) -> str:
     return text if title is None else f"# {title}\n\n{text}"
 
 
+# README links that are pages of the site: the README's anchor or file -> the page.
+SITE_PAGES = {
+    "#install": "install.md",
+    "#quick-start": "quick-start.md",
+    "#which-schedule": "which-schedule.md",
+    "#conventions": "conventions.md",
+    "CHANGELOG.md": "changelog.md",
+}
+
 # README sections mirrored on the site: fragment name -> section title (None: the text above the first section).
 MIRRORS: dict[str, str | None] = {
     "intro": None,
+    "install": "Install",
     "quick-start": "Quick start",
     "conventions": "Conventions",
     "which-schedule": "Which schedule?",

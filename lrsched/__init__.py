@@ -58,7 +58,7 @@ from lrsched.schedules.joins import *  # noqa: F403
 from lrsched.schedules.piecewise import *  # noqa: F403
 from lrsched.schedules.taso import *  # noqa: F403
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Schedule",

@@ -185,3 +185,15 @@ def test_text_progress_bar_redraws_at_most_about_forty_times():
     silent = progress(10, enabled=False)
     silent.update(3)
     assert silent.n == 3
+
+
+def test_version_matches_the_package_and_pyproject() -> None:
+    import re
+    from pathlib import Path
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    declared = re.search(r'^version = "([^"]+)"', pyproject, flags=re.M)
+    assert declared is not None and declared.group(1) == L.__version__
+    proc = run("--version")
+    assert proc.returncode == 0, proc
+    assert proc.stdout.strip() == f"lrsched {L.__version__}"
