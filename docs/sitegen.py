@@ -292,6 +292,40 @@ def _horizon(config: Any) -> int:
     return max(20, int(1.5 * walk(config)))
 
 
+def qualified(expr: str) -> str:
+    """``expr`` with lrsched's public names written as ``lrsched.name`` (what a reader can paste after ``import``)."""
+    public = set(lrsched.__all__)
+
+    class Qualify(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in public:
+                return ast.copy_location(ast.Attribute(ast.Name("lrsched", ast.Load()), node.id, ast.Load()), node)
+            return node
+
+    return ast.unparse(Qualify().visit(ast.parse(expr, mode="eval")))
+
+
+def _wrapped(node: ast.expr, indent: str, width: int = 88) -> str:
+    """``node`` as source, one argument (or tuple item) a line where it does not fit in ``width`` characters."""
+    flat = ast.unparse(node)
+    if len(indent) + len(flat) <= width or not isinstance(node, (ast.Call, ast.Tuple)):
+        return flat
+    inner = indent + "    "
+    if isinstance(node, ast.Tuple):
+        items = [_wrapped(e, inner, width) for e in node.elts]
+        return "(\n" + "".join(f"{inner}{i},\n" for i in items) + f"{indent})"
+    items = [_wrapped(a, inner, width) for a in node.args]
+    items += [f"{k.arg}={_wrapped(k.value, inner, width)}" for k in node.keywords]
+    return f"{ast.unparse(node.func)}(\n" + "".join(f"{inner}{i},\n" for i in items) + f"{indent})"
+
+
+def gallery_snippet(expr: str, steps: int) -> str:
+    """The gallery's code for one schedule: a complete program (its imports included) that draws it."""
+    sched = _wrapped(ast.parse(qualified(expr), mode="eval").body, "", width=80)  # after "sched = "
+    plot = f"ax = lrsched.plot(sched, {steps})  # needs matplotlib: the [plot] extra"
+    return f"import lrsched\n\nsched = {sched}\n{plot}\n"
+
+
 def write_gallery() -> list[str]:
     """One PNG per registered schedule under _generated/gallery/, and the gallery fragment; returns the names."""
     import matplotlib
@@ -325,7 +359,7 @@ def write_gallery() -> list[str]:
             f"![{name}](gallery/{name}.png)",
             "",
             "```python",
-            f"lrsched.plot({expr}, {steps})",
+            gallery_snippet(expr, steps).rstrip("\n"),
             "```",
             "",
             "```{code-block} json",
