@@ -66,9 +66,9 @@ class Block:
         return f"{self.source}:{self.line}"
 
 
-def _blocks(path: Path) -> list[Block]:
-    """The fenced blocks of a Markdown file, with the comment line just before each."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+def _blocks(path: Path, text: str | None = None) -> list[Block]:
+    """The fenced blocks of a Markdown file (or of ``text``, read from it), with the comment line just before each."""
+    lines = (path.read_text(encoding="utf-8") if text is None else text).splitlines()
     out: list[Block] = []
     i = 0
     while i < len(lines):
@@ -117,12 +117,18 @@ def _programs() -> list[Block]:
     return [b for b in _python_blocks() if _fragment_name(b) is None]
 
 
+def _sitegen():
+    if "sitegen" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("sitegen", DOCS / "sitegen.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sitegen"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["sitegen"]
+
+
 def _gallery() -> list[Block]:
-    spec = importlib.util.spec_from_file_location("sitegen", DOCS / "sitegen.py")
-    assert spec is not None and spec.loader is not None
-    sitegen = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("sitegen", sitegen)
-    spec.loader.exec_module(sitegen)
+    sitegen = _sitegen()
     out = []
     for name, cls in lrsched.registry().items():
         expr, steps = sitegen.gallery_example(name, cls)
@@ -168,6 +174,21 @@ def test_the_parser_reads_markers_outputs_and_myst_blocks(tmp_path: Path, monkey
     first, second, third = _blocks(page)
     assert _fragment_name(first) == "page.md:loop" and first.code == "for x in loader: pass\n"
     assert second.code == "print(1)\n" and second.output == "1\n" and third.language == "text"
+
+
+# Characters of code that fit the site's code box at a 1280 px window (furo: 736 px of 13 px monospace, ~90).
+CODE_BOX = 88
+# README sections shown on the site's first pages (their long reference sections are not held to the box).
+FIRST_PAGES = ("Install", "Quick start")
+
+
+def test_code_on_the_first_pages_fits_the_code_box() -> None:
+    sitegen = _sitegen()
+    blocks = [b for title in FIRST_PAGES for b in _blocks(ROOT / "README.md", sitegen.readme_section(title))]
+    pages = [p for p in _sources() if p.parent == DOCS or p.name == "CHANGELOG.md"]
+    blocks += [b for path in pages for b in _blocks(path)] + _gallery()
+    long = [f"{b.id}: {line}" for b in blocks for line in b.code.splitlines() if len(line) > CODE_BOX]
+    assert long == [], f"lines longer than {CODE_BOX} characters overflow the code box at 1280 px"
 
 
 # --- running them ---------------------------------------------------------------------------------------------
