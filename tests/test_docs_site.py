@@ -109,6 +109,23 @@ def test_readme_mirrors_exist_and_rewrite_repository_links() -> None:
         sitegen.readme_section("C", readme)
 
 
+def test_the_install_section_lists_every_extra_and_the_python_versions() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    install = sitegen.readme_section("Install")
+    for extra in project["optional-dependencies"]:
+        assert f"`[{extra}]`" in install, f"the README's Install section does not list the [{extra}] extra"
+    assert f'`requires-python = "{project["requires-python"]}"`' in install
+    assert "constraints.txt" in install and "NumPy only" in install
+
+
+def test_the_site_title_carries_the_version_and_the_changelog_has_it() -> None:
+    assert f"## {lrsched.__version__}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert 'html_title = f"lrsched {release}"' in (DOCS / "conf.py").read_text(encoding="utf-8")
+
+
 # --- the built site ----------------------------------------------------------------------------------------------
 
 
