@@ -19,6 +19,38 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")  # the Keras adapter's page need
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+
+def _checkout_adapters() -> None:
+    """Make ``lrsched.adapters`` importable from a plain checkout.
+
+    An install maps the top-level ``adapters/`` folder to ``lrsched.adapters`` (pyproject's ``package-dir``); a
+    checkout used without ``pip install -e .`` has no such package, and the adapter pages would fail with an opaque
+    "No module named 'lrsched.adapters'". Register the folder under that name instead.
+    """
+    import importlib.util
+
+    import lrsched
+
+    if importlib.util.find_spec("lrsched.adapters") is not None:
+        return
+    folder = DOCS.parent / "adapters"
+    if not (folder / "__init__.py").is_file():
+        raise RuntimeError(
+            f"lrsched.adapters is not importable and {folder} is missing: build the docs from a checkout of the "
+            "repository, after `pip install -c constraints.txt -e '.[docs]'`"
+        )
+    spec = importlib.util.spec_from_file_location(
+        "lrsched.adapters", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lrsched.adapters"] = module
+    spec.loader.exec_module(module)
+    lrsched.adapters = module  # type: ignore[attr-defined]
+
+
+_checkout_adapters()
+
 import sitegen  # noqa: E402
 
 import lrsched  # noqa: E402
@@ -28,7 +60,13 @@ author = "lrsched contributors"
 copyright = "lrsched contributors"
 release = lrsched.__version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "myst_nb"]
+# sphinx_copybutton: a copy button on every code block (its JS and CSS are served from the site, no CDN);
+# sphinx.ext.viewcode: [source] links to highlighted copies of the modules.
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "sphinx_copybutton", "myst_nb"]
+# Copy only the code of an interactive example, not its prompts or the output lines.
+copybutton_prompt_text = r">>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "_generated", "**.ipynb_checkpoints", "sitegen.py", "migration_table.py"]
 root_doc = "index"

@@ -19,6 +19,10 @@ Drivers (how a row's sequence is read, the same for both sides): ``schedule`` --
 the LR after each value of :data:`LOSSES` has been reported (torch: ``scheduler.step(loss)``; Keras:
 ``on_epoch_end``; optax: the scale held in the state after ``update(..., value=loss)``); ``inject`` -- the
 ``learning_rate`` hyperparameter in an ``optax.inject_hyperparams`` state after each update.
+
+A row's ``steps`` cover its whole run: past the step where its schedule stops changing, or all of :data:`LOSSES`.
+The test also trains with the torch, transformers and optax (inject, plateau) rows and compares the parameters over
+the updates whose LRs the relation says agree (``update_lag``, ``training_differs``: where they agree otherwise).
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ import numpy as np
 
 LR = 0.1  # the optimizer's learning rate in the torch and transformers rows
 
-# The monitored values of the plateau rows: improvements, a plateau, a slow drift, a spike, another plateau.
+# The monitored values of the plateau rows: improvements, a plateau, a slow drift, a spike, another plateau, then
+# a long plateau on which every row keeps reducing to its floor (or, without one, below 1e-8, where an `eps` shows).
 LOSSES: list[float] = (
     [1.0 / (1.0 + 0.2 * i) for i in range(12)]
     + [0.3] * 8
     + [0.3 - 0.001 * i for i in range(10)]
     + [0.5]
     + [0.29 + 0.01 * math.sin(i) for i in range(19)]
+    + [0.28] * 200
 )
 
 FRAMEWORKS = ("torch", "optax", "keras", "transformers")
@@ -75,6 +81,10 @@ class Relation:
     def text(self) -> str:
         return "same"
 
+    def agreeing(self, steps: int) -> int:
+        """How many first updates get the same LR, so a training run gives the same parameters through them."""
+        return steps
+
     def check(self, peer: np.ndarray, ours: np.ndarray, rtol: float) -> None:
         bad = np.flatnonzero(~_close(ours, peer, rtol))
         assert bad.size == 0, f"differ first at step {bad[0]}: peer {peer[bad[0]]!r}, lrsched {ours[bad[0]]!r}"
@@ -88,6 +98,9 @@ class SameThrough(Relation):
 
     def text(self) -> str:
         return f"same through step {self.step}, then lrsched holds its end value"
+
+    def agreeing(self, steps: int) -> int:
+        return self.step + 1
 
     def check(self, peer: np.ndarray, ours: np.ndarray, rtol: float) -> None:
         n = self.step + 1
@@ -104,6 +117,9 @@ class OneStepLater(Relation):
     def text(self) -> str:
         return "one step later in the peer: its LR at `t` is lrsched's at `t - 1`"
 
+    def agreeing(self, steps: int) -> int:
+        return 1
+
     def check(self, peer: np.ndarray, ours: np.ndarray, rtol: float) -> None:
         Relation().check(peer[1:], ours[:-1], rtol)
         assert _close(ours[:1], peer[:1], rtol).all()
@@ -116,6 +132,9 @@ class PhaseEndsLater(Relation):
 
     def text(self) -> str:
         return "peak and floor one step later in lrsched than in the peer"
+
+    def agreeing(self, steps: int) -> int:
+        return 1
 
     def check(self, peer: np.ndarray, ours: np.ndarray, rtol: float) -> None:
         assert int(np.argmax(ours)) == int(np.argmax(peer)) + 1, (np.argmax(ours), np.argmax(peer))
@@ -132,10 +151,15 @@ class Row:
     framework: str
     peer: str  # Python source building the peer's scheduler
     lrsched: str  # Python source building what lrsched uses in its place
-    steps: int = 100  # how many steps (or LOSSES values) the test compares
+    steps: int = 100  # how many steps (or LOSSES values) the test compares: the whole run, past its end
     relation: Relation = SAME
     note: str = ""
     driver: str = "schedule"  # "schedule", "plateau" or "inject"
+    # The update a new LR first applies to, lrsched against the peer: 0 (the same update) or 1 (lrsched's next one,
+    # where the peer applies a reduction to the update that reported the value).
+    update_lag: int = 0
+    # Why training differs although the LRs agree (the peer schedules something else too); empty: it does not.
+    training_differs: str = ""
 
     @property
     def id(self) -> str:
@@ -144,6 +168,8 @@ class Row:
         return f"{self.framework}-{rows(self.framework).index(self)}-{head.strip(chr(39))}"
 
 
+_CYCLES_MOMENTUM = "torch cycles the optimizer's momentum too (cycle_momentum=True); schedule_lr sets only the LR"
+
 _T = "torch"
 _O = "optax"
 _K = "keras"
@@ -151,13 +177,13 @@ _H = "transformers"
 
 ROWS: list[Row] = [
     # --- torch.optim.lr_scheduler -----------------------------------------------------------------------------
-    Row(_T, "StepLR(opt, step_size=30, gamma=0.1)", "lrsched.step_decay(0.1, step_size=30, drop=0.1)"),
+    Row(_T, "StepLR(opt, step_size=30, gamma=0.1)", "lrsched.step_decay(0.1, step_size=30, drop=0.1)", steps=280),
     Row(
         _T,
         "MultiStepLR(opt, milestones=[30, 80], gamma=0.1)",
         "lrsched.multistep_decay(0.1, milestones=(30, 80), drop=0.1)",
     ),
-    Row(_T, "ExponentialLR(opt, gamma=0.95)", "lrsched.exponential_decay(0.1, decay_rate=0.95)"),
+    Row(_T, "ExponentialLR(opt, gamma=0.95)", "lrsched.exponential_decay(0.1, decay_rate=0.95)", steps=360),
     Row(
         _T,
         "CosineAnnealingLR(opt, T_max=60, eta_min=0.001)",
@@ -176,6 +202,7 @@ ROWS: list[Row] = [
         "OneCycleLR(opt, max_lr=1.0, total_steps=100, pct_start=0.3)",
         "lrsched.one_cycle(1.0, total_steps=100, pct_start=0.3)",
         relation=PhaseEndsLater(),
+        training_differs=_CYCLES_MOMENTUM,
         note="lrsched (like Optax) peaks at `pct_start * total_steps` and reaches the floor at `total_steps`; torch "
         "one step earlier. The next row gives torch's sequence exactly. `anneal_strategy='linear'` is "
         "`anneal='linear'`, `three_phase=True` the same.",
@@ -184,13 +211,21 @@ ROWS: list[Row] = [
         _T,
         "OneCycleLR(opt, max_lr=1.0, total_steps=100, pct_start=0.3)",
         "lrsched.one_cycle(1.0, total_steps=99, pct_start=29 / 99)",
-        note="torch's phase ends exactly: `total_steps - 1` steps, peak at `pct_start * total_steps - 1`.",
+        training_differs=_CYCLES_MOMENTUM,
+        note="torch's phase ends exactly: `total_steps - 1` steps, peak at `pct_start * total_steps - 1`. "
+        "torch also cycles the momentum (0.95 to 0.85 and back, `cycle_momentum=True` by default), which "
+        "`schedule_lr` leaves alone: the same LRs train differently unless torch's is built with "
+        "`cycle_momentum=False`.",
     ),
     Row(
         _T,
         "CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=10, step_size_down=15, mode='triangular2')",
         "lrsched.cyclic(0.01, 0.1, step_size_up=10, step_size_down=15, mode='triangular2')",
-        note="`mode='exp_range'` with `gamma` is the same. Momentum cycling stays with torch.",
+        steps=680,
+        training_differs=_CYCLES_MOMENTUM,
+        note="`mode='exp_range'` with `gamma` is the same. torch also cycles the momentum (0.9 to 0.8 and back, "
+        "`cycle_momentum=True` by default), which `schedule_lr` leaves alone: the same LRs train differently "
+        "unless torch's is built with `cycle_momentum=False`.",
     ),
     Row(
         _T,
@@ -208,7 +243,10 @@ ROWS: list[Row] = [
         "SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=10), CosineAnnealingLR(opt, T_max=90)], "
         "milestones=[10])",
         "lrsched.warmup(lrsched.cosine_decay(0.1, decay_steps=90), warmup_steps=10, init_value=0.01)",
-        note="Any sequence of phases: `lrsched.join(schedules, boundaries)` or named `lrsched.phases(...)`; "
+        steps=120,
+        relation=SameThrough(100),
+        note="Past the cosine's `T_max` (step 100) torch follows the cosine back up; lrsched holds 0. "
+        "Any sequence of phases: `lrsched.join(schedules, boundaries)` or named `lrsched.phases(...)`; "
         "each phase sees its local step, as in `SequentialLR`.",
     ),
     Row(
@@ -237,6 +275,7 @@ ROWS: list[Row] = [
         _O,
         "optax.exponential_decay(init_value=0.1, transition_steps=10, decay_rate=0.8, staircase=True, end_value=0.01)",
         "lrsched.exponential_decay(0.1, decay_rate=0.8, transition_steps=10, staircase=True, end_value=0.01)",
+        steps=120,
     ),
     Row(
         _O,
@@ -249,6 +288,7 @@ ROWS: list[Row] = [
         "optax.warmup_cosine_decay_schedule(init_value=0.0, peak_value=0.1, warmup_steps=10, decay_steps=100, "
         "end_value=0.001)",
         "lrsched.warmup(lrsched.cosine_decay(0.1, decay_steps=90, end_value=0.001), warmup_steps=10)",
+        steps=120,
         note="Optax's `decay_steps` includes the warmup; the cosine inside `lrsched.warmup` counts from the "
         "warmup's end (`clock='after_warmup'`).",
     ),
@@ -278,11 +318,13 @@ ROWS: list[Row] = [
         _O,
         "optax.cosine_onecycle_schedule(transition_steps=100, peak_value=1.0, pct_start=0.3)",
         "lrsched.one_cycle(1.0, total_steps=100, pct_start=0.3)",
+        steps=120,
     ),
     Row(
         _O,
         "optax.linear_onecycle_schedule(transition_steps=100, peak_value=1.0, pct_start=0.3, pct_final=0.85)",
         "lrsched.piecewise_linear(points=((0, 1.0 / 25), (30, 1.0), (85, 1.0 / 25), (100, 1.0 / 25 / 1e4)))",
+        steps=120,
         note="Optax's linear one-cycle returns to the start at `pct_final`; lrsched's `one_cycle(three_phase=True)` "
         "at `2 * pct_start`, so `piecewise_linear` gives Optax's.",
     ),
@@ -290,7 +332,7 @@ ROWS: list[Row] = [
         _O,
         "optax.sgdr_schedule([dict(init_value=0.0, peak_value=0.1, warmup_steps=5, decay_steps=40)] * 3)",
         "lrsched.join([lrsched.warmup(lrsched.cosine_decay(0.1, 35), warmup_steps=5)] * 3, boundaries=(40, 80))",
-        steps=120,
+        steps=140,
         note="Without warmups, equal cycles are `lrsched.cosine_restarts(0.1, first_period=40)`.",
     ),
     Row(
@@ -298,6 +340,7 @@ ROWS: list[Row] = [
         "optax.join_schedules([optax.linear_schedule(0.0, 0.1, 10), optax.cosine_decay_schedule(0.1, 90)], "
         "boundaries=[10])",
         "lrsched.join((lrsched.linear(0.0, 0.1, 10), lrsched.cosine_decay(0.1, 90)), boundaries=(10,))",
+        steps=120,
         note="Both give each phase its local step (counted from its boundary).",
     ),
     Row(
@@ -313,20 +356,26 @@ ROWS: list[Row] = [
         _O,
         "optax.contrib.reduce_on_plateau(factor=0.5, patience=3, rtol=1e-4, cooldown=2)",
         "scale_by_greedy_lr(lrsched.reduce_on_plateau(init_lr=1.0, factor=0.5, patience=2, threshold=1e-4, "
-        "cooldown=2))",
+        "cooldown=2, eps=0.0), flip_sign=False)",
         steps=len(LOSSES),
         driver="plateau",
+        update_lag=1,
         note="Optax reduces after `patience` values without improvement, lrsched (and torch) after "
-        "`patience + 1`: Optax's `patience=p` is `patience=p - 1` here. Both scale the updates (so start at "
-        "1.0); Optax applies a reduced scale to the update that reported the value, lrsched from the next "
-        "update on, as torch's `scheduler.step(loss)` does. `accumulation_size` (averaging before deciding) "
-        "is `window`-like but decides only once per block.",
+        "`patience + 1`: Optax's `patience=p` is `patience=p - 1` here. Optax has no `eps`: lrsched's default "
+        "`eps=1e-8` (torch's) skips a reduction smaller than 1e-8, so without `eps=0.0` the two part once "
+        "the scale falls below about 2e-8. Both scale the updates (so start at 1.0); `flip_sign=False` keeps "
+        "their sign, as Optax's does (the default, `True`, multiplies by `-lr` like "
+        "`optax.scale_by_learning_rate`, for use in place of the learning rate). Optax applies a reduced scale "
+        "to the update that reported the value, lrsched from the next update on, as torch's "
+        "`scheduler.step(loss)` does. `accumulation_size` (averaging before deciding) is `window`-like but "
+        "decides only once per block.",
     ),
     # --- keras ------------------------------------------------------------------------------------------------
     Row(
         _K,
         "keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.8, staircase=True)",
         "lrsched.exponential_decay(0.1, decay_rate=0.8, transition_steps=10, staircase=True)",
+        steps=870,
     ),
     Row(
         _K,
@@ -361,6 +410,7 @@ ROWS: list[Row] = [
         _K,
         "keras.optimizers.schedules.CosineDecay(0.0, decay_steps=80, alpha=0.01, warmup_target=0.1, warmup_steps=20)",
         "lrsched.warmup(lrsched.cosine_decay(0.1, decay_steps=80, end_value=0.001), warmup_steps=20)",
+        steps=120,
         note="Keras' `decay_steps` count after the warmup, as the cosine inside `lrsched.warmup` does.",
     ),
     Row(
@@ -374,12 +424,14 @@ ROWS: list[Row] = [
     Row(
         _K,
         "keras.callbacks.ReduceLROnPlateau(monitor='loss', factor=0.5, patience=3, min_delta=0.0)",
-        "GreedyLRCallback(lrsched.reduce_on_plateau(factor=0.5, patience=2, threshold=0.0), monitor='loss')",
+        "GreedyLRCallback(lrsched.reduce_on_plateau(factor=0.5, patience=2, threshold=0.0, eps=0.0), monitor='loss')",
         steps=len(LOSSES),
         driver="plateau",
         note="Keras reduces after `patience` epochs without improvement, torch and lrsched after `patience + 1`: "
-        "Keras' `patience=p` is `patience=p - 1` here. Keras' `min_delta` counts a value up to `min_delta` "
-        "*worse* than the best as an improvement (`current - min_delta < best`), so this row sets it to 0; "
+        "Keras' `patience=p` is `patience=p - 1` here. Keras has no `eps`: with lrsched's default `eps=1e-8` "
+        "(torch's) the LRs part once a reduction would be smaller than 1e-8, hence `eps=0.0`. Keras' "
+        "`min_delta` counts a value up to `min_delta` *worse* than the best as an improvement "
+        "(`current - min_delta < best`), so this row sets it to 0; "
         "lrsched's `threshold` asks for an improvement by that much. `GreedyLRCallback` also works when the "
         "optimizer's LR is a `KerasSchedule`, where Keras' callback raises `TypeError`.",
     ),
@@ -388,6 +440,7 @@ ROWS: list[Row] = [
         _H,
         "get_scheduler('linear', opt, num_warmup_steps=10, num_training_steps=100)",
         "lrsched.warmup(lrsched.linear(0.1, 0.0, transition_steps=90), warmup_steps=10)",
+        steps=120,
     ),
     Row(
         _H,

@@ -292,6 +292,40 @@ def _horizon(config: Any) -> int:
     return max(20, int(1.5 * walk(config)))
 
 
+def qualified(expr: str) -> str:
+    """``expr`` with lrsched's public names written as ``lrsched.name`` (what a reader can paste after ``import``)."""
+    public = set(lrsched.__all__)
+
+    class Qualify(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in public:
+                return ast.copy_location(ast.Attribute(ast.Name("lrsched", ast.Load()), node.id, ast.Load()), node)
+            return node
+
+    return ast.unparse(Qualify().visit(ast.parse(expr, mode="eval")))
+
+
+def _wrapped(node: ast.expr, indent: str, width: int = 88) -> str:
+    """``node`` as source, one argument (or tuple item) a line where it does not fit in ``width`` characters."""
+    flat = ast.unparse(node)
+    if len(indent) + len(flat) <= width or not isinstance(node, (ast.Call, ast.Tuple)):
+        return flat
+    inner = indent + "    "
+    if isinstance(node, ast.Tuple):
+        items = [_wrapped(e, inner, width) for e in node.elts]
+        return "(\n" + "".join(f"{inner}{i},\n" for i in items) + f"{indent})"
+    items = [_wrapped(a, inner, width) for a in node.args]
+    items += [f"{k.arg}={_wrapped(k.value, inner, width)}" for k in node.keywords]
+    return f"{ast.unparse(node.func)}(\n" + "".join(f"{inner}{i},\n" for i in items) + f"{indent})"
+
+
+def gallery_snippet(expr: str, steps: int) -> str:
+    """The gallery's code for one schedule: a complete program (its imports included) that draws it."""
+    sched = _wrapped(ast.parse(qualified(expr), mode="eval").body, "", width=80)  # after "sched = "
+    plot = f"ax = lrsched.plot(sched, {steps})  # needs matplotlib: the [plot] extra"
+    return f"import lrsched\n\nsched = {sched}\n{plot}\n"
+
+
 def write_gallery() -> list[str]:
     """One PNG per registered schedule under _generated/gallery/, and the gallery fragment; returns the names."""
     import matplotlib
@@ -325,7 +359,7 @@ def write_gallery() -> list[str]:
             f"![{name}](gallery/{name}.png)",
             "",
             "```python",
-            f"lrsched.plot({expr}, {steps})",
+            gallery_snippet(expr, steps).rstrip("\n"),
             "```",
             "",
             "```{code-block} json",
@@ -379,6 +413,10 @@ def readme_section(title: str | None, readme: str | None = None) -> str:
 
     def link(m: re.Match[str]) -> str:
         label, target = m.group(1), m.group(2)
+        if target in SITE_PAGES:
+            return f"[{label}]({SITE_PAGES[target]})"
+        if target.startswith("docs/") and target.endswith(".md"):  # a hand-written page of the site
+            return f"[{label}]({target.removeprefix('docs/')})"
         if re.match(r"[a-z]+:", target) or target.startswith("#"):
             return m.group(0)
         nb = re.fullmatch(r"notebooks/([^/]+)\.ipynb", target)
@@ -390,9 +428,19 @@ def readme_section(title: str | None, readme: str | None = None) -> str:
     return text if title is None else f"# {title}\n\n{text}"
 
 
+# README links that are pages of the site: the README's anchor or file -> the page.
+SITE_PAGES = {
+    "#install": "install.md",
+    "#quick-start": "quick-start.md",
+    "#which-schedule": "which-schedule.md",
+    "#conventions": "conventions.md",
+    "CHANGELOG.md": "changelog.md",
+}
+
 # README sections mirrored on the site: fragment name -> section title (None: the text above the first section).
 MIRRORS: dict[str, str | None] = {
     "intro": None,
+    "install": "Install",
     "quick-start": "Quick start",
     "conventions": "Conventions",
     "which-schedule": "Which schedule?",

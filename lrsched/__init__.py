@@ -61,7 +61,7 @@ from lrsched.tools.record import Recorder, Trace, load_trace
 
 _moved.install()
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Schedule",

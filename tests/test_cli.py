@@ -11,11 +11,19 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import lrsched as L
 
-ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout's lrsched, also where a test runs in another folder.
+ENV = {
+    **os.environ,
+    "MPLBACKEND": "Agg",
+    "PYTHONWARNINGS": "ignore",
+    "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+}
 WARM_COS = {
     "name": "warmup",
     "schedule": {"name": "cosine_decay", "init_value": 0.1, "decay_steps": 900},
@@ -125,12 +133,34 @@ def test_demo_renders_the_gallery_and_prints_the_comparison_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert png_size(tmp_path / "gallery.png") == (1344, 672)  # 4 x 3 panels of (4.2, 2.8) inches at 80 dpi
     assert png_size(tmp_path / "gallery_training.png") == (640, 480)
+    assert proc.stdout.startswith("lrsched demo: drawing 12 standard schedules")  # says what it will do first
     table = proc.stdout.split("policy")[1].splitlines()
     rows = [line.split() for line in table[2:5]]
     assert [r[0] for r in rows] == ["GreedyLR", "warmup", "constant"]
     for row in rows:
         accuracy = float(row[-2].rstrip("%"))
         assert 80.0 < accuracy <= 100.0  # every policy learns the digits in 4 epochs
+    assert table[5].startswith("* train loss: the mean minibatch training loss over the last 20 steps")
+    reading = " ".join(proc.stdout.split("Lowest validation loss: ")[1].split())
+    assert "What to conclude:" in reading and "Which schedule?" in reading
+    assert "untuned peak LR (0.5)" in reading
+
+
+def test_demo_says_what_it_does_before_its_slow_imports(tmp_path):
+    """The first line comes before matplotlib and scikit-learn are imported (seconds on a cold start)."""
+    proc = run("demo", "--out", str(tmp_path / "g.png"), code=BLOCK.format(mod="matplotlib"))
+    assert proc.stdout.startswith("lrsched demo: drawing"), proc.stdout
+    assert_one_line_error(proc, "needs matplotlib", 'pip install "lrsched[plot]"')
+
+
+def test_demo_trains_on_full_batches_only():
+    """A ragged last batch (3 of the digits' 1347 training examples at batch 64) spikes the loss every epoch."""
+    from lrsched._cli.demo import train_digits
+
+    rng = np.random.default_rng(0)
+    data = (rng.random((130, 64)), rng.random((20, 64)), rng.integers(0, 10, 130), rng.integers(0, 10, 20))
+    runs = train_digits(data, epochs=20, batch=64)
+    assert [len(r.trace.steps) for r in runs] == [20 * 2] * 3  # 130 // 64 = 2 full batches an epoch, the 2 left out
 
 
 BLOCK = "import sys; sys.modules[{mod!r}] = None; from lrsched.__main__ import main; raise SystemExit(main())"
@@ -170,7 +200,7 @@ def test_no_command_prints_help():
 def test_demo_without_tqdm_uses_the_text_progress_bar(tmp_path):
     proc = run("demo", "--out", str(tmp_path / "g.png"), "--epochs", "1", code=BLOCK.format(mod="tqdm"))
     assert proc.returncode == 0, proc.stderr
-    assert "training [####################] 66/66" in proc.stderr  # 1 epoch = 22 batches, x 3 policies
+    assert "training [####################] 63/63" in proc.stderr  # 1 epoch = 21 full batches, x 3 policies
     assert "GreedyLR" in proc.stdout
 
 
@@ -188,3 +218,15 @@ def test_text_progress_bar_redraws_at_most_about_forty_times():
     silent = progress(10, enabled=False)
     silent.update(3)
     assert silent.n == 3
+
+
+def test_version_matches_the_package_and_pyproject() -> None:
+    import re
+    from pathlib import Path
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    declared = re.search(r'^version = "([^"]+)"', pyproject, flags=re.M)
+    assert declared is not None and declared.group(1) == L.__version__
+    proc = run("--version")
+    assert proc.returncode == 0, proc
+    assert proc.stdout.strip() == f"lrsched {L.__version__}"

@@ -109,6 +109,23 @@ def test_readme_mirrors_exist_and_rewrite_repository_links() -> None:
         sitegen.readme_section("C", readme)
 
 
+def test_the_install_section_lists_every_extra_and_the_python_versions() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    install = sitegen.readme_section("Install")
+    for extra in project["optional-dependencies"]:
+        assert f"`[{extra}]`" in install, f"the README's Install section does not list the [{extra}] extra"
+    assert f'`requires-python = "{project["requires-python"]}"`' in install
+    assert "constraints.txt" in install and "NumPy only" in install
+
+
+def test_the_site_title_carries_the_version_and_the_changelog_has_it() -> None:
+    assert f"## {lrsched.__version__}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert 'html_title = f"lrsched {release}"' in (DOCS / "conf.py").read_text(encoding="utf-8")
+
+
 # --- the built site ----------------------------------------------------------------------------------------------
 
 
@@ -304,11 +321,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
         chrome.close()
 
 
-def _visit(browser: Chromium, url: str, check: str) -> dict[str, Any]:
-    """Open ``url`` in a fresh tab; return what ``check`` (a JS expression) gives, and every problem seen."""
+def _visit(browser: Chromium, url: str, check: str, width: int | None = None) -> dict[str, Any]:
+    """Open ``url`` in a fresh tab (``width`` px wide if given); return what ``check`` (a JS expression) gives, and
+    every problem seen."""
     target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     try:
+        if width is not None:
+            metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+            browser.send("Emulation.setDeviceMetricsOverride", metrics, session=session)
         for domain in ("Runtime", "Log", "Page", "Network"):
             browser.send(f"{domain}.enable", session=session)
         browser.events.clear()
@@ -379,6 +400,33 @@ def test_pages_render_in_a_browser_without_errors(
         assert value is not None
         missing = [e for e in expect or [] if e not in value]
         assert missing == [], value[:2000]
+
+
+# Code blocks wider than their box at a 1280 px window: the text of each, cut to its first line.
+_OVERFLOWING_CODE = (
+    "Array.from(document.querySelectorAll('article[role=main] div.highlight pre'))"
+    ".filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText.split('\\n')[0].slice(0, 80))"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "page",
+    [
+        "index.html",
+        "install.html",
+        "quick-start.html",
+        "torch.html",
+        "optax.html",
+        "keras.html",
+        "gallery.html",
+        "changelog.html",
+    ],
+)
+def test_code_blocks_fit_their_box_at_1280px(browser: Chromium, server: str, page: str) -> None:
+    seen = _visit(browser, server + page, _OVERFLOWING_CODE, width=1280)
+    assert seen["problems"] == []
+    assert seen["value"] == [], f"{page}: code blocks wider than their box (first lines shown)"
 
 
 @pytest.mark.slow

@@ -2,6 +2,12 @@
 
 Both expressions of a row are evaluated here and driven the same way (see the drivers in the table's docstring);
 the row's relation (same sequence, same up to a step, one step later, ...) is then checked on the two sequences.
+Each row runs its whole run: a schedule past the step where it settles (a test checks every row's length against
+where its lrsched schedule stops changing), a plateau row through a long plateau that reduces to the floor.
+Rows that drive an optimizer (torch, transformers, Optax's ``inject_hyperparams`` and plateau transformations) also
+train: SGD on a quadratic, both ways, and the parameters must agree after every update whose LR the row says is the
+same (allowing the one-update lag a row declares). The Keras rows compare LR sequences only: Keras' numpy backend,
+used here to keep TensorFlow out, cannot train.
 Keras runs in one subprocess with ``KERAS_BACKEND=numpy`` (tests/migration_keras_check.py), as in
 tests/test_parity_keras.py, so this process picks no Keras backend and loads no TensorFlow.
 """
@@ -38,7 +44,10 @@ def _rows(framework: str) -> list[Any]:
 # --- torch and transformers -----------------------------------------------------------------------------------
 
 
-def _torch_lrs(expr: str, row: Any) -> np.ndarray:
+_TARGET = (1.0, -2.0)  # the quadratic's minimum: the gradient at p is p - _TARGET
+
+
+def _torch_lrs(expr: str, row: Any) -> tuple[np.ndarray, np.ndarray]:
     torch = pytest.importorskip("torch")
     from torch.optim import lr_scheduler
 
@@ -54,30 +63,62 @@ def _torch_lrs(expr: str, row: Any) -> np.ndarray:
     sched = eval(expr, ns)
     if isinstance(sched, lrsched.Schedule):
         sched = schedule_lr(opt, sched)
-    lrs = []
+    target = torch.tensor(_TARGET)
+    lrs, params = [], []
+
+    def train() -> None:
+        param.grad = param.detach() - target
+        opt.step()
+        params.append(param.detach().clone().numpy())
+
     if row.driver == "schedule":
         for _ in range(row.steps):
             lrs.append(opt.param_groups[0]["lr"])  # the LR of this update
-            opt.step()
+            train()
             sched.step()
     else:
         assert row.driver == "plateau", row.driver
         for loss in table.LOSSES[: row.steps]:
+            train()
             sched.step(loss)
             lrs.append(opt.param_groups[0]["lr"])  # the LR after this value was reported
-    return np.asarray(lrs, dtype=np.float64)
+    return np.asarray(lrs, dtype=np.float64), np.asarray(params, dtype=np.float64)
+
+
+def _check(row: Any, peer: np.ndarray, ours: np.ndarray, rtol: float) -> None:
+    """The row's relation; a plateau row's LRs also value by value (a relation is measured against the sequence's
+    scale, which cannot see two LRs part at 1e-8 after many reductions)."""
+    row.relation.check(peer, ours, rtol)
+    if row.driver == "plateau" and type(row.relation) is table.Relation:
+        np.testing.assert_allclose(ours, peer, rtol=rtol, atol=0, err_msg=f"{row.id}: the LRs part")
+
+
+def _same_training(row: Any, peer: np.ndarray, ours: np.ndarray, rtol: float) -> None:
+    """The parameters after each update agree wherever the row says the updates used the same LR."""
+    assert peer.shape == ours.shape and len(peer) == row.steps
+    if row.training_differs:  # the row says the parameters part although the LRs agree: check that they do
+        assert not np.allclose(ours, peer, rtol=rtol), f"{row.id}: trains the same; drop training_differs"
+        return
+    lag = row.update_lag
+    n = row.relation.agreeing(row.steps)
+    if lag:  # lrsched's update k + 1 is the peer's update k: compare the steps taken (constant directions)
+        peer, ours = np.diff(peer, axis=0)[:-1], np.diff(ours, axis=0)[1:]
+        n -= lag + 1
+    assert n >= 1
+    np.testing.assert_allclose(ours[:n], peer[:n], rtol=rtol, atol=rtol * float(np.max(np.abs(peer[:n]))))
 
 
 @pytest.mark.parametrize("row", _rows("torch") + _rows("transformers"))
 def test_torch_and_transformers_rows(row: Any) -> None:
-    peer, ours = _torch_lrs(row.peer, row), _torch_lrs(row.lrsched, row)
-    row.relation.check(peer, ours, RTOL[row.framework])
+    (peer, peer_params), (ours, our_params) = _torch_lrs(row.peer, row), _torch_lrs(row.lrsched, row)
+    _check(row, peer, ours, RTOL[row.framework])
+    _same_training(row, peer_params, our_params, RTOL[row.framework])
 
 
 # --- optax ------------------------------------------------------------------------------------------------------
 
 
-def _optax_lrs(expr: str, row: Any) -> np.ndarray:
+def _optax_lrs(expr: str, row: Any) -> tuple[np.ndarray, np.ndarray | None]:
     jnp = pytest.importorskip("jax.numpy")
     optax = pytest.importorskip("optax")
     pytest.importorskip("optax.contrib")  # makes optax.contrib.reduce_on_plateau reachable
@@ -87,28 +128,35 @@ def _optax_lrs(expr: str, row: Any) -> np.ndarray:
     obj = eval(expr, {"optax": optax, "lrsched": lrsched, "scale_by_greedy_lr": scale_by_greedy_lr})
     if row.driver == "schedule":
         jax = pytest.importorskip("jax")
-        return np.asarray(jax.vmap(obj)(jnp.arange(row.steps)), dtype=np.float64)  # Optax's count is int32
+        return np.asarray(jax.vmap(obj)(jnp.arange(row.steps)), dtype=np.float64), None  # Optax's count is int32
     params = jnp.zeros(2)
-    grads = jnp.ones(2)
+    target = jnp.asarray(_TARGET)
     state = obj.init(params)
     update = pytest.importorskip("jax").jit(obj.update)  # one compilation instead of one trace per step
-    out = []
+    out, trajectory = [], []
     if row.driver == "inject":
         for _ in range(row.steps):
-            _, state = update(grads, state, params)
+            updates, state = update(params - target, state, params)
+            params = optax.apply_updates(params, updates)
+            trajectory.append(params)
             out.append(state.hyperparams["learning_rate"])
     else:
         assert row.driver == "plateau", row.driver
         for loss in table.LOSSES[: row.steps]:
-            _, state = update(grads, state, params, value=jnp.asarray(loss))
+            # A constant step direction, scaled by the row's transformation: the updates show the scale each used.
+            updates, state = update(-0.1 * target, state, params, value=jnp.asarray(loss))
+            params = optax.apply_updates(params, updates)
+            trajectory.append(params)
             out.append(state.scale if hasattr(state, "scale") else greedy_lr_of(state))
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray(out, dtype=np.float64), np.asarray(trajectory, dtype=np.float64)
 
 
 @pytest.mark.parametrize("row", _rows("optax"))
 def test_optax_rows(row: Any) -> None:
-    peer, ours = _optax_lrs(row.peer, row), _optax_lrs(row.lrsched, row)
-    row.relation.check(peer, ours, RTOL["optax"])
+    (peer, peer_params), (ours, our_params) = _optax_lrs(row.peer, row), _optax_lrs(row.lrsched, row)
+    _check(row, peer, ours, RTOL["optax"])
+    if peer_params is not None and our_params is not None:
+        _same_training(row, peer_params, our_params, RTOL["optax"])
 
 
 # --- keras ------------------------------------------------------------------------------------------------------
@@ -135,10 +183,44 @@ def keras_lrs() -> dict[str, dict[str, list[float]]]:
 @pytest.mark.parametrize("row", _rows("keras"))
 def test_keras_rows(row: Any, keras_lrs: dict[str, dict[str, list[float]]]) -> None:
     got = keras_lrs[row.id]
-    row.relation.check(np.asarray(got["peer"]), np.asarray(got["lrsched"]), RTOL["keras"])
+    _check(row, np.asarray(got["peer"]), np.asarray(got["lrsched"]), RTOL["keras"])
 
 
 # --- the guide itself -------------------------------------------------------------------------------------------
+
+# Peers that refuse to run past their end: the row runs to it.
+PEER_STOPS_AT_ITS_END = {
+    "torch-5-OneCycleLR": "torch's OneCycleLR raises ValueError when stepped past total_steps",
+    "torch-6-OneCycleLR": "torch's OneCycleLR raises ValueError when stepped past total_steps",
+}
+
+
+def _settles(expr: str) -> int | None:
+    """The step from which the lrsched schedule stops changing (by 1e-9 of its scale), or None within 5000 steps."""
+    sched = eval(expr, {"lrsched": lrsched})
+    values = np.asarray(sched(np.arange(5000.0)), dtype=np.float64)
+    moving = np.flatnonzero(np.abs(np.diff(values)) > 1e-9 * np.max(np.abs(values)))
+    return int(moving[-1]) + 1 if moving.size and moving[-1] < len(values) - 2 else None
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.id) for r in table.ROWS if r.driver == "schedule"])
+def test_every_schedule_row_runs_past_its_end(row: Any) -> None:
+    end = _settles(row.lrsched)
+    if end is None:  # no end: restarts, an inverse-time decay or a constant; the row covers several changes
+        assert row.steps >= 100
+    elif row.id in PEER_STOPS_AT_ITS_END:
+        assert end <= row.steps, PEER_STOPS_AT_ITS_END[row.id]
+    else:
+        assert row.steps >= end + 10, f"{row.id}: compares {row.steps} steps, but its schedule changes until {end}"
+
+
+def test_the_plateau_rows_reach_their_floor() -> None:
+    """The long plateau at the end of LOSSES reduces every plateau row to a floor or below 1e-8 (where eps shows)."""
+    tail = table.LOSSES[-100:]
+    assert len(set(tail)) == 1 and len(table.LOSSES) >= 250
+    for row in table.ROWS:
+        if row.driver == "plateau":
+            assert row.steps == len(table.LOSSES), row.id
 
 
 def test_every_framework_and_peer_named_in_the_issue_has_a_row() -> None:

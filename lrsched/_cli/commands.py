@@ -4,6 +4,7 @@
   key values (start, peak, end, warmup end, restarts, phases) of a schedule config given as a
   JSON file, a YAML file (needs PyYAML) or inline JSON.
 * ``lrsched list``: every schedule and combinator with its parameters and defaults.
+* ``lrsched --version``: the installed version.
 * ``lrsched demo [--out FILE]``: a gallery PNG of the standard schedules and a small training
   comparison (GreedyLR vs cosine vs constant) on scikit-learn's bundled digits.
 
@@ -35,7 +36,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lrsched import __version__
+
     parser = _Parser(prog="lrsched", description="Learning-rate schedules: look at them, list them, run the demo.")
+    parser.add_argument("--version", action="version", version=f"lrsched {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{show,list,demo}", parser_class=_Parser)
     show = sub.add_parser("show", help="chart a schedule config and print its key values")
     show.add_argument("config", help='JSON or YAML file, or inline JSON such as \'{"name": "rex", ...}\'')

@@ -25,6 +25,7 @@ else:
 from lrsched._core.backend import PYTHON, Namespace, namespace_for
 from lrsched._core.codegen import compile_scalar
 from lrsched._core.fields import Fields
+from lrsched._core.hints import explain_unknown_keywords
 from lrsched._core.validate import flag, increasing, integer, is_number, non_negative, number, positive, sequence, shown
 
 __all__ = [
@@ -104,6 +105,7 @@ def register(name: str, *, structural: dict[str, Callable[[Any], Any]] | None = 
         cls.name = name
         cls._kinds = kinds
         cls.structural = structural
+        explain_unknown_keywords(cls, name)  # T_max= -> "did you mean `decay_steps=`?"
         if name in _REGISTRY:
             raise TypeError(f"schedule name {name!r} registered twice")
         _REGISTRY[name] = cls

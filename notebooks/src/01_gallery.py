@@ -14,7 +14,7 @@ import numpy as np
 import lrsched as L
 from lrsched import plotting
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 T = 1000
 steps = np.arange(T)
 
@@ -22,8 +22,7 @@ steps = np.arange(T)
 def gallery(items, cols=4):
     """One small `lrsched.plot` panel per schedule: named phases shaded, warmup ends / restarts marked."""
     fig = plotting.gallery(dict(items), T, cols=cols)
-    fig.set_size_inches(3.4 * cols, 2.4 * -(-len(items) // cols))
-    fig.tight_layout()
+    fig.set_size_inches(3.4 * cols, 2.4 * -(-len(items) // cols))  # its constrained layout follows the size
     plt.show()
 
 # %% [markdown]

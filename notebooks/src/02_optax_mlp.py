@@ -24,7 +24,7 @@ from sklearn.datasets import load_digits
 import lrsched as L
 from lrsched.adapters.optax import as_optax_schedule, greedy_lr_of, scale_by_greedy_lr
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 x, y = load_digits(return_X_y=True)
 order = np.random.default_rng(0).permutation(len(y))
 x, y = (x / 16.0).astype(np.float32)[order], y[order]

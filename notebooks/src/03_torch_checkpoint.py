@@ -22,7 +22,7 @@ from sklearn.datasets import load_digits
 import lrsched as L
 from lrsched.adapters.torch import GreedyLRScheduler, schedule_lr
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 torch.set_num_threads(1)
 x, y = load_digits(return_X_y=True)
 order = np.random.default_rng(0).permutation(len(y))

@@ -24,7 +24,7 @@ from sklearn.datasets import load_digits
 import lrsched as L
 from lrsched.adapters.keras import KerasSchedule
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 keras.utils.set_random_seed(0)
 x, y = load_digits(return_X_y=True)
 order = np.random.default_rng(0).permutation(len(y))

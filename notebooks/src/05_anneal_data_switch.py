@@ -22,7 +22,7 @@ from sklearn.datasets import load_digits
 
 import lrsched as L
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 rng = np.random.default_rng(0)
 x, y = load_digits(return_X_y=True)
 x = np.hstack([x / 16.0, np.ones((len(x), 1))])  # bias column

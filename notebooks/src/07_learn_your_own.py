@@ -28,7 +28,7 @@ from sklearn.datasets import load_digits
 import lrsched
 from lrsched import learn
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 x, y = load_digits(return_X_y=True)
 order = np.random.default_rng(0).permutation(len(y))
 x, y = jnp.asarray((x / 16.0)[order], jnp.float32), jnp.asarray(y[order])
@@ -54,14 +54,14 @@ init, loss = make_task(train_x, train_y)
 task = learn.user_task(init, loss, lr=0.1, optimizer="adam", steps=300)
 
 # %% [markdown]
-# ## Meta-train a policy on it (seeded; a progress bar shows the meta-objective)
+# ## Meta-train a policy on it (seeded; the plot shows the meta-objective)
 #
 # Each iteration runs 2 x 8 training runs of 300 steps, started at `lr * 10**U(-1, 1)`. The
 # meta-objective is the validation score relative to a constant LR (below 0 = better than keeping
 # the starting LR).
 
 # %%
-res = learn.train([task], iterations=40, pairs=8, seed=0, eval_every=5)
+res = learn.train([task], iterations=40, pairs=8, seed=0, eval_every=5, progress=False)  # no bar in the notebook
 mine = res.policy
 plt.plot([h["iteration"] for h in res.history], [h["objective"] for h in res.history], marker=".")
 plt.axhline(0, color="gray", lw=0.8)

@@ -23,7 +23,7 @@ from lrsched.adapters.leap import leap_optax
 from lrsched.controllers import ABEL, GapAware, Hypergradient, LRTuner
 from lrsched.controllers.gap_aware import IDEAL_LOSSES
 
-plt.rcParams["figure.dpi"] = 60
+plt.rcParams["figure.dpi"] = 100
 torch.set_num_threads(1)  # tiny tensors: threads only contend
 
 # %% [markdown]
