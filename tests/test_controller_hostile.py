@@ -11,7 +11,7 @@ and 300 deep (construction). Each case must:
   legitimately be accepted (``must_refuse=False``), construct and then run: ``lrsched.control`` plus 3 updates and
   3 updates under ``jax.jit`` with JAX's default int32/float32 types.
 
-And every foreign-name hint a controller shows (``lrsched.controllers.knobs.FOREIGN_NAMES``) names only keywords
+And every foreign-name hint a controller shows (``lrsched._core.hints.PEER_NAMES``) names only keywords
 that controller has.
 """
 
@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 import lrsched
-from lrsched.controllers.knobs import FOREIGN_NAMES
+from lrsched._core.hints import PEER_NAMES
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -455,7 +455,7 @@ def test_foreign_name_hints_name_only_keywords_the_controller_has(name: str) -> 
     cls = REGISTRY[name]
     fields = {f.name for f in dataclasses.fields(cls)}
     wrong = {}
-    for foreign in FOREIGN_NAMES:
+    for foreign in PEER_NAMES:
         if foreign in fields:
             continue
         with pytest.raises(TypeError) as info:

@@ -1,4 +1,4 @@
-"""Did-you-mean for schedule constructors: a wrong keyword names lrsched's word for it.
+"""Did-you-mean for constructors (schedules and controllers): a wrong keyword names lrsched's word for it.
 
 Python's own message (``CosineDecay.__init__() got an unexpected keyword argument 'T_max'``) names neither the
 factory nor the keyword to use. :func:`unknown_keyword` words a ``TypeError`` from the class's fields: a keyword that
@@ -20,16 +20,16 @@ __all__ = ["PEER_NAMES", "explain_unknown_keywords", "unknown_keyword"]
 PEER_NAMES: dict[str, tuple[tuple[str, ...], str]] = {
     "T_max": (("decay_steps", "transition_steps", "total_steps"), "torch's CosineAnnealingLR"),
     "eta_min": (("end_value", "min_value"), "torch's CosineAnnealingLR"),
-    "gamma": (("drop", "decay_rate"), "torch's StepLR/MultiStepLR/ExponentialLR"),
+    "gamma": (("drop", "decay_rate", "factor"), "torch's StepLR/MultiStepLR/ExponentialLR"),
     "T_0": (("first_period",), "torch's CosineAnnealingWarmRestarts"),
     "T_mult": (("period_mult",), "torch's CosineAnnealingWarmRestarts"),
-    "total_iters": (("transition_steps", "decay_steps"), "torch's LinearLR/PolynomialLR"),
+    "total_iters": (("transition_steps", "decay_steps", "total_steps"), "torch's LinearLR/PolynomialLR"),
     "start_factor": (("init_value",), "torch's LinearLR, as a factor; lrsched takes the value"),
     "end_factor": (("end_value",), "torch's LinearLR, as a factor; lrsched takes the value"),
     "max_lr": (("peak_value", "max_value"), "torch's OneCycleLR/CyclicLR"),
     "base_lr": (("base_value", "init_value"), "torch's CyclicLR"),
     "anneal_strategy": (("anneal",), "torch's OneCycleLR"),
-    "lr": (("init_value", "peak_value", "value"), "the optimizer"),
+    "lr": (("init_value", "peak_value", "value", "init_lr"), "the optimizer"),
     "learning_rate": (("init_value", "peak_value", "value"), "Keras and Optax"),
     "initial_learning_rate": (("init_value",), "Keras"),
     "end_learning_rate": (("end_value",), "Keras' PolynomialDecay"),
@@ -48,11 +48,28 @@ PEER_NAMES: dict[str, tuple[tuple[str, ...], str]] = {
     "boundaries_and_scales": (("boundaries", "values"), "Optax's piecewise schedules; lrsched takes values"),
     "decay_steps": (("transition_steps", "total_steps"), "Optax and Keras"),
     "transition_steps": (("decay_steps", "total_steps", "step_size"), "Optax"),
+    # controllers (GreedyLR, ReduceLROnPlateau, the adaptive methods)
+    "initial_lr": (("init_lr",), "torch's schedulers"),
+    "window_size": (("window",), "transformers' GreedyLR; smoothing is on when window > 1"),
+    "smooth": (("window",), "transformers' GreedyLR; smoothing is on when window > 1"),
+    "accumulation_size": (("window",), "transformers' GreedyLR"),
+    "min_lrs": (("min_lr",), "torch's ReduceLROnPlateau; a tuple holds one value per parameter group"),
+    "max_lrs": (("max_lr",), "a tuple holds one value per parameter group"),
+    "min_delta": (("threshold",), "Keras' ReduceLROnPlateau; use threshold_mode='abs'"),
+    "rtol": (("threshold",), "Optax's reduce_on_plateau; use threshold_mode='rel'"),
+    "atol": (("threshold",), "Optax's reduce_on_plateau; use threshold_mode='abs'"),
+    "min_scale": (("min_lr",), "Optax's reduce_on_plateau, the bound of the multiplier"),
+    "decay_factor": (("factor",), "ABEL's reference code"),
+    "hypergrad_lr": (("beta",), "the hypergradient paper's code, the hypergradient step size"),
+    "verbose": ((), "torch's schedulers; read the LR from `.lr`"),
+    "last_epoch": ((), "torch's schedulers; restore a run with `load_state_dict()`"),
 }
 
 
 def unknown_keyword(owner: str, key: str, fields: Sequence[str]) -> TypeError:
-    """The ``TypeError`` for keyword ``key`` given to schedule ``owner``, whose keywords are ``fields``."""
+    """The ``TypeError`` for keyword ``key`` given to ``owner`` (a schedule or controller), whose keywords are
+    ``fields``; a hint names only keywords ``owner`` has."""
+    key = str(key)[:40]
     head = f"{owner}: unexpected keyword argument `{key}=`"
     if key in PEER_NAMES:
         candidates, where = PEER_NAMES[key]
