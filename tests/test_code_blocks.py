@@ -45,6 +45,7 @@ GENERATED = {"_generated", "api", "notebooks", "_build"}
 FRAGMENTS: dict[str, str] = {
     "README.md:GreedyLR-loop": "a piece of the reader's loop: `loader` and `train_step` are the reader's",
     "docs/torch.md:trainers": "the reader's transformers/Lightning objects (`model`, `args`, `data`, `self`)",
+    "docs/write-a-controller.md:adapters-usage": "the page's BoundedEMA and the reader's model, optimizer and data",
 }
 
 _FENCE = re.compile(r"^(`{3,})\s*(\{code-block\}\s*)?([\w-]*)\s*$")
