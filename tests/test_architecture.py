@@ -174,3 +174,58 @@ def test_every_package_is_installed_by_pyproject() -> None:
         for init in (root / "adapters").rglob("__init__.py")
     }
     assert found == listed
+
+
+# -- each shared rule of the controllers is written once (issue: one protocol) --------------------------------------
+def _source(pattern: str) -> list[str]:
+    import re
+
+    regex = re.compile(pattern)
+    return [
+        f"{module}:{i}"
+        for module, path in MODULES.items()
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if regex.search(line)
+    ]
+
+
+def test_adapters_read_declared_controller_members_instead_of_guessing() -> None:
+    assert _source(r'getattr\([a-z_.]+, "(init_lr|groups)"') == []
+
+
+def test_a_state_is_cast_in_one_place() -> None:
+    assert [m.split(":")[0] for m in _source(r"def (_cast|cast_state)\b")] == ["lrsched.controllers.state"]
+
+
+def test_the_unknown_key_message_is_worded_once() -> None:
+    assert [m.split(":")[0] for m in _source(r"unknown key\(s\)")] == ["lrsched._core.config"]
+
+
+def _subpackage(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def test_no_private_name_is_imported_across_subpackages() -> None:
+    """``from lrsched.x.y import _name`` only within the subpackage ``lrsched.x`` (the core's private helpers, the
+    controllers' compiler...): another layer uses what the module makes public."""
+    crossing = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lrsched"):
+                private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+                if private and _subpackage(node.module) != _subpackage(module):
+                    crossing.append(f"{module} imports {private} from {node.module}")
+    assert crossing == []
+
+
+def test_moved_modules_keep_their_import_paths() -> None:
+    code = (
+        "import lrsched.plotting, lrsched.range_test, lrsched.record, lrsched.search, sys\n"
+        "from lrsched.range_test import lr_range_test\nfrom lrsched.record import Trace\n"
+        "assert lrsched.record.Trace is Trace and lrsched.search is sys.modules['lrsched.tools.search']\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    code = "import sys, lrsched\nassert not {'matplotlib', 'jax', 'torch'} & set(sys.modules), sys.modules.keys()"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

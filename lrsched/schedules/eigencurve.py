@@ -46,8 +46,6 @@ class Eigencurve(Schedule):
     min_eigenvalue: float
     phase_steps: tuple[float, ...]
 
-    _static = ("phase_steps",)  # the number of phases shapes the formula
-
     def _check(self) -> None:
         self._positive("max_eigenvalue", "min_eigenvalue")
         if self.min_eigenvalue > self.max_eigenvalue:

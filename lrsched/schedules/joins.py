@@ -75,7 +75,6 @@ def _rebuild(structure: Any, leaves: Iterator[Any]) -> Schedule:
         else:
             value = payload
         object.__setattr__(obj, name, value)
-    object.__setattr__(obj, "_stacked", True)
     return obj
 
 
