@@ -42,7 +42,10 @@ NOTEBOOKS = DOCS / "notebooks"  # copies of ../notebooks/*.ipynb (rendered with 
 # Public names that are not schedules, by page. A name listed here that is no longer exported is skipped; a name
 # exported but listed nowhere (and not a registered schedule) goes to the controllers page.
 CORE = ["Schedule", "FunctionSchedule", "as_schedule", "from_config", "from_json", "registry"]
-COMBINATOR_FUNCTIONS = ["phases", "scale"]
+COMBINATOR_FUNCTIONS = ["phases", "scale", "minimum", "maximum"]
+SCHEDULE_FUNCTIONS = ["eigencurve_phases"]  # helpers that build a schedule's settings
+#: Public modules the README and the notebooks use beyond ``lrsched.__all__``: an entry each, on the tools page.
+TOOL_MODULES = ["lrsched.tools.spectrum", "lrsched.learn", "lrsched.controllers"]
 TOOLS = ["plot", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace", "search"]
 
 
@@ -71,8 +74,8 @@ def factory_classes() -> dict[type, str]:
 
 def _directive(name: str) -> str:
     obj = getattr(lrsched, name)
-    if isinstance(obj, types.ModuleType):
-        return f".. automodule:: {obj.__name__}\n   :members:\n"
+    if isinstance(obj, types.ModuleType):  # by its public path (``lrsched.search``, wherever it lives)
+        return f".. automodule:: lrsched.{name}\n   :members:\n"
     if isinstance(obj, type):
         extra = "   :special-members: __call__\n" if name == "Schedule" else ""
         if dataclasses.is_dataclass(obj) or hasattr(obj, "_fields"):  # records: list their fields too
@@ -118,9 +121,9 @@ def adapter_modules() -> list[str]:
     import lrsched.adapters
 
     return [
-        f"lrsched.adapters.{m.name}"
-        for m in pkgutil.iter_modules(lrsched.adapters.__path__)
-        if not m.name.startswith("_")
+        m.name
+        for m in pkgutil.walk_packages(lrsched.adapters.__path__, "lrsched.adapters.")
+        if not any(part.startswith("_") for part in m.name.split("."))
     ]
 
 
@@ -129,6 +132,8 @@ def api_pages() -> list[Page]:
     used: set[str] = set()
     pages = []
     entries, names = _registered_entries(combinators=False, used=used)
+    more, more_names = _named_entries(SCHEDULE_FUNCTIONS, used)
+    entries, names = entries + more, names + more_names
     pages.append(
         Page(
             "schedules",
@@ -154,11 +159,13 @@ def api_pages() -> list[Page]:
     entries, names = _named_entries(CORE, used)
     pages.append(Page("core", "Core", "The base class, configs and the registry.", entries, names))
     entries, names = _named_entries(TOOLS, used)
+    entries += [f"{m}\n{'-' * len(m)}\n\n.. automodule:: {m}\n   :no-index:\n\n" for m in TOOL_MODULES]
     pages.append(
         Page(
             "tools",
             "Tools",
-            "Plotting, the LR range test, search spaces and recording.",
+            "Plotting, the LR range test, search spaces and recording; the Hessian spectrum for Eigencurve; "
+            "meta-training a learned controller (``lrsched.learn``, needs JAX); the controllers' package.",
             entries,
             names,
         )

@@ -112,7 +112,7 @@ class Controller(Generic[S]):
 
     A subclass supplies:
 
-    * its settings as dataclass fields (validated in ``__post_init__`` with :mod:`lrsched._core.validate`, then
+    * its settings as dataclass fields (validated in ``__post_init__`` with ``lrsched._core.validate``, then
       ``super().__post_init__()``), among them ``init_lr`` (``None``: the LR is given to ``init`` or by an adapter);
     * ``initial_state(lr) -> S``: the state before the first update, in Python numbers (``int`` leaves are counters);
     * ``rule(state, signals, xp) -> S``: one update, written against ``xp``;

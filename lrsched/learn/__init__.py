@@ -2,9 +2,9 @@
 
 ``import lrsched`` does not import this package (nor JAX); import it when you train.
 
-* :func:`train` -- evolution strategies over a distribution of training tasks (see :mod:`lrsched.learn.es`);
-* :func:`user_task` -- your own problem (``init(key)``, ``loss(params, key)``) as a task to train on;
-* :func:`default_tasks` -- the built-in distribution the shipped policy was trained on.
+* ``train`` -- evolution strategies over a distribution of training tasks (``lrsched.learn.es``);
+* ``user_task`` -- your own problem (``init(key)``, ``loss(params, key)``) as a task to train on;
+* ``default_tasks`` -- the built-in distribution the shipped policy was trained on.
 
 Command line: ``python -m lrsched.learn train --out policy.json`` (see ``--help``).
 
