@@ -2,8 +2,8 @@
 
 The protocol (``lrsched.controllers.protocol``): a frozen dataclass :class:`lrsched.Controller` with a pure
 ``init``/``update``/``lr``, declaring the :data:`lrsched.SIGNALS` it reads; a new controller supplies its settings,
-an initial state and a rule (``lrsched.controllers.registry()`` lists them all). :func:`lrsched.control` turns one into a
-stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` steers a schedule with one
+an initial state and a rule (``lrsched.controllers.registry()`` lists them all). :func:`lrsched.control` turns
+one into a stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` steers a schedule with one
 (``lr_t = base(t) * g_t``). The framework adapters drive any controller (``ControllerScheduler`` for torch,
 ``scale_by_controller`` for Optax, ``ControllerCallback`` for Keras). One module per method:
 
