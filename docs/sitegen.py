@@ -16,6 +16,7 @@ Only public names are referenced (``lrsched.X``), never the private modules. ``c
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
 import doctest
@@ -451,12 +452,32 @@ MIRRORS: dict[str, str | None] = {
     "quick-start": "Quick start",
     "conventions": "Conventions",
     "which-schedule": "Which schedule?",
+    "greedylr": "GreedyLR: a learning rate steered by the loss",
+    "controllers": "Adaptive controllers: which method needs which signal",
+    "tools": "Tools: look, find an LR, tune, record",
+    "schedules": "Schedules",
 }
 
 
 def write_readme_mirrors() -> None:
     for slug, title in MIRRORS.items():
         _write(GENERATED / f"{slug}.md.inc", readme_section(title))
+
+
+def cli_reference() -> str:
+    """The ``lrsched`` command's page: each subcommand's ``--help``, generated from the parser itself."""
+    from lrsched._cli.commands import _parser
+
+    parser = _parser()
+    parts = ["# The `lrsched` command\n", "```text", parser.format_help().rstrip(), "```\n"]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        parts += [f"## `lrsched {name}`\n", "```text", command.format_help().rstrip(), "```\n"]
+    return "\n".join(parts)
+
+
+def write_cli() -> None:
+    _write(GENERATED / "cli.md.inc", cli_reference())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -497,6 +518,7 @@ def generate() -> None:
     write_api(api_pages())
     write_gallery()
     write_readme_mirrors()
+    write_cli()
     copy_notebooks()
     write_migration()
 
