@@ -46,7 +46,13 @@ CORE = ["Schedule", "FunctionSchedule", "as_schedule", "from_config", "from_json
 COMBINATOR_FUNCTIONS = ["phases", "scale", "minimum", "maximum"]
 SCHEDULE_FUNCTIONS = ["eigencurve_phases"]  # helpers that build a schedule's settings
 #: Public modules the README and the notebooks use beyond ``lrsched.__all__``: an entry each, on the tools page.
-TOOL_MODULES = ["lrsched.tools.spectrum", "lrsched.learn", "lrsched.controllers"]
+TOOL_MODULES = [
+    "lrsched.tools.plotting",
+    "lrsched.tools.spectrum",
+    "lrsched.learn",
+    "lrsched.controllers",
+    "lrsched.controllers.gap_aware",
+]
 TOOLS = ["plot", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace", "search"]
 
 

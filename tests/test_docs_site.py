@@ -449,3 +449,38 @@ def test_the_browser_check_sees_errors(browser: Chromium, server: str, site: Pat
     text = "\n".join(seen["problems"])
     assert "undefinedFunction" in text
     assert "cdn.example.invalid" in text
+
+
+def test_every_module_and_name_the_readme_or_a_notebook_imports_has_an_api_entry() -> None:
+    """What a reader copies from the README or a notebook can be looked up in the API reference."""
+    sources = [ROOT / "README.md", *sorted((ROOT / "notebooks" / "src").glob("*.py"))]
+    pages = sitegen.api_pages()
+    text = "\n".join(e for page in pages for e in page.entries)
+    documented_modules = {MOVED.get(m, m) for m in re.findall(r"\.\. automodule:: ([\w.]+)", text)}
+    missing = []
+    for path in sources:
+        code = path.read_text(encoding="utf-8")
+        for module, names in re.findall(r"^\s*from (lrsched[\w.]*) import ([^\n#(]+)", code, re.M):
+            if module == "lrsched":
+                for n in _names(names):
+                    sub = f"lrsched.{n}"
+                    if n not in lrsched.__all__ and MOVED.get(sub, sub) not in documented_modules:
+                        missing.append(f"{path.name}: lrsched.{n}")
+                continue
+            module = MOVED.get(module, module)  # an old path, documented at its new home
+            if module not in documented_modules:
+                missing.append(f"{path.name}: module {module}")
+                continue
+            exported = set(getattr(importlib.import_module(module), "__all__", ()))
+            missing += [f"{path.name}: {module}.{n}" for n in _names(names) if n not in exported]
+        for module in re.findall(r"^\s*import (lrsched[\w.]*)", code, re.M):
+            if module != "lrsched" and MOVED.get(module, module) not in documented_modules:
+                missing.append(f"{path.name}: module {module}")
+    assert missing == [], missing
+
+
+MOVED = importlib.import_module("lrsched._moved").MOVED
+
+
+def _names(imported: str) -> list[str]:
+    return [n.split(" as ")[0].strip() for n in imported.split(",") if n.strip()]
