@@ -19,7 +19,7 @@ __all__ = ["PEER_NAMES", "explain_unknown_keywords", "unknown_keyword"]
 #: every field named here is a field of some registered schedule.
 PEER_NAMES: dict[str, tuple[tuple[str, ...], str]] = {
     "T_max": (("decay_steps", "transition_steps", "total_steps"), "torch's CosineAnnealingLR"),
-    "eta_min": (("end_value", "min_value"), "torch's CosineAnnealingLR"),
+    "eta_min": (("end_value", "min_value", "min_lr"), "torch's CosineAnnealingLR"),
     "gamma": (("drop", "decay_rate", "factor"), "torch's StepLR/MultiStepLR/ExponentialLR"),
     "T_0": (("first_period",), "torch's CosineAnnealingWarmRestarts"),
     "T_mult": (("period_mult",), "torch's CosineAnnealingWarmRestarts"),
