@@ -288,7 +288,9 @@ def test_knobs_are_keyword_only_and_foreign_names_say_what_to_use() -> None:
     torch = pytest.importorskip("torch")
     from lrsched.adapters.torch import GreedyLRScheduler
 
-    with pytest.raises(TypeError, match="GreedyLRScheduler: unexpected keyword argument `eta_min=`; did you mean `min_lr=`"):
+    with pytest.raises(
+        TypeError, match="GreedyLRScheduler: unexpected keyword argument `eta_min=`; did you mean `min_lr=`"
+    ):
         GreedyLRScheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), eta_min=0.0)
 
 
