@@ -21,6 +21,7 @@ import ast
 import dataclasses
 import doctest
 import importlib
+import inspect
 import json
 import pkgutil
 import re
@@ -107,6 +108,7 @@ def _registered_entries(combinators: bool, used: set[str]) -> tuple[list[str], l
                 f"add {name!r} or {cls.__name__!r} to lrsched.__all__"
             )
         block = f"{factory or klass}\n{'-' * len(factory or klass)}\n\n"
+        block += f".. image:: ../_generated/gallery/{name}.png\n   :alt: {name} drawn by lrsched.plot\n\n"
         if factory:
             # The factory is the class; documented as the call users write (conf.py sets the return annotation).
             block += f".. autofunction:: lrsched.{factory}\n\n"
@@ -203,6 +205,17 @@ def _module_exists(name: str) -> bool:
         return False
 
 
+def summary_table(names: list[str]) -> str:
+    """An rst table: each public name (a link to its entry) and the first line of its docstring."""
+    rows = []
+    for name in names:
+        obj = getattr(lrsched, name)
+        role = "class" if isinstance(obj, type) and name[:1].isupper() else "func" if callable(obj) else "data"
+        doc = (inspect.getdoc(obj) or "").strip().splitlines()
+        rows.append(f"   * - :{role}:`~lrsched.{name}`\n     - {doc[0] if doc else ''}\n")
+    return ".. list-table::\n   :widths: 1 3\n\n" + "".join(rows) + "\n"
+
+
 def write_api(pages: list[Page]) -> None:
     API.mkdir(parents=True, exist_ok=True)
     toc = "\n".join(f"   {p.slug}" for p in pages)
@@ -216,6 +229,8 @@ def write_api(pages: list[Page]) -> None:
     )
     for page in pages:
         head = f"{page.title}\n{'=' * len(page.title)}\n\n.. currentmodule:: lrsched\n\n{page.intro}\n\n"
+        if page.names:  # a summary table: each name, linking to its entry, with the first line of its docstring
+            head += ".. currentmodule:: lrsched\n\n" + summary_table(page.names)
         _write(API / f"{page.slug}.rst", head + "\n".join(page.entries))
 
 
