@@ -462,7 +462,6 @@ SITE_PAGES = {
     "#install": "install.md",
     "#quick-start": "quick-start.md",
     "#which-schedule": "which-schedule.md",
-    "#conventions": "conventions.md",
     "CHANGELOG.md": "changelog.md",
 }
 
@@ -471,12 +470,7 @@ MIRRORS: dict[str, str | None] = {
     "intro": None,
     "install": "Install",
     "quick-start": "Quick start",
-    "conventions": "Conventions",
     "which-schedule": "Which schedule?",
-    "greedylr": "GreedyLR: a learning rate steered by the loss",
-    "controllers": "Adaptive controllers: which method needs which signal",
-    "tools": "Tools: look, find an LR, tune, record",
-    "schedules": "Schedules",
 }
 
 

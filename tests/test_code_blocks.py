@@ -43,7 +43,7 @@ GENERATED = {"_generated", "api", "notebooks", "_build"}
 # Blocks that are deliberately fragments, by "file:first line of the block" -> why. Keep in step with the
 # <!-- fragment: ... --> markers (the test below checks both ways).
 FRAGMENTS: dict[str, str] = {
-    "README.md:GreedyLR-loop": "a piece of the reader's loop: `loader` and `train_step` are the reader's",
+    "docs/greedylr.md:GreedyLR-loop": "a piece of the reader's loop: `loader` and `train_step` are the reader's",
     "docs/torch.md:trainers": "the reader's transformers/Lightning objects (`model`, `args`, `data`, `self`)",
     "docs/write-a-controller.md:adapters-usage": "the page's BoundedEMA and the reader's model, optimizer and data",
 }
