@@ -231,7 +231,10 @@ def _run_children(kind: str, jobs: dict[str, Any], tmp_path: Path, timeout: floa
     """Run ``_child(kind, jobs)`` in a fresh interpreter (cwd the repo root, this checkout first on the path)."""
     spec, out = tmp_path / f"{kind}.json", tmp_path / f"{kind}.out.json"
     spec.write_text(json.dumps(jobs))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
+    }
     code = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']; import test_controller_matrix as m; "
         "m._child(sys.argv[2], sys.argv[3], sys.argv[4])"
@@ -281,3 +284,230 @@ def test_torch_loop_resumes_in_a_fresh_process_bit_for_bit(kind: str, tmp_path: 
     for name, result in resumed.items():
         assert result["lrs"] == whole[name]["lrs"][5:], name
         assert result["params"] == whole[name]["params"], name
+
+
+# -- the traps of issue 20, each in a real loop -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_trap_2_every_controller_drives_two_param_groups_sharing_one_lr(name: str) -> None:
+    # Before the fix every controller but GreedyLR raised on a decay / no-decay optimizer, with a message about
+    # numbers ("lr must be a real number, got (0.01, 0.01)"), not about param groups.
+    c = make(name)
+    if torch_refusal(c) is not None:
+        pytest.skip("refused at construction (test_trap_9)")
+    rec, _, sched = torch_loop(c, 6, closure=False)
+    assert len(rec.lrs) == 6 and all(row[0] == row[1] for row in rec.lrs)
+    assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
+    if isinstance(c, Controlled) or c.per_group:
+        return
+    model = _model()
+    groups = [{"params": [model[0].weight], "lr": 0.05}, {"params": [model[0].bias], "lr": 0.01}]
+    with pytest.raises(ValueError, match="param groups have different learning rates"):
+        ControllerScheduler(torch.optim.SGD(groups), dataclasses.replace(c, init_lr=None))
+    relative = ControllerScheduler(torch.optim.SGD(groups), dataclasses.replace(c, init_lr=None), lr_mode="relative")
+    assert [g["lr"] for g in relative.optimizer.param_groups] == [0.05, 0.01]
+
+
+def test_trap_3_the_clock_counts_optimizer_updates_when_values_arrive_per_evaluation() -> None:
+    # Before the fix LearnedLR's budget counted scheduler.step(metric) calls: with a value every 4 updates it saw
+    # 3 of 12 updates and ended the run inside its warmup. Now state.step is the update count at every value.
+    c = make("learned")
+    model, every = _model(), 4
+    opt = _optimizer(model)
+    sched = ControllerScheduler(opt, c)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    rec = Record()
+    for t in range(BUDGET):
+        x, y = _batch(t)
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        rec.update(params, opt.param_groups)
+        opt.step()
+        if (t + 1) % every == 0:  # an evaluation
+            rec.observed[t] = float(loss.item())
+            sched.step(loss.item())
+            assert sched.sched.t == t + 1  # the old clock: (t + 1) // every
+    assert_replayed(c, LR0, rec)
+    old_clock = c.init(LR0)  # what the old adapter did: one clock tick per value
+    for t in sorted(rec.observed):
+        old_clock = c.update(old_clock, rec.observed[t])
+    assert old_clock.step == 3 and c.lr(old_clock) != sched.lr
+
+
+def test_trap_5_on_schedule_given_directly_starts_at_multiplier_one() -> None:
+    # Before the fix ControllerScheduler(opt, on_schedule(base, ...)) multiplied the schedule by the optimizer's LR
+    # (first LR base(0) * 1e-3 instead of base(0)); Optax and the closure gave base(0).
+    base = lrsched.cosine_decay(1e-3, 20)
+    on = lrsched.on_schedule(base, lrsched.GreedyLR(patience=0, factor=0.5, min_lr=0.1, max_lr=2.0))
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    sched = ControllerScheduler(opt, on)
+    lrs, expected, closure = [], [], lrsched.control(on)  # the closure starts at multiplier 1
+    for t in range(6):
+        x, y = _batch(t)
+        lrs.append(opt.param_groups[0]["lr"])
+        expected.append(closure.lr)
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step(loss.item())
+        closure(loss.item())
+    assert lrs[0] == base(0) == 1e-3  # not 1e-6
+    assert lrs == expected
+
+
+def test_trap_6_hypergradient_measures_the_gradient_computed_by_the_closure() -> None:
+    # Before the fix the signal was measured in the optimizer's pre-step hook, before the closure ran, so under
+    # optimizer.step(closure) (Lightning's way) it read the previous update's gradient: the LR rose at almost
+    # every update. The closure loop must give the plain loop's LRs and parameters exactly.
+    c = make("hypergradient")
+    plain, plain_model, _ = torch_loop(c, BUDGET, closure=False)
+    closed, closed_model, _ = torch_loop(c, BUDGET, closure=True)
+    assert closed.lrs == plain.lrs
+    assert _params_hex(closed_model) == _params_hex(plain_model)
+    assert_replayed(c, LR0, closed)
+    assert len({row[0] for row in closed.lrs}) > 2  # the signal really steers the LR
+
+
+def test_trap_7_greedy_with_one_init_lr_over_different_group_lrs_raises() -> None:
+    # Before the fix GreedyLRScheduler(opt, init_lr=x) silently set groups built at 1e-4 and 1e-3 to x.
+    model = _model()
+    groups = [{"params": model[0].parameters(), "lr": 1e-4}, {"params": model[2].parameters(), "lr": 1e-3}]
+    opt = torch.optim.AdamW(groups)
+    with pytest.raises(ValueError, match="different learning rates"):
+        GreedyLRScheduler(opt, init_lr=1e-3)
+    sched = GreedyLRScheduler(opt, patience=0, factor=0.5)  # init_lr=None: each group keeps its own LR
+    for t in range(4):
+        x, y = _batch(t)
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step(loss.item())
+    lrs = [g["lr"] for g in opt.param_groups]
+    assert lrs[1] / lrs[0] == pytest.approx(10.0)
+
+
+def test_trap_8_hypergradient_resumes_exactly_from_its_state_dict(tmp_path: Path) -> None:
+    # Before the fix the previous parameters theta_{t-1} were not in state_dict(): a resumed run measured a zero
+    # previous direction at its first update and left the uninterrupted run's LRs.
+    c = make("hypergradient")
+    whole, whole_model, _ = torch_loop(c, BUDGET, closure=False)
+    ckpt = str(tmp_path / "hd.pt")
+    _, _, sched = torch_loop(c, 5, closure=False, save=(5, ckpt))
+    saved = torch.load(ckpt, weights_only=True)["sched"]
+    assert "previous_update" in saved  # theta_4 and lr_4
+    rec, model, _ = torch_loop(c, BUDGET, closure=False, load=ckpt)
+    assert rec.lrs == whole.lrs[5:]
+    assert _params_hex(model) == _params_hex(whole_model)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "lookahead" in make(n).needs])
+def test_trap_9_a_lookahead_controller_is_refused_at_construction(name: str) -> None:
+    # Before the fix LRTuner was accepted by ControllerScheduler (and ControllerCallback) and never explored.
+    c = make(name)
+    with pytest.raises(ValueError, match="needs a 'lookahead'"):
+        ControllerScheduler(_optimizer(_model()), c)
+    with pytest.raises(ValueError, match="needs a 'lookahead'"):
+        ControllerScheduler(_optimizer(_model()), c, base=0.1)
+
+
+# -- (f) Optax: chain(scale_by_adam(), scale_by_controller(c)), controlled(scale_by_adam(), c), MultiSteps ------------
+def _jax_params() -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    shapes = {"b1": (6,), "b2": (1,), "w1": (4, 6), "w2": (6, 1)}
+    return {k: (0.5 * rng.standard_normal(s)).astype(np.float32) for k, s in shapes.items()}
+
+
+def _jax_loss(params: Any, x: Any, y: Any) -> Any:
+    import jax.numpy as jnp
+
+    hidden = jnp.tanh(x @ params["w1"] + params["b1"])
+    return jnp.mean((hidden @ params["w2"] + params["b2"] - y) ** 2)
+
+
+def _flat(tree: Any) -> np.ndarray:
+    import jax
+
+    return np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in jax.tree_util.tree_leaves(tree)])
+
+
+def optax_run(c: Controller, kind: str, k: int = 1, steps: int = BUDGET) -> Record:
+    """``steps`` optimizer updates (``k`` micro-batches each under ``MultiSteps``) of a jitted step; the records
+    are per update: the LR it used (``lr_of``), theta and the (accumulated) gradient, the last micro-batch's loss."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from lrsched.adapters.optax import controlled, lr_of, scale_by_controller
+
+    if kind == "chain":
+        opt = optax.chain(optax.scale_by_adam(), scale_by_controller(c))
+    else:
+        opt = controlled(optax.scale_by_adam(), c)
+    if k > 1:
+        opt = optax.MultiSteps(opt, every_k_schedule=k)
+    wanted = [s for s in c.signals if s != "loss"]
+    x_all, y_all = (np.asarray(v.numpy()) for v in _data())
+
+    def step(params: Any, state: Any, x: Any, y: Any, prev_d: Any) -> Any:
+        loss, grads = jax.value_and_grad(_jax_loss)(params, x, y)
+        extra: dict[str, Any] = {}
+        if kind == "chain" and wanted:  # scale_by_controller takes the signals from the loop
+            leaves = jax.tree_util.tree_leaves
+            table = {
+                "grad_norm": lambda: optax.global_norm(grads),
+                "param_norm": lambda: optax.global_norm(params),
+                "grad_dot_prev_direction": lambda: sum(jnp.vdot(a, b) for a, b in zip(leaves(grads), leaves(prev_d))),
+                "prev_direction_norm": lambda: optax.global_norm(prev_d),
+            }
+            extra["signals"] = {n: table[n]() for n in wanted}
+        updates, state = opt.update(grads, state, None if kind == "no_params" else params, value=loss, **extra)
+        return optax.apply_updates(params, updates), state, loss, grads, updates
+
+    jitted = jax.jit(step)
+    params = _jax_params()
+    state = opt.init(params)
+    prev_d = jax.tree_util.tree_map(jnp.zeros_like, params)
+    rec = Record()
+    for t in range(steps):
+        lr, theta, micro = float(lr_of(state)), _flat(params), []
+        for j in range(k):
+            i = ((t * k + j) * 8) % 64
+            params, state, loss, grads, updates = jitted(params, state, x_all[i : i + 8], y_all[i : i + 8], prev_d)
+            micro.append(_flat(grads))
+        rec.lrs.append([lr])
+        rec.theta.append(theta)
+        rec.grad.append(np.mean(micro, axis=0))
+        rec.observed[t] = float(loss)
+        prev_d = jax.tree_util.tree_map(lambda u: u / lr, updates)
+    return rec
+
+
+def optax_refusal(c: Controller, kind: str) -> str | None:
+    """What an Optax path cannot give ``c`` (words its message holds), or ``None``."""
+    if "lookahead" in c.needs:
+        return "needs a 'lookahead'"
+    if kind == "no_params" and "param_norm" in c.signals:
+        return "reads 'param_norm'; pass the parameters"
+    return None
+
+
+@pytest.mark.parametrize(
+    "kind,k",
+    [("chain", 1), ("controlled", 1), ("no_params", 1), ("controlled", 2)],
+    ids=["chain", "controlled-jit", "controlled-no-params", "multisteps"],
+)
+@pytest.mark.parametrize("name", NAMES)
+def test_optax_paths_replay_the_pure_controller(name: str, kind: str, k: int) -> None:
+    pytest.importorskip("optax")
+    c = make(name, init_lr=LR0)
+    refused = optax_refusal(c, kind)
+    if refused is not None:
+        with pytest.raises(ValueError, match=refused):
+            optax_run(c, kind, k, steps=1)
+        return
+    rec = optax_run(c, kind, k)
+    # float32 in the jitted step, float64 here: a few float32 ulps (decisions on exact ties would differ; none here)
+    assert_replayed(c, None, rec, groups=1, rtol=2e-6)
