@@ -20,9 +20,7 @@ bit. Then one regression test per trap of issue 20 (``test_trap_<n>_...``), each
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import math
 import os
 import subprocess
 import sys
@@ -189,7 +187,7 @@ def torch_loop(
     for t in range(start, steps):
         x, y = _batch(t)
 
-        def loss_fn() -> Any:
+        def loss_fn(x: Any = x, y: Any = y) -> Any:
             opt.zero_grad()
             loss = torch.nn.functional.mse_loss(model(x), y)
             loss.backward()
@@ -281,6 +279,7 @@ def test_torch_loop_resumes_in_a_fresh_process_bit_for_bit(kind: str, tmp_path: 
         torch_loop(c, 5, closure=kind == "closure", save=(5, ckpt))
         jobs[name] = {"config": c.to_config(), "steps": BUDGET, "ckpt": ckpt}
     resumed = _run_children(kind, jobs, tmp_path)
+    assert set(resumed) == set(whole)
     for name, result in resumed.items():
         assert result["lrs"] == whole[name]["lrs"][5:], name
         assert result["params"] == whole[name]["params"], name
@@ -294,7 +293,7 @@ def test_trap_2_every_controller_drives_two_param_groups_sharing_one_lr(name: st
     c = make(name)
     if torch_refusal(c) is not None:
         pytest.skip("refused at construction (test_trap_9)")
-    rec, _, sched = torch_loop(c, 6, closure=False)
+    rec, _, _ = torch_loop(c, 6, closure=False)
     assert len(rec.lrs) == 6 and all(row[0] == row[1] for row in rec.lrs)
     assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
     if isinstance(c, Controlled) or c.per_group:
@@ -395,7 +394,7 @@ def test_trap_8_hypergradient_resumes_exactly_from_its_state_dict(tmp_path: Path
     c = make("hypergradient")
     whole, whole_model, _ = torch_loop(c, BUDGET, closure=False)
     ckpt = str(tmp_path / "hd.pt")
-    _, _, sched = torch_loop(c, 5, closure=False, save=(5, ckpt))
+    torch_loop(c, 5, closure=False, save=(5, ckpt))
     saved = torch.load(ckpt, weights_only=True)["sched"]
     assert "previous_update" in saved  # theta_4 and lr_4
     rec, model, _ = torch_loop(c, BUDGET, closure=False, load=ckpt)
@@ -413,7 +412,7 @@ def test_trap_9_a_lookahead_controller_is_refused_at_construction(name: str) -> 
         ControllerScheduler(_optimizer(_model()), c, base=0.1)
 
 
-# -- (f) Optax: chain(scale_by_adam(), scale_by_controller(c)), controlled(scale_by_adam(), c), MultiSteps ------------
+# -- (f) Optax: chain(scale_by_adam(), scale_by_controller(c)), controlled(...), MultiSteps --------------------------
 def _jax_params() -> dict[str, Any]:
     rng = np.random.default_rng(0)
     shapes = {"b1": (6,), "b2": (1,), "w1": (4, 6), "w2": (6, 1)}
@@ -481,7 +480,7 @@ def optax_run(c: Controller, kind: str, k: int = 1, steps: int = BUDGET) -> Reco
         rec.theta.append(theta)
         rec.grad.append(np.mean(micro, axis=0))
         rec.observed[t] = float(loss)
-        prev_d = jax.tree_util.tree_map(lambda u: u / lr, updates)
+        prev_d = jax.tree_util.tree_map(lambda u, lr=lr: u / lr, updates)
     return rec
 
 
@@ -511,3 +510,161 @@ def test_optax_paths_replay_the_pure_controller(name: str, kind: str, k: int) ->
     rec = optax_run(c, kind, k)
     # float32 in the jitted step, float64 here: a few float32 ulps (decisions on exact ties would differ; none here)
     assert_replayed(c, None, rec, groups=1, rtol=2e-6)
+
+
+# -- (d) Lightning: interval="step" with a monitor --------------------------------------------------------------------
+def _lightning_module(c: Controller) -> Any:
+    import lightning.pytorch as pl
+
+    class Module(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _model()
+            self.rec = Record()
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.net(x), y)
+            self.log("train_loss", loss, on_step=True, on_epoch=False)
+            self.rec.observed[self.trainer.global_step] = float(loss.item())
+            return loss
+
+        def on_before_optimizer_step(self, optimizer: Any) -> None:  # inside the closure, after backward
+            self.rec.update([p for g in optimizer.param_groups for p in g["params"]], optimizer.param_groups)
+
+        def configure_optimizers(self) -> Any:
+            opt = _optimizer(self.net)
+            sched = {"scheduler": ControllerScheduler(opt, c), "interval": "step", "monitor": "train_loss"}
+            return {"optimizer": opt, "lr_scheduler": sched}
+
+    return Module()
+
+
+def lightning_fit(c: Controller, epochs: int, ckpt_in: str | None = None, ckpt_out: str | None = None) -> Any:
+    """``epochs`` of 4 updates each under ``lightning.Trainer.fit`` (``ckpt_path=ckpt_in`` resumes)."""
+    import lightning.pytorch as pl
+
+    module = _lightning_module(c)
+    x, y = _data()
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:32], y[:32]), batch_size=8)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        log_every_n_steps=1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice about num_workers and tiny data
+        trainer.fit(module, data, ckpt_path=ckpt_in)
+    if ckpt_out is not None:
+        trainer.save_checkpoint(ckpt_out)
+    return module
+
+
+def test_lightning_interval_step_with_a_monitor_replays_and_resumes_in_a_fresh_process(tmp_path: Path) -> None:
+    pytest.importorskip("lightning.pytorch")
+    jobs, whole = {}, {}
+    for name in NAMES:
+        c = make(name)
+        refused = torch_refusal(c)
+        if refused is not None:
+            with pytest.raises(ValueError, match=refused):
+                lightning_fit(c, 1)
+            continue
+        module = lightning_fit(c, 3)
+        assert len(module.rec.lrs) == BUDGET and all(row[0] == row[1] for row in module.rec.lrs)
+        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), module.rec)
+        whole[name] = {"lrs": module.rec.lrs, "params": _params_hex(module.net)}
+        ckpt = str(tmp_path / f"lightning-{name}.ckpt")
+        lightning_fit(c, 1, ckpt_out=ckpt)
+        torch.load(ckpt, weights_only=True)  # loads as fit(ckpt_path=...) does, with no pickled objects
+        jobs[name] = {"config": c.to_config(), "epochs": 3, "ckpt": ckpt}
+    resumed = _run_children("lightning", jobs, tmp_path)
+    assert set(resumed) == set(whole)
+    for name, result in resumed.items():
+        assert result["lrs"] == whole[name]["lrs"][4:], name
+        assert result["params"] == whole[name]["params"], name
+
+
+# -- (c) the transformers Trainer: evaluation every 3 updates, gradient accumulation 2 -------------------------------
+def trainer_run(c: Controller, out: str, resume: str | None = None) -> tuple[Record, Any]:
+    """12 updates of 2 micro-batches; ``ControllerScheduler`` as ``optimizers=(opt, sched)`` gets each evaluation's
+    ``eval_loss`` (``metric_for_best_model="loss"``); checkpoints every 6 updates."""
+    import transformers
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _model()
+
+        def forward(self, x: Any, labels: Any) -> dict[str, Any]:
+            return {"loss": torch.nn.functional.mse_loss(self.net(x), labels)}
+
+    x, y = _data()
+    data = [{"x": x[i], "labels": y[i]} for i in range(32)]
+    model = Tiny()
+    opt = _optimizer(model.net)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    rec = Record()
+
+    class Observe(transformers.TrainerCallback):
+        def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            rec.update(params, opt.param_groups)
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
+            rec.observed[state.global_step - 1] = float(metrics["eval_loss"])
+
+    args = transformers.TrainingArguments(
+        output_dir=out,
+        max_steps=BUDGET,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+        per_device_eval_batch_size=16,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="steps",
+        save_steps=6,
+        metric_for_best_model="loss",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        logging_strategy="no",
+    )
+    trainer = transformers.Trainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        eval_dataset=data[:16],
+        optimizers=(opt, ControllerScheduler(opt, c)),
+        callbacks=[Observe()],
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    return rec, model.net
+
+
+def test_transformers_trainer_with_evaluations_replays_and_resumes_in_a_fresh_process(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    jobs, whole = {}, {}
+    for name in NAMES:
+        c = make(name)
+        refused = torch_refusal(c)
+        if refused is not None:
+            with pytest.raises(ValueError, match=refused):
+                trainer_run(c, str(tmp_path / name))
+            continue
+        rec, model = trainer_run(c, str(tmp_path / name))
+        assert len(rec.lrs) == BUDGET and sorted(rec.observed) == [2, 5, 8, 11]
+        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
+        whole[name] = {"lrs": rec.lrs, "params": _params_hex(model)}
+        ckpt = str(tmp_path / name / "checkpoint-6")
+        jobs[name] = {"config": c.to_config(), "out": str(tmp_path / f"resumed-{name}"), "ckpt": ckpt}
+    resumed = _run_children("trainer", jobs, tmp_path)
+    assert set(resumed) == set(whole)
+    for name, result in resumed.items():
+        assert result["lrs"] == whole[name]["lrs"][6:], name
+        assert result["params"] == whole[name]["params"], name
