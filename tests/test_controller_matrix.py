@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -120,6 +121,8 @@ class Record:
 def signals_at(names: tuple[str, ...], rec: Record, t: int) -> dict[str, float]:
     """The declared signals of update ``t``, from the records, as :data:`lrsched.controllers.SIGNALS` defines them."""
     out: dict[str, float] = {}
+    if all(name == "loss" for name in names):
+        return out
     change = rec.theta[t] - rec.theta[t - 1] if t else np.zeros_like(rec.theta[t])
     lr_prev = rec.lrs[t - 1][0] if t else 1.0
     table = {
@@ -225,7 +228,9 @@ def test_torch_loop_two_groups_replays_the_pure_controller(name: str, closure: b
     assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
 
 
-def _run_children(kind: str, jobs: dict[str, Any], tmp_path: Path, timeout: float = 300) -> dict[str, Any]:
+def _run_children(
+    kind: str, jobs: dict[str, Any], tmp_path: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``_child(kind, jobs)`` in a fresh interpreter (cwd the repo root, this checkout first on the path)."""
     spec, out = tmp_path / f"{kind}.json", tmp_path / f"{kind}.out.json"
     spec.write_text(json.dumps(jobs))
@@ -260,6 +265,8 @@ def _child(kind: str, spec: str, out: str) -> None:
         elif kind == "lightning":
             module = lightning_fit(c, job["epochs"], ckpt_in=job["ckpt"])
             results[key] = {"lrs": module.rec.lrs, "params": _params_hex(module.net)}
+        elif kind == "keras":
+            results[key] = keras_fit(c, job["frequency"])
         elif kind == "trainer":
             rec, model = trainer_run(c, job["out"], resume=job["ckpt"])
             results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
@@ -668,3 +675,69 @@ def test_transformers_trainer_with_evaluations_replays_and_resumes_in_a_fresh_pr
     for name, result in resumed.items():
         assert result["lrs"] == whole[name]["lrs"][6:], name
         assert result["params"] == whole[name]["params"], name
+
+
+# -- (e) Keras fit, frequency="epoch" and "batch" (a subprocess, JAX backend) ------------------------------------------
+def keras_fit(c: Controller, frequency: str) -> dict[str, Any]:
+    """3 epochs of 4 batches under ``ControllerCallback(c, frequency=...)``: the LR each update used and the values
+    the callback observed (``logs["loss"]``), or the message refusing ``c``."""
+    import keras
+
+    from lrsched.adapters.keras import ControllerCallback
+
+    try:
+        callback = ControllerCallback(c, frequency=frequency)
+    except ValueError as err:
+        return {"refused": str(err)}
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR0), loss="mse")
+    lrs: list[list[float]] = []
+    observed: dict[int, float] = {}
+
+    class Observe(keras.callbacks.Callback):  # after the controller's callback: sees its LR and the same logs
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            lrs.append([float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))])
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if frequency == "batch":
+                observed[len(lrs) - 1] = float(logs["loss"])
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if frequency == "epoch":
+                observed[len(lrs) - 1] = float(logs["loss"])
+
+    x, y = (v.numpy() for v in _data())
+    model.fit(x[:32], y[:32], batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[callback, Observe()])
+    return {"lrs": lrs, "observed": observed}
+
+
+def keras_refusal(c: Controller) -> str | None:
+    """What ``ControllerCallback`` cannot give ``c`` (words its message holds), or ``None``."""
+    if "lookahead" in c.needs:
+        return "needs a 'lookahead'"
+    missing = [s for s in c.signals if s != "loss"]
+    return f"reads the signal\\(s\\) '{missing[0]}', which ControllerCallback cannot measure" if missing else None
+
+
+@pytest.mark.slow
+def test_keras_fit_epoch_and_batch_replay_the_pure_controller(tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    pytest.importorskip("jax")
+    jobs = {
+        f"{name}/{freq}": {"config": make(name).to_config(), "frequency": freq}
+        for name in NAMES
+        for freq in ("epoch", "batch")
+    }
+    results = _run_children("keras", jobs, tmp_path, env={"KERAS_BACKEND": "jax"})
+    assert set(results) == set(jobs)
+    for key, result in results.items():
+        c = lrsched.from_config(jobs[key]["config"])
+        refused = keras_refusal(c)
+        if refused is not None:
+            assert re.search(refused, result["refused"]), (key, result)
+            continue
+        rec = Record()
+        rec.lrs, rec.observed = result["lrs"], {int(t): v for t, v in result["observed"].items()}
+        assert len(rec.lrs) == BUDGET
+        assert_replayed(c, c.init_lr if c.init_lr is not None else LR0, rec, groups=1, rtol=1e-6)  # a float32 variable
