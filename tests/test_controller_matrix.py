@@ -741,3 +741,35 @@ def test_keras_fit_epoch_and_batch_replay_the_pure_controller(tmp_path: Path) ->
         rec.lrs, rec.observed = result["lrs"], {int(t): v for t, v in result["observed"].items()}
         assert len(rec.lrs) == BUDGET
         assert_replayed(c, c.init_lr if c.init_lr is not None else LR0, rec, groups=1, rtol=1e-6)  # a float32 variable
+
+
+def test_trap_10_optax_abel_without_params_is_refused_and_with_params_decays() -> None:
+    # Before the fix controlled(inner, ABEL) updated without params read a parameter norm of 0 and never decayed.
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    import optax
+
+    from lrsched.adapters.optax import controlled, lr_of
+
+    abel = make("abel", init_lr=0.9)
+    opt = controlled(optax.identity(), abel)  # plain SGD: w <- w - lr * g
+    loss_fn = lambda w: jnp.sum((w - 3.0) ** 2)  # noqa: E731
+    w = jnp.array([-5.0])
+    with pytest.raises(ValueError, match="reads 'param_norm'; pass the parameters"):
+        opt.update(jax.grad(loss_fn)(w), opt.init(w), value=loss_fn(w))
+
+    @jax.jit
+    def step(w: Any, state: Any) -> Any:
+        loss, g = jax.value_and_grad(loss_fn)(w)
+        updates, state = opt.update(g, state, w, value=loss)
+        return w + updates, state
+
+    state, rec = opt.init(w), Record()
+    for t in range(12):  # the norm falls, turns at 0, then bounces around 3 as the LR overshoots
+        rec.lrs.append([float(lr_of(state))])
+        rec.theta.append(np.asarray(w, dtype=np.float64))
+        rec.grad.append(np.asarray(jax.grad(loss_fn)(w), dtype=np.float64))
+        rec.observed[t] = float(loss_fn(w))
+        w, state = step(w, state)
+    assert min(row[0] for row in rec.lrs) < 0.9  # it decayed
+    assert_replayed(abel, None, rec, groups=1, rtol=2e-6)
