@@ -131,8 +131,12 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def _controlled(self) -> Controller[Any]:
         return self.settings if self.base is None else Controlled(self.base, self.settings, self.start_step)
 
+    def _follows_base(self) -> bool:
+        """Whether the LR follows a schedule update by update: ``base=`` given, or an ``on_schedule`` controller."""
+        return self.sched is not None and isinstance(self.sched.controller, Controlled)
+
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.base is not None and self._steered is None:
+        if self._steered is None and self._follows_base():
             self._apply()  # follow the base schedule step by step (a SteeredSchedule does so in the step)
         self._t += 1  # the update about to run is t - 1
 
@@ -162,7 +166,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def current_lr(self) -> float:
         """The LR the next optimizer step uses."""
         assert self.sched is not None
-        if self.base is None:
+        if not self._follows_base():
             return float(self.sched.lr)
         controlled = self.sched.controller
         assert isinstance(controlled, Controlled)

@@ -140,6 +140,11 @@ def scale_by_controller(
         axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
             mapped axis, so every device takes the same decision.
         flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
+
+    Place it where Optax places ``scale_by_learning_rate``: after a direction, ``optax.chain(optax.scale_by_adam(),
+    scale_by_controller(c))``. After an optimizer that already applies ``-lr`` (``optax.adam(lr)``) the sign flips
+    twice and training ascends. Under ``optax.MultiSteps`` the controller updates once per optimizer update, on the
+    ``value`` of the last micro-batch (pass a mean over the micro-batches yourself if you want one).
     """
     _check("scale_by_controller", settings, init_lr)
     sign = -1.0 if flip_sign else 1.0
@@ -187,6 +192,12 @@ def controlled(
     gradients, the parameters and the directions: ``grad_norm``, ``param_norm``, ``grad_dot_prev_direction``
     (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``. Pass
     ``update(grads, state, params, value=loss)``. ``init_lr``: as in :func:`scale_by_controller` (may be traced).
+
+    ``inner`` must be a direction (``optax.scale_by_adam()``, ``optax.identity()`` for SGD), not an optimizer that
+    already applies ``-lr`` such as ``optax.adam(lr)``: the sign would flip twice and training would ascend.
+    Under ``optax.MultiSteps(controlled(...), k)`` the controller decides once per optimizer update, on the last
+    micro-batch's ``value`` (and on the accumulated gradient for gradient signals). A controller reading
+    ``param_norm`` raises at its first update when ``params`` is not passed (never a norm of 0).
 
     Example (three starting LRs in one jitted, vmapped function):
         >>> import jax, jax.numpy as jnp, optax, lrsched

@@ -41,7 +41,10 @@ class ControllerScheduler(ReduceLROnPlateau):
       (:func:`lrsched.on_schedule`), ``g`` the controller's LR used as a multiplier (initially its ``init_lr``, or
       1). A value observed at update ``t < start_step`` is ignored. ``lr_mode`` as ``schedule_lr``'s ``mode``:
       ``"absolute"`` (every group ``base(t) * g_t``) or ``"relative"`` (each group's own LR times it); ``None``
-      raises when one base meets groups built with different LRs.
+      raises when one base meets groups built with different LRs. Between values the groups follow ``base``
+      update by update: after each ``optimizer.step()`` they hold the next update's LR (as after a torch
+      scheduler's ``step()``), so the transformers ``Trainer``, which logs a plateau scheduler's
+      ``param_groups[0]["lr"]`` right after ``optimizer.step()``, logs each update's LR one update early.
     * Time: every controller's clock (``state.step``) counts optimizer updates (an optimizer step hook), not
       ``step(value)`` calls, so a trainer that passes a value per evaluation or epoch keeps budgets, intervals
       and schedules in updates; when ``optimizer.step()`` is never called, each ``step(value)`` counts as one.
