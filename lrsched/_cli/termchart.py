@@ -16,6 +16,7 @@ def chart(x: np.ndarray, y: np.ndarray, *, width: int = 64, height: int = 14, lo
     so sharp drops (restarts, step decays) show as vertical bars.
 
     Example:
+        >>> from lrsched._cli.termchart import chart, np
         >>> print(chart(np.arange(4.0), np.array([0.0, 1.0, 2.0, 3.0]), width=4, height=2))
         3 |  ##
         0 |###

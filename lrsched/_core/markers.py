@@ -30,6 +30,7 @@ def markers(schedule: Schedule, end: float) -> list[Marker]:
     Each schedule reports its own landmarks (:meth:`Schedule.landmarks`); at most 200 are kept.
 
     Example:
+        >>> from lrsched._core.markers import markers
         >>> import lrsched
         >>> markers(lrsched.warmup(lrsched.cosine_restarts(1.0, 10), 5), 30)[:2]
         [Marker(step=5.0, kind='warmup', label='warmup end'), Marker(step=15.0, kind='restart', label='restart 1')]
@@ -45,6 +46,7 @@ def phase_spans(schedule: Schedule, steps: Iterable[float]) -> list[tuple[float,
     ``next_start`` is the first step of the next run (or the last step); unnamed steps are skipped.
 
     Example:
+        >>> from lrsched._core.markers import phase_spans
         >>> import lrsched
         >>> s = lrsched.phases(("hold", lrsched.constant(1.0), 3), ("decay", lrsched.linear(1.0, 0.0, 3), None))
         >>> phase_spans(s, range(6))

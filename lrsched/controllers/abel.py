@@ -30,6 +30,7 @@ and again once the LR is small, and every second turn decays (measured in the lo
 bounds the damage.
 
 Example:
+    >>> from lrsched import ABEL
     >>> abel = ABEL(init_lr=1.0, factor=0.1)
     >>> s = abel.init()
     >>> for norm in (3.0, 2.0, 1.0, 1.5, 2.0, 1.9):   # falls, bounces at 1.0, rises, stops rising

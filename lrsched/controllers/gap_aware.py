@@ -29,6 +29,8 @@ With ``ideal_loss = 0`` give ``x_min``/``x_max`` explicitly (their default is ``
 Units: one ``update`` per discriminator update; the signal is that update's ``"loss"``. NaN/inf losses are skipped.
 
 Example:
+    >>> from lrsched.controllers.gap_aware import IDEAL_LOSSES
+    >>> from lrsched import GapAware
     >>> gap = GapAware(init_lr=1e-3, ideal_loss=IDEAL_LOSSES["bce"], ema_decay=0.0)
     >>> s = gap.update(gap.init(), 3.0)      # far above the ideal: the LR doubles (f_max)
     >>> round(s.lr, 6)

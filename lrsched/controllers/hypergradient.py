@@ -22,6 +22,7 @@ Units: one ``update`` per optimizer update. ``beta`` has units of LR**2 / loss (
 (multiplicative). NaN/inf signals leave the LR unchanged.
 
 Example:
+    >>> from lrsched import Hypergradient
     >>> hd = Hypergradient(init_lr=0.1, beta=0.01)
     >>> s = hd.update(hd.init(), {"grad_dot_prev_direction": -2.0})
     >>> round(s.lr, 6)

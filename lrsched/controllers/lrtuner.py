@@ -28,6 +28,7 @@ full algorithm also decides the search direction and the explore/exploit phases 
 out. Cost: ``len(factors) * lookahead_steps`` extra updates (plus a snapshot/restore) every ``interval`` updates.
 
 Example:
+    >>> from lrsched import LRTuner
     >>> tuner = LRTuner(init_lr=0.1, factors=(0.5, 1.0, 2.0), lookahead_steps=3)
     >>> s = tuner.explore(tuner.init(), lambda lr, steps: (lr - 0.2) ** 2)   # a loop whose best LR is 0.2
     >>> s.lr

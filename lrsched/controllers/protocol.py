@@ -16,6 +16,8 @@ JAX (``jit``/``vmap``/``scan``) and torch tensors (on their device), and :func:`
 straight-line Python for the stateful closure.
 
 Example (a complete controller: halve the LR whenever the loss exceeds 1):
+    >>> from lrsched import Controller
+    >>> from lrsched.controllers.protocol import register_controller
     >>> import dataclasses
     >>> from typing import NamedTuple
     >>> class HalveState(NamedTuple):

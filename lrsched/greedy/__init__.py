@@ -132,6 +132,7 @@ def greedy(settings: GreedyLR | None = None, /, **knobs: Any) -> GreedyScheduler
     override it.
 
     Example:
+        >>> from lrsched import greedy
         >>> sched = greedy(init_lr=1e-3, patience=0, factor=0.5)
         >>> sched(2.0), sched(3.0)
         (0.002, 0.001)
@@ -165,6 +166,7 @@ def reduce_on_plateau(
     ``-inf`` as a best that nothing ever beats).
 
     Example:
+        >>> from lrsched import greedy, reduce_on_plateau
         >>> sched = greedy(reduce_on_plateau(init_lr=1.0, patience=0))
         >>> sched(1.0), sched(1.0), sched(0.5)
         (1.0, 0.1, 0.1)
@@ -198,6 +200,7 @@ def greedy_on(
     warmup intact). ``t`` counts the values observed so far.
 
     Example:
+        >>> from lrsched import greedy_on
         >>> import lrsched
         >>> base = lrsched.warmup(lrsched.cosine_decay(1e-3, 1_000), warmup_steps=100)
         >>> sched = greedy_on(base, start_step=100, patience=5, min_lr=0.1, max_lr=2.0)

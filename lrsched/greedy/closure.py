@@ -18,6 +18,7 @@ class GreedyScheduler(Control):
     """Stateful GreedyLR: call it with each monitored value, get the LR for the next step.
 
     Example:
+        >>> from lrsched import GreedyLR, GreedyScheduler
         >>> sched = GreedyScheduler(GreedyLR(init_lr=0.1, patience=1, factor=0.5))
         >>> [sched(loss) for loss in (1.0, 1.0, 1.0, 0.5, 0.4)]
         [0.1, 0.1, 0.05, 0.05, 0.1]

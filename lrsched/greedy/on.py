@@ -25,7 +25,7 @@ class GreedyOn(Controlled):
     ``t < start_step`` are ignored (the multiplier keeps its initial value).
 
     Example:
-        >>> from lrsched import GreedyLR, constant
+        >>> from lrsched import constant, GreedyLR, GreedyOn
         >>> on = GreedyOn(constant(0.1), GreedyLR(patience=0, factor=0.5), start_step=1)
         >>> s = on.init()
         >>> for loss in (5.0, 4.0, 4.5, 4.6):
@@ -46,7 +46,7 @@ class GreedyOnScheduler(Control):
     """Stateful :class:`GreedyOn`: ``lr = sched(loss)`` gives the LR of the next step.
 
     Example:
-        >>> from lrsched import GreedyLR, constant
+        >>> from lrsched import constant, GreedyLR, GreedyOn, GreedyOnScheduler
         >>> sched = GreedyOnScheduler(GreedyOn(constant(0.1), GreedyLR(patience=0, factor=0.5)))
         >>> sched.lr, sched(5.0), sched(6.0)
         (0.1, 0.2, 0.1)

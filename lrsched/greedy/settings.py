@@ -45,6 +45,7 @@ class GreedyLR(Controller[GreedyState]):
         track_best_during_wait: keep updating ``best`` during cooldown/warmup (torch's ReduceLROnPlateau).
 
     Example:
+        >>> from lrsched import GreedyLR
         >>> g = GreedyLR(init_lr=0.1, patience=0, factor=0.5)
         >>> s = g.init()
         >>> for loss in (3.0, 2.0, 2.5):

@@ -233,6 +233,7 @@ def train(
     lower is better; ``train`` = the iteration's mean score).
 
     Example:
+        >>> from lrsched.learn.es import train
         >>> from lrsched.learn.tasks import toy_tasks
         >>> res = train(toy_tasks(steps=16), iterations=2, pairs=2, validation=2, eval_every=1, progress=False)
         >>> len(res.history)

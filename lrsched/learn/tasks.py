@@ -24,6 +24,7 @@ Families (:func:`default_tasks`):
   noise, projected SGD on minibatches of rows (the setting of the first learned LR schedulers).
 
 Example:
+    >>> from lrsched.learn.tasks import default_tasks
     >>> import jax
     >>> t = default_tasks()["quadratic"]
     >>> params, data, lr = t.sample(jax.random.PRNGKey(0))
@@ -83,6 +84,7 @@ def user_task(
         steps: updates per training run.
 
     Example:
+        >>> from lrsched.learn.tasks import user_task
         >>> import jax, jax.numpy as jnp
         >>> t = user_task(lambda k: jax.random.normal(k, (3,)), lambda p, k: jnp.sum(p**2) + 0.1, lr=0.1)
         >>> t.name

@@ -42,6 +42,7 @@ class CosineDecay(Schedule):
     Optax ``cosine_decay_schedule`` with ``alpha = end_value / init_value``.
 
     Example:
+        >>> from lrsched import cosine_decay
         >>> cosine_decay(init_value=1.0, decay_steps=100)(50)
         0.5
     """
@@ -82,6 +83,7 @@ class CosineRestarts(Schedule):
     cycle start, forever (use :func:`join` to stop them).
 
     Example:
+        >>> from lrsched import cosine_restarts
         >>> cosine_restarts(init_value=1.0, first_period=10)(10)
         1.0
     """
@@ -169,6 +171,7 @@ class WarmupStableDecay(Schedule):
     ``warmup_steps=0`` starts at ``peak_value``.
 
     Example:
+        >>> from lrsched import wsd
         >>> wsd(peak_value=1.0, total_steps=100, warmup_steps=10, decay_steps=20)(50)
         1.0
     """
@@ -214,6 +217,7 @@ class Rex(Schedule):
     Step 0 gives ``init_value``, ``total_steps`` and later give ``end_value``.
 
     Example:
+        >>> from lrsched import rex
         >>> round(rex(init_value=1.0, total_steps=100)(50), 12)
         0.666666666667
     """

@@ -132,6 +132,7 @@ class Sum(_Infix):
     """``terms[0](t) + terms[1](t) + ... + constant``; written ``a + b + c``.
 
     Example:
+        >>> from lrsched import constant, linear
         >>> linear(0.0, 1.0, 10) + constant(0.5) + 1
         (linear(init_value=0.0, end_value=1.0, transition_steps=10) + constant(value=0.5) + 1.0)
     """
@@ -178,6 +179,7 @@ class Minimum(_Call):
     """Elementwise ``min(terms[0](t), terms[1](t), ..., constant)``; written ``minimum(a, b, 0.3)``.
 
     Example:
+        >>> from lrsched import linear, minimum
         >>> minimum(linear(0.0, 1.0, 10), 0.3)(5)
         0.3
     """
@@ -198,6 +200,7 @@ class Maximum(_Call):
     """Elementwise ``max(terms[0](t), terms[1](t), ..., constant)``; written ``maximum(a, b, 0.3)``.
 
     Example:
+        >>> from lrsched import linear, maximum
         >>> maximum(linear(1.0, 0.0, 10), 0.3)(10)
         0.3
     """

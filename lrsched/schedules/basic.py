@@ -34,6 +34,7 @@ class Constant(Schedule):
     serve as offsets in schedule arithmetic (``schedule - constant(0.1)``).
 
     Example:
+        >>> from lrsched import constant
         >>> constant(0.1)(1000)
         0.1
     """
@@ -51,6 +52,7 @@ class Linear(Schedule):
     Step 0 gives ``init_value``, step ``T`` and later give ``end_value``.
 
     Example:
+        >>> from lrsched import linear
         >>> linear(init_value=1.0, end_value=0.0, transition_steps=10)(5)
         0.5
     """
@@ -76,6 +78,7 @@ class Polynomial(Schedule):
     ``polynomial_schedule``; torch ``PolynomialLR`` is ``end_value=0``).
 
     Example:
+        >>> from lrsched import polynomial
         >>> polynomial(init_value=1.0, end_value=0.0, transition_steps=10, power=2.0)(5)
         0.25
     """

@@ -65,6 +65,7 @@ class Warmup(Schedule):
     does not: it is ``warmup(cosine_decay(peak, D, alpha * peak), w, init)``.
 
     Example:
+        >>> from lrsched import cosine_decay, warmup
         >>> s = warmup(cosine_decay(init_value=1.0, decay_steps=100), warmup_steps=10)
         >>> s(5), s(10), s(110)
         (0.5, 1.0, 0.0)
@@ -131,6 +132,7 @@ class Cycle(Schedule):
     ``schedule(t mod period) * decay ** floor(t / period)``: a restart at each multiple of ``period``.
 
     Example:
+        >>> from lrsched import cycle, linear
         >>> cycle(linear(1.0, 0.0, 10), period=10, decay=0.5)(15)
         0.25
     """
@@ -168,6 +170,7 @@ class Shift(Schedule):
     ``offset < 0`` starts it ``-offset`` steps in.
 
     Example:
+        >>> from lrsched import linear, shift
         >>> shift(linear(0.0, 1.0, 10), offset=5)(10)
         0.5
     """
@@ -190,6 +193,7 @@ class Clip(Schedule):
     """``min(max(schedule(t), min_value), max_value)``; either bound may be ``None``.
 
     Example:
+        >>> from lrsched import clip, linear
         >>> clip(linear(0.0, 1.0, 10), min_value=0.2)(0)
         0.2
     """
@@ -225,6 +229,7 @@ class Quantize(Schedule):
     ``schedule_in_epochs=True`` (a schedule written in epochs, fed optimizer steps).
 
     Example:
+        >>> from lrsched import linear, quantize
         >>> quantize(linear(1.0, 0.0, 10), steps_per_epoch=100, schedule_in_epochs=True)(250)
         0.8
     """
@@ -258,6 +263,7 @@ class Perturb(Schedule):
     are identical everywhere (for ``t / every < 2**31``). No random state.
 
     Example:
+        >>> from lrsched import constant, perturb
         >>> p = perturb(constant(1.0), amplitude=0.1, seed=3)
         >>> 0.9 <= p(7) <= 1.1, p(7) == p(7.5)
         (True, True)

@@ -40,6 +40,7 @@ class OneCycle(Schedule):
     and ``pT`` otherwise. torch puts the ends one step earlier (``pT - 1``, ``T - 1``).
 
     Example:
+        >>> from lrsched import one_cycle
         >>> one_cycle(peak_value=1.0, total_steps=100, pct_start=0.25)(25)
         1.0
     """
@@ -119,6 +120,7 @@ class Cyclic(Schedule):
     ``"exp_range"`` by ``gamma ** t``.
 
     Example:
+        >>> from lrsched import cyclic
         >>> cyclic(base_value=0.1, max_value=1.0, step_size_up=10)(10)
         1.0
     """

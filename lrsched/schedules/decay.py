@@ -39,6 +39,7 @@ class ExponentialDecay(Schedule):
     ``ExponentialLR(gamma)`` is ``transition_steps=1``.
 
     Example:
+        >>> from lrsched import exponential_decay
         >>> exponential_decay(init_value=1.0, decay_rate=0.5, transition_steps=10)(20)
         0.25
     """
@@ -91,6 +92,8 @@ class NaturalExpDecay(Schedule):
     """Continuous exponential decay: ``max(init * exp(-k * t), end_value)`` with ``k = decay_constant``.
 
     Example:
+        >>> from lrsched.schedules.decay import math
+        >>> from lrsched import natural_exp_decay
         >>> round(natural_exp_decay(init_value=1.0, decay_constant=math.log(2))(1), 12)
         0.5
     """
@@ -115,6 +118,7 @@ class InverseTimeDecay(Schedule):
     With ``staircase=True`` the ratio ``t / decay_steps`` is floored.
 
     Example:
+        >>> from lrsched import inverse_time_decay
         >>> inverse_time_decay(init_value=1.0, decay_rate=1.0, decay_steps=10)(10)
         0.5
     """
@@ -145,6 +149,7 @@ class InverseSqrt(Schedule):
     is ``peak_value = (d * w) ** -0.5``. The decay never ends (no end value).
 
     Example:
+        >>> from lrsched import inverse_sqrt
         >>> inverse_sqrt(peak_value=1.0, warmup_steps=100)(400)
         0.5
     """

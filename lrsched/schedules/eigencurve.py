@@ -37,6 +37,7 @@ class Eigencurve(Schedule):
     write ``lrsched.scale(eigencurve(...), L * eta_0)``.
 
     Example:
+        >>> from lrsched import eigencurve
         >>> s = eigencurve(max_eigenvalue=10.0, min_eigenvalue=1.0, phase_steps=(10, 10))
         >>> s(0), s(10), round(s(20), 6)
         (0.1, 0.05, 0.025)
@@ -92,6 +93,7 @@ def eigencurve_phases(
     ``total_steps``.
 
     Example:
+        >>> from lrsched import eigencurve_phases
         >>> s = eigencurve_phases([1.0, 1.1, 1.2, 1.5, 3.0, 7.9], total_steps=100)
         >>> len(s.phase_steps), round(sum(s.phase_steps), 9)
         (3, 100.0)

@@ -96,6 +96,7 @@ class Join(Schedule):
     graph grow with the number of distinct piece structures, not pieces.
 
     Example:
+        >>> from lrsched import constant, join, linear
         >>> s = join((constant(1.0), linear(1.0, 0.0, 10)), boundaries=(5,), names=("hold", "decay"))
         >>> s(10), s.phase_at(10)
         (0.5, 'decay')
@@ -204,6 +205,7 @@ def phases(*specs: tuple[str, Any, float | None]) -> Join:
     """Join named phases given as ``(name, schedule, length)``; the last length may be ``None``.
 
     Example:
+        >>> from lrsched import constant, linear, phases
         >>> s = phases(("train", constant(1.0), 90), ("anneal", linear(1.0, 0.0, 10), None))
         >>> s.phase_at(95), s(95)
         ('anneal', 0.5)

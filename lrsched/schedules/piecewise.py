@@ -34,6 +34,7 @@ class StepDecay(Schedule):
     Steps ``0 .. step_size-1`` give ``init_value``; the first drop happens at ``step_size``.
 
     Example:
+        >>> from lrsched import step_decay
         >>> step_decay(init_value=1.0, step_size=10, drop=0.5)(25)
         0.25
     """
@@ -59,6 +60,7 @@ class MultiStepDecay(Schedule):
     As torch ``MultiStepLR``: the value at step ``milestones[i]`` is already dropped.
 
     Example:
+        >>> from lrsched import multistep_decay
         >>> multistep_decay(init_value=1.0, milestones=(10, 20), drop=0.1)(15)
         0.1
     """
@@ -91,6 +93,7 @@ class PiecewiseConstant(Schedule):
     search: its cost and its jitted graph do not grow with the number of pieces.
 
     Example:
+        >>> from lrsched import piecewise_constant
         >>> piecewise_constant(boundaries=(10, 20), values=(1.0, 0.5, 0.1))(10)
         0.5
     """
@@ -129,6 +132,7 @@ class PiecewiseLinear(Schedule):
     not grow with the number of points.
 
     Example:
+        >>> from lrsched import piecewise_linear
         >>> piecewise_linear(points=((0, 0.0), (10, 1.0), (110, 0.0)))(60)
         0.5
     """

@@ -45,6 +45,7 @@ class Taso(Schedule):
     ``end_value`` by ``1 / (1 + e^7.5) = 5.5e-4`` of it.
 
     Example:
+        >>> from lrsched import taso
         >>> s = taso(init_value=0.1, total_steps=100)  # alpha = 25, beta = 0.7, floor 1e-4
         >>> round(s(0), 6), round(s(69), 6), round(s(99), 6)
         (0.1, 0.05005, 0.000155)

@@ -91,6 +91,7 @@ def lr_range_test(
     """Sweep the learning rate and suggest one; see the module docstring for the rules.
 
     Example:
+        >>> from lrsched import lr_range_test
         >>> w = [5.0]
         >>> def step(lr):  # gradient descent on 0.5 * w**2: good for lr < 2
         ...     w[0] -= lr * w[0]

@@ -98,6 +98,7 @@ class Recorder:
     ``schedule.phase_at(step)``; a plain callable is accepted and stores no config.
 
     Example:
+        >>> from lrsched import Recorder
         >>> import lrsched
         >>> sched = lrsched.warmup(lrsched.cosine_decay(0.1, 90), warmup_steps=10)
         >>> rec = Recorder(sched)

@@ -8,6 +8,7 @@ A *search space* is a schedule config (nested dicts/lists, see
 the schedule family too.
 
 Example:
+    >>> from lrsched.tools.search import choice, grid, log_uniform, sample
     >>> import lrsched
     >>> space = {"name": "cosine_decay", "decay_steps": 1000,
     ...          "init_value": log_uniform(1e-4, 1e-1), "end_value": choice([0.0, 1e-5])}
