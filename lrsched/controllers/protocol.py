@@ -79,11 +79,15 @@ class _Signals(dict[str, str]):
 
 SIGNALS: Mapping[str, str] = _Signals(
     loss="the monitored value f(theta_t): a loss, or a metric with mode='max' where the controller supports it",
-    grad_norm="||g_t||_2 over all parameters, g_t the gradient at theta_t",
+    grad_norm=(
+        "||g_t||_2 over all parameters, g_t the gradient the optimizer applies at theta_t (the torch adapter adds "
+        "an SGD's or Adam's coupled weight decay)"
+    ),
     param_norm="||theta_t||_2 over all parameters",
     grad_dot_prev_direction=(
         "g_t . d_{t-1}, d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1} the previous parameter change per unit LR "
-        "(0 at t = 0; SGD: d = -g, Adam: d = -m_hat / (sqrt(v_hat) + eps)); the hypergradient "
+        "(0 at t = 0; SGD: d = -g, Adam: d = -m_hat / (sqrt(v_hat) + eps); the optimizer's own direction when "
+        "lr_{t-1} = 0); the hypergradient "
         "d f(theta_t) / d lr_{t-1} of Baydin et al."
     ),
     prev_direction_norm="||d_{t-1}||_2 (0 at t = 0)",

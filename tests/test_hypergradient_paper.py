@@ -1,0 +1,133 @@
+"""Hypergradient through the torch and Optax adapters against the paper's SGD-HD recursion, written in NumPy.
+
+Baydin et al. (ICLR 2018), SGD-HD: ``g_t = grad f(theta_t) + wd * theta_t`` (the authors' optimizers add the
+coupled weight decay first), ``h_t = -g_t . g_{t-1}`` (``g_{-1} = 0``), ``alpha_t = alpha_{t-1} - beta h_t``,
+``theta_{t+1} = theta_t - alpha_t g_t``: the new alpha steps at once ("paper" timing). The adapters' default steps
+update ``t`` with ``alpha_{t-1}`` ("late" timing: the LR is decided after the update). Both are written out here;
+``clip`` is the documented ``min_lr=0.0`` option (the paper has none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lrsched
+
+# Logistic regression on fixed synthetic data; features scaled by 5, so alpha_0 = 10 overshoots.
+_RNG = np.random.default_rng(3)
+_X = _RNG.normal(size=(64, 5))
+_Y = (_X @ np.array([1.0, -2.0, 0.5, 0.0, 1.5]) + 0.3 * _RNG.normal(size=64) > 0).astype(float)
+
+
+def _grad(w: np.ndarray, scale: float) -> np.ndarray:
+    x = scale * _X
+    return x.T @ (0.5 + 0.5 * np.tanh(0.5 * (x @ w)) - _Y) / len(_Y)  # the sigmoid, without overflow
+
+
+def paper_sgd_hd(
+    alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, clip: bool = False, timing: str
+) -> list[float]:
+    """The LR each update steps with."""
+    w, g_prev, applied = np.zeros(5), np.zeros(5), []
+    for _ in range(steps):
+        g = _grad(w, scale) + wd * w
+        h = -float(g @ g_prev)
+        new = alpha - beta * h
+        new = max(new, 0.0) if clip else new
+        if timing == "paper":
+            alpha = new
+        applied.append(alpha)
+        w = w - alpha * g
+        alpha, g_prev = new, g
+    return applied
+
+
+def torch_run(alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, **kw) -> list[float]:
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import ControllerScheduler
+
+    x, y = torch.tensor(scale * _X), torch.tensor(_Y)
+    w = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=alpha, weight_decay=wd)
+    sched = ControllerScheduler(opt, lrsched.Hypergradient(beta=beta, **kw))
+    applied = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w, y)
+        loss.backward()
+        applied.append(float(opt.param_groups[0]["lr"]))
+        opt.step()
+        sched.step(loss.item())
+    return applied
+
+
+def test_torch_lr_zero_is_not_absorbing_it_recovers_as_the_papers_recursion() -> None:
+    """alpha_0 = 10, beta = 100, min_lr = 0.0: the recursion clips to 0 at 13 of 200 updates and leaves 0 each
+    time (alpha_200 = 3.17); torch used to measure 0/0 there and stay at 0 for good. rtol 1e-6: torch reads the
+    direction from parameter differences, and the clipped dynamics amplify their rounding (measured 4.7e-7)."""
+    expected = paper_sgd_hd(10.0, 100.0, 200, scale=5.0, clip=True, timing="late")
+    zeros = sum(a == 0.0 for a in expected)
+    assert 5 <= zeros <= 20 and expected[-1] > 1.0
+    got = torch_run(10.0, 100.0, 200, scale=5.0, min_lr=0.0)
+    assert sum(a == 0.0 for a in got) == zeros
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_torch_unclipped_lr_goes_negative_and_follows_the_papers_recursion() -> None:
+    """The default (no min_lr): 6 of the first 100 LRs are negative, as the recursion's."""
+    expected = paper_sgd_hd(10.0, 100.0, 100, scale=5.0, timing="late")
+    assert sum(a < 0.0 for a in expected) == 6
+    got = torch_run(10.0, 100.0, 100, scale=5.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_torch_signal_includes_sgds_coupled_weight_decay() -> None:
+    """SGD(weight_decay=0.5): the recursion with g_t + wd theta_t; the one without the decay differs by > 1%."""
+    expected = paper_sgd_hd(0.5, 5.0, 100, scale=1.0, wd=0.5, timing="late")
+    without = paper_sgd_hd(0.5, 5.0, 100, scale=1.0, timing="late")
+    assert abs(expected[-1] / without[-1] - 1) > 0.01
+    got = torch_run(0.5, 5.0, 100, scale=1.0, wd=0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("name", "kw", "coupled"),
+    [
+        ("SGD", {}, 0.0),
+        ("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}, 0.1),
+        ("SGD", {"momentum": 0.9, "dampening": 0.3, "maximize": True}, 0.0),
+        ("Adam", {"weight_decay": 0.1, "amsgrad": True}, 0.1),
+        ("AdamW", {"weight_decay": 0.1}, 0.0),
+    ],
+)
+def test_torch_direction_after_an_update_at_lr_zero_is_the_optimizers_own(name: str, kw: dict, coupled: float) -> None:
+    """Three updates at LR 0.1, one at LR 0, then the signal: h = g . d with d the change per unit LR that the same
+    optimizer (a copy, its own code) makes at LR 1 from the state before the LR-0 update; g includes SGD's and
+    Adam's coupled weight decay (not AdamW's)."""
+    import copy
+
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters._torch_device import measure
+
+    wanted = ("grad_dot_prev_direction", "prev_direction_norm")
+    p = torch.linspace(-1.0, 2.0, 7, dtype=torch.float64).requires_grad_()
+    opt = getattr(torch.optim, name)([p], lr=0.1, **kw)
+    prev = None
+    for lr in (0.1, 0.1, 0.1, 0.0):
+        p.grad = p.detach() ** 3 - 1.0
+        opt.param_groups[0]["lr"] = lr
+        if lr == 0.0:
+            twin_p, twin = copy.deepcopy([p, opt])
+            twin.param_groups[0]["lr"] = 1.0
+            before = twin_p.detach().clone()
+            twin.step()
+            d = (twin_p.detach() - before).numpy()
+        _, prev = measure(wanted, [p], prev, opt)
+        opt.step()
+    p.grad = p.detach() ** 3 - 1.0
+    signals, _ = measure(wanted, [p], prev, opt)
+    g = (p.grad + coupled * p.detach()).numpy()
+    assert np.abs(d).max() > 0.1
+    np.testing.assert_allclose(float(signals["grad_dot_prev_direction"]), g @ d, rtol=1e-12)
+    np.testing.assert_allclose(float(signals["prev_direction_norm"]), np.linalg.norm(d), rtol=1e-12)
