@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lrsched._core.validate import choice
 from lrsched.adapters._unserved import refuse_unserved
 from lrsched.controllers.protocol import Controller
 from lrsched.greedy import GreedyLR, GreedyOn
@@ -126,6 +127,7 @@ def scale_by_controller(
     init_lr: Any = None,
     axis_name: str | None = None,
     flip_sign: bool = True,
+    timing: str = "next",
 ) -> optax.GradientTransformationExtraArgs:
     """Scale updates by a controller's learning rate (``-lr`` with ``flip_sign``), steered by ``value=``.
 
@@ -140,8 +142,15 @@ def scale_by_controller(
         axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
             mapped axis, so every device takes the same decision.
         flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
+        timing: when an update's value and signals take effect. ``"next"`` (the default, as torch's
+            ``scheduler.step(loss)`` after ``optimizer.step()``): this update applies the LR decided by the earlier
+            ones, and its own value decides the next update's LR. ``"paper"`` (the order of Baydin et al.'s
+            algorithms): the controller updates first and this update already applies the new LR. :func:`lr_of`
+            reads the controller's current LR: under ``"next"`` the LR of the next update, under ``"paper"`` the
+            one this update applied.
     """
     _check("scale_by_controller", settings, init_lr)
+    timing = choice("scale_by_controller", "timing", timing, ("next", "paper"))
     sign = -1.0 if flip_sign else 1.0
     packing = _Packing.of(_initial(settings, init_lr))
 
@@ -157,11 +166,12 @@ def scale_by_controller(
         value = jnp.asarray(value, jnp.float32)
         if axis_name is not None:
             value = jax.lax.pmean(value, axis_name)
-        scale = sign * state.lr
-        updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
         observed = {"loss": value, **(signals or {})}
         new = settings.update(packing.unpack(state.floats, state.ints), observed)
-        return updates, ControllerState(*packing.pack(new), _next_lr(settings, new))
+        lr = _next_lr(settings, new)
+        scale = sign * (lr if timing == "paper" else state.lr)
+        updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
+        return updates, ControllerState(*packing.pack(new), lr)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -180,6 +190,7 @@ def controlled(
     *,
     init_lr: Any = None,
     axis_name: str | None = None,
+    timing: str = "next",
 ) -> optax.GradientTransformationExtraArgs:
     """``inner`` (a direction, e.g. ``optax.scale_by_adam()``) scaled by ``-lr`` of any controller.
 
@@ -187,6 +198,10 @@ def controlled(
     gradients, the parameters and the directions: ``grad_norm``, ``param_norm``, ``grad_dot_prev_direction``
     (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``. Pass
     ``update(grads, state, params, value=loss)``. ``init_lr``: as in :func:`scale_by_controller` (may be traced).
+    ``timing``: as in :func:`scale_by_controller`; ``"paper"`` is the hypergradient paper's order (h_t, then the
+    new LR, then the step with it), the default ``"next"`` applies each change one update later. The signals use
+    the gradients ``controlled`` receives: for the paper's coupled weight decay put ``optax.add_decayed_weights``
+    before it in a chain.
 
     Example (three starting LRs in one jitted, vmapped function):
         >>> import jax, jax.numpy as jnp, optax, lrsched
@@ -203,7 +218,7 @@ def controlled(
         (3,)
     """
     wanted = tuple(s for s in settings.signals if s != "loss")
-    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name)  # checks settings
+    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name, timing=timing)  # checks settings
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
 

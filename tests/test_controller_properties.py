@@ -385,7 +385,7 @@ def _bounds(c: Any, lr0: float) -> tuple[Any, Any]:
     if "min_lr" in fields or "max_lr" in fields:
         lo = getattr(c, "min_lr", 0.0)
         hi = getattr(c, "max_lr", None)
-        return lo, (math.inf if hi is None else hi)
+        return (-math.inf if lo is None else lo), (math.inf if hi is None else hi)  # None: unbounded
     if "min_scale" in fields:  # LearnedLR: lr0 * min_scale <= lr / base(t) <= lr0 * max_scale, base(t) in [0, 1]
         return 0.0, lr0 * c.max_scale * (1 + 1e-12)
     if "h_min" in fields:  # GapAware: base_lr * h_min <= lr <= base_lr * f_max

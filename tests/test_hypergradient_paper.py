@@ -131,3 +131,56 @@ def test_torch_direction_after_an_update_at_lr_zero_is_the_optimizers_own(name: 
     assert np.abs(d).max() > 0.1
     np.testing.assert_allclose(float(signals["grad_dot_prev_direction"]), g @ d, rtol=1e-12)
     np.testing.assert_allclose(float(signals["prev_direction_norm"]), np.linalg.norm(d), rtol=1e-12)
+
+
+def optax_run(alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, timing: str) -> list[float]:
+    """SGD-HD as ``chain(add_decayed_weights(wd), controlled(identity(), Hypergradient))`` under ``jax.jit``."""
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    import jax.numpy as jnp
+
+    from lrsched.adapters.optax import controlled
+
+    x, y = jnp.asarray(scale * _X, jnp.float32), jnp.asarray(_Y, jnp.float32)
+    hd = lrsched.Hypergradient(init_lr=alpha, beta=beta)
+    opt = optax.chain(optax.add_decayed_weights(wd), controlled(optax.identity(), hd, timing=timing))
+
+    def loss_fn(w):
+        return jnp.mean(optax.sigmoid_binary_cross_entropy(x @ w, y))
+
+    @jax.jit
+    def step(w, state):
+        loss, grads = jax.value_and_grad(loss_fn)(w)
+        updates, state = opt.update(grads, state, w, value=loss)
+        return optax.apply_updates(w, updates), state, updates
+
+    w = jnp.zeros(5, jnp.float32)
+    state, applied = opt.init(w), []
+    for _ in range(steps):
+        g = np.asarray(jax.grad(loss_fn)(w), np.float64) + wd * np.asarray(w, np.float64)
+        w, state, updates = step(w, state)
+        applied.append(float(-np.asarray(updates, np.float64) @ g / (g @ g)))  # the LR this update applied
+    return applied
+
+
+@pytest.mark.parametrize("timing", ["paper", "next"])
+def test_optax_timing_paper_is_the_papers_sgd_hd_and_next_is_one_update_late(timing: str) -> None:
+    """alpha_0 = 0.5, beta = 5, weight decay 0.5 (add_decayed_weights before controlled), 60 jitted float32
+    updates: the LRs applied follow the recursion with the new alpha at once ("paper") or one update late
+    ("next"), within float32's 1e-4; the two recursions differ by more than that."""
+    paper = paper_sgd_hd(0.5, 5.0, 60, scale=1.0, wd=0.5, timing="paper")
+    late = paper_sgd_hd(0.5, 5.0, 60, scale=1.0, wd=0.5, timing="late")
+    assert max(abs(a / b - 1) for a, b in zip(paper, late)) > 0.05
+    assert max(paper) > 0.75  # the LR moves
+    got = optax_run(0.5, 5.0, 60, scale=1.0, wd=0.5, timing=timing)
+    np.testing.assert_allclose(got, paper if timing == "paper" else late, rtol=1e-4)
+
+
+def test_optax_timing_is_checked() -> None:
+    pytest.importorskip("optax")
+    import optax
+
+    from lrsched.adapters.optax import controlled
+
+    with pytest.raises(ValueError, match=r"timing must be one of 'next', 'paper', got 'now'"):
+        controlled(optax.identity(), lrsched.Hypergradient(init_lr=0.1), timing="now")
