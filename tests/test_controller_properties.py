@@ -510,3 +510,43 @@ def test_learned_counts_a_nan_loss_before_the_first_finite_one_as_an_update(wrap
         sched(loss)
         assert int(state.step) == t
         assert sched.t == t
+
+
+class _Reading(dict):
+    """Every signal of :data:`lrsched.controllers.SIGNALS` (1.0), recording which ones a rule reads."""
+
+    def __init__(self) -> None:
+        super().__init__({name: 1.0 for name in lrsched.controllers.SIGNALS})
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SOME
+@given(data=st.data())
+def test_a_controller_declares_exactly_the_signals_its_rule_reads(name: str, data: st.DataObject) -> None:
+    """Adapters measure what is declared: a signal declared and never read costs a measurement for nothing (LRTuner
+    declared the loss), one read and not declared is never measured."""
+    from lrsched._core.backend import PYTHON
+
+    c = data.draw(controllers(name))
+    signals = _Reading()
+    c.rule(c.init(), signals, PYTHON)
+    assert signals.read == set(c.signals), f"{c!r} declares {c.signals} and reads {sorted(signals.read)}"
+
+
+def test_a_controller_that_reads_no_signal_runs_through_update_control_and_optax() -> None:
+    """LRTuner declares no signal: ``update(state, loss)``, ``update(state, {})``, the closure with or without a
+    loss, and a jitted ``update`` each count one update and leave the LR."""
+    tuner = lrsched.LRTuner(init_lr=0.1, interval=3)
+    assert tuner.signals == ()
+    state = tuner.update(tuner.update(tuner.init(), 2.0), {})
+    assert (state.lr, state.step) == (0.1, 2)
+    sched = lrsched.control(tuner)
+    assert [sched(1.0), sched(), sched(0.5)] == [0.1, 0.1, 0.1] and sched.t == 3
+    jax = pytest.importorskip("jax")
+    jstate = jax.jit(tuner.update)(tuner.init(like=jax.numpy.zeros(())), {"loss": 1.0})
+    assert int(jstate.step) == 1

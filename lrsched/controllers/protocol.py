@@ -95,7 +95,11 @@ SIGNALS: Mapping[str, str] = _Signals(
 
 
 def signal_values(owner: str, declared: tuple[str, ...], signals: Signals) -> dict[str, Any]:
-    """``signals`` (a number meaning the loss, or a mapping) as a dict holding every declared signal."""
+    """``signals`` (a number meaning the loss, or a mapping) as a dict holding every declared signal.
+
+    A controller that declares no signal (its rule reads none) takes anything a loop passes and reads nothing."""
+    if not declared:
+        return {}
     if not isinstance(signals, Mapping):
         if declared != ("loss",):
             raise TypeError(f"{owner}: pass a mapping with the signals {', '.join(declared)}, got {shown(signals)}")
