@@ -12,8 +12,9 @@ loop through one small interface:
 ``tuner.explore(state, lookahead) -> state`` calls ``lookahead(lr * f, lookahead_steps)`` for every ``f`` in
 ``factors`` and sets the LR to the candidate with the lowest finite loss (ties and all-NaN keep the current LR,
 which is the candidate ``f = 1`` when ``1.0 in factors``). ``tuner.due(state)`` says whether an exploration is due
-(every ``interval`` updates, starting at update 0). Between explorations ``update(state, loss)`` only counts updates (the loss is accepted and not read)
-(it is pure and runs under ``jax.jit``); ``explore`` runs eagerly in Python, since it runs training steps.
+(every ``interval`` updates, starting at update 0). Between explorations ``update(state, loss)`` only counts
+updates, the loss accepted and not read (it is pure and runs under ``jax.jit``); ``explore`` runs eagerly in
+Python, since it runs training steps.
 
 The loop::
 
@@ -27,7 +28,8 @@ The loop::
 This keeps the paper's idea (local look-ahead search of the LR at intervals) in its simplest form; the paper's
 full algorithm also decides the search direction and the explore/exploit phases from the loss trend, which is left
 out. The class keeps the name ``LRTuner`` (and the config name ``"lrtuner"``) for compatibility. Its rule reads
-no signal (``signals = ()``): ``update`` only counts updates, and the losses that decide come from ``lookahead``. Cost: ``len(factors) * lookahead_steps`` extra updates (plus a snapshot/restore) every ``interval`` updates.
+no signal (``signals = ()``): ``update`` only counts updates, and the losses that decide come from ``lookahead``.
+Cost: ``len(factors) * lookahead_steps`` extra updates (plus a snapshot/restore) every ``interval`` updates.
 
 Example:
     >>> tuner = LRTuner(init_lr=0.1, factors=(0.5, 1.0, 2.0), lookahead_steps=3)
