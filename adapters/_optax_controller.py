@@ -196,7 +196,9 @@ def controlled(
 
     Computes exactly the signals the controller declares (:data:`lrsched.controllers.SIGNALS`) from the raw
     gradients, the parameters and the directions: ``grad_norm``, ``param_norm``, ``grad_dot_prev_direction``
-    (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``. Pass
+    (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``, and only on the updates
+    where the rule reads them (``settings.signal_interval``: ABEL's ``interval``; ``jax.lax.cond`` skips the
+    measurement on the others). Pass
     ``update(grads, state, params, value=loss)``. ``init_lr``: as in :func:`scale_by_controller` (may be traced).
     ``timing``: as in :func:`scale_by_controller`; ``"paper"`` is the hypergradient paper's order (h_t, then the
     new LR, then the step with it), the default ``"next"`` applies each change one update later. The signals use
@@ -221,6 +223,8 @@ def controlled(
     scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name, timing=timing)  # checks settings
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
+    interval = settings.signal_interval  # measure only on the updates whose signals the rule reads
+    packing = _Packing.of(_initial(settings, init_lr)) if interval > 1 else None
 
     def init_fn(params: Any) -> ControlledState:
         zeros = jax.tree_util.tree_map(lambda p: jnp.zeros_like(p, dtype=jnp.float32), params) if keep else ()
@@ -241,7 +245,13 @@ def controlled(
             "grad_dot_prev_direction": lambda: _vdot(grads, state.prev_direction),
             "prev_direction_norm": lambda: _global_norm(state.prev_direction),
         }
-        signals = {name: measured[name]() for name in wanted}
+        if packing is None:
+            signals = {name: measured[name]() for name in wanted}
+        else:  # skipped updates get NaN, which the rule does not read there (Controller.signal_interval)
+            step = packing.unpack(state.controller.floats, state.controller.ints).step
+            due = (step + 1) % interval == 0
+            nan = lambda: jnp.full((), jnp.nan, jnp.float32)  # noqa: E731
+            signals = {name: jax.lax.cond(due, measured[name], nan) for name in wanted}
         updates, scale_state = scale.update(directions, state.controller, params, value=value, signals=signals)
         d = jax.tree_util.tree_map(lambda x: -x.astype(jnp.float32), directions) if keep else ()
         return updates, ControlledState(inner_state, scale_state, d)

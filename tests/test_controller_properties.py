@@ -550,3 +550,30 @@ def test_a_controller_that_reads_no_signal_runs_through_update_control_and_optax
     jax = pytest.importorskip("jax")
     jstate = jax.jit(tuner.update)(tuner.init(like=jax.numpy.zeros(())), {"loss": 1.0})
     assert int(jstate.step) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SOME
+@given(data=st.data())
+def test_signals_off_the_signal_interval_are_not_read(name: str, data: st.DataObject) -> None:
+    """``signal_interval``: an adapter may pass NaN for the measured signals on the updates where
+    ``(step + 1) % signal_interval != 0``; the LRs and states stay bit for bit the same."""
+    c = data.draw(controllers(name))
+    stream = data.draw(streams(c.signals, max_len=120))
+    k = c.signal_interval
+    skipped = [
+        s if (t + 1) % k == 0 else {n: (v if n == "loss" else math.nan) for n, v in s.items()}
+        for t, s in enumerate(stream)
+    ]
+    lrs, state = pure_run(c, stream)
+    lrs_skipped, state_skipped = pure_run(c, skipped)
+    assert _key(lrs_skipped) == _key(lrs) and _key(tuple(state_skipped)) == _key(tuple(state))
+
+
+@SOME
+@given(interval=st.integers(2, 9), data=st.data())
+def test_abels_signal_interval_holds_for_every_interval(interval: int, data: st.DataObject) -> None:
+    c = lrsched.ABEL(init_lr=1.0, factor=0.5, interval=interval)
+    stream = data.draw(streams(c.signals, max_len=120))
+    skipped = [s if (t + 1) % interval == 0 else {"param_norm": math.nan} for t, s in enumerate(stream)]
+    assert _key(pure_run(c, skipped)[0]) == _key(pure_run(c, stream)[0])

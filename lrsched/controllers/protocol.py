@@ -129,7 +129,7 @@ class Controller(Generic[S]):
       ``needs`` (capabilities beyond signals an adapter must provide, e.g. ``"lookahead"``), ``lr(state)``.
 
     Declared members that adapters read directly: ``init_lr``, ``groups`` (0: one LR; ``n``: per-group LRs),
-    ``signals``, ``needs``, ``per_group`` (whether the state may hold one LR per parameter group).
+    ``signals``, ``signal_interval``, ``needs``, ``per_group`` (whether the state may hold one LR per parameter group).
     """
 
     name: ClassVar[str] = "controller"
@@ -143,6 +143,14 @@ class Controller(Generic[S]):
     positive_lr: ClassVar[bool] = False
     #: The initial LR (a number; a tuple per parameter group where ``per_group``), or ``None``: given to ``init``.
     init_lr: Any = None
+
+    @property
+    def signal_interval(self) -> int:
+        """The rule reads its measured signals only at updates whose ``state.step`` (before the update) satisfies
+        ``(step + 1) % signal_interval == 0``, the last update of each interval (default 1: every update). On the
+        other updates an adapter may skip measuring them and pass NaN: the rule's result does not depend on them
+        there (ABEL: its ``interval``)."""
+        return 1
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """Refuse settings given by position and unknown keywords (with lrsched's name for torch's)."""
