@@ -150,7 +150,7 @@ def _optax_lrs(abel: ABEL, steps: int) -> tuple[list[float], str]:
     w = jnp.asarray(rng.normal(size=8) * 3, jnp.float32)
     state, lrs = opt.init(w), []
     jitted = jax.jit(step)
-    for t in range(steps):
+    for _ in range(steps):
         idx = rng.integers(0, 512, size=16)
         lrs.append(float(lr_of(state)))
         w, state = jitted(w, state, x[idx], y[idx])
