@@ -234,12 +234,14 @@ def _jax_columns(c: Controller, streams_: list[list[dict]], dtype: Any) -> dict[
     return {k: jnp.asarray([[s[k] for s in stream] for stream in streams_], dtype=dtype) for k in c.signals}
 
 
-def _jax_scan(c: Controller, init: Any, columns: dict[str, Any]) -> tuple[Any, Any]:
+def _jax_scan(c: Controller, init: Any, columns: dict[str, Any], length: int) -> tuple[Any, Any]:
+    """``length``: the updates (a controller may read no signal, LRTuner, and then there are no columns)."""
+
     def body(state: Any, signals: dict[str, Any]) -> tuple[Any, Any]:
         state = c.update(state, signals)
         return state, c.lr(state)
 
-    return jax.lax.scan(body, init, columns)
+    return jax.lax.scan(body, init, columns, length=length)
 
 
 def _batched(state: Any, n: int) -> Any:
@@ -315,10 +317,10 @@ def test_jax_x64_jit_scan_and_vmap_equal_python(name: str, data: st.DataObject) 
     with jax.enable_x64(True):
         init = c.init(like=jnp.zeros((), jnp.float64))
         columns = _jax_columns(c, runs, jnp.float64)
-        final, lrs = jax.jit(lambda s, x: _jax_scan(c, s, x))(init, {k: v[0] for k, v in columns.items()})
+        final, lrs = jax.jit(lambda s, x: _jax_scan(c, s, x, n))(init, {k: v[0] for k, v in columns.items()})
         _close(lrs, expected[0][0], 1e-12, f"jit(scan) LRs of {c!r}")
         _close(tuple(final), tuple(expected[0][1]), 1e-12, f"jit(scan) final state of {c!r}")
-        finals, lrs = jax.jit(jax.vmap(lambda s, x: _jax_scan(c, s, x)))(_batched(init, 2), columns)
+        finals, lrs = jax.jit(jax.vmap(lambda s, x: _jax_scan(c, s, x, n)))(_batched(init, 2), columns)
         for i, (lrs_i, final_i) in enumerate(expected):
             _close(jax.tree.map(lambda x, i=i: x[i], lrs), lrs_i, 1e-12, f"vmap run {i} LRs of {c!r}")
             _close(tuple(jax.tree.map(lambda x, i=i: x[i], finals)), tuple(final_i), 1e-12, f"vmap run {i} state")
@@ -351,7 +353,9 @@ def test_float32_states_equal_python_within_the_stated_tolerance(name: str) -> N
         )[0],
     }
     columns = {k: v[0] for k, v in _jax_columns(c, [stream], jnp.float32).items()}
-    runs["jax"] = jax.jit(lambda s, x: _jax_scan(c, s, x))(c.init(like=jnp.zeros((), jnp.float32)), columns)[1]
+    runs["jax"] = jax.jit(lambda s, x: _jax_scan(c, s, x, len(stream)))(
+        c.init(like=jnp.zeros((), jnp.float32)), columns
+    )[1]
     for backend, lrs in runs.items():
         _scaled_close(lrs, expected, FLOAT32_RTOL, f"{backend} float32 LRs of {c!r}")
 
