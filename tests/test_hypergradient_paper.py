@@ -184,3 +184,45 @@ def test_optax_timing_is_checked() -> None:
 
     with pytest.raises(ValueError, match=r"timing must be one of 'next', 'paper', got 'now'"):
         controlled(optax.identity(), lrsched.Hypergradient(init_lr=0.1), timing="now")
+
+
+def test_torch_resume_right_after_an_update_at_lr_zero_continues_bit_for_bit(tmp_path) -> None:
+    """The checkpoint after an update at LR 0 holds d_{t-1} itself (not theta_{t-1}) with lr 0: a fresh model,
+    optimizer and scheduler loaded from it with ``weights_only=True`` give the same next 40 LRs, bit for bit."""
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import ControllerScheduler
+
+    x, y = torch.tensor(5.0 * _X), torch.tensor(_Y)
+
+    def setup():
+        w = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=10.0)
+        return w, opt, ControllerScheduler(opt, lrsched.Hypergradient(beta=100.0, min_lr=0.0))
+
+    def run(w, opt, sched, steps):
+        applied = []
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w, y)
+            loss.backward()
+            applied.append(float(opt.param_groups[0]["lr"]))
+            opt.step()
+            sched.step(loss.item())
+        return applied
+
+    w, opt, sched = setup()
+    first = run(w, opt, sched, 60)
+    cut = max(i for i, a in enumerate(first) if a == 0.0) + 1  # just after an update at LR 0
+    w, opt, sched = setup()
+    run(w, opt, sched, cut)
+    path = tmp_path / "ckpt.pt"
+    torch.save({"w": w.detach().clone(), "opt": opt.state_dict(), "sched": sched.state_dict()}, path)
+    assert sched.state_dict()["previous_update"]["lr"] == 0.0
+    expected = run(w, opt, sched, 40)
+    data = torch.load(path, weights_only=True)
+    w2, opt2, sched2 = setup()
+    with torch.no_grad():
+        w2.copy_(data["w"])
+    opt2.load_state_dict(data["opt"])
+    sched2.load_state_dict(data["sched"])
+    assert run(w2, opt2, sched2, 40) == expected
