@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lrsched._core.validate import choice
 from lrsched.adapters._unserved import refuse_unserved
 from lrsched.controllers.protocol import Controller
 from lrsched.greedy import GreedyLR, GreedyOn
@@ -126,6 +127,7 @@ def scale_by_controller(
     init_lr: Any = None,
     axis_name: str | None = None,
     flip_sign: bool = True,
+    timing: str = "next",
 ) -> optax.GradientTransformationExtraArgs:
     """Scale updates by a controller's learning rate (``-lr`` with ``flip_sign``), steered by ``value=``.
 
@@ -140,6 +142,12 @@ def scale_by_controller(
         axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
             mapped axis, so every device takes the same decision.
         flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
+        timing: when an update's value and signals take effect. ``"next"`` (the default, as torch's
+            ``scheduler.step(loss)`` after ``optimizer.step()``): this update applies the LR decided by the earlier
+            ones, and its own value decides the next update's LR. ``"paper"`` (the order of Baydin et al.'s
+            algorithms): the controller updates first and this update already applies the new LR. :func:`lr_of`
+            reads the controller's current LR: under ``"next"`` the LR of the next update, under ``"paper"`` the
+            one this update applied.
 
     Place it where Optax places ``scale_by_learning_rate``: after a direction, ``optax.chain(optax.scale_by_adam(),
     scale_by_controller(c))``. After an optimizer that already applies ``-lr`` (``optax.adam(lr)``) the sign flips
@@ -147,6 +155,7 @@ def scale_by_controller(
     ``value`` of the last micro-batch (pass a mean over the micro-batches yourself if you want one).
     """
     _check("scale_by_controller", settings, init_lr)
+    timing = choice("scale_by_controller", "timing", timing, ("next", "paper"))
     sign = -1.0 if flip_sign else 1.0
     packing = _Packing.of(_initial(settings, init_lr))
 
@@ -162,11 +171,12 @@ def scale_by_controller(
         value = jnp.asarray(value, jnp.float32)
         if axis_name is not None:
             value = jax.lax.pmean(value, axis_name)
-        scale = sign * state.lr
-        updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
         observed = {"loss": value, **(signals or {})}
         new = settings.update(packing.unpack(state.floats, state.ints), observed)
-        return updates, ControllerState(*packing.pack(new), _next_lr(settings, new))
+        lr = _next_lr(settings, new)
+        scale = sign * (lr if timing == "paper" else state.lr)
+        updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
+        return updates, ControllerState(*packing.pack(new), lr)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -185,13 +195,20 @@ def controlled(
     *,
     init_lr: Any = None,
     axis_name: str | None = None,
+    timing: str = "next",
 ) -> optax.GradientTransformationExtraArgs:
     """``inner`` (a direction, e.g. ``optax.scale_by_adam()``) scaled by ``-lr`` of any controller.
 
     Computes exactly the signals the controller declares (:data:`lrsched.controllers.SIGNALS`) from the raw
     gradients, the parameters and the directions: ``grad_norm``, ``param_norm``, ``grad_dot_prev_direction``
-    (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``. Pass
+    (``g_t . d_{t-1}``, the directions being ``-inner(g)``) and ``prev_direction_norm``, and only on the updates
+    where the rule reads them (``settings.signal_interval``: ABEL's ``interval``; ``jax.lax.cond`` skips the
+    measurement on the others). Pass
     ``update(grads, state, params, value=loss)``. ``init_lr``: as in :func:`scale_by_controller` (may be traced).
+    ``timing``: as in :func:`scale_by_controller`; ``"paper"`` is the hypergradient paper's order (h_t, then the
+    new LR, then the step with it), the default ``"next"`` applies each change one update later. The signals use
+    the gradients ``controlled`` receives: for the paper's coupled weight decay put ``optax.add_decayed_weights``
+    before it in a chain.
 
     ``inner`` must be a direction (``optax.scale_by_adam()``, ``optax.identity()`` for SGD), not an optimizer that
     already applies ``-lr`` such as ``optax.adam(lr)``: the sign would flip twice and training would ascend.
@@ -214,9 +231,11 @@ def controlled(
         (3,)
     """
     wanted = tuple(s for s in settings.signals if s != "loss")
-    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name)  # checks settings
+    scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name, timing=timing)  # checks settings
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
+    interval = settings.signal_interval  # measure only on the updates whose signals the rule reads
+    packing = _Packing.of(_initial(settings, init_lr)) if interval > 1 else None
 
     def init_fn(params: Any) -> ControlledState:
         zeros = jax.tree_util.tree_map(lambda p: jnp.zeros_like(p, dtype=jnp.float32), params) if keep else ()
@@ -237,7 +256,13 @@ def controlled(
             "grad_dot_prev_direction": lambda: _vdot(grads, state.prev_direction),
             "prev_direction_norm": lambda: _global_norm(state.prev_direction),
         }
-        signals = {name: measured[name]() for name in wanted}
+        if packing is None:
+            signals = {name: measured[name]() for name in wanted}
+        else:  # skipped updates get NaN, which the rule does not read there (Controller.signal_interval)
+            step = packing.unpack(state.controller.floats, state.controller.ints).step
+            due = (step + 1) % interval == 0
+            nan = lambda: jnp.full((), jnp.nan, jnp.float32)  # noqa: E731
+            signals = {name: jax.lax.cond(due, measured[name], nan) for name in wanted}
         updates, scale_state = scale.update(directions, state.controller, params, value=value, signals=signals)
         d = jax.tree_util.tree_map(lambda x: -x.astype(jnp.float32), directions) if keep else ()
         return updates, ControlledState(inner_state, scale_state, d)

@@ -21,16 +21,68 @@ _DIRECTION_SIGNALS = ("grad_dot_prev_direction", "prev_direction_norm")
 MEASURED = frozenset({"loss", "grad_norm", "param_norm", *_DIRECTION_SIGNALS})
 
 
-def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
-    """The ``wanted`` signals at theta_t, before update t, and what the next call needs (theta_t, lr_t).
+def _coupled_decay(group: dict[str, Any], optimizer: Any) -> float:
+    """The group's weight decay that an SGD or Adam adds to the gradient (0 for AdamW's decoupled decay)."""
+    if not isinstance(optimizer, (torch.optim.SGD, torch.optim.Adam)) or group.get("decoupled_weight_decay"):
+        return 0.0
+    return float(group.get("weight_decay", 0.0))
 
-    ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}`` (zeros at t = 0), as :data:`lrsched.controllers.SIGNALS`.
-    Only the ``wanted`` signals are computed; theta_t is kept (in ``prev``'s buffers after the first call) only
-    when a signal of the previous direction is wanted.
+
+def _applied_grads(params: list[torch.Tensor], optimizer: Any) -> list[torch.Tensor]:
+    """g_t as the optimizer applies it: each gradient plus its group's coupled weight decay times theta_t."""
+    grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in params]
+    decays = [_coupled_decay(g, optimizer) for g in optimizer.param_groups]
+    if not any(decays):
+        return grads
+    decay = {id(p): wd for g, wd in zip(optimizer.param_groups, decays) for p in g["params"]}
+    return [
+        g.add(p.detach(), alpha=decay[id(p)]) if decay.get(id(p)) and p.grad is not None else g
+        for p, g in zip(params, grads)
+    ]
+
+
+def _unit_direction(p: torch.Tensor, group: dict[str, Any], optimizer: Any) -> torch.Tensor:
+    """The change per unit LR the coming ``optimizer.step()`` makes to ``p``.
+
+    Needed only when the LR is 0: the change is then 0 and cannot be divided by the LR. SGD (momentum, dampening,
+    Nesterov) and Adam/AdamW (amsgrad) are written out from their documented updates; for any other optimizer
+    the direction is 0, so h = 0 and the LR stays at 0 (keep ``min_lr`` > 0 there).
+    """
+    if p.grad is None or not isinstance(optimizer, (torch.optim.SGD, torch.optim.Adam)):
+        return torch.zeros_like(p)
+    g = -p.grad.detach() if group.get("maximize") else p.grad.detach()  # as torch's SGD and Adam, in this order
+    wd = _coupled_decay(group, optimizer)
+    g = g.add(p.detach(), alpha=wd) if wd else g
+    state = optimizer.state.get(p, {})
+    if isinstance(optimizer, torch.optim.SGD):
+        mu, buf = group["momentum"], state.get("momentum_buffer")
+        if mu == 0:
+            return -g
+        buf = g.clone() if buf is None else buf * mu + g * (1 - group["dampening"])
+        return -(g + mu * buf if group["nesterov"] else buf)
+    (b1, b2), eps = group["betas"], group["eps"]  # Adam, AdamW
+    step = float(state["step"]) + 1 if "step" in state else 1.0
+    m = state["exp_avg"] * b1 + g * (1 - b1) if "exp_avg" in state else g * (1 - b1)
+    v = state["exp_avg_sq"] * b2 + g * g * (1 - b2) if "exp_avg_sq" in state else g * g * (1 - b2)
+    if group.get("amsgrad") and "max_exp_avg_sq" in state:
+        v = torch.maximum(state["max_exp_avg_sq"], v)
+    d = -(m / (1 - b1**step)) / (v.sqrt() / (1 - b2**step) ** 0.5 + eps)
+    return d - group["weight_decay"] * p.detach() if group.get("decoupled_weight_decay") else d
+
+
+def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
+    """The ``wanted`` signals at theta_t, before update t, and what the next call needs (buffers, lr_t).
+
+    ``g_t`` includes the coupled weight decay of an SGD or Adam (``weight_decay`` of a group; not AdamW's
+    decoupled one), as the hypergradient authors' optimizers do. ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}``
+    (zeros at t = 0), as :data:`lrsched.controllers.SIGNALS`; the buffers hold theta_t. When ``lr_t`` is 0 the
+    change will be 0 and ``d_t`` cannot be read from it: the buffers hold ``d_t`` itself instead, computed from
+    the optimizer's update rule (SGD, Adam, AdamW), so the LR leaves 0 as in the paper. Only the ``wanted``
+    signals are computed; the buffers are kept only when a signal of the previous direction is wanted.
     """
     with torch.no_grad():
         theta = [p.detach() for p in params]
-        grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in params]
+        grads = _applied_grads(params, optimizer) if wanted != ("param_norm",) else []
         out: dict[str, Any] = {}
         if "grad_norm" in wanted:
             out["grad_norm"] = _norm(grads)
@@ -44,16 +96,23 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             old = [p.clone() for p in theta]
         else:
             old, lr = prev
-            change = torch._foreach_sub(theta, old)  # theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
+            if float(lr) == 0.0:  # the buffers hold d_{t-1} itself (see below)
+                change, lr = old, 1.0
+            else:
+                change = torch._foreach_sub(theta, old)  # theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
             if "grad_dot_prev_direction" in wanted:
                 out["grad_dot_prev_direction"] = (
                     sum(torch.vdot(g.flatten(), c.flatten()) for g, c in zip(grads, change)) / lr
                 )
             if "prev_direction_norm" in wanted:
-                out["prev_direction_norm"] = _norm(change) / lr
+                out["prev_direction_norm"] = _norm(change) / abs(lr)  # the paper's LR may be negative
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
         lr_now = optimizer.param_groups[0]["lr"]
         lr_now = lr_now.clone() if isinstance(lr_now, torch.Tensor) else float(lr_now)
+        if float(lr_now) == 0.0:  # the coming update will not move theta: keep d_t itself
+            groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+            for buf, p in zip(old, params):
+                buf.copy_(_unit_direction(p, groups[id(p)], optimizer))
         return {k: out[k] for k in wanted if k in out}, (old, lr_now)
 
 

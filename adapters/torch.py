@@ -21,6 +21,11 @@ one's last step is kept (``lr = scale * schedule(k) * factor``), as torch's chai
 other's factors; so is a ``ReduceLROnPlateau`` reduction or a hand edit of ``group["lr"]``, but not the LR of a
 loaded optimizer state (its groups are new dicts), and a factor cannot be read back from an LR of 0.
 
+Controllers: :class:`ControllerScheduler` (and :class:`GreedyLRScheduler`) are stepped as ``scheduler.step(loss)``
+after ``optimizer.step()``, so the signals of update ``t`` set the LR from update ``t + 1`` on: one update later
+than the hypergradient paper (Baydin et al.), whose algorithms step with the new LR at once. Optax's
+``controlled(..., timing="paper")`` offers the paper's order; in torch the default timing is the only one.
+
 ``last_epoch=K`` follows ``LambdaLR``: construction takes a step, so the first update after it uses
 ``schedule(K + 1)``; to resume *before* update ``k``, pass ``last_epoch=k - 1`` (or, better, load a
 ``state_dict()``). ``state_dict()`` holds plain data (counters, factors and the schedules' configs), so it survives

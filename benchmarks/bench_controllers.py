@@ -38,7 +38,7 @@ CONTROLLERS: dict[str, Any] = {
     "Hypergradient (multiplicative)": Hypergradient(init_lr=PEAK, beta=1e-3, mode="multiplicative"),
     "ABEL": ABEL(init_lr=PEAK, interval=100, total_steps=10_000),
     "GapAware": GapAware(init_lr=PEAK),
-    "LRTuner (update only)": LRTuner(init_lr=PEAK),
+    "LRTuner, look-ahead tuner (update only)": LRTuner(init_lr=PEAK),
     "LearnedLR (default policy)": dataclasses.replace(L.LearnedLR.default(), init_lr=PEAK, budget=10_000),
     "GreedyLR (window 10)": L.GreedyLR(init_lr=PEAK, window=10),
 }

@@ -117,3 +117,61 @@ def test_logistic_regression_with_weight_decay_the_norm_bounces_and_abel_decays_
     assert lrs == pytest.approx(reference_lrs(list(norms), 0.5, 0.1, 10, 1700))
     w_const, _, _ = train(None)
     assert objective(w) == pytest.approx(objective(w_const), abs=1e-6)
+
+
+# -- adapters measure the norm only where the rule reads it -------------------------------------------------------
+def test_abel_declares_its_interval_as_the_signal_interval() -> None:
+    assert ABEL(interval=37).signal_interval == 37
+    assert ABEL().signal_interval == 1
+
+
+def _optax_lrs(abel: ABEL, steps: int) -> tuple[list[float], str]:
+    """Minibatch linear regression under Adam, ``controlled(scale_by_adam(), abel)`` jitted: the LRs applied, and
+    the jaxpr of one step."""
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    import jax.numpy as jnp
+
+    from lrsched.adapters.optax import controlled, lr_of
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 8)).astype(np.float32)
+    y = (x @ rng.normal(size=8) + 0.5 * rng.normal(size=512)).astype(np.float32)
+    opt = controlled(optax.scale_by_adam(), abel)
+
+    def loss_fn(w, xb, yb):
+        return jnp.mean((xb @ w - yb) ** 2)
+
+    def step(w, state, xb, yb):
+        loss, grads = jax.value_and_grad(loss_fn)(w, xb, yb)
+        updates, state = opt.update(grads, state, w, value=loss)
+        return optax.apply_updates(w, updates), state
+
+    w = jnp.asarray(rng.normal(size=8) * 3, jnp.float32)
+    state, lrs = opt.init(w), []
+    jitted = jax.jit(step)
+    for _ in range(steps):
+        idx = rng.integers(0, 512, size=16)
+        lrs.append(float(lr_of(state)))
+        w, state = jitted(w, state, x[idx], y[idx])
+    return lrs, str(jax.make_jaxpr(step)(w, state, x[:16], y[:16]))
+
+
+def test_optax_measures_the_norm_only_every_interval_and_the_lrs_are_bit_for_bit_the_same() -> None:
+    """ABEL(interval=5) through ``controlled``: the norm is measured under a ``lax.cond`` (every 5th update) and
+    the 400 LRs equal, bit for bit, those of the same rule declared to read the norm every update; the run decays
+    (else equality proves little)."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class EveryUpdate(ABEL):
+        @property
+        def signal_interval(self) -> int:
+            return 1
+
+    settings = dict(init_lr=0.05, factor=0.5, interval=5, total_steps=400)
+    skipping, jaxpr = _optax_lrs(ABEL(**settings), 400)
+    every, plain = _optax_lrs(EveryUpdate(**settings), 400)
+    assert "cond" in jaxpr and "cond" not in plain
+    assert len(set(every)) >= 3  # at least one bounce decay and the final one
+    assert skipping == every

@@ -181,7 +181,7 @@ def _hypergradient() -> list[Case]:
     cases += _field_cases(f, b, "init_lr", "real", (-1.0,), optional=True)
     cases += _field_cases(f, b, "beta", "real", (0.0, -1e-3))
     cases += _field_cases(f, b, "mode", "choice")
-    cases += _field_cases(f, b, "min_lr", "real", (-1.0, 0.5), also=("init_lr",))
+    cases += _field_cases(f, b, "min_lr", "real", (-1.0, 0.5), optional=True, also=("init_lr",))  # None: no clip
     cases += _field_cases(f, b, "max_lr", "real", (-1.0, 0.05), optional=True, also=("init_lr",))
     cases += _field_cases(f, b, "eps", "real", (-1.0,))
     cases += [

@@ -234,12 +234,14 @@ def _jax_columns(c: Controller, streams_: list[list[dict]], dtype: Any) -> dict[
     return {k: jnp.asarray([[s[k] for s in stream] for stream in streams_], dtype=dtype) for k in c.signals}
 
 
-def _jax_scan(c: Controller, init: Any, columns: dict[str, Any]) -> tuple[Any, Any]:
+def _jax_scan(c: Controller, init: Any, columns: dict[str, Any], length: int) -> tuple[Any, Any]:
+    """``length``: the updates (a controller may read no signal, LRTuner, and then there are no columns)."""
+
     def body(state: Any, signals: dict[str, Any]) -> tuple[Any, Any]:
         state = c.update(state, signals)
         return state, c.lr(state)
 
-    return jax.lax.scan(body, init, columns)
+    return jax.lax.scan(body, init, columns, length=length)
 
 
 def _batched(state: Any, n: int) -> Any:
@@ -315,10 +317,10 @@ def test_jax_x64_jit_scan_and_vmap_equal_python(name: str, data: st.DataObject) 
     with jax.enable_x64(True):
         init = c.init(like=jnp.zeros((), jnp.float64))
         columns = _jax_columns(c, runs, jnp.float64)
-        final, lrs = jax.jit(lambda s, x: _jax_scan(c, s, x))(init, {k: v[0] for k, v in columns.items()})
+        final, lrs = jax.jit(lambda s, x: _jax_scan(c, s, x, n))(init, {k: v[0] for k, v in columns.items()})
         _close(lrs, expected[0][0], 1e-12, f"jit(scan) LRs of {c!r}")
         _close(tuple(final), tuple(expected[0][1]), 1e-12, f"jit(scan) final state of {c!r}")
-        finals, lrs = jax.jit(jax.vmap(lambda s, x: _jax_scan(c, s, x)))(_batched(init, 2), columns)
+        finals, lrs = jax.jit(jax.vmap(lambda s, x: _jax_scan(c, s, x, n)))(_batched(init, 2), columns)
         for i, (lrs_i, final_i) in enumerate(expected):
             _close(jax.tree.map(lambda x, i=i: x[i], lrs), lrs_i, 1e-12, f"vmap run {i} LRs of {c!r}")
             _close(tuple(jax.tree.map(lambda x, i=i: x[i], finals)), tuple(final_i), 1e-12, f"vmap run {i} state")
@@ -351,7 +353,9 @@ def test_float32_states_equal_python_within_the_stated_tolerance(name: str) -> N
         )[0],
     }
     columns = {k: v[0] for k, v in _jax_columns(c, [stream], jnp.float32).items()}
-    runs["jax"] = jax.jit(lambda s, x: _jax_scan(c, s, x))(c.init(like=jnp.zeros((), jnp.float32)), columns)[1]
+    runs["jax"] = jax.jit(lambda s, x: _jax_scan(c, s, x, len(stream)))(
+        c.init(like=jnp.zeros((), jnp.float32)), columns
+    )[1]
     for backend, lrs in runs.items():
         _scaled_close(lrs, expected, FLOAT32_RTOL, f"{backend} float32 LRs of {c!r}")
 
@@ -385,7 +389,7 @@ def _bounds(c: Any, lr0: float) -> tuple[Any, Any]:
     if "min_lr" in fields or "max_lr" in fields:
         lo = getattr(c, "min_lr", 0.0)
         hi = getattr(c, "max_lr", None)
-        return lo, (math.inf if hi is None else hi)
+        return (-math.inf if lo is None else lo), (math.inf if hi is None else hi)  # None: unbounded
     if "min_scale" in fields:  # LearnedLR: lr0 * min_scale <= lr / base(t) <= lr0 * max_scale, base(t) in [0, 1]
         return 0.0, lr0 * c.max_scale * (1 + 1e-12)
     if "h_min" in fields:  # GapAware: base_lr * h_min <= lr <= base_lr * f_max
@@ -510,3 +514,70 @@ def test_learned_counts_a_nan_loss_before_the_first_finite_one_as_an_update(wrap
         sched(loss)
         assert int(state.step) == t
         assert sched.t == t
+
+
+class _Reading(dict):
+    """Every signal of :data:`lrsched.controllers.SIGNALS` (1.0), recording which ones a rule reads."""
+
+    def __init__(self) -> None:
+        super().__init__({name: 1.0 for name in lrsched.controllers.SIGNALS})
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SOME
+@given(data=st.data())
+def test_a_controller_declares_exactly_the_signals_its_rule_reads(name: str, data: st.DataObject) -> None:
+    """Adapters measure what is declared: a signal declared and never read costs a measurement for nothing (LRTuner
+    declared the loss), one read and not declared is never measured."""
+    from lrsched._core.backend import PYTHON
+
+    c = data.draw(controllers(name))
+    signals = _Reading()
+    c.rule(c.init(), signals, PYTHON)
+    assert signals.read == set(c.signals), f"{c!r} declares {c.signals} and reads {sorted(signals.read)}"
+
+
+def test_a_controller_that_reads_no_signal_runs_through_update_control_and_optax() -> None:
+    """LRTuner declares no signal: ``update(state, loss)``, ``update(state, {})``, the closure with or without a
+    loss, and a jitted ``update`` each count one update and leave the LR."""
+    tuner = lrsched.LRTuner(init_lr=0.1, interval=3)
+    assert tuner.signals == ()
+    state = tuner.update(tuner.update(tuner.init(), 2.0), {})
+    assert (state.lr, state.step) == (0.1, 2)
+    sched = lrsched.control(tuner)
+    assert [sched(1.0), sched(), sched(0.5)] == [0.1, 0.1, 0.1] and sched.t == 3
+    jax = pytest.importorskip("jax")
+    jstate = jax.jit(tuner.update)(tuner.init(like=jax.numpy.zeros(())), {"loss": 1.0})
+    assert int(jstate.step) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SOME
+@given(data=st.data())
+def test_signals_off_the_signal_interval_are_not_read(name: str, data: st.DataObject) -> None:
+    """``signal_interval``: an adapter may pass NaN for the measured signals on the updates where
+    ``(step + 1) % signal_interval != 0``; the LRs and states stay bit for bit the same."""
+    c = data.draw(controllers(name))
+    stream = data.draw(streams(c.signals, max_len=120))
+    k = c.signal_interval
+    skipped = [
+        s if (t + 1) % k == 0 else {n: (v if n == "loss" else math.nan) for n, v in s.items()}
+        for t, s in enumerate(stream)
+    ]
+    lrs, state = pure_run(c, stream)
+    lrs_skipped, state_skipped = pure_run(c, skipped)
+    assert _key(lrs_skipped) == _key(lrs) and _key(tuple(state_skipped)) == _key(tuple(state))
+
+
+@SOME
+@given(interval=st.integers(2, 9), data=st.data())
+def test_abels_signal_interval_holds_for_every_interval(interval: int, data: st.DataObject) -> None:
+    c = lrsched.ABEL(init_lr=1.0, factor=0.5, interval=interval)
+    stream = data.draw(streams(c.signals, max_len=120))
+    skipped = [s if (t + 1) % interval == 0 else {"param_norm": math.nan} for t, s in enumerate(stream)]
+    assert _key(pure_run(c, skipped)[0]) == _key(pure_run(c, stream)[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
@@ -85,3 +86,19 @@ def test_nan_poisons_the_reference_window_but_not_ours() -> None:
     sched = lrsched.greedy(g)
     assert [sched(v) for v in values] == ours
     assert all(math.isfinite(x) for x in sched.state.window)
+
+
+def test_an_initial_lr_outside_the_bounds_reference_accepts_ours_refuses_and_says_so() -> None:
+    """The reference starts at 0.5 above max_lr=0.3 and at 0.001 below min_lr=0.01 (values written from its run:
+    it never raises 0.5, and skips the 'decrease' from 0.004, since min_lr is above it); ours refuses both at
+    construction, and the module's deviations list says so."""
+    g = lrsched.GreedyLR(init_lr=0.2, patience=0, factor=0.5, min_lr=0.01, max_lr=0.3)
+    values = [1.0, 0.9, 0.95, 1.0, 0.8]
+    assert reference_lrs(g, values, lrs=0.5) == [0.5, 0.5, 0.25, 0.125, 0.25]
+    assert reference_lrs(g, values, lrs=0.001) == [0.002, 0.004, 0.004, 0.004, 0.008]
+    for lr in (0.5, 0.001):
+        with pytest.raises(ValueError, match=r"init_lr must lie in the controller's LR bounds \[0.01, 0.3\]"):
+            lrsched.GreedyLR(init_lr=lr, patience=0, factor=0.5, min_lr=0.01, max_lr=0.3)
+    doc = importlib.import_module("lrsched.greedy").__doc__ or ""
+    deviations = doc.split("Deliberate deviations")[1].split("Exactness")[0]
+    assert "init_lr" in deviations and "[min_lr, max_lr]" in deviations

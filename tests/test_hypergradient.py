@@ -203,3 +203,23 @@ def test_ill_conditioned_quadratic_the_additive_lr_rises_into_the_stable_region(
     assert lrs[-1] >= 0.8 / L
     x_const = x0 * (1 - 0.1 * best * lam) ** 500
     assert losses[-1] < 1e-10 * 0.5 * float(lam * x_const @ x_const)
+
+
+# -- the paper's rule is unclipped ---------------------------------------------------------------------------------
+def test_the_default_is_the_papers_unclipped_rule_and_min_lr_zero_is_the_documented_clip() -> None:
+    """Hand-computed: alpha_0 = 0.1, beta = 1, h = 0.3, 0.2, -0.5 gives 0.1 - 0.3 = -0.2, -0.2 - 0.2 = -0.4,
+    -0.4 + 0.5 = 0.1 by the paper's rule (no clip); with min_lr=0.0: 0.0, 0.0, 0.5."""
+    hs = [0.3, 0.2, -0.5]
+
+    def run(hd: Hypergradient) -> list[float]:
+        state, out = hd.init(), []
+        for h in hs:
+            state = hd.update(state, {"grad_dot_prev_direction": h})
+            out.append(hd.lr(state))
+        return out
+
+    assert Hypergradient().min_lr is None
+    np.testing.assert_allclose(run(Hypergradient(init_lr=0.1, beta=1.0)), [-0.2, -0.4, 0.1], rtol=1e-12)
+    assert run(Hypergradient(init_lr=0.1, beta=1.0, min_lr=0.0)) == [0.0, 0.0, 0.5]
+    with pytest.raises(ValueError, match="lr"):
+        Hypergradient(init_lr=-0.1)  # the initial LR is still >= 0

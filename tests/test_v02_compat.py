@@ -98,7 +98,8 @@ def test_signal_stream_of_the_fixture_is_the_generator_s(path: Path) -> None:
     data = _load(path)
     fresh, _ = make.CASES[data["case"]]()
     stream = [make.signals_for(fresh, s) for s in make.signal_stream()]
-    assert make.encode(stream) == data["prefix_signals"] + data["continuation_signals"]
+    recorded = data["prefix_signals"] + data["continuation_signals"]  # 0.2's LRTuner declared the loss; now nothing
+    assert make.encode(stream) == [{k: v for k, v in s.items() if k in fresh.signals} for s in recorded]
 
 
 @pytest.mark.parametrize("path", TORCH_FILES, ids=[p.stem for p in TORCH_FILES])

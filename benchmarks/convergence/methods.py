@@ -264,7 +264,8 @@ register(
     Method(
         "hypergradient",
         "controller",
-        **_controller(lambda task: lrsched.Hypergradient(beta=hd_beta(task, "additive"))),
+        # min_lr=0.0: the setting the recorded runs used (0.2's default; the default is now the paper's unclipped rule)
+        **_controller(lambda task: lrsched.Hypergradient(beta=hd_beta(task, "additive"), min_lr=0.0)),
         note="hypergradient descent, additive: beta 1e-7 (Adam tasks), 1e-3 (SGD: NMF), Baydin et al.'s values",
     )
 )

@@ -224,11 +224,13 @@ from the peak to a floor of 0.001 x the peak, steepness 25, centred at 70% of th
 "eigencurve" = `lrsched.eigencurve` with lr(0) = the peak and
 phases from `eigencurve_phases` for a spectrum fixed a priori, not estimated on the tasks: the skewed power
 law the paper analyses, lambda_i = L i^-2 for i = 1..100 (condition number 10^4); over 1,200 steps this keeps
-96% of the peak at 25% of the budget, 86% at half, 51% at 75%, 2% at the end. "lrtuner" = `lrsched.LRTuner`
-at its defaults (every 100 updates, try the LR x0.5, x1, x2 for 10 look-ahead updates from a snapshot of model
-and optimizer, on the run's next minibatches, scored on the minibatch after them; keep the best): on the CNN
-only, since its look-ahead needs an eager training loop and the JAX tasks run each batch of runs as one
-compiled scan; it costs 4 x 3 x 10 = 120 extra updates per 400-step run (30%), not charged in the ranking.
+96% of the peak at 25% of the budget, 86% at half, 51% at 75%, 2% at the end. "lrtuner" = `lrsched.LRTuner`, a
+look-ahead tuner after LRTuner (Iyer et al.; not the paper's algorithm, which also picks the search direction and
+explore/exploit phases from the loss trend), at its defaults (every 100 updates, try the LR x0.5, x1, x2 for 10
+look-ahead updates from a snapshot of model and optimizer, on the run's next minibatches, scored on the minibatch
+after them; keep the best): on the CNN only, since its look-ahead needs an eager training loop and the JAX tasks
+run each batch of runs as one compiled scan; it costs 4 x 3 x 10 = 120 extra updates per 400-step run (30%), not
+charged in the ranking.
 **Gap-aware scheduling is not in the suite:** it scales a GAN discriminator's LR by the gap between its loss
 and the ideal equilibrium loss, which no supervised task here has; a GAN task would also need its own quality
 metric (final training loss does not rank GANs), so it is shown in the GAN test of `tests/test_gap_aware.py`
@@ -284,7 +286,7 @@ does move it (x0.7 to x1.7 on seed 0) and ranks in the top third on NMF and the 
 third on softmax and the CNN. ABEL detects no bounce on the MLP and the CNN (norm sampled every 37
 updates), so there it is a constant LR with the paper's final x0.1 at 85% (mid-field on the MLP, bottom half
 on the CNN); on softmax the norm bounces early under Adam (the LR is down 10x within the first quarter of
-the run; bottom half); on NMF it decays 10-1000x from mid-run (mid-field). LRTuner on the CNN
+the run; bottom half); on NMF it decays 10-1000x from mid-run (mid-field). The look-ahead tuner (lrtuner) on the CNN
 halves or doubles its LR every 100 updates on a one-minibatch look-ahead score: its rank has the widest
 interval of that task, and it pays 30% more updates. A starting LR 10x off costs these controllers about
 as many ranks as it costs warmup + cosine (robustness table below).

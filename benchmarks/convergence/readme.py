@@ -176,7 +176,8 @@ def _adaptive(f: dict[str, Any]) -> str:
         on_cnn = _ranks_with_ci(group_by(cnn, lambda r: r["task"]), names)
         top = min(names, key=lambda n: on_cnn[n][0])
         text += (
-            f" LRTuner's look-ahead needs an eager training loop, so it ran on the PyTorch CNN only: rank "
+            " The look-ahead tuner after LRTuner (`lrsched.LRTuner`, not the paper's algorithm) needs an eager"
+            f" training loop, so it ran on the PyTorch CNN only: rank "
             f"{_rank(on_cnn['lrtuner'])} of {len(names)} there (best: `{top}` {_rank(on_cnn[top])})."
         )
     return text

@@ -97,6 +97,10 @@ class ABEL(Controller[ABELState]):
         super().__post_init__()
 
     @property
+    def signal_interval(self) -> int:  # the norm is sampled at the last update of each interval only
+        return self.interval
+
+    @property
     def final_step(self) -> int | None:
         """The update at which the final decay happens (None without ``total_steps``)."""
         return None if self.total_steps is None else math.floor(self.final_fraction * self.total_steps)

@@ -1,5 +1,6 @@
-"""LRTuner-style local exploration (after Iyer et al., "LRTuner: A Learning Rate Tuner for Deep Neural Networks",
-arXiv 2105.14526): every ``interval`` updates, try a few candidate LRs for a short look-ahead and keep the best.
+"""A look-ahead tuner after LRTuner (Iyer et al., "LRTuner: A Learning Rate Tuner for Deep Neural Networks",
+arXiv 2105.14526) -- a simplified tuner, not the paper's algorithm: every ``interval`` updates, try a few
+candidate LRs for a short look-ahead and keep the best.
 
 A single per-step signal cannot answer "what would the loss be with this LR?", so the controller asks the training
 loop through one small interface:
@@ -11,8 +12,9 @@ loop through one small interface:
 ``tuner.explore(state, lookahead) -> state`` calls ``lookahead(lr * f, lookahead_steps)`` for every ``f`` in
 ``factors`` and sets the LR to the candidate with the lowest finite loss (ties and all-NaN keep the current LR,
 which is the candidate ``f = 1`` when ``1.0 in factors``). ``tuner.due(state)`` says whether an exploration is due
-(every ``interval`` updates, starting at update 0). Between explorations ``update(state, loss)`` only counts updates
-(it is pure and runs under ``jax.jit``); ``explore`` runs eagerly in Python, since it runs training steps.
+(every ``interval`` updates, starting at update 0). Between explorations ``update(state, loss)`` only counts
+updates, the loss accepted and not read (it is pure and runs under ``jax.jit``); ``explore`` runs eagerly in
+Python, since it runs training steps.
 
 The loop::
 
@@ -25,7 +27,9 @@ The loop::
 
 This keeps the paper's idea (local look-ahead search of the LR at intervals) in its simplest form; the paper's
 full algorithm also decides the search direction and the explore/exploit phases from the loss trend, which is left
-out. Cost: ``len(factors) * lookahead_steps`` extra updates (plus a snapshot/restore) every ``interval`` updates.
+out. The class keeps the name ``LRTuner`` (and the config name ``"lrtuner"``) for compatibility. Its rule reads
+no signal (``signals = ()``): ``update`` only counts updates, and the losses that decide come from ``lookahead``.
+Cost: ``len(factors) * lookahead_steps`` extra updates (plus a snapshot/restore) every ``interval`` updates.
 
 Example:
     >>> from lrsched import LRTuner
@@ -60,7 +64,8 @@ class LRTunerState(NamedTuple):
 @register_controller("lrtuner")
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LRTuner(Controller[LRTunerState]):
-    """Local LR search at intervals through a ``lookahead(lr, steps) -> loss`` callback (module docstring).
+    """A look-ahead tuner after LRTuner (not the paper's algorithm): local LR search at intervals through a
+    ``lookahead(lr, steps) -> loss`` callback (module docstring).
 
     Args:
         init_lr: initial LR (or ``init(lr=...)``).
@@ -77,6 +82,7 @@ class LRTuner(Controller[LRTunerState]):
     min_lr: float = 0.0
     max_lr: float | None = None
 
+    signals: ClassVar[tuple[str, ...]] = ()  # the rule reads no signal: the look-ahead losses decide
     needs: ClassVar[frozenset[str]] = frozenset({"lookahead"})
 
     def __post_init__(self) -> None:

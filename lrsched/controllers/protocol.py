@@ -81,11 +81,15 @@ class _Signals(dict[str, str]):
 
 SIGNALS: Mapping[str, str] = _Signals(
     loss="the monitored value f(theta_t): a loss, or a metric with mode='max' where the controller supports it",
-    grad_norm="||g_t||_2 over all parameters, g_t the gradient at theta_t",
+    grad_norm=(
+        "||g_t||_2 over all parameters, g_t the gradient the optimizer applies at theta_t (the torch adapter adds "
+        "an SGD's or Adam's coupled weight decay)"
+    ),
     param_norm="||theta_t||_2 over all parameters",
     grad_dot_prev_direction=(
         "g_t . d_{t-1}, d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1} the previous parameter change per unit LR "
-        "(0 at t = 0; SGD: d = -g, Adam: d = -m_hat / (sqrt(v_hat) + eps)); the hypergradient "
+        "(0 at t = 0; SGD: d = -g, Adam: d = -m_hat / (sqrt(v_hat) + eps); the optimizer's own direction when "
+        "lr_{t-1} = 0); the hypergradient "
         "d f(theta_t) / d lr_{t-1} of Baydin et al."
     ),
     prev_direction_norm="||d_{t-1}||_2 (0 at t = 0)",
@@ -93,7 +97,11 @@ SIGNALS: Mapping[str, str] = _Signals(
 
 
 def signal_values(owner: str, declared: tuple[str, ...], signals: Signals) -> dict[str, Any]:
-    """``signals`` (a number meaning the loss, or a mapping) as a dict holding every declared signal."""
+    """``signals`` (a number meaning the loss, or a mapping) as a dict holding every declared signal.
+
+    A controller that declares no signal (its rule reads none) takes anything a loop passes and reads nothing."""
+    if not declared:
+        return {}
     if not isinstance(signals, Mapping):
         if declared != ("loss",):
             raise TypeError(f"{owner}: pass a mapping with the signals {', '.join(declared)}, got {shown(signals)}")
@@ -123,7 +131,7 @@ class Controller(Generic[S]):
       ``needs`` (capabilities beyond signals an adapter must provide, e.g. ``"lookahead"``), ``lr(state)``.
 
     Declared members that adapters read directly: ``init_lr``, ``groups`` (0: one LR; ``n``: per-group LRs),
-    ``signals``, ``needs``, ``per_group`` (whether the state may hold one LR per parameter group).
+    ``signals``, ``signal_interval``, ``needs``, ``per_group`` (whether the state may hold one LR per parameter group).
     """
 
     name: ClassVar[str] = "controller"
@@ -137,6 +145,14 @@ class Controller(Generic[S]):
     positive_lr: ClassVar[bool] = False
     #: The initial LR (a number; a tuple per parameter group where ``per_group``), or ``None``: given to ``init``.
     init_lr: Any = None
+
+    @property
+    def signal_interval(self) -> int:
+        """The rule reads its measured signals only at updates whose ``state.step`` (before the update) satisfies
+        ``(step + 1) % signal_interval == 0``, the last update of each interval (default 1: every update). On the
+        other updates an adapter may skip measuring them and pass NaN: the rule's result does not depend on them
+        there (ABEL: its ``interval``)."""
+        return 1
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """Refuse settings given by position and unknown keywords (with lrsched's name for torch's)."""

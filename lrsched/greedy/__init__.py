@@ -71,6 +71,12 @@ Deliberate deviations from the reference (each one shown by a test):
 * The window mean is summed afresh (the reference keeps a running sum), so a
   smoothed value can differ in its last bits; only a comparison that ties
   within rounding can then go the other way.
+* An ``init_lr`` outside ``[min_lr, max_lr]`` is refused at construction
+  (``ValueError`` naming the bounds); the reference accepts it. The bounds
+  are the valid LRs, and the rule assumes it starts among them: from below
+  ``min_lr`` the reference's LR can only rise (each decrease, clipped to
+  ``min_lr``, would be an increase and is skipped), and above ``max_lr`` it
+  can only fall. Widen the bounds to start there.
 
 Exactness: Python, ``jit``, ``vmap`` and ``scan`` give bit-identical states
 for float64 states (``jax.enable_x64``); float32 states round as float32.
