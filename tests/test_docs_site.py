@@ -381,6 +381,10 @@ _IMAGES_LOADED = "Array.from(document.images).filter(i => i.complete && i.natura
         ("gallery.html", f"[{_MAIN}.innerText, {_IMAGES_LOADED}, document.images.length]", None),
         ("notebooks/01_gallery.html", f"[{_MAIN}.innerText, {_IMAGES_LOADED}]", None),
         ("migration.html", f"{_MAIN}.innerText", ["StepLR(opt", "lrsched.step_decay(", "optax.join_schedules"]),
+        ("install.html", f"{_MAIN}.innerText", ["constraints.txt", "[torch]"]),
+        ("quick-start.html", f"{_MAIN}.innerText", ["schedule_lr", "KerasSchedule"]),
+        ("cli.html", f"{_MAIN}.innerText", ["lrsched show", "lrsched list", "lrsched demo"]),
+        ("write-a-controller.html", f"{_MAIN}.innerText", ["initial_state", "rule", "ControllerScheduler"]),
     ],
 )
 def test_pages_render_in_a_browser_without_errors(
