@@ -19,7 +19,7 @@ from lrsched.controllers.gap_aware import GapAware
 from lrsched.controllers.hypergradient import Hypergradient
 from lrsched.controllers.learned import LearnedLR, LearnedState, learned
 from lrsched.controllers.lrtuner import LRTuner
-from lrsched.controllers.probe import ProbeLR
+from lrsched.controllers.probe import ProbeLR as ProbeLR
 from lrsched.controllers.protocol import SIGNALS, Controller, register_controller
 
 __all__ = [

@@ -104,7 +104,11 @@ class ProbeLR(PureController, Controller):
         put(self, "probe", check_real(o, "probe", self.probe, low=0.0, low_open=True, high=0.5))
         put(self, "low", check_real(o, "low", self.low, low=0.0, low_open=True, high=1.0, high_open=True))
         put(self, "high", check_real(o, "high", self.high, low=1.0, low_open=True))
-        put(self, "smoothing", check_real(o, "smoothing", self.smoothing, low=0.0, low_open=True, high=1.0, high_open=True))
+        put(
+            self,
+            "smoothing",
+            check_real(o, "smoothing", self.smoothing, low=0.0, low_open=True, high=1.0, high_open=True),
+        )
         put(self, "rise", check_real(o, "rise", self.rise, low=1.0, low_open=True))
         put(self, "blowup", check_real(o, "blowup", self.blowup, low=self.rise))
         put(self, "backoff", check_real(o, "backoff", self.backoff, low=1.0))
