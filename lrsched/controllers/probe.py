@@ -61,6 +61,7 @@ class ProbeState(NamedTuple):
     lr0: Any  #: the user's rough LR
     ema: Any  #: EMA of the log loss
     best: Any  #: lowest ``ema`` during the probe
+    start: Any  #: ``ema`` at the end of the probe's first smoothing window
     best_lr: Any  #: the LR of the update after the loss where ``ema`` reached ``best``
     probing: Any  #: 1.0 while the probe runs, then 0.0
     peak: Any  #: the LR of the stable phase (0 until the probe stops)
@@ -79,6 +80,8 @@ class ProbeLR(PureController, Controller):
         smoothing: the loss EMA's window as a fraction of the probe, in (0, 1).
         rise: stop when the smoothed loss exceeds its best times ``rise`` (> 1).
         blowup: stop when one loss exceeds the best smoothed loss times ``blowup`` (>= ``rise``).
+        descent: the ``rise`` test is armed once the smoothed loss fell below its level at the end of the
+            first smoothing window divided by ``descent`` (>= 1; 1: always armed).
         backoff: ``peak = lr_best / backoff`` (>= 1).
         decay: the final anneal to 0 as a fraction of the budget, in (0, 1].
         shape: 'linear' or 'cosine' anneal.
@@ -92,6 +95,7 @@ class ProbeLR(PureController, Controller):
     smoothing: float = 0.05
     rise: float = 1.5
     blowup: float = 4.0
+    descent: float = 1.0
     backoff: float = 10.0
     decay: float = 0.2
     shape: str = "linear"
@@ -111,6 +115,7 @@ class ProbeLR(PureController, Controller):
         )
         put(self, "rise", check_real(o, "rise", self.rise, low=1.0, low_open=True))
         put(self, "blowup", check_real(o, "blowup", self.blowup, low=self.rise))
+        put(self, "descent", check_real(o, "descent", self.descent, low=1.0))
         put(self, "backoff", check_real(o, "backoff", self.backoff, low=1.0))
         put(self, "decay", check_real(o, "decay", self.decay, low=0.0, low_open=True, high=1.0))
         put(self, "shape", check_choice(o, "shape", self.shape, ("linear", "cosine")))
@@ -127,7 +132,7 @@ class ProbeLR(PureController, Controller):
             raise ValueError(f"{self._owner}: init_lr must be > 0, got {lr!r}")
 
     def _initial(self, lr: float) -> ProbeState:
-        return ProbeState(lr * self.low, 0, lr, 0.0, 0.0, lr * self.low, 1.0, 0.0)
+        return ProbeState(lr * self.low, 0, lr, 0.0, 0.0, 0.0, lr * self.low, 1.0, 0.0)
 
     def _step(self, state: ProbeState, s: dict[str, Any], xp: Namespace) -> ProbeState:
         loss = s["loss"]
@@ -138,13 +143,17 @@ class ProbeLR(PureController, Controller):
         ema = xp.where(first, x, state.ema + rate * (x - state.ema))
         ema, _ = finite_or(xp.where(finite, ema, state.ema), state.ema, xp)
         probing = state.probing > 0.5
-        lower = first | (ema < state.best)
+        window = max(1.0, self.smoothing * self.probe_steps)
+        warm = state.step >= window  # the EMA has forgotten its start: from here the test may stop
+        lower = (warm == False) | (ema < state.best)  # noqa: E712
         best = xp.where(probing & lower, ema, state.best)
+        start = xp.where(warm, state.start, ema)
+        armed = best < start - math.log(self.descent)  # the loss fell before it may be said to rise
         best_lr = xp.where(probing & lower, state.lr, state.best_lr)
         t1 = state.step + 1  # the index of the next update
         t1f = t1 + 0.0 * state.lr0  # as a float of the state's dtype (torch: int * float gives float32)
-        stop = (ema > best + math.log(self.rise)) | (x > best + math.log(self.blowup))
-        stop = probing & ((stop & finite) | (finite == False) | (t1 >= self.probe_steps))  # noqa: E712
+        stop = ((ema > best + math.log(self.rise)) & armed) | (x > best + math.log(self.blowup))
+        stop = probing & ((stop & finite & warm) | (finite == False) | (t1 >= self.probe_steps))  # noqa: E712
         halved = xp.where(finite, state.peak, 0.5 * state.peak)
         peak = xp.where(stop, best_lr / self.backoff, xp.where(probing, state.peak, halved))
         still = probing & (stop == False)  # noqa: E712
@@ -153,4 +162,4 @@ class ProbeLR(PureController, Controller):
         if self.shape == "cosine":
             left = 0.5 * (1.0 + xp.cos(math.pi * (1.0 - left)))
         lr = xp.where(still, lr_probe, peak * left)
-        return ProbeState(lr, t1, state.lr0, ema, best, best_lr, xp.where(still, 1.0, 0.0), peak)
+        return ProbeState(lr, t1, state.lr0, ema, best, start, best_lr, xp.where(still, 1.0, 0.0), peak)
