@@ -34,29 +34,27 @@ from lrsched.controllers.probe import ProbeLR
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
 
-#: The variants compared (ProbeLR keyword arguments besides budget).
-VARIANTS: dict[str, dict[str, Any]] = {
+#: The first settings tried (before ``descent`` existed); the explored variants change them.
+_FIRST: dict[str, Any] = {"backoff": 10.0, "rise": 1.5, "blowup": 4.0, "descent": 1.0}
+_EXPLORED: dict[str, dict[str, Any]] = {
     "b10": {},
+    "b3": {"backoff": 3.0},
     "b2": {"backoff": 2.0},
     "b15": {"backoff": 1.5},
     "b2_r12": {"backoff": 2.0, "rise": 1.2, "blowup": 2.0},
-    "b2_d12": {"backoff": 2.0, "descent": 1.2},
-    "b2_r13_d13": {"backoff": 2.0, "rise": 1.3, "blowup": 3.0, "descent": 1.3},
-    "b15_r13_d13": {"backoff": 1.5, "rise": 1.3, "blowup": 3.0, "descent": 1.3},
-    "b15_r12": {"backoff": 1.5, "rise": 1.2, "blowup": 2.0},
-    "b1_r12": {"backoff": 1.0, "rise": 1.2, "blowup": 2.0},
-    "b15_r12_s03": {"backoff": 1.5, "rise": 1.2, "blowup": 2.0, "smoothing": 0.03},
     "b2_s03": {"backoff": 2.0, "smoothing": 0.03},
     "b2_p05": {"backoff": 2.0, "probe": 0.05},
     "b2_d35": {"backoff": 2.0, "decay": 0.35},
-    "b3": {"backoff": 3.0},
-    "b10_p05": {"probe": 0.05},
-    "b10_cos": {"shape": "cosine", "decay": 0.9},
-    "b5": {"backoff": 5.0},
-    "b5_r13": {"backoff": 5.0, "rise": 1.3, "blowup": 3.0},
-    "b5_s10": {"backoff": 5.0, "smoothing": 0.1},
-    "b5_d35": {"backoff": 5.0, "decay": 0.35},
+    "b15_r12": {"backoff": 1.5, "rise": 1.2, "blowup": 2.0},
+    "b1_r12": {"backoff": 1.0, "rise": 1.2, "blowup": 2.0},
+    "b15_r12_s03": {"backoff": 1.5, "rise": 1.2, "blowup": 2.0, "smoothing": 0.03},
+    "b2_d12": {"backoff": 2.0, "descent": 1.2},
+    "b2_r13_d13": {"backoff": 2.0, "rise": 1.3, "blowup": 3.0, "descent": 1.3},
+    "b15_r13_d13": {"backoff": 1.5, "rise": 1.3, "blowup": 3.0, "descent": 1.3},
 }
+#: The variants compared (ProbeLR keyword arguments besides budget). ``default``: ProbeLR's defaults, the
+#: frozen choice (= ``b2_r13_d13``).
+VARIANTS: dict[str, dict[str, Any]] = {"default": {}, **{n: _FIRST | kw for n, kw in _EXPLORED.items()}}
 
 
 def references() -> dict[str, tuple[Any, str, float, float]]:

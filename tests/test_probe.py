@@ -32,7 +32,7 @@ def _pure(c: ProbeLR, losses: list[float]) -> list[float]:
 
 
 def test_the_probe_rises_geometrically_stops_on_the_rise_then_decays_to_zero() -> None:
-    lrs = [CTRL.lr(CTRL.init())] + _pure(CTRL, LOSSES)
+    lrs = [CTRL.lr(CTRL.init()), *_pure(CTRL, LOSSES)]
     p = CTRL.probe_steps
     g = (CTRL.high / CTRL.low) ** (1 / p)
     stop = next(t for t in range(1, len(lrs)) if lrs[t] < lrs[t - 1])

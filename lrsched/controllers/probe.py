@@ -93,10 +93,10 @@ class ProbeLR(PureController, Controller):
     low: float = 1.0 / 30.0
     high: float = 300.0
     smoothing: float = 0.05
-    rise: float = 1.5
-    blowup: float = 4.0
-    descent: float = 1.0
-    backoff: float = 10.0
+    rise: float = 1.3
+    blowup: float = 3.0
+    descent: float = 1.3
+    backoff: float = 2.0
     decay: float = 0.2
     shape: str = "linear"
 
