@@ -299,6 +299,18 @@ def module_sha256() -> str:
         return hashlib.sha256(fh.read()).hexdigest()
 
 
+def protocol_sha256() -> str | None:
+    """The controller module's sha256 frozen in the protocol (its line ``Frozen controller sha256: `...```)."""
+    import re
+
+    path = os.path.join(HERE, "results", "no_tuning_protocol.md")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        found = re.search(r"Frozen controller sha256: `([0-9a-f]{64})`", fh.read())
+    return found.group(1) if found else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="40-step runs, 2 seeds, first grid LRs only (plumbing)")
@@ -311,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         args.out = os.path.join("/tmp" if args.smoke else os.path.join(HERE, "results"), "no_tuning")
     if "probe" not in METHODS:
         register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
+    if not args.smoke and not args.tasks and protocol_sha256() != module_sha256():
+        raise SystemExit(
+            f"lrsched/controllers/probe.py (sha256 {module_sha256()}) is not the one frozen in the protocol "
+            f"({protocol_sha256()}): the held-out run evaluates the frozen controller only"
+        )
     pool = {**HELD_OUT, **FRESH}
     tasks = {n: pool[n] for n in args.tasks.split(",")} if args.tasks else dict(HELD_OUT)
     if args.smoke:

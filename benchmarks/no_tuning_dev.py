@@ -54,7 +54,12 @@ _EXPLORED: dict[str, dict[str, Any]] = {
 }
 #: The variants compared (ProbeLR keyword arguments besides budget). ``default``: ProbeLR's defaults, the
 #: frozen choice (= ``b2_r13_d13``).
-VARIANTS: dict[str, dict[str, Any]] = {"default": {}, **{n: _FIRST | kw for n, kw in _EXPLORED.items()}}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "p15": {"probe": 0.15},
+    "p20": {"probe": 0.2},
+    **{n: _FIRST | kw for n, kw in _EXPLORED.items()},
+}
 
 
 def references() -> dict[str, tuple[Any, str, float, float]]:
