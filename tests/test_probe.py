@@ -135,7 +135,8 @@ def test_config_round_trips_through_strict_json() -> None:
         ({"probe": 0.0}, r"ProbeLR: probe must be in \(0.0, 0.5\], got 0.0"),
         ({"low": 1.0}, r"ProbeLR: low must be in \(0.0, 1.0\), got 1.0"),
         ({"rise": 1.0}, r"ProbeLR: rise must be in \(1.0, inf\), got 1.0"),
-        ({"blowup": 1.2}, r"ProbeLR: blowup must be in \[1.5, inf\), got 1.2"),
+        ({"blowup": 1.2}, r"ProbeLR: blowup must be in \[1.3, inf\), got 1.2"),  # at least rise (1.3)
+        ({"descent": 0.5}, r"ProbeLR: descent must be in \[1.0, inf\), got 0.5"),
         ({"backoff": 0.5}, r"ProbeLR: backoff must be in \[1.0, inf\), got 0.5"),
         ({"decay": 1.5}, r"ProbeLR: decay must be in \(0.0, 1.0\], got 1.5"),
         ({"shape": "step"}, r"ProbeLR: shape must be one of 'linear', 'cosine', got 'step'"),
