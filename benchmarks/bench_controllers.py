@@ -29,7 +29,7 @@ from _common import fmt, header, publish  # benchmarks/ is on sys.path
 from bench_adapters import _mlp, _optax_steps, interleaved
 
 import lrsched as L
-from lrsched.controllers import ABEL, GapAware, Hypergradient, LRTuner
+from lrsched.controllers import ABEL, GapAware, Hypergradient, LRTuner, ProbeLR
 
 PEAK = 1e-3
 ROUNDS = {True: 5, False: 61}  # --quick: a smoke run
@@ -41,6 +41,7 @@ CONTROLLERS: dict[str, Any] = {
     "LRTuner, look-ahead tuner (update only)": LRTuner(init_lr=PEAK),
     "LearnedLR (default policy)": dataclasses.replace(L.LearnedLR.default(), init_lr=PEAK, budget=10_000),
     "GreedyLR (window 10)": L.GreedyLR(init_lr=PEAK, window=10),
+    "ProbeLR (range test + WSD)": ProbeLR(init_lr=PEAK, budget=10_000),
 }
 # The controllers that run in a training step (LRTuner's cost is its look-ahead training, not its update).
 STEPPED = {name: c for name, c in CONTROLLERS.items() if "LRTuner" not in name}
@@ -182,7 +183,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
+    parser.add_argument("--only", default=None, help="only the controllers whose name contains this text")
     args = parser.parse_args()
+    if args.only:
+        for table in (CONTROLLERS, STEPPED):
+            for name in [n for n in table if args.only not in n]:
+                del table[name]
     import jax
     import torch
 

@@ -55,7 +55,8 @@ def test_trap_2_every_controller_drives_two_param_groups_sharing_one_lr(name: st
     with pytest.raises(ValueError, match="param groups have different learning rates"):
         ControllerScheduler(torch.optim.SGD(groups), dataclasses.replace(c, init_lr=None))
     relative = ControllerScheduler(torch.optim.SGD(groups), dataclasses.replace(c, init_lr=None), lr_mode="relative")
-    assert [g["lr"] for g in relative.optimizer.param_groups] == [0.05, 0.01]
+    multiplier = relative.sched.lr  # the controller's first LR as a multiplier of 1 (ProbeLR starts its probe low)
+    assert [g["lr"] for g in relative.optimizer.param_groups] == [0.05 * multiplier, 0.01 * multiplier]
 
 
 def test_trap_3_the_clock_counts_optimizer_updates_when_values_arrive_per_evaluation() -> None:

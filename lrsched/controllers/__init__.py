@@ -12,7 +12,8 @@ one into a stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` st
 * ``abel``: ABEL, decay when the weight norm bounces (Lewkowycz 2021);
 * ``gap_aware``: gap-aware discriminator LR for GANs (Hazimeh & Ponomareva 2023);
 * ``lrtuner``: LRTuner-style look-ahead exploration (Iyer et al. 2021);
-* ``learned``: a policy learned from past training runs (``lrsched.learn`` trains one).
+* ``learned``: a policy learned from past training runs (``lrsched.learn`` trains one);
+* ``probe``: ``ProbeLR`` (experimental), an LR range test inside the run, then warmup-stable-decay at the LR found.
 """
 
 from lrsched.controllers.abel import ABEL
@@ -20,6 +21,7 @@ from lrsched.controllers.gap_aware import GapAware
 from lrsched.controllers.hypergradient import Hypergradient
 from lrsched.controllers.learned import LearnedLR, LearnedState, learned
 from lrsched.controllers.lrtuner import LRTuner
+from lrsched.controllers.probe import ProbeLR
 from lrsched.controllers.protocol import SIGNALS, Controller, register_controller, registry
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "ABEL",
     "GapAware",
     "LRTuner",
+    "ProbeLR",
     "LearnedLR",
     "LearnedState",
     "learned",

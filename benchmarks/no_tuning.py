@@ -1,0 +1,368 @@
+"""The pre-registered held-out evaluation of ProbeLR, the no-tuning method of issue 21.
+
+Protocol: ``benchmarks/results/no_tuning_protocol.md`` (committed before this ran on the held-out tasks).
+Tasks: :mod:`benchmarks.no_tuning_tasks`. Everything runs through the convergence suite's machinery, as
+``benchmarks/learned_fresh.py`` does: :func:`benchmarks.convergence.execute.execute` (training loop, seeds,
+minibatches), the registry of :mod:`benchmarks.convergence.methods` (schedules, GreedyLR, parameter-free
+optimizers; ProbeLR is added with its ``register``) and the tuning rules of :mod:`benchmarks.convergence.tuning`.
+
+Usage (repository root)::
+
+    python benchmarks/no_tuning.py                              # writes benchmarks/results/no_tuning.{json,md} + PNG
+    python benchmarks/no_tuning.py --smoke --tasks wine_logreg  # 40-step runs, 2 seeds: the plumbing only
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.convergence.execute import execute
+from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
+from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
+from benchmarks.learned_eval import lr_panels
+from benchmarks.learned_tasks import FRESH
+from benchmarks.no_tuning_tasks import HELD_OUT
+from lrsched.controllers import probe as probe_module
+from lrsched.controllers.probe import ProbeLR
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: ProbeLR's settings (besides the budget), frozen in the protocol before the held-out run.
+FROZEN: dict[str, Any] = {}
+SCHEDULES = tuple(n for n, m in METHODS.items() if m.kind == "schedule")
+PARAM_FREE = ("prodigy", "mechanic", "dadapt_adamw")  # target B, at their recommended settings
+MIS_SET = ("schedule_free_adamw", "greedy", "greedy_robust")  # target B, started at their tuned LR x MULTS
+EXTRA = ("dog", "cocob", "warmup_cosine", "wsd")  # reported, not in the targets (the schedules also at MULTS)
+MULTS = ROBUSTNESS_MULTIPLIERS
+B_RIVALS = (*PARAM_FREE, *MIS_SET)
+BOOT = 2000
+
+
+def _lr(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _final(out: dict[str, Any]) -> float:
+    f = float(np.asarray(out["eval"], float)[-1])
+    return f if np.isfinite(f) else np.inf
+
+
+def _rec(name: str, lr: float, seed: int, out: dict[str, Any]) -> dict[str, Any]:
+    return {"scheduler": name, "peak_lr": lr, "seed": seed, "final": _final(out), "lr": np.asarray(out["lr"], float)}
+
+
+def tune(task: Any, names: list[str]) -> list[dict[str, Any]]:
+    """The suite's tuning: starting grids on the tuning seeds, widened until every choice is interior."""
+    plan = {n: list(METHODS[n].start_grid(task)) for n in names}
+    recs = [_rec(*row) for row in execute(task, task.tune_seeds, plan)]
+    for r in recs:
+        r["final_loss"] = None if not np.isfinite(r["final"]) else r["final"]
+    for _ in range(MAX_ROUNDS):
+        extra = widen(recs)
+        if not extra:
+            break
+        new = [_rec(*row) for row in execute(task, task.tune_seeds, extra)]
+        for r in new:
+            r["final_loss"] = None if not np.isfinite(r["final"]) else r["final"]
+        recs += new
+    return recs
+
+
+def evaluate(task: Any) -> dict[str, Any]:
+    """Tune the baselines, run them and ProbeLR on the evaluation seeds (see the protocol)."""
+    t0 = time.perf_counter()
+    tuned_names = [*SCHEDULES, "greedy", "greedy_robust", "schedule_free_adamw"]
+    tune_recs = tune(task, tuned_names)
+    peaks = best_lrs(tune_recs)
+    base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in (*SCHEDULES, *B_RIVALS, *EXTRA[:2])}
+    at_mults = (*MIS_SET, "warmup_cosine", "wsd")
+    plan: dict[str, list[float]] = {}
+    mult_of: dict[tuple[str, float], float] = {}
+    for n, lr in base.items():
+        ks = MULTS if n in at_mults else (1.0,)
+        plan[n] = [_lr(lr * k) for k in ks]
+        mult_of |= {(n, _lr(lr * k)): k for k in ks}
+    recs = [_rec(*row) for row in execute(task, task.eval_seeds, plan)]
+    for r in recs:
+        r["mult"] = mult_of[(r["scheduler"], r["peak_lr"])]
+    at_one = {n: [r["final"] for r in recs if r["scheduler"] == n and r["mult"] == 1.0] for n in SCHEDULES}
+    best = min(SCHEDULES, key=lambda n: float(np.median(at_one[n])))
+    peak = base[best]
+    probe_plan = {"probe": [_lr(peak * k) for k in MULTS]}
+    precs = [_rec(*row) for row in execute(task, task.eval_seeds, probe_plan)]
+    for r in precs:
+        r["mult"] = dict(zip(probe_plan["probe"], MULTS))[r["peak_lr"]]
+    return {
+        "task": task.name,
+        "steps": task.steps,
+        "best": best,
+        "peak": peak,
+        "tuned": base,
+        "edge": edge_choices(tune_recs),
+        "runs": recs + precs,
+        "tune_runs": len(tune_recs),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+# -- statistics ---------------------------------------------------------------------------------------------
+
+
+def _table(runs: list[dict[str, Any]], name: str) -> dict[tuple[int, float], float]:
+    return {(r["seed"], r["mult"]): r["final"] for r in runs if r["scheduler"] == name}
+
+
+def _log_ratio(a: float, b: float) -> float:
+    """``log(a / b)``; a diverged run (inf) loses to a finite one, two diverged runs tie."""
+    if np.isfinite(a) and np.isfinite(b):
+        return float(np.log(a) - np.log(b))
+    return 0.0 if not (np.isfinite(a) or np.isfinite(b)) else (np.inf if np.isfinite(b) else -np.inf)
+
+
+def paired(probe: dict[tuple[int, float], float], other: dict[tuple[int, float], float], seed: int = 0) -> dict:
+    """ProbeLR vs ``other`` on pairs (seed, start multiplier); ``other`` without multipliers pairs by seed.
+
+    Returns the number of pairs, the share ProbeLR wins (ties count half), the median paired ratio and its 95%
+    bootstrap interval (seeds resampled with their five starts: the pairs of one seed share its initialisation).
+    """
+    single = all(k == 1.0 for _, k in other)
+    rows: dict[int, list[float]] = {}
+    wins = []
+    for (s, k), v in probe.items():
+        o = other.get((s, 1.0) if single else (s, k))
+        if o is None:
+            continue
+        lr_ = _log_ratio(v, o)
+        rows.setdefault(s, []).append(lr_)
+        wins.append(1.0 if lr_ < 0 else 0.5 if lr_ == 0 else 0.0)
+    seeds = sorted(rows)
+    flat = np.concatenate([rows[s] for s in seeds])
+    rng = np.random.default_rng(seed)
+    boots = [np.median(np.concatenate([rows[seeds[i]] for i in rng.integers(0, len(seeds), len(seeds))]))
+             for _ in range(BOOT)]  # fmt: skip
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"pairs": len(flat), "win": float(np.mean(wins)), "ratio": float(np.exp(np.median(flat))),
+            "ci": [float(np.exp(lo)), float(np.exp(hi))]}  # fmt: skip
+
+
+def summarize(res: dict[str, Any]) -> dict[str, Any]:
+    """Medians, ratios, paired statistics and the two target decisions for one task."""
+    runs = res["runs"]
+
+    def med(name: str, mult: float | None = 1.0) -> float:
+        return float(np.median([r["final"] for r in runs if r["scheduler"] == name and mult in (None, r["mult"])]))
+
+    probe = med("probe", None)
+    best = med(res["best"])
+    rivals = {n: med(n, None) for n in B_RIVALS}  # optimizers at x1 only, so "pooled" is their median
+    table = _table(runs, "probe")
+    best_at_one = {k: v for k, v in _table(runs, res["best"]).items() if k[1] == 1.0}
+    return {
+        "best": best,
+        "probe": probe,
+        "ratio": probe / best,
+        "per_mult": [med("probe", k) for k in MULTS],
+        "schedules": {n: med(n) for n in SCHEDULES},
+        "rivals": rivals,
+        "extra": {n: med(n, None) for n in EXTRA},
+        "paired_best": paired(table, best_at_one),
+        "paired": {n: paired(table, _table(runs, n)) for n in (*B_RIVALS, *EXTRA)},
+        "target_a": bool(probe <= 1.10 * best),
+        "target_b": bool(all(probe < v for v in rivals.values())),
+        "losing_to": [n for n, v in rivals.items() if not probe < v],
+    }
+
+
+# -- report -------------------------------------------------------------------------------------------------
+
+
+def _g(x: float) -> str:
+    return f"{x:.3g}" if np.isfinite(x) else "diverged"
+
+
+def _p(p: dict[str, Any]) -> str:
+    return f"{p['ratio']:.2f}x [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}], wins {100 * p['win']:.0f}%"
+
+
+def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    n_a = sum(s["target_a"] for s in sums.values())
+    n_b = sum(s["target_b"] for s in sums.values())
+    lines = [
+        "## ProbeLR on the held-out tasks (pre-registered: `no_tuning_protocol.md`)",
+        "",
+        f"Generated by `{meta['command']}` in {meta['seconds']:.0f} s on the shared 2-core CPU. Controller module "
+        f"`lrsched/controllers/probe.py`, sha256 `{meta['sha256']}`; settings {meta['frozen']}. "
+        f"{meta['seeds']} evaluation seeds; ProbeLR starts at the tuned best schedule's peak LR x "
+        "{1/10, 1/3, 1, 3, 10} (40 runs per task). Final training loss (full training set) after the last update.",
+        "",
+        f"**Target A** (pooled median within 10% of the tuned best schedule's median): met on {n_a} of {len(sums)}"
+        f" -> {'MET' if n_a >= 3 else 'NOT MET'} (needs 3 of 4).",
+        "",
+        f"**Target B** (pooled median below Prodigy, Mechanic, D-Adaptation at recommended settings and below "
+        f"schedule-free AdamW, GreedyLR and robust GreedyLR started at their tuned LR x the same multipliers): met on "
+        f"{n_b} of {len(sums)} -> {'MET' if n_b >= 3 else 'NOT MET'} (needs 3 of 4). LRTuner: not run (see below).",
+        "",
+        "### Target A: ProbeLR vs the tuned best schedule",
+        "",
+        "| task (updates) | tuned best schedule | ProbeLR pooled (ratio) | x1/10 | x1/3 | x1 | x3 | x10 | paired ratio"
+        " [95% CI], ProbeLR wins | within 10%? |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name, s in sums.items():
+        r = results[name]
+        lines.append(
+            f"| {name} ({r['steps']}) | {r['best']} @ {_g(r['peak'])}: {_g(s['best'])} | {_g(s['probe'])} "
+            f"({s['ratio']:.2f}x) | "
+            + " | ".join(_g(v) for v in s["per_mult"])
+            + f" | {_p(s['paired_best'])} | {'yes' if s['target_a'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "Paired ratio: median over the 40 (seed, start) pairs of ProbeLR's final loss / the tuned best schedule's "
+        "on the same seed (same initialisation and minibatches); interval: 95% bootstrap, seeds resampled.",
+        "",
+        "### Target B: pooled medians (the optimizers at their recommended setting; the others pooled over the starts)",
+        "",
+        "| task | ProbeLR | " + " | ".join(B_RIVALS) + " | beats all? | loses to |",
+        "|---|---:|" + "---:|" * len(B_RIVALS) + "---|---|",
+    ]
+    for name, s in sums.items():
+        lines.append(
+            f"| {name} | {_g(s['probe'])} | "
+            + " | ".join(_g(s["rivals"][n]) for n in B_RIVALS)
+            + f" | {'yes' if s['target_b'] else 'no'} | {', '.join(s['losing_to']) or '-'} |"
+        )
+    lines += [
+        "",
+        "### Paired comparisons: ProbeLR / rival, median ratio [95% CI], share of pairs ProbeLR wins",
+        "",
+        "Pairs: same seed and same start multiplier (the optimizers at their recommended setting pair by seed).",
+        "",
+        "| task | " + " | ".join((*B_RIVALS, *EXTRA)) + " |",
+        "|---|" + "---|" * (len(B_RIVALS) + len(EXTRA)),
+    ]
+    for name, s in sums.items():
+        lines.append(f"| {name} | " + " | ".join(_p(s["paired"][n]) for n in (*B_RIVALS, *EXTRA)) + " |")
+    lines += [
+        "",
+        "### Every schedule at its tuned peak LR (median final loss, evaluation seeds)",
+        "",
+        "| task | " + " | ".join(SCHEDULES) + " |",
+        "|---|" + "---:|" * len(SCHEDULES),
+    ]
+    for name, s in sums.items():
+        tuned = results[name]["tuned"]
+        lines.append(f"| {name} | " + " | ".join(f"{_g(s['schedules'][n])} @ {_g(tuned[n])}" for n in SCHEDULES) + " |")
+    edges = {n: r["edge"] for n, r in results.items() if r["edge"]}
+    lines += [
+        "",
+        "Also reported (not in the targets), pooled medians: "
+        + "; ".join(f"{n}: " + ", ".join(f"{k} {_g(v)}" for k, v in s["extra"].items()) for n, s in sums.items())
+        + " (DoG and COCOB at their recommended settings; warmup_cosine, wsd at their tuned peak x the multipliers).",
+        "",
+        f"Tuning choices left at an end of the widened grid: {edges if edges else 'none'}.",
+        "",
+        "LRTuner is not in the comparison: its look-ahead trains from a snapshot in an eager loop (the suite runs "
+        "it on its PyTorch CNN only), and these four tasks run inside one compiled, vmapped JAX scan.",
+        "",
+        "![LR trajectories on the held-out tasks](no_tuning_lr.png)",
+        "",
+    ]
+    return lines
+
+
+def plot(results: dict[str, Any], path: str) -> None:
+    panels = {}
+    for name, r in results.items():
+        lines = []
+        for k in MULTS:
+            lrs = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == "probe" and x["mult"] == k])
+            lines.append((None, np.median(lrs, axis=0), {"lw": 1, "label": f"ProbeLR, start x{k:.2g}"}))
+        best = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == r["best"] and x["mult"] == 1.0])
+        lines.append((None, best[0], {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {r['best']}"}))
+        panels[name] = lines
+    lr_panels(panels, path, width=4.2)
+
+
+def module_sha256() -> str:
+    with open(probe_module.__file__, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def protocol_sha256() -> str | None:
+    """The controller module's sha256 frozen in the protocol (its line ``Frozen controller sha256: `...```)."""
+    import re
+
+    path = os.path.join(HERE, "results", "no_tuning_protocol.md")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        found = re.search(r"Frozen controller sha256: `([0-9a-f]{64})`", fh.read())
+    return found.group(1) if found else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="40-step runs, 2 seeds, first grid LRs only (plumbing)")
+    ap.add_argument(
+        "--tasks", default="", help="comma-separated task names (held-out or validation); default: held-out"
+    )
+    ap.add_argument("--out", default=None, help="output path without extension (default: results/no_tuning)")
+    args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = os.path.join("/tmp" if args.smoke else os.path.join(HERE, "results"), "no_tuning")
+    if "probe" not in METHODS:
+        register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
+    held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))
+    if not args.smoke and held_out and protocol_sha256() != module_sha256():
+        raise SystemExit(
+            f"lrsched/controllers/probe.py (sha256 {module_sha256()}) is not the one frozen in the protocol "
+            f"({protocol_sha256()}): the held-out run evaluates the frozen controller only"
+        )
+    pool = {**HELD_OUT, **FRESH}
+    tasks = {n: pool[n] for n in args.tasks.split(",")} if args.tasks else dict(HELD_OUT)
+    if args.smoke:
+        tasks = {
+            n: dataclasses.replace(t, steps=40, eval_every=10, lr_grid=t.lr_grid[:2], eval_seeds=(0, 1), min_batch=32)
+            for n, t in tasks.items()
+        }
+    t0 = time.perf_counter()
+    results = {}
+    for name, task in tasks.items():
+        results[name] = evaluate(task)
+        print(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr)
+    sums = {n: summarize(r) for n, r in results.items()}
+    meta = {
+        "command": "python benchmarks/no_tuning.py" + (" --smoke" if args.smoke else ""),
+        "seconds": time.perf_counter() - t0,
+        "sha256": module_sha256(),
+        "frozen": FROZEN,
+        "seeds": len(next(iter(tasks.values())).eval_seeds),
+    }
+    lines = report(results, sums, meta)
+    plot(results, args.out + "_lr.png")
+    with open(args.out + ".md", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    slim = {
+        n: {k: v for k, v in r.items() if k != "runs"}
+        | {"runs": [{k: v for k, v in x.items() if k != "lr"} for x in r["runs"]], "summary": sums[n]}
+        for n, r in results.items()
+    }
+    with open(args.out + ".json", "w", encoding="utf-8") as fh:
+        json.dump({"meta": meta, "tasks": slim}, fh, indent=1, allow_nan=True)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

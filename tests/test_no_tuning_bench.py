@@ -1,0 +1,33 @@
+"""The no-tuning evaluation script (issue 21) runs end to end in its smoke mode, on a validation task only.
+
+The held-out tasks are not touched here: they are run once, by the pre-registered run of the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jax")
+pytest.importorskip("optax")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def test_smoke_mode_writes_the_report_the_records_and_the_plot(tmp_path: Path) -> None:
+    from benchmarks import no_tuning
+
+    out = tmp_path / "nt"
+    assert no_tuning.main(["--smoke", "--tasks", "wine_logreg", "--out", str(out)]) == 0
+    text = (tmp_path / "nt.md").read_text(encoding="utf-8")
+    assert "**Target A** (" in text and ": met on " in text and "**Target B** (" in text
+    data = json.loads((tmp_path / "nt.json").read_text(encoding="utf-8"))
+    assert data["meta"]["sha256"] == no_tuning.module_sha256()
+    runs = data["tasks"]["wine_logreg"]["runs"]
+    probe = [r for r in runs if r["scheduler"] == "probe"]
+    assert sorted({r["mult"] for r in probe}) == sorted(no_tuning.MULTS) and len(probe) == 10  # 5 starts x 2 seeds
+    summary = data["tasks"]["wine_logreg"]["summary"]
+    assert set(summary["paired"]) == {*no_tuning.B_RIVALS, *no_tuning.EXTRA}
+    assert (tmp_path / "nt_lr.png").stat().st_size > 0

@@ -1,0 +1,257 @@
+"""ProbeLR (issue 21): the rule by hand, the same numbers on every backend and through every adapter."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import lrsched
+from lrsched.controllers import ProbeLR
+
+# A loss that falls while the probe's LR is small and blows up past step 14, with a little noise.
+_RNG = np.random.default_rng(0)
+LOSSES = [
+    float(2.0 * math.exp(-0.05 * t) + (0.0 if t < 14 else 0.4 * (t - 14)) + 0.01 * _RNG.normal()) for t in range(120)
+]
+CTRL = ProbeLR(init_lr=0.1, budget=120, probe=0.25, smoothing=0.1, backoff=2.0)
+
+
+def _pure(c: ProbeLR, losses: list[float]) -> list[float]:
+    s, out = c.init(), []
+    for loss in losses:
+        s = c.update(s, loss)
+        out.append(c.lr(s))
+    return out
+
+
+def test_the_probe_rises_geometrically_stops_on_the_rise_then_decays_to_zero() -> None:
+    lrs = [CTRL.lr(CTRL.init()), *_pure(CTRL, LOSSES)]
+    p = CTRL.probe_steps
+    g = (CTRL.high / CTRL.low) ** (1 / p)
+    stop = next(t for t in range(1, len(lrs)) if lrs[t] < lrs[t - 1])
+    assert 14 < stop < p  # after the blow-up began, before the probe's end
+    np.testing.assert_allclose(lrs[:stop], [0.1 * CTRL.low * g**t for t in range(stop)], rtol=1e-12)
+    s = CTRL.init()
+    for loss in LOSSES[:stop]:
+        s = CTRL.update(s, loss)
+    assert s.probing == 0.0 and s.peak == pytest.approx(s.best_lr / CTRL.backoff, rel=1e-15)
+    assert s.best_lr in lrs[:stop]
+    stable = lrs[stop : CTRL.budget - round(CTRL.decay * CTRL.budget)]
+    assert stable and all(v == s.peak for v in stable)
+    assert lrs[CTRL.budget - 1] == pytest.approx(s.peak / (CTRL.decay * CTRL.budget))  # linear anneal, to 0 at B
+    assert lrs[CTRL.budget] == 0.0
+
+
+def test_a_non_finite_loss_stops_the_probe_and_later_halves_the_peak() -> None:
+    c = ProbeLR(init_lr=1.0, budget=100)
+    s = c.init()
+    for loss in (3.0, 2.0, math.nan):
+        s = c.update(s, loss)
+    assert s.probing == 0.0 and s.peak == s.best_lr / c.backoff
+    peak = s.peak
+    s = c.update(s, math.inf)
+    assert s.peak == 0.5 * peak and math.isfinite(s.ema)
+
+
+def test_cosine_shape_and_the_probe_ends_at_its_length_when_the_loss_keeps_falling() -> None:
+    c = ProbeLR(init_lr=1.0, budget=100, probe=0.1, shape="cosine", decay=0.5)
+    lrs = _pure(c, [10.0 / (t + 1) for t in range(100)])
+    top = c.high * (c.low / c.high) ** (1 / c.probe_steps)  # the last probe LR, lr0 * low * g**(P - 1)
+    assert lrs[c.probe_steps - 2] == pytest.approx(top)
+    peak = lrs[c.probe_steps - 1]
+    assert peak == pytest.approx(top / c.high * c.high / c.backoff, rel=1e-12)
+    assert lrs[-1] == 0.0 and lrs[74] == pytest.approx(peak * 0.5 * (1 + math.cos(math.pi * 0.5)), rel=1e-12)
+
+
+def test_the_closure_equals_the_pure_rule_bit_for_bit() -> None:
+    sched = lrsched.control(CTRL)
+    assert sched.lr == CTRL.lr(CTRL.init())
+    assert [float(sched(v)) for v in LOSSES] == _pure(CTRL, LOSSES)
+    noisy = [*LOSSES[:20], math.nan, *LOSSES[20:40], math.inf]
+    sched = lrsched.control(CTRL)
+    assert [float(sched(v)) for v in noisy] == _pure(CTRL, noisy)
+
+
+def test_numpy_jax_and_torch_give_the_python_numbers() -> None:
+    ref = np.array(_pure(CTRL, LOSSES))
+    s = CTRL.init(like=np.float64(0.0))
+    out = []
+    for v in LOSSES:
+        s = CTRL.update(s, np.float64(v))
+        out.append(CTRL.lr(s))
+    np.testing.assert_allclose(np.asarray(out, float), ref, rtol=1e-12, atol=1e-15)  # libm vs NumPy exp: 1 ulp
+    torch = pytest.importorskip("torch")
+    s = CTRL.init(like=torch.zeros((), dtype=torch.float64))
+    out = []
+    for v in LOSSES:
+        s = CTRL.update(s, torch.tensor(v, dtype=torch.float64))
+        out.append(float(CTRL.lr(s)))
+    assert s.lr.dtype == torch.float64
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-15)
+
+
+def test_jax_jit_scan_and_vmap_over_starting_lrs() -> None:
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        import jax.numpy as jnp
+
+        c = ProbeLR(budget=120, probe=0.25, smoothing=0.1, backoff=2.0)
+
+        def run(lr0: object) -> object:
+            def body(s: object, loss: object) -> object:
+                s = c.update(s, loss)
+                return s, c.lr(s)
+
+            return jax.lax.scan(body, c.init(lr0), jnp.asarray(LOSSES))[1]
+
+        starts = (0.1, 0.3, 1.0)
+        lrs = np.asarray(jax.jit(jax.vmap(run))(jnp.asarray(starts)))
+    for row, lr0 in zip(lrs, starts):
+        np.testing.assert_allclose(row, _pure(ProbeLR(init_lr=lr0, **_knobs(c)), LOSSES), rtol=1e-12, atol=1e-15)
+
+
+def _knobs(c: ProbeLR) -> dict:
+    return {k: v for k, v in c.to_config().items() if k not in ("name", "init_lr")}
+
+
+def test_config_round_trips_through_strict_json() -> None:
+    c = ProbeLR(init_lr=3e-4, budget=5000, probe=0.05, shape="cosine", decay=0.9, descent=1.3)
+    text = json.dumps(c.to_config(), allow_nan=False)
+    back = lrsched.from_config(json.loads(text))
+    assert back == c and type(back) is ProbeLR and hash(back) == hash(c)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"budget": 5}, r"ProbeLR: budget must be"),
+        ({"probe": 0.0}, r"ProbeLR: probe must be in \(0.0, 0.5\], got 0.0"),
+        ({"low": 1.0}, r"ProbeLR: low must be in \(0.0, 1.0\), got 1.0"),
+        ({"rise": 1.0}, r"ProbeLR: rise must be in \(1.0, inf\), got 1.0"),
+        ({"blowup": 1.2}, r"ProbeLR: blowup must be in \[1.3, inf\), got 1.2"),  # at least rise (1.3)
+        ({"descent": 0.5}, r"ProbeLR: descent must be in \[1.0, inf\), got 0.5"),
+        ({"backoff": 0.5}, r"ProbeLR: backoff must be in \[1.0, inf\), got 0.5"),
+        ({"decay": 1.5}, r"ProbeLR: decay must be in \(0.0, 1.0\], got 1.5"),
+        ({"shape": "step"}, r"ProbeLR: shape must be one of 'linear', 'cosine', got 'step'"),
+        ({"init_lr": -1.0}, r"ProbeLR: init_lr must lie in the controller's LR bounds \(0.0, inf\), got -1.0"),
+    ],
+)
+def test_settings_are_validated_at_construction(kw: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ProbeLR(**kw)
+
+
+# -- the three adapters -------------------------------------------------------------------------------------
+X = _RNG.normal(size=(64, 5))
+Y = X @ _RNG.normal(size=5) + 0.1 * _RNG.normal(size=64)
+STEPS = 60
+ADAPTED = ProbeLR(init_lr=0.01, budget=STEPS, probe=0.3, smoothing=0.1)
+
+
+def _replay(controller: ProbeLR) -> list[float]:
+    """Plain SGD on least squares driven by the closure: the LR of every update."""
+    sched, w, lrs = lrsched.control(controller), np.zeros(5), []
+    lr = float(sched.lr)
+    for _ in range(STEPS):
+        r = X @ w - Y
+        loss, g = float(r @ r / len(Y)), 2.0 * X.T @ r / len(Y)
+        w = w - lr * g
+        lrs.append(lr)
+        lr = float(sched(loss))
+    return lrs
+
+
+def test_replay_probes_and_then_settles() -> None:
+    lrs = _replay(ADAPTED)
+    assert max(lrs) > 10 * lrs[0] and lrs[-1] < max(lrs)
+
+
+def test_torch_controller_scheduler() -> None:
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import ControllerScheduler
+
+    w = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+    x, y = torch.as_tensor(X), torch.as_tensor(Y)
+    opt = torch.optim.SGD([w], lr=0.01)
+    sched = ControllerScheduler(opt, ADAPTED)
+    lrs = []
+    for _ in range(STEPS):
+        loss = ((x @ w - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step(loss.detach())
+    np.testing.assert_allclose(lrs, _replay(ADAPTED), rtol=1e-9, atol=0)
+
+
+def test_optax_scale_by_controller() -> None:
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    from lrsched.adapters.optax import scale_by_controller
+
+    with jax.enable_x64(True):
+        import jax.numpy as jnp
+
+        tx = scale_by_controller(ADAPTED)
+        x, y = jnp.asarray(X), jnp.asarray(Y)
+
+        @jax.jit
+        def step(p: object, s: object) -> object:
+            loss, g = jax.value_and_grad(lambda q: jnp.mean((x @ q - y) ** 2))(p)
+            updates, s = tx.update(g, s, p, value=loss)
+            return optax.apply_updates(p, updates), s, updates[0] / g[0]
+
+        params = jnp.zeros(5)
+        state, lrs = tx.init(params), []
+        for _ in range(STEPS):
+            params, state, ratio = step(params, state)
+            lrs.append(-float(ratio))
+    np.testing.assert_allclose(lrs, _replay(ADAPTED), rtol=1e-6, atol=0)
+
+
+KERAS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, keras
+    from lrsched.adapters.keras import ControllerCallback
+    from lrsched.controllers import ProbeLR
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 5)).astype("float32")
+    y = (x @ rng.normal(size=5)).astype("float32")[:, None]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    seen = []
+
+    class Log(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((float(logs["loss"]), float(self.model.optimizer.learning_rate)))
+
+    ctrl = ProbeLR(init_lr=0.01, budget=40, probe=0.3, smoothing=0.1)
+    model.fit(x, y, batch_size=16, epochs=10, shuffle=False, verbose=0,
+              callbacks=[ControllerCallback(ctrl, frequency="batch"), Log()])
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_keras_controller_callback() -> None:
+    pytest.importorskip("keras")
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", KERAS_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    sched = lrsched.control(ProbeLR(init_lr=0.01, budget=40, probe=0.3, smoothing=0.1))
+    expected = [float(sched(loss)) for loss, _ in seen]  # the callback's LR after each batch's logged loss
+    np.testing.assert_allclose([lr for _, lr in seen], expected, rtol=1e-6)
+    assert len(set(np.round(expected, 12))) > 5
