@@ -30,6 +30,7 @@ test); warmup-stable-decay: Hu et al., "MiniCPM", 2024. Settings chosen on devel
 only (``benchmarks/results/no_tuning_protocol.md``).
 
 Example:
+    >>> from lrsched.controllers.probe import ProbeLR
     >>> c = ProbeLR(init_lr=0.1, budget=100)
     >>> s = c.init()
     >>> round(c.lr(s), 6)  # the probe starts at lr0 * low
