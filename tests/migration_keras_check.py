@@ -1,5 +1,9 @@
 """Evaluate the Keras rows of docs/migration_table.py; prints one JSON line ``{row id: {peer, lrsched}}``.
 
+With ``--train`` (run under a backend that trains, ``KERAS_BACKEND=jax``) each row instead trains the same model
+both ways with ``fit`` and reports the kernel after every update (schedules: one sample per update; plateau rows:
+the callback on the epoch's loss, one update per epoch).
+
 Run by tests/test_migration_guide.py with ``KERAS_BACKEND=numpy`` (no TensorFlow, nothing global changed in the
 test process). Schedules are called at steps ``0..steps-1``; the plateau rows run each callback on a compiled
 model, reporting ``LOSSES`` through ``on_epoch_end`` and reading the optimizer's LR after each.
@@ -52,8 +56,35 @@ def run(expr: str, row: Any) -> list[float]:
     return out
 
 
+def train(expr: str, row: Any) -> list[list[float]]:
+    """The kernel after each update of SGD on a linear regression, driven by the row's expression."""
+    keras.utils.set_random_seed(0)
+    obj = eval(expr, NS)
+    rng = np.random.default_rng(0)
+    n = row.steps if row.driver == "schedule" else 8
+    x = rng.normal(size=(n, 2)).astype("float32")
+    y = (x @ np.asarray([[2.0], [-1.0]], "float32") + 0.5).astype("float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    kernels: list[list[float]] = []
+
+    class Record(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            kernel = self.model.get_weights()[0]  # through self.model: on JAX that syncs the trained state first
+            kernels.append([float(v) for v in np.ravel(kernel)])
+
+    if row.driver == "schedule":
+        lr = KerasSchedule(obj) if isinstance(obj, lrsched.Schedule) else obj
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+        model.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[Record()])
+    else:
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=table.LR), loss="mse")
+        model.fit(x, y, batch_size=n, epochs=row.steps, shuffle=False, verbose=0, callbacks=[obj, Record()])
+    return kernels
+
+
 def main() -> None:
-    result = {row.id: {"peer": run(row.peer, row), "lrsched": run(row.lrsched, row)} for row in table.rows("keras")}
+    step = train if "--train" in sys.argv else run
+    result = {row.id: {"peer": step(row.peer, row), "lrsched": step(row.lrsched, row)} for row in table.rows("keras")}
     print(json.dumps(result))
 
 

@@ -6,10 +6,9 @@ Each row runs its whole run: a schedule past the step where it settles (a test c
 where its lrsched schedule stops changing), a plateau row through a long plateau that reduces to the floor.
 Rows that drive an optimizer (torch, transformers, Optax's ``inject_hyperparams`` and plateau transformations) also
 train: SGD on a quadratic, both ways, and the parameters must agree after every update whose LR the row says is the
-same (allowing the one-update lag a row declares). The Keras rows compare LR sequences only: Keras' numpy backend,
-used here to keep TensorFlow out, cannot train.
-Keras runs in one subprocess with ``KERAS_BACKEND=numpy`` (tests/migration_keras_check.py), as in
-tests/test_parity_keras.py, so this process picks no Keras backend and loads no TensorFlow.
+same (allowing the one-update lag a row declares). Keras runs in subprocesses (tests/migration_keras_check.py), so
+this process picks no Keras backend and loads no TensorFlow: the LR sequences with ``KERAS_BACKEND=numpy`` (as in
+tests/test_parity_keras.py), and the training with ``KERAS_BACKEND=jax`` (numpy cannot train).
 """
 
 from __future__ import annotations
@@ -162,14 +161,13 @@ def test_optax_rows(row: Any) -> None:
 # --- keras ------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def keras_lrs() -> dict[str, dict[str, list[float]]]:
+def _keras(backend: str, *args: str) -> dict[str, dict[str, list[Any]]]:
     if importlib.util.find_spec("keras") is None:  # not imported here: that would pick a backend
         pytest.skip("keras is not installed")
-    env = dict(os.environ, KERAS_BACKEND="numpy", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     out = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "migration_keras_check.py")],
+        [sys.executable, str(ROOT / "tests" / "migration_keras_check.py"), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -177,13 +175,29 @@ def keras_lrs() -> dict[str, dict[str, list[float]]]:
         check=False,
     )
     assert out.returncode == 0, out.stderr[-4000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def keras_lrs() -> dict[str, dict[str, list[float]]]:
+    return _keras("numpy")
+
+
+@pytest.fixture(scope="module")
+def keras_training() -> dict[str, dict[str, list[list[float]]]]:
+    pytest.importorskip("jax")
+    return _keras("jax", "--train")
 
 
 @pytest.mark.parametrize("row", _rows("keras"))
-def test_keras_rows(row: Any, keras_lrs: dict[str, dict[str, list[float]]]) -> None:
+def test_keras_rows(
+    row: Any, keras_lrs: dict[str, dict[str, list[float]]], keras_training: dict[str, dict[str, list[list[float]]]]
+) -> None:
     got = keras_lrs[row.id]
     _check(row, np.asarray(got["peer"]), np.asarray(got["lrsched"]), RTOL["keras"])
+    trained = keras_training[row.id]
+    peer, ours = np.asarray(trained["peer"]), np.asarray(trained["lrsched"])
+    _same_training(row, peer, ours, 1e-5)  # float32 training: 1e-5 of the parameters' scale
 
 
 # --- the guide itself -------------------------------------------------------------------------------------------
