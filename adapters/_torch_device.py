@@ -70,6 +70,12 @@ def _unit_direction(p: torch.Tensor, group: dict[str, Any], optimizer: Any) -> t
     return d - group["weight_decay"] * p.detach() if group.get("decoupled_weight_decay") else d
 
 
+def _zero_float(lr: Any) -> bool:
+    """A float LR of exactly 0. A tensor LR (capturable/fused optimizers) is never read on the host: reading it
+    would sync the device every step, so with a tensor LR at 0 the direction is not recovered (keep ``min_lr > 0``)."""
+    return not isinstance(lr, torch.Tensor) and float(lr) == 0.0
+
+
 def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
     """The ``wanted`` signals at theta_t, before update t, and what the next call needs (buffers, lr_t).
 
@@ -96,7 +102,7 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             old = [p.clone() for p in theta]
         else:
             old, lr = prev
-            if float(lr) == 0.0:  # the buffers hold d_{t-1} itself (see below)
+            if _zero_float(lr):  # the buffers hold d_{t-1} itself (see below)
                 change, lr = old, 1.0
             else:
                 change = torch._foreach_sub(theta, old)  # theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
@@ -109,7 +115,7 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
         lr_now = optimizer.param_groups[0]["lr"]
         lr_now = lr_now.clone() if isinstance(lr_now, torch.Tensor) else float(lr_now)
-        if float(lr_now) == 0.0:  # the coming update will not move theta: keep d_t itself
+        if _zero_float(lr_now):  # the coming update will not move theta: keep d_t itself
             groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
             for buf, p in zip(old, params):
                 buf.copy_(_unit_direction(p, groups[id(p)], optimizer))

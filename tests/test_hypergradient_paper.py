@@ -226,3 +226,29 @@ def test_torch_resume_right_after_an_update_at_lr_zero_continues_bit_for_bit(tmp
     opt2.load_state_dict(data["opt"])
     sched2.load_state_dict(data["sched"])
     assert run(w2, opt2, sched2, 40) == expected
+
+
+def test_measuring_the_direction_with_a_tensor_lr_reads_nothing_on_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tensor LR (capturable/fused optimizers) is never read with float()/item() inside optimizer.step(): the
+    LR-0 check applies to float LRs only, so measuring the signals costs no device sync."""
+    torch = pytest.importorskip("torch")
+    from lrsched.adapters.torch import ControllerScheduler
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.1))
+    sched = ControllerScheduler(opt, lrsched.Hypergradient(beta=0.01, mode="multiplicative"))
+    x = torch.randn(16, 3)
+
+    def no_sync(*args: object) -> float:
+        raise AssertionError("a host sync while measuring the signals")
+
+    for _ in range(3):
+        loss = model(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        with monkeypatch.context() as m:
+            m.setattr(torch.Tensor, "item", no_sync)
+            m.setattr(torch.Tensor, "__float__", no_sync)
+            opt.step()
+        sched.step(float(loss))
