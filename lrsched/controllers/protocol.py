@@ -232,10 +232,9 @@ class Controller(Generic[S]):
             if self.groups and len(lr) != self.groups:
                 raise ValueError(f"{self.owner}: {field} must have {self.groups} per-group values, got {len(lr)}")
             return tuple(self._one_lr(v, f"{field}[{i}]", i) for i, v in enumerate(lr))
-        value = self._one_lr(lr, field, 0)
-        if self.groups and field != "init_lr":
+        if self.groups and field != "init_lr":  # one number for every group (``init_lr`` keeps it as given)
             return tuple(self._one_lr(lr, f"{field}[{i}]", i) for i in range(self.groups))
-        return value
+        return self._one_lr(lr, field, 0)
 
     # -- the pure controller ---------------------------------------------------------------------------------------
     def init(self, lr: LR | None = None, *, like: Any = None) -> S:
@@ -278,7 +277,7 @@ class Controller(Generic[S]):
             scalar = all(getattr(v, "ndim", 0) == 0 for v in values.values())
             if xp is PYTHON or (xp.reads_as_float and scalar):
                 return self.rule(state, {k: float(v) for k, v in values.items()}, PYTHON)
-        if type(st.step) is not int:
+        else:
             xp = namespace_for(st.step)
         lr = st.lr[0] if isinstance(st.lr, tuple) else st.lr
         if hasattr(lr, "dtype"):
