@@ -86,6 +86,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.base = None if base is None else as_schedule(base, owner=name, field="base")
         self.start_step = start_step
         self.sched: Control | None = None
+        self._pending: dict[str, Any] | None = None  # a loaded controller state waiting for the optimizer's LR
         self._lr: float | None = None  # the LR (or multiplier g) last written to the optimizer
         self._steered: Any = None  # the optimizer's SteeredSchedule while it steers one
         self._t = 0  # optimizer.iterations, counted here per batch (reading the variable syncs the device)
@@ -117,6 +118,9 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             elif self.settings.init_lr is None and self.base is None:
                 lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             self.sched = Control(self._controlled(), lr)
+        if self._pending is not None:
+            self.sched.load_state_dict(self._pending)
+            self._pending = None
         if steered is not None:
             steered.state_hook = self.state_dict  # a checkpoint saved during fit holds the live state
         self._lr = None
@@ -191,7 +195,7 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
     # -- checkpointing ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """JSON data: the controller, monitor, frequency, the base schedule's config and the controller's state."""
-        if self.sched is None:
+        if self.sched is None and self._pending is None:
             raise ValueError(f"{type(self).__name__}.state_dict: the callback has not been used in training yet")
         return {
             "settings": self.settings.to_config(),
@@ -199,11 +203,12 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
             "frequency": self.frequency,
             "base": None if self.base is None else self.base.to_config(),
             "start_step": self.start_step,
-            "controller": self.sched.state_dict(),
+            "controller": self._pending if self.sched is None else self.sched.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from ``state_dict`` (before ``fit``); ``GreedyLRCallback().load_state_dict(d)`` suffices."""
+        """Continue from ``state_dict`` (before ``fit``); ``GreedyLRCallback().load_state_dict(d)`` suffices. A
+        controller without ``init_lr`` (it starts from the optimizer's LR) takes the state at ``on_train_begin``."""
         settings = from_config(state["settings"])
         if not isinstance(settings, Controller):
             raise TypeError(f"{type(self).__name__}.load_state_dict: settings must be a controller, got {settings!r}")
@@ -212,8 +217,12 @@ class ControllerCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._set_hooks()
         self.base = None if state["base"] is None else schedule_from_config(state["base"], "state.base")
         self.start_step = int(state["start_step"])
-        self.sched = Control(self._controlled(), 1.0 if self.base is not None else None)
-        self.sched.load_state_dict(state["controller" if "controller" in state else "greedy"])  # 0.2: "greedy"
+        self._pending = state["controller" if "controller" in state else "greedy"]  # 0.2: "greedy"
+        self.sched = None
+        if self.base is not None or settings.init_lr is not None:  # else the optimizer's LR shapes the state
+            self.sched = Control(self._controlled(), 1.0 if self.base is not None else None)
+            self.sched.load_state_dict(self._pending)
+            self._pending = None
 
 
 class GreedyLRCallback(ControllerCallback):

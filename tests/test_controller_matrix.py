@@ -12,9 +12,11 @@ For each path the LRs the optimizer actually used equal a replay by hand of the 
 ``c.update``) on the values the loop observed, the clock set to the update count where values arrive less often
 than updates, and the non-loss signals measured here from recorded parameters and gradients (in float64, so those
 controllers agree to 1e-6 relative; loss-only ones bit for bit). A controller a path cannot drive is refused at
-construction with a message naming what is missing. Torch (a), (b), Lightning and the Trainer are checkpointed
-mid-run and resumed in a fresh process with ``torch.load(weights_only=True)``: parameters and LRs continue bit for
-bit. The regression test of each trap of issue 20 is in ``tests/test_controller_traps.py``.
+construction with a message naming what is missing. Every path is checkpointed mid-run and resumed in a fresh
+process, and the parameters and LRs continue bit for bit: torch (a), (b), Lightning and the Trainer through
+``torch.load(weights_only=True)``; Optax through the leaves of the parameters and optimizer state in an ``.npz``
+(restored into ``opt.init``'s tree); Keras through ``model.save`` plus the callback's ``state_dict()`` as JSON.
+The regression test of each trap of issue 20 is in ``tests/test_controller_traps.py``.
 """
 
 from __future__ import annotations
@@ -232,10 +234,12 @@ def _run_children(
     kind: str, jobs: dict[str, Any], tmp_path: Path, timeout: float = 300, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Run ``_child(kind, jobs)`` in a fresh interpreter (cwd the repo root, this checkout first on the path)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     spec, out = tmp_path / f"{kind}.json", tmp_path / f"{kind}.out.json"
     spec.write_text(json.dumps(jobs))
     env = {
         **os.environ,
+        **(env or {}),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
     }
     code = (
@@ -266,7 +270,10 @@ def _child(kind: str, spec: str, out: str) -> None:
             module = lightning_fit(c, job["epochs"], ckpt_in=job["ckpt"])
             results[key] = {"lrs": module.rec.lrs, "params": _params_hex(module.net)}
         elif kind == "keras":
-            results[key] = keras_fit(c, job["frequency"])
+            results[key] = keras_fit(c, job["frequency"], save=job.get("save"), load=job.get("load"))
+        elif kind == "optax":
+            rec, params = optax_run(c, job["path"], job["k"], load=job["ckpt"])
+            results[key] = {"lrs": rec.lrs, "params": [float(v).hex() for v in _flat(params)]}
         elif kind == "trainer":
             rec, model = trainer_run(c, job["out"], resume=job["ckpt"])
             results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
@@ -314,9 +321,19 @@ def _flat(tree: Any) -> np.ndarray:
     return np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in jax.tree_util.tree_leaves(tree)])
 
 
-def optax_run(c: Controller, kind: str, k: int = 1, steps: int = BUDGET) -> Record:
+def optax_run(
+    c: Controller,
+    kind: str,
+    k: int = 1,
+    steps: int = BUDGET,
+    save: tuple[int, str] | None = None,
+    load: str | None = None,
+) -> tuple[Record, Any]:
     """``steps`` optimizer updates (``k`` micro-batches each under ``MultiSteps``) of a jitted step; the records
-    are per update: the LR it used (``lr_of``), theta and the (accumulated) gradient, the last micro-batch's loss."""
+    are per update: the LR it used (``lr_of``), theta and the (accumulated) gradient, the last micro-batch's loss.
+    Returns the records and the final parameters. ``save=(t, path)`` checkpoints after update t as Optax users do
+    without a checkpoint library: the leaves of the parameters and the optimizer state in an ``.npz`` (plain
+    arrays); ``load`` resumes from one, the tree structure coming from ``opt.init`` (the template)."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -351,8 +368,14 @@ def optax_run(c: Controller, kind: str, k: int = 1, steps: int = BUDGET) -> Reco
     params = _jax_params()
     state = opt.init(params)
     prev_d = jax.tree_util.tree_map(jnp.zeros_like, params)
-    rec = Record()
-    for t in range(steps):
+    rec, start = Record(), 0
+    if load is not None:
+        with np.load(load) as data:
+            leaves = [data[f"a{i}"] for i in range(len(data.files) - 1)]
+            start = int(data["t"])
+        template = (params, state, prev_d)
+        params, state, prev_d = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
+    for t in range(start, steps):
         lr, theta, micro = float(lr_of(state)), _flat(params), []
         for j in range(k):
             i = ((t * k + j) * 8) % 64
@@ -363,7 +386,10 @@ def optax_run(c: Controller, kind: str, k: int = 1, steps: int = BUDGET) -> Reco
         rec.grad.append(np.mean(micro, axis=0))
         rec.observed[t] = float(loss)
         prev_d = jax.tree_util.tree_map(lambda u, lr=lr: u / lr, updates)
-    return rec
+        if save is not None and t + 1 == save[0]:
+            leaves = jax.tree_util.tree_leaves((params, state, prev_d))
+            np.savez(save[1], t=t + 1, **{f"a{i}": np.asarray(v) for i, v in enumerate(leaves)})
+    return rec, params
 
 
 def optax_refusal(c: Controller, kind: str) -> str | None:
@@ -389,9 +415,35 @@ def test_optax_paths_replay_the_pure_controller(name: str, kind: str, k: int) ->
         with pytest.raises(ValueError, match=refused):
             optax_run(c, kind, k, steps=1)
         return
-    rec = optax_run(c, kind, k)
+    rec, _ = optax_run(c, kind, k)
     # float32 in the jitted step, float64 here: a few float32 ulps (decisions on exact ties would differ; none here)
     assert_replayed(c, None, rec, groups=1, rtol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "kind,k",
+    [("chain", 1), ("controlled", 1), ("no_params", 1), ("controlled", 2)],
+    ids=["chain", "controlled-jit", "controlled-no-params", "multisteps"],
+)
+def test_optax_paths_resume_in_a_fresh_process_bit_for_bit(kind: str, k: int, tmp_path: Path) -> None:
+    """Checkpointed after 5 updates (the leaves of the parameters and the optimizer state, plain arrays) and
+    resumed in a fresh process: the LRs and the final parameters equal the uninterrupted run's, bit for bit."""
+    pytest.importorskip("optax")
+    jobs, whole = {}, {}
+    for name in NAMES:
+        c = make(name, init_lr=LR0)
+        if optax_refusal(c, kind) is not None:
+            continue
+        rec, params = optax_run(c, kind, k)
+        whole[name] = {"lrs": rec.lrs, "params": [float(v).hex() for v in _flat(params)]}
+        ckpt = str(tmp_path / f"{kind}-{k}-{name}.npz")
+        optax_run(c, kind, k, steps=5, save=(5, ckpt))
+        jobs[name] = {"config": c.to_config(), "path": kind, "k": k, "ckpt": ckpt}
+    resumed = _run_children("optax", jobs, tmp_path, env={"JAX_PLATFORMS": "cpu"})
+    assert set(resumed) == set(whole) and len(whole) >= len(NAMES) - 2
+    for name, result in resumed.items():
+        assert result["lrs"] == whole[name]["lrs"][5:], name
+        assert result["params"] == whole[name]["params"], name
 
 
 # -- (d) Lightning: interval="step" with a monitor --------------------------------------------------------------------
@@ -556,9 +608,12 @@ def test_transformers_trainer_with_evaluations_replays_and_resumes_in_a_fresh_pr
 
 
 # -- (e) Keras fit, frequency="epoch" and "batch" (a subprocess, JAX backend) ------------------------------------------
-def keras_fit(c: Controller, frequency: str) -> dict[str, Any]:
-    """3 epochs of 4 batches under ``ControllerCallback(c, frequency=...)``: the LR each update used and the values
-    the callback observed (``logs["loss"]``), or the message refusing ``c``."""
+def keras_fit(c: Controller, frequency: str, save: str | None = None, load: str | None = None) -> dict[str, Any]:
+    """3 epochs of 4 batches under ``ControllerCallback(c, frequency=...)``: the LR each update used, the values
+    the callback observed (``logs["loss"]``) and the final weights, or the message refusing ``c``. ``save``: stop
+    after 2 epochs and checkpoint as the callback's docstring says (``model.save`` to ``save + ".keras"``, the
+    callback's ``state_dict()`` to ``save + ".json"``); ``load``: resume from that checkpoint for the third epoch
+    (``load_model``, a new callback given ``load_state_dict``, ``fit(initial_epoch=2)``)."""
     import keras
 
     from lrsched.adapters.keras import ControllerCallback
@@ -568,8 +623,12 @@ def keras_fit(c: Controller, frequency: str) -> dict[str, Any]:
     except ValueError as err:
         return {"refused": str(err)}
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR0), loss="mse")
+    if load is None:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR0), loss="mse")
+    else:
+        model = keras.models.load_model(load + ".keras")
+        callback.load_state_dict(json.loads(Path(load + ".json").read_text()))
     lrs: list[list[float]] = []
     observed: dict[int, float] = {}
 
@@ -586,8 +645,22 @@ def keras_fit(c: Controller, frequency: str) -> dict[str, Any]:
                 observed[len(lrs) - 1] = float(logs["loss"])
 
     x, y = (v.numpy() for v in _data())
-    model.fit(x[:32], y[:32], batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[callback, Observe()])
-    return {"lrs": lrs, "observed": observed}
+    epochs, first = (2 if save is not None else 3), (2 if load is not None else 0)
+    model.fit(
+        x[:32],
+        y[:32],
+        batch_size=8,
+        epochs=epochs,
+        initial_epoch=first,
+        shuffle=False,
+        verbose=0,
+        callbacks=[callback, Observe()],
+    )
+    if save is not None:
+        model.save(save + ".keras")
+        Path(save + ".json").write_text(json.dumps(callback.state_dict()))
+    weights = [float(v).hex() for w in model.get_weights() for v in np.asarray(w, dtype=np.float64).ravel()]
+    return {"lrs": lrs, "observed": observed, "weights": weights}
 
 
 def keras_refusal(c: Controller) -> str | None:
@@ -607,8 +680,23 @@ def test_keras_fit_epoch_and_batch_replay_the_pure_controller(tmp_path: Path) ->
         for name in NAMES
         for freq in ("epoch", "batch")
     }
+    jobs |= {f"{key}/save": {**job, "save": str(tmp_path / key.replace("/", "-"))} for key, job in jobs.items()}
     results = _run_children("keras", jobs, tmp_path, env={"KERAS_BACKEND": "jax"})
     assert set(results) == set(jobs)
+    # the checkpoints, resumed for the third epoch in a fresh process
+    again = {
+        key[: -len("/save")]: {**job, "save": None, "load": job["save"]}
+        for key, job in jobs.items()
+        if key.endswith("/save") and "refused" not in results[key]
+    }
+    resumed = _run_children("keras", again, tmp_path / "resume", env={"KERAS_BACKEND": "jax"})
+    assert len(resumed) >= len(NAMES)  # not vacuous: the loss-only controllers, both frequencies
+    for key, result in resumed.items():
+        whole = results[key]
+        assert result["lrs"] == whole["lrs"][8:], key
+        assert result["weights"] == whole["weights"], key
+    for key in [key for key in jobs if key.endswith("/save")]:
+        del jobs[key], results[key]
     for key, result in results.items():
         c = lrsched.from_config(jobs[key]["config"])
         refused = keras_refusal(c)
