@@ -95,6 +95,30 @@ def controllers() -> dict[str, Any]:
     return out
 
 
+def _add_controllers(
+    framework: str,
+    variants: dict[str, Callable[[int], float]],
+    make: Callable[[Any], Callable[[int], float]],
+    make_floor: Callable[[Callable[..., Any]], Callable[[int], float]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Adds a variant per registered controller (``make(controller)``) and per hand-fused floor of ``framework``
+    (``make_floor(FLOORS[name][framework])``) to ``variants``; returns the controllers and the refusals by name."""
+    cs, refused = controllers(), {}
+    for name, c in cs.items():
+        if isinstance(c, str):
+            refused[name] = c
+            continue
+        try:
+            variants[name] = make(c)
+        except (TypeError, ValueError) as error:  # the adapter refuses it (e.g. a look-ahead it cannot run)
+            refused[name] = f"refused: {error}"
+            continue
+        floor = FLOORS.get(name, {}).get(framework)
+        if floor is not None:
+            variants[f"floor {name}"] = make_floor(floor)
+    return cs, refused
+
+
 def _rounds(variants: dict[str, Callable[[int], float]], n: int, repeat: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeat):
@@ -200,18 +224,9 @@ def torch_section(setup: Setup, n: int, repeat: int) -> tuple[list[str], list[st
     variants = {k: make(torch.optim.AdamW, k) for k in kinds}
     base = "Adam, constant LR"
     variants[base] = make(torch.optim.Adam, "constant")
-    cs, refused = controllers(), {}
-    for name, c in cs.items():
-        if isinstance(c, str):
-            refused[name] = c
-            continue
-        try:
-            variants[name] = make(torch.optim.Adam, "controller", c)
-        except (TypeError, ValueError) as error:  # the adapter refuses it (e.g. a look-ahead it cannot run)
-            refused[name] = f"refused: {error}"
-            continue
-        if "torch" in FLOORS.get(name, {}):
-            variants[f"floor {name}"] = runner(FLOORS[name]["torch"](setup, model()))
+    cs, refused = _add_controllers(
+        "torch", variants, lambda c: make(torch.optim.Adam, "controller", c), lambda f: runner(f(setup, model()))
+    )
     times = _rounds(variants, n, repeat)
     pairs = _pair_rows("torch", [(kinds[0], kinds[1]), (kinds[2], kinds[3])], times)
     return pairs, _controller_rows("torch", base, cs, refused, times)
@@ -274,18 +289,9 @@ def jax_section(setup: Setup, n: int, repeat: int) -> tuple[list[str], list[str]
     variants = {k: make(o) for k, o in opts.items()}
     base = "optax.adam, constant LR"
     variants[base] = make(optax.with_extra_args_support(optax.adam(LR)))
-    cs, refused = controllers(), {}
-    for name, c in cs.items():
-        if isinstance(c, str):
-            refused[name] = c
-            continue
-        try:
-            variants[name] = make(controlled(optax.scale_by_adam(), c))
-        except (TypeError, ValueError) as error:
-            refused[name] = f"refused: {error}"
-            continue
-        if "jax" in FLOORS.get(name, {}):
-            variants[f"floor {name}"] = make(FLOORS[name]["jax"](setup))
+    cs, refused = _add_controllers(
+        "jax", variants, lambda c: make(controlled(optax.scale_by_adam(), c)), lambda f: make(f(setup))
+    )
     times = _rounds(variants, n, repeat)
     kinds = list(opts)
     pairs = _pair_rows("JAX", [(kinds[0], kinds[1]), (kinds[2], kinds[3])], times)
