@@ -37,7 +37,7 @@ class GreedyState(NamedTuple):
     pos: Any  #: slot the next value is written to
     step: Any  #: number of updates so far
     init_lr: Any  #: LR restored by a reset (same shape as ``lr``)
-    total: Any  #: sum of the values held in the window (see ``_smooth``); empty when window == 1
+    total: Any  #: sum of the values held (a running sum: rule 1 of :mod:`lrsched.greedy`); () when window == 1
 
 
 class GreedyLR(Protocol):
