@@ -59,7 +59,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrsched._core.schedule import Schedule
+from lrsched._core.schedule import Schedule, scalar_function
 from lrsched.adapters._require import missing
 
 try:
@@ -115,11 +115,24 @@ class ScheduleLR(LambdaLR):
         self._groups = list(optimizer.param_groups)  # identity: a loaded optimizer state replaces the dicts
         super().__init__(optimizer, list[Callable[[int], float]](lr_lambda), last_epoch)
 
-    def _values(self) -> list[Any]:
-        t, factors = self.last_epoch, self._factors
-        if self.mode == "absolute":  # f is exactly 1.0 unless chained: s(t) * 1.0 == s(t)
-            return [s(t) * f for s, f in zip(self.lr_lambdas, factors)]
-        return [b * s(t) * f for s, b, f in zip(self.lr_lambdas, self.base_lrs, factors)]
+    def _values(self, last: list[Any] | None = None) -> list[Any]:
+        """Each group's ``scale * schedule(last_epoch) * factor``. With ``last`` (the LRs this scheduler set at its
+        previous step), a group's LR that differs from it was changed by another scheduler since: its ratio joins
+        the group's factor first (a loaded optimizer state's new groups are not a factor)."""
+        t, groups, lambdas, factors = self.last_epoch, self.optimizer.param_groups, self.lr_lambdas, self._factors
+        scale = self.base_lrs if self.mode == "relative" else None
+        compiled = type(t) is int and t >= 0  # what schedule(t) checks before it calls the compiled formula
+        seen, out = self._groups, []
+        for i, group in enumerate(groups):  # one loop, no comprehension: this runs once per optimizer update
+            if last is not None:
+                if group is not seen[i]:
+                    self._groups = list(groups)
+                elif group["lr"] != last[i] and last[i] != 0:
+                    factors[i] *= float(group["lr"]) / float(last[i])
+            value = scalar_function(lambdas[i])(t) if compiled else lambdas[i](t)
+            # f is exactly 1.0 unless chained: s(t) * 1.0 == s(t)
+            out.append(value * factors[i] if scale is None else scale[i] * value * factors[i])
+        return out
 
     def _get_closed_form_lr(self) -> list[Any]:
         """The value at ``last_epoch`` without chained factors (``SequentialLR`` switching to this scheduler)."""
@@ -134,13 +147,7 @@ class ScheduleLR(LambdaLR):
         last = getattr(self, "_last_lr", None)
         if last is None or self.last_epoch == 0:
             return self._get_closed_form_lr()
-        seen = self._groups
-        for i, group in enumerate(self.optimizer.param_groups):
-            if group is not seen[i]:  # a loaded optimizer state: its LR is not another scheduler's factor
-                self._groups = list(self.optimizer.param_groups)
-            elif group["lr"] != last[i] and last[i] != 0:
-                self._factors[i] *= float(group["lr"]) / float(last[i])  # another scheduler's factor
-        return self._values()
+        return self._values(last)
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas", "_groups")}

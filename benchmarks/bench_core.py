@@ -1,6 +1,6 @@
 """Core schedule benchmark: lrsched next to hand-written code, Optax and torch, in one run.
 
-Run: ``python benchmarks/bench_core.py [--quick] [--out benchmarks/results/core.md]``
+Run: ``python benchmarks/bench_core.py [--quick] [--section 1..5] [--out benchmarks/results/core.md]``
 
 Prints one markdown report (and writes it to ``--out``):
 1. scalar warmup+cosine call: lrsched vs a hand-written ``math`` function vs
@@ -53,6 +53,14 @@ def per_call(fn: Callable[[], Any], number: int, repeat: int = 5) -> float:
             fn()
         times.append((time.perf_counter() - start) / number)
     return statistics.median(times)
+
+
+def cpu_time(fn: Callable[[], Any], number: int) -> float:
+    """CPU seconds of this process (every thread) per call of ``fn``, over ``number`` calls."""
+    start = time.process_time()
+    for _ in range(number):
+        fn()
+    return (time.process_time() - start) / number
 
 
 def hand_written(step: float) -> float:
@@ -146,6 +154,7 @@ def join_section(quick: bool) -> list[str]:
     base: dict[str, float] = {}
     last: dict[str, float] = {}
     at_1000: dict[str, float] = {}
+    runs: dict[int, Callable[[], float]] = {}  # each size's jitted evaluation, timed below in interleaved rounds
     for n in sizes:
         ours, theirs, total = join_pieces(n)
         x = jnp.linspace(0.0, total, 100_000, dtype=jnp.float32)
@@ -161,6 +170,8 @@ def join_section(quick: bool) -> list[str]:
             compile_s = time.perf_counter() - start
             compiled(x).block_until_ready()
             run_s = median_time(lambda c=compiled, x=x: c(x).block_until_ready(), 5)
+            if label == "ours":
+                runs[n] = lambda c=compiled, x=x: cpu_time(lambda: c(x).block_until_ready(), 5)
             ops = sum(1 for line in compiled.as_text().splitlines() if " = " in line)
             cells[f"{label}_compile"], cells[f"{label}_run"], cells[f"{label}_ops"] = compile_s, run_s, ops
         if n <= optax_max:
@@ -190,6 +201,17 @@ def join_section(quick: bool) -> list[str]:
     rows.append(
         f"lrsched growth from N={sizes[0]} to N={sizes[-1]} (target <= 3 on every row): "
         + ", ".join(f"{k.replace('ours_', '')} {v:.2f}x" for k, v in growth.items())
+    )
+    # The run's growth again in CPU time, the sizes taking turns (a busy machine slows them alike; time spent
+    # descheduled does not count): per-round ratios.
+    samples: dict[int, list[float]] = {n: [] for n in runs}
+    for _ in range(5 if quick else 15):
+        for n, timed in runs.items():
+            samples[n].append(timed())
+    ratios = sorted(b / a for a, b in zip(samples[sizes[0]], samples[sizes[-1]]))
+    rows.append(
+        f"Jitted evaluation of N={sizes[-1]} vs N={sizes[0]}, CPU time of {len(ratios)} interleaved rounds: "
+        f"{statistics.median(ratios):.2f}x (median of the per-round ratios; range {ratios[0]:.2f}-{ratios[-1]:.2f})."
     )
     if at_1000 and "optax_compile" in at_1000:
         rows.append(
@@ -384,8 +406,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (a smoke run)")
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
+    parser.add_argument("--section", type=int, choices=(1, 2, 3, 4, 5), help="run one section only (default: all)")
     args = parser.parse_args()
-    command = command_line("bench_core.py", args.quick, args.out)
+    script = "bench_core.py" + (f" --section {args.section}" if args.section else "")
+    command = command_line(script, args.quick, args.out)
     header = [
         "# lrsched core benchmark",
         "",
@@ -396,7 +420,9 @@ def main() -> None:
     ]
     lines = list(header)
     load_before = os.getloadavg()[0]
-    for section in (scalar_section, numpy_section, join_section, mlp_section, traps_section):
+    for number, section in enumerate((scalar_section, numpy_section, join_section, mlp_section, traps_section), 1):
+        if args.section not in (None, number):
+            continue
         lines += [*section(args.quick), ""]
         print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
     lines.insert(

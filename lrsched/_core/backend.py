@@ -54,7 +54,7 @@ __all__ = ["OPS", "ArrayNamespace", "Namespace", "PYTHON", "namespace_for"]
 _INT32_MASK = 0xFFFFFFFF
 
 # Operations applied elementwise, taken by name from an array module.
-ELEMENTWISE = ("where", "minimum", "maximum", "floor", "cos", "exp", "expm1", "log", "log1p", "sqrt", "power")
+ELEMENTWISE = ("where", "minimum", "maximum", "abs", "floor", "cos", "exp", "expm1", "log", "log1p", "sqrt", "power")
 # Every operation a formula may use (the tracer records each of them).
 OPS = (
     *ELEMENTWISE,
@@ -74,7 +74,7 @@ def _dtype_error(dtype: Any) -> TypeError:
 class Namespace:
     """The operations a formula may use. Subclasses bind them to one backend.
 
-    Elementwise: ``where(cond, a, b)``, ``minimum``, ``maximum``, ``floor``,
+    Elementwise: ``where(cond, a, b)``, ``minimum``, ``maximum``, ``abs``, ``floor``,
     ``cos``, ``exp``, ``log``, ``sqrt``, ``power``. Tables: ``searchsorted``
     (side="right"), ``take``, ``full_like``. 32-bit hashing: ``to_int32``,
     ``mul_int32`` (wrapping product), ``xorshift_right`` (``h ^ (h >>> k)``),
@@ -91,6 +91,7 @@ class Namespace:
     where: Callable[[Any, Any, Any], Any]
     minimum: Callable[[Any, Any], Any]
     maximum: Callable[[Any, Any], Any]
+    abs: Callable[[Any], Any]
     floor: Callable[[Any], Any]
     cos: Callable[[Any], Any]
     exp: Callable[[Any], Any]
@@ -184,6 +185,7 @@ class Namespace:
     asarray: Callable[..., Any]  #: ``(value, like, integer=False)``: ``like``'s backend, device and float dtype
     where_vector: Callable[[Any, Any, Any], Any]  #: ``a if cond else b`` for tuples or along an array's last axis
     ring_write: Callable[[Any, Any, Any, Any], Any]  #: ``(vector, pos, value, cond)``: a ring buffer's write
+    ring_read: Callable[[Any, Any], Any]  #: ``(vector, pos)``: the value a ring buffer holds at ``pos``
 
 
 class _Python(Namespace):
@@ -202,6 +204,7 @@ class _Python(Namespace):
     def maximum(a: Any, b: Any) -> Any:
         return a if a >= b else b
 
+    abs = staticmethod(abs)
     cos = staticmethod(math.cos)
     log = staticmethod(math.log)
     log1p = staticmethod(math.log1p)
@@ -283,6 +286,10 @@ class _Python(Namespace):
     def ring_write(vector: Any, pos: Any, value: Any, cond: Any) -> Any:
         return (*vector[:pos], value, *vector[pos + 1 :]) if cond else vector
 
+    @staticmethod
+    def ring_read(vector: Any, pos: Any) -> Any:
+        return vector[pos]
+
 
 class ArrayNamespace(Namespace):
     """A namespace whose elementwise operations come from an array module (``numpy``, ``jax.numpy``, ...)."""
@@ -345,6 +352,17 @@ class ArrayNamespace(Namespace):
             self.arange_like(vector.shape[-1], vector) == mod.asarray(pos)[..., None]
         )
         return mod.where(here, mod.asarray(value)[..., None], vector)
+
+    def ring_read(self, vector: Any, pos: Any) -> Any:
+        # A select, not a gather: exact (one slot plus zeros), and the same under vmap, on every device.
+        if isinstance(vector, tuple):
+            out = vector[0]
+            for i, w in enumerate(vector[1:], 1):
+                out = self.where(pos == i, w, out)
+            return out
+        mod = self.module
+        here = self.arange_like(vector.shape[-1], vector) == mod.asarray(pos)[..., None]
+        return mod.sum(mod.where(here, vector, 0.0), axis=-1)
 
 
 def _in_dtype(base: ArrayNamespace, like: Any) -> ArrayNamespace:

@@ -37,6 +37,7 @@ __all__ = [
     "FunctionSchedule",
     "as_schedule",
     "register",
+    "scalar_function",
     "registry",
     "schedule_error",
 ]
@@ -494,6 +495,18 @@ class FunctionSchedule(Schedule):
             f"{self!r} wraps a plain Python callable, which has no config; "
             "build the schedule from lrsched schedules to save it"
         )
+
+
+def scalar_function(schedule: Schedule) -> Callable[[Any], float]:
+    """``schedule``'s formula compiled for Python numbers: ``f(t)`` for a Python ``int`` or ``float`` ``t >= 0``
+    (unchecked) returns the Python float ``schedule(t)`` returns, without the call's checks and dispatch.
+
+    For adapters that evaluate a schedule once per step on a counter they know is valid (torch's ``LambdaLR``).
+    """
+    try:
+        return schedule._scalar_fn  # type: ignore[no-any-return]
+    except AttributeError:
+        return schedule._scalar_function()
 
 
 def as_schedule(value: Any, *, owner: str = "as_schedule", field: str = "schedule") -> Schedule:

@@ -133,6 +133,7 @@ class Tracer(Namespace):
         self.nodes: list[Node] = []
         self.writes: list[Node] = []  # ring_write nodes (candidates for an in-place write)
         self.refills: list[Node] = []  # selects of a constant vector (a fresh list in list mode)
+        self.reads: list[Node] = []  # ring_read nodes (computed before any write in list mode)
 
     def node(self, fmt: str, *args: Any) -> Node:
         """A new node; with no arguments, an input named ``fmt``."""
@@ -166,6 +167,9 @@ class Tracer(Namespace):
     def maximum(self, a: Any, b: Any) -> Any:
         return self.node("{0} if {0} >= {1} else {1}", a, b) if symbolic(a, b) else PYTHON.maximum(a, b)
 
+    def abs(self, x: Any) -> Any:
+        return self.node("abs({0})", x) if symbolic(x) else PYTHON.abs(x)
+
     def isfinite(self, x: Any) -> Any:
         return self.node("{0} - {0} == 0.0", x) if symbolic(x) else PYTHON.isfinite(x)
 
@@ -177,6 +181,13 @@ class Tracer(Namespace):
             return PYTHON.ring_write(vector, pos, value, cond)
         out = self.node("{0}[:{1}] + ({2},) + {0}[{1} + 1:] if {3} else {0}", vector, pos, value, cond)
         self.writes.append(out)
+        return out
+
+    def ring_read(self, vector: Any, pos: Any) -> Any:
+        if not symbolic(vector, pos):
+            return PYTHON.ring_read(vector, pos)
+        out = self.node("{0}[{1}]", vector, pos)
+        self.reads.append(out)
         return out
 
     def full_like(self, t: Any, value: Any) -> Any:
@@ -232,7 +243,10 @@ class Emitter:
     """Python source for the nodes that ``outputs`` read: :meth:`assignments` for the locals, :meth:`ref` for an
     expression; the constants the source names are in :attr:`constants`."""
 
-    def __init__(self, outputs: list[Any]) -> None:
+    def __init__(self, outputs: list[Any], pinned: frozenset[int] = frozenset(),
+                 statements: frozenset[int] = frozenset()) -> None:  # fmt: skip
+        self.pinned = pinned | statements  # nodes computed where they are traced (e.g. a read before a write)
+        self.statements = statements  # nodes whose format is a statement; their value is their first argument
         self.constants: dict[str, Any] = {}
         self.uses: dict[int, int] = {}
         self.parents: dict[int, list[Node]] = {}
@@ -251,7 +265,7 @@ class Emitter:
                     self.parents.setdefault(a.index, []).append(n)
                     stack.append(a)
         self.locals: set[int] = set()
-        self.walrus = {i for i, ps in self.parents.items() if self.uses[i] == 2 and _guarded(ps)}
+        self.walrus = {i for i, ps in self.parents.items() if self.uses[i] == 2 and _guarded(ps)} - pinned
         self.defined: set[int] = set()
         self.depth: dict[int, int] = {}
 
@@ -275,15 +289,21 @@ class Emitter:
 
     def assignments(self, nodes: list[Node]) -> list[str]:
         """Statements defining, in order, the nodes that are computed once into a local: those used more than
-        once (a simple one used twice is recomputed instead) and those nested too deep to inline."""
+        once (a simple one used twice is recomputed instead), the pinned ones and those nested too deep to inline;
+        and the statement nodes, executed in their place."""
         lines = []
         for n in nodes:
             if not n.args or n.index not in self.uses:
                 continue
+            if n.index in self.statements:  # e.g. ``if cond: vector[pos] = value``; the node stands for ``vector``
+                lines.append(n.fmt.format(*(self.ref(a) for a in n.args)))
+                self.locals.add(n.index)
+                n.fmt = self.ref(n.args[0])
+                continue
             simple = all(not isinstance(a, Node) or not a.args for a in n.args) and "(" not in n.fmt
             uses = self.uses[n.index]
             depth = 1 + max((self.depth.get(a.index, 0) for a in n.args if isinstance(a, Node)), default=0)
-            shared = uses > 1 and not (simple and uses == 2)
+            shared = (uses > 1 and not (simple and uses == 2)) or n.index in self.pinned
             if (shared or depth > _DEPTH) and n.index not in self.walrus:
                 lines.append(f"v{n.index} = {n.fmt.format(*(self.ref(a) for a in n.args))}")
                 self.locals.add(n.index)

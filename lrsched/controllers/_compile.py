@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lrsched._core.trace import WHERE, Emitter, Tracer, define
+from lrsched._core.trace import WHERE, Emitter, Node, Tracer, define
 
 __all__ = ["Compiled", "compile_controller"]
 
@@ -56,21 +56,18 @@ def _flat(state: Any, vector_fields: frozenset[str]) -> list[Any]:
     return out
 
 
-def _write_in_place(w: list[Any], pos: int, value: Any, cond: bool) -> list[Any]:
-    if cond:
-        w[pos] = value
-    return w
-
-
 def _in_place(tracer: Tracer) -> bool:
     """Whether every ring write may mutate its vector in place: the old vector (an input) is read only by the
-    write itself and by selects that take it when the write's condition is false (then nothing was written)."""
+    write itself, by selects that take it when the write's condition is false (then nothing was written), and by
+    ring reads traced before the write (the compiled code computes them into locals first: ``Emitter(pinned=)``)."""
     for write in tracer.writes:
         old, cond = write.args[0], write.args[3]
         if old.args:
             return False
         for n in tracer.nodes:
             if n is write or not any(a is old for a in n.args):
+                continue
+            if any(n is r for r in tracer.reads) and n.index < write.index:
                 continue
             if not (n.fmt == WHERE and n.args[0] is cond and n.args[2] is old and n.args[1] is not old):
                 return False
@@ -121,18 +118,23 @@ def compile_controller(controller: Any, state: Any) -> Compiled | None:
     except Exception:  # untraceable (or a rule that fails on Python numbers): the closure calls update()
         return None
     lists = bool(tracer.writes) and _in_place(tracer)
+    pinned, statements = frozenset[int](), frozenset[int]()
     if lists:  # vectors are lists written in place; a select of a constant vector takes a fresh copy
-        for w in tracer.writes:
-            w.fmt, w.args = "{0}({1}, {2}, {3}, {4})", (_write_in_place, *w.args)
+        for w in tracer.writes:  # a statement where the write is traced, after the reads before it
+            w.fmt = "if {3}: {0}[{1}] = {2}"
         for r in tracer.refills:
             r.fmt = "list({1}) if {0} else {2}"
+        statements = frozenset(w.index for w in tracer.writes)
+        # The reads, and the written values (so a statement holds no lazily defined name), are locals.
+        pinned = frozenset(n.index for n in (*tracer.reads, *(a for w in tracer.writes for a in w.args[1:]))
+                           if isinstance(n, Node) and n.args)  # fmt: skip
     indent = "\n            "
-    emit = Emitter([*outputs, *(lr if isinstance(lr, tuple) else (lr,))])
+    emit = Emitter([*outputs, *(lr if isinstance(lr, tuple) else (lr,))], pinned, statements)
     body = emit.assignments(tracer.nodes[:boundary])
     changed = [(name, out) for name, out, old in zip(names, outputs, _flat(sym, controller.vector_fields))
                if out is not old]  # fmt: skip
     lr_text = ", ".join(emit.ref(x) for x in lr) + "," if isinstance(lr, tuple) else emit.ref(lr)
-    body += _store([(name, emit.ref(out)) for name, out in changed])
+    body += _store([(name, text) for name, out in changed if (text := emit.ref(out)) != name])  # not ``v = v``
     args = ", ".join(s for s in controller.signals)
     convert = indent.join(f"if type({s}) is not float: {s} = float({s})" for s in controller.signals)
     all_names = ", ".join(names)

@@ -103,6 +103,10 @@ class Controlled(Controller[NamedTuple]):
     def monitor_mode(self) -> str:
         return self.controller.monitor_mode
 
+    def upgrade_state_dict(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The state is the controller's: its upgrades apply."""
+        return self.controller.upgrade_state_dict(data)
+
     def init(self, lr: LR | None = None, *, like: Any = None) -> Any:
         """The controller's initial state (``lr``: the initial multiplier, default 1); ``state.step`` is ``t``."""
         if lr is None and self.controller.init_lr is None:

@@ -34,8 +34,12 @@ Rules (one ``update`` with value ``x``; those of ``transformers.optimization.Gre
 ------------------------------------------------------------------------------------------
 1. Smoothing (``window > 1``): finite ``x`` is written into a ring buffer of
    ``window`` slots and the monitored value is the mean of the values held
-   (a partial window at the start), summed afresh each step (sequentially
-   within blocks of 64 slots, then over the blocks) -- no running sum that drifts.
+   (a partial window at the start). Their sum ``state.total`` is a running
+   sum, summed afresh from the values held (sequentially within blocks of 64
+   slots, then over the blocks) each time the ring wraps and whenever the value
+   leaving outweighs the running sum: rounding never accumulates past one
+   window, a spike leaves no trace once it has left, and an update costs the
+   same whatever the window.
 2. ``x`` (smoothed) is better when ``x < best - threshold`` (``abs``) or
    ``x < best - |best| * threshold`` (``rel``; for ``best >= 0`` this is the
    reference's ``best * (1 - threshold)``), mirrored for ``mode='max'``.
@@ -68,9 +72,11 @@ Deliberate deviations from the reference (each one shown by a test):
   ``'skip'`` they change nothing but ``state.step``. The reference's running
   sum stays NaN forever after one NaN.
 * ``reset_start=None`` disables resets (the reference cannot).
-* The window mean is summed afresh (the reference keeps a running sum), so a
-  smoothed value can differ in its last bits; only a comparison that ties
-  within rounding can then go the other way.
+* The window's running sum is summed afresh once per window and when a value
+  leaving outweighs it (the reference never recomputes its running sum, so its
+  rounding accumulates over the run, and one huge value spoils the means that
+  follow it), so a smoothed value can differ in its last bits; only a
+  comparison that ties within rounding can then go the other way.
 * An ``init_lr`` outside ``[min_lr, max_lr]`` is refused at construction
   (``ValueError`` naming the bounds); the reference accepts it. The bounds
   are the valid LRs, and the rule assumes it starts among them: from below

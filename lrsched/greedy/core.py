@@ -37,6 +37,7 @@ class GreedyState(NamedTuple):
     pos: Any  #: slot the next value is written to
     step: Any  #: number of updates so far
     init_lr: Any  #: LR restored by a reset (same shape as ``lr``)
+    total: Any  #: sum of the values held (a running sum: rule 1 of :mod:`lrsched.greedy`); () when window == 1
 
 
 class GreedyLR(Protocol):
@@ -79,9 +80,9 @@ BLOCK = 64  #: smoothing slots summed per block (see ``window_total``)
 def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
     """The state before the first value, in Python numbers (``int`` leaves are the counters)."""
     worst = math.inf if g.mode == "min" else -math.inf
-    slots = (0.0,) * g.window if g.window > 1 else ()
+    slots, total = ((0.0,) * g.window, 0.0) if g.window > 1 else ((), ())
     reset = g.reset_start if g.reset_start is not None else 0
-    return GreedyState(lr, worst, 0, 0, 0, 0, reset, slots, 0, 0, 0, lr)
+    return GreedyState(lr, worst, 0, 0, 0, 0, reset, slots, 0, 0, 0, lr, total)
 
 
 def _where(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
@@ -107,14 +108,24 @@ def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
     return current > best * xp.where(best >= 0, 1.0 + thr, 1.0 - thr)
 
 
-def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, Any, Any, Any]:
-    """Write ``v`` into the ring buffer (finite values only); mean of the values held."""
+def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, ...]:
+    """Write ``v`` into the ring buffer (finite values only); the window's new total and the mean of the values held.
+
+    The total is a running sum (add the new value, less the one it replaces), summed afresh from the values held
+    (``window_total``) whenever the ring wraps, and whenever the value replaced outweighs the running sum (a spike
+    leaving the window: the subtraction would cancel). Rounding never accumulates past one window, a spike leaves
+    no trace, and an update costs the same whatever the window (the fresh sum once per window).
+    """
     size = g.window
+    old = xp.ring_read(state.window, state.pos)  # 0.0 in a slot not yet filled
     slots = xp.ring_write(state.window, state.pos, v, finite)
-    total = xp.call(sum if xp.is_scalar and size <= BLOCK else window_total, slots)  # sum(): window_total's
+    running = state.total + (v - old)
+    afresh = (state.pos + 1 == size) | (xp.abs(old) > xp.abs(running))
+    fresh = xp.call(sum if xp.is_scalar and size <= BLOCK else window_total, slots)  # sum(): window_total's
+    total = xp.where(finite, xp.where(afresh, fresh, running), state.total)
     count = xp.where(finite, xp.minimum(state.count + 1, size), state.count)
     pos = xp.where(finite, xp.where(state.pos + 1 == size, 0, state.pos + 1), state.pos)
-    return slots, count, pos, total / xp.maximum(count, 1)
+    return slots, total, count, pos, total / xp.maximum(count, 1)
 
 
 def window_total(slots: Any) -> Any:
@@ -185,9 +196,9 @@ def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PY
     finite = xp.isfinite(value)
     v = xp.where(finite, value, 0.0)
     if g.window > 1:
-        slots, count, pos, current = _smooth(g, state, v, finite, xp)
+        slots, total, count, pos, current = _smooth(g, state, v, finite, xp)
     else:
-        slots, count, pos, current = state.window, state.count, state.pos, v
+        slots, total, count, pos, current = state.window, state.total, state.count, state.pos, v
     c = _count(g, state, finite & _is_better(g, current, state.best, xp), current, xp)
     inc, dec = c["inc"], c["dec"]
     lr, at_min = _change_lr(g, state.lr, inc, dec, xp)
@@ -206,6 +217,7 @@ def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PY
         pos=_where(reset, 0, pos, xp),
         step=state.step + 1,
         init_lr=state.init_lr,
+        total=_where(reset, 0.0, total, xp) if g.window > 1 else total,
     )
     if g.nonfinite == "skip":
         new = select(finite, new, state._replace(step=new.step), xp, VECTOR_FIELDS)

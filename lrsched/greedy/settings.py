@@ -12,7 +12,8 @@ from lrsched._core.backend import Namespace
 from lrsched._core.validate import MAX_COUNT, choice, flag, integer, optional_real_in, per_group, real_in
 from lrsched.controllers.knobs import check_knobs
 from lrsched.controllers.protocol import Controller, register_controller
-from lrsched.greedy.core import VECTOR_FIELDS, GreedyState, initial_state, update_state
+from lrsched.controllers.state import state_from_json, state_to_json
+from lrsched.greedy.core import VECTOR_FIELDS, GreedyState, initial_state, update_state, window_total
 
 __all__ = ["GreedyLR", "MAX_WINDOW", "with_knobs"]
 
@@ -131,9 +132,13 @@ class GreedyLR(Controller[GreedyState]):
         return (lo[group] if isinstance(lo, tuple) else lo), (hi[group] if isinstance(hi, tuple) else hi)
 
     def upgrade_state_dict(self, data: dict[str, Any]) -> dict[str, Any]:
-        """lrsched 0.1 wrote ``best`` as ``None`` before the first value."""
+        """lrsched 0.1 wrote ``best`` as ``None`` before the first value; up to 0.3 the state had no ``total``
+        (the window was summed afresh on every update): it is that sum of the values held."""
         if "best" in data and data["best"] is None:
-            return {**data, "best": "inf" if self.mode == "min" else "-inf"}
+            data = {**data, "best": "inf" if self.mode == "min" else "-inf"}
+        if "total" not in data and isinstance(data.get("window"), list):
+            slots = state_from_json(data["window"])
+            data = {**data, "total": state_to_json(window_total(slots) if self.window > 1 else ())}
         return data
 
     # -- pure controller -----------------------------------------------------
