@@ -13,9 +13,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
-from lrsched.adapters._torch_device import MEASURED, DeviceState, measure
+from lrsched.adapters._torch_device import MEASURED, DeviceState, measure, retarget
 from lrsched.adapters._torch_groups import MODES, resolve_mode, set_lr
-from lrsched.adapters._unserved import refuse_unserved
+from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
@@ -58,6 +58,12 @@ class ControllerScheduler(ReduceLROnPlateau):
       ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient. A controller that
       reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is refused at
       construction.
+    * ``timing`` (:data:`lrsched.controllers.TIMINGS`, one definition with Optax's): ``"next"`` (the default)
+      applies what ``step(value)`` decides after update ``t`` from update ``t + 1`` on. ``"paper"`` (the order of
+      Baydin et al.'s algorithms): inside ``optimizer.step()``, once the signals are measured, the controller
+      observes them and that update applies its new LR; ``step(value)`` is then optional and its value unread.
+      Only for controllers that read no loss (Hypergradient, ABEL): the loss arrives after the update, so a
+      controller reading it is refused at construction.
     * ``torch.compile``: the optimizer hooks are kept out of the trace (``torch.compiler.disable``), so a
       compiled ``optimizer.step()`` with a tensor LR compiles once, as under ``schedule_lr``.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
@@ -83,6 +89,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         reduce: str | None = "mean",
         process_group: Any = None,
         mode: str | None = None,
+        timing: str = "next",
     ) -> None:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
@@ -97,6 +104,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         if lr_mode not in (None, *MODES):
             raise ValueError(f"{name}: lr_mode must be 'absolute' or 'relative', got {lr_mode!r}")
         refuse_unserved(name, controller, MEASURED, needs_served=frozenset())
+        self.timing = checked_timing(name, controller, timing, loss_before_update=False)
         groups = optimizer.param_groups
         n = len(groups)
         if controller.groups not in (0, n):
@@ -126,8 +134,8 @@ class ControllerScheduler(ReduceLROnPlateau):
         self._wanted = tuple(s for s in controller.signals if s != "loss")
         self._device: DeviceState | None = None  # the state on the loss's device (tensor losses)
         self._lr_at = 0  # the update whose LR the groups hold
-        self._follows = isinstance(self.controlled, Controlled)
-        self._measures = bool(self._wanted)
+        self._follows = isinstance(self.controlled, Controlled) and self.timing == "next"
+        self._measures = bool(self._wanted) or self.timing == "paper"
         self._hooks = [optimizer.register_step_pre_hook(self._pre_step)] if self._follows or self._measures else []
         self._hooks.append(optimizer.register_step_post_hook(self._after_update))
         self._apply(self.sched.lr)
@@ -184,17 +192,30 @@ class ControllerScheduler(ReduceLROnPlateau):
         closure = kwargs.get("closure", args[1] if len(args) > 1 else None)  # args[0] is the optimizer
         if closure is None:
             self._measure()
+            self._decide_now()
             return None
 
         def measured_closure() -> Any:
             with torch.enable_grad():
                 loss = closure()
             self._measure()
+            self._decide_now()
             return loss
 
         if "closure" in kwargs:
             return args, {**kwargs, "closure": measured_closure}
         return (args[0], measured_closure, *args[2:]), kwargs
+
+    def _decide_now(self) -> None:
+        """``timing="paper"``: the controller observes this update's signals and the update applies its new LR."""
+        if self.timing != "paper":
+            return
+        if self.sched.t != self.last_epoch:  # restored, or the first update
+            self.sched.set_step(self.last_epoch)
+        self._apply(self.sched(**self._signals))
+        if self._prev is not None:  # the direction buffers hold this update's LR, not the one measured
+            params = [p for g in self._optimizer.param_groups for p in g["params"]]
+            self._prev = retarget(self._prev, params, self._optimizer)
 
     @torch.compiler.disable
     def _after_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
@@ -213,8 +234,8 @@ class ControllerScheduler(ReduceLROnPlateau):
 
     # -- the controller ----------------------------------------------------------------------------------------
     def _current_lr(self) -> Any:
-        """The LR of update ``last_epoch``: ``base(t) * g`` there for a base-driven controller."""
-        if not isinstance(self.controlled, Controlled):
+        """The LR of update ``last_epoch``: ``base(t) * g`` there for a base-driven controller under ``"next"``."""
+        if not isinstance(self.controlled, Controlled) or self.timing == "paper":
             return self.sched.lr
         if self._device is not None:
             return self._device.lr(self.last_epoch)
@@ -250,12 +271,17 @@ class ControllerScheduler(ReduceLROnPlateau):
             self._device = None
 
     def step(self, metrics: Any = None, epoch: None = None) -> None:  # type: ignore[override]
-        """Observe the monitored value of the update just taken and set the next update's LRs."""
+        """Observe the monitored value of the update just taken and set the next update's LRs.
+
+        Under ``timing="paper"`` the controller has already observed the update inside ``optimizer.step()``: the
+        value (optional) is not read, so loops and trainers written for plateau schedulers run unchanged."""
         name = type(self).__name__
-        if metrics is None:
-            raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         if epoch is not None:
             raise TypeError(f"{name}.step: the epoch argument is not supported")
+        if self.timing == "paper":
+            return
+        if metrics is None:
+            raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         self.last_epoch += self.last_epoch == self._observed_at  # no optimizer.step() since the last value: count it
         tensor_lrs = all(isinstance(g["lr"], torch.Tensor) for g in self._optimizer.param_groups)
         if isinstance(metrics, torch.Tensor) and tensor_lrs and not self._wanted:  # on the device: no host sync
