@@ -10,6 +10,9 @@ update ``t`` with ``alpha_{t-1}`` ("late" timing: the LR is decided after the up
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -26,22 +29,25 @@ def _grad(w: np.ndarray, scale: float) -> np.ndarray:
     return x.T @ (0.5 + 0.5 * np.tanh(0.5 * (x @ w)) - _Y) / len(_Y)  # the sigmoid, without overflow
 
 
-def paper_hd(
-    alpha: float,
-    beta: float,
-    steps: int,
-    *,
-    scale: float,
-    wd: float = 0.0,
-    clip: bool = False,
-    timing: str,
-    adam: bool = False,
-) -> tuple[list[float], np.ndarray]:
+@dataclasses.dataclass(frozen=True)
+class HD:
+    """One hypergradient run: alpha_0, beta, updates, the features' scale, the coupled weight decay, SGD or Adam."""
+
+    alpha: float
+    beta: float
+    steps: int
+    scale: float = 1.0
+    wd: float = 0.0
+    adam: bool = False
+
+
+def paper_hd(run: HD, *, timing: str, clip: bool = False) -> tuple[list[float], np.ndarray]:
     """SGD-HD or Adam-HD (Baydin et al., Algorithms 1 and 3): the LR each update steps with, and the final w."""
+    alpha, beta, adam = run.alpha, run.beta, run.adam
     w, d_prev, applied = np.zeros(5), np.zeros(5), []
     m, v, b1, b2, eps = np.zeros(5), np.zeros(5), 0.9, 0.999, 1e-8
-    for t in range(1, steps + 1):
-        g = _grad(w, scale) + wd * w
+    for t in range(1, run.steps + 1):
+        g = _grad(w, run.scale) + run.wd * w
         new = alpha - beta * float(g @ d_prev)  # h_t = g_t . d_{t-1}: SGD d = -g, Adam d = -m_hat / (sqrt(v_hat) + eps)
         new = max(new, 0.0) if clip else new
         if timing == "paper":
@@ -57,35 +63,27 @@ def paper_hd(
     return applied, w
 
 
-def paper_sgd_hd(alpha: float, beta: float, steps: int, **kw) -> list[float]:
+def paper_sgd_hd(
+    alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, clip: bool = False, timing: str
+) -> list[float]:
     """The LR each update of SGD-HD steps with."""
-    return paper_hd(alpha, beta, steps, **kw)[0]
+    return paper_hd(HD(alpha, beta, steps, scale, wd), timing=timing, clip=clip)[0]
 
 
 def torch_hd(
-    alpha: float,
-    beta: float,
-    steps: int,
-    *,
-    scale: float,
-    wd: float = 0.0,
-    adam: bool = False,
-    timing: str = "next",
-    closure: bool = False,
-    base: lrsched.Schedule | None = None,
-    **kw,
+    run: HD, *, timing: str = "next", closure: bool = False, base: lrsched.Schedule | None = None, **kw
 ) -> tuple[list[float], np.ndarray]:
     """SGD or Adam in float64 under ``ControllerScheduler(Hypergradient)``: the LR each update applied (read right
     after ``optimizer.step()``) and the final w."""
     torch = pytest.importorskip("torch")
     from lrsched.adapters.torch import ControllerScheduler
 
-    x, y = torch.tensor(scale * _X), torch.tensor(_Y)
+    x, y = torch.tensor(run.scale * _X), torch.tensor(_Y)
     w = torch.zeros(5, dtype=torch.float64, requires_grad=True)
-    opt = (torch.optim.Adam if adam else torch.optim.SGD)([w], lr=alpha, weight_decay=wd)
-    sched = ControllerScheduler(opt, lrsched.Hypergradient(beta=beta, **kw), base=base, timing=timing)
+    opt = (torch.optim.Adam if run.adam else torch.optim.SGD)([w], lr=run.alpha, weight_decay=run.wd)
+    sched = ControllerScheduler(opt, lrsched.Hypergradient(beta=run.beta, **kw), base=base, timing=timing)
     applied = []
-    for _ in range(steps):
+    for _ in range(run.steps):
 
         def loss_fn():
             opt.zero_grad()
@@ -100,7 +98,7 @@ def torch_hd(
 
 
 def torch_run(alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, **kw) -> list[float]:
-    return torch_hd(alpha, beta, steps, scale=scale, wd=wd, **kw)[0]
+    return torch_hd(HD(alpha, beta, steps, scale, wd), **kw)[0]
 
 
 @pytest.mark.parametrize(("timing", "beta", "scale", "least"), [("next", 100.0, 5.0, 5), ("paper", 400.0, 3.0, 2)])
@@ -178,17 +176,22 @@ def test_torch_direction_after_an_update_at_lr_zero_is_the_optimizers_own(name: 
     np.testing.assert_allclose(float(signals["prev_direction_norm"]), np.linalg.norm(d), rtol=1e-12)
 
 
-def optax_run(alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, timing: str) -> list[float]:
-    """SGD-HD as ``chain(add_decayed_weights(wd), controlled(identity(), Hypergradient))`` under ``jax.jit``."""
+def optax_trajectory(run: HD, *, timing: str, base: lrsched.Schedule | None = None) -> tuple[list[Any], np.ndarray]:
+    """``chain(add_decayed_weights(wd), controlled(identity() or scale_by_adam(), Hypergradient))`` under ``jax.jit``
+    (float32: ``controlled`` measures in float32): per update ``(lr_of before, lr_of after, update, g_t)`` (float64,
+    ``g_t`` with the decay), and the final w."""
     jax = pytest.importorskip("jax")
     optax = pytest.importorskip("optax")
     import jax.numpy as jnp
 
-    from lrsched.adapters.optax import controlled
+    from lrsched.adapters.optax import controlled, lr_of
 
-    x, y = jnp.asarray(scale * _X, jnp.float32), jnp.asarray(_Y, jnp.float32)
-    hd = lrsched.Hypergradient(init_lr=alpha, beta=beta)
-    opt = optax.chain(optax.add_decayed_weights(wd), controlled(optax.identity(), hd, timing=timing))
+    x, y = jnp.asarray(run.scale * _X, jnp.float32), jnp.asarray(_Y, jnp.float32)
+    hd: lrsched.Controller = lrsched.Hypergradient(init_lr=run.alpha, beta=run.beta)
+    if base is not None:
+        hd = lrsched.on_schedule(base, hd)
+    inner = optax.scale_by_adam() if run.adam else optax.identity()
+    opt = optax.chain(optax.add_decayed_weights(run.wd), controlled(inner, hd, timing=timing))
 
     def loss_fn(w):
         return jnp.mean(optax.sigmoid_binary_cross_entropy(x @ w, y))
@@ -197,15 +200,29 @@ def optax_run(alpha: float, beta: float, steps: int, *, scale: float, wd: float 
     def step(w, state):
         loss, grads = jax.value_and_grad(loss_fn)(w)
         updates, state = opt.update(grads, state, w, value=loss)
-        return optax.apply_updates(w, updates), state, updates
+        return optax.apply_updates(w, updates), state, updates, grads
 
     w = jnp.zeros(5, jnp.float32)
-    state, applied = opt.init(w), []
-    for _ in range(steps):
-        g = np.asarray(jax.grad(loss_fn)(w), np.float64) + wd * np.asarray(w, np.float64)
-        w, state, updates = step(w, state)
-        applied.append(float(-np.asarray(updates, np.float64) @ g / (g @ g)))  # the LR this update applied
-    return applied
+    state, rows = opt.init(w), []
+    for _ in range(run.steps):
+        before, w64 = float(lr_of(state)), np.asarray(w, np.float64)
+        w, state, updates, grads = step(w, state)
+        g = np.asarray(grads, np.float64) + run.wd * w64
+        rows.append((before, float(lr_of(state)), np.asarray(updates, np.float64), g))
+    return rows, np.asarray(w, np.float64)
+
+
+def optax_run(alpha: float, beta: float, steps: int, *, scale: float, wd: float = 0.0, timing: str) -> list[float]:
+    """SGD-HD through Optax: the LR each update applied, read from the update itself (``-u . g / g . g``)."""
+    rows, _ = optax_trajectory(HD(alpha, beta, steps, scale, wd), timing=timing)
+    return [float(-u @ g / (g @ g)) for _, _, u, g in rows]
+
+
+def optax_hd(run: HD, *, timing: str, base: lrsched.Schedule | None = None) -> tuple[list[float], np.ndarray]:
+    """The LR each update applied (:func:`lr_of`: after the update under "paper", before it under "next") and the
+    final w."""
+    rows, w = optax_trajectory(run, timing=timing, base=base)
+    return [after if timing == "paper" else before for before, after, _, _ in rows], w
 
 
 @pytest.mark.parametrize("timing", ["paper", "next"])
@@ -231,51 +248,6 @@ def test_optax_timing_is_checked() -> None:
         controlled(optax.identity(), lrsched.Hypergradient(init_lr=0.1), timing="now")
 
 
-def optax_hd(
-    alpha: float,
-    beta: float,
-    steps: int,
-    *,
-    scale: float,
-    wd: float = 0.0,
-    adam: bool = False,
-    timing: str,
-    base: lrsched.Schedule | None = None,
-) -> tuple[list[float], np.ndarray]:
-    """``chain(add_decayed_weights(wd), controlled(identity() or scale_by_adam(), Hypergradient))`` under ``jax.jit``
-    (float32: ``controlled`` measures in float32): the LR each update applied (:func:`lr_of`: after the update under
-    "paper", before it under "next") and the final w."""
-    jax = pytest.importorskip("jax")
-    optax = pytest.importorskip("optax")
-    import jax.numpy as jnp
-
-    from lrsched.adapters.optax import controlled, lr_of
-
-    x, y = jnp.asarray(scale * _X, jnp.float32), jnp.asarray(_Y, jnp.float32)
-    hd: lrsched.Controller = lrsched.Hypergradient(init_lr=alpha, beta=beta)
-    if base is not None:
-        hd = lrsched.on_schedule(base, lrsched.Hypergradient(init_lr=alpha, beta=beta))
-    inner = optax.scale_by_adam() if adam else optax.identity()
-    opt = optax.chain(optax.add_decayed_weights(wd), controlled(inner, hd, timing=timing))
-
-    def loss_fn(w):
-        return jnp.mean(optax.sigmoid_binary_cross_entropy(x @ w, y))
-
-    @jax.jit
-    def step(w, state):
-        loss, grads = jax.value_and_grad(loss_fn)(w)
-        updates, state = opt.update(grads, state, w, value=loss)
-        return optax.apply_updates(w, updates), state
-
-    w = jnp.zeros(5, jnp.float32)
-    state, applied = opt.init(w), []
-    for _ in range(steps):
-        before = float(lr_of(state))
-        w, state = step(w, state)
-        applied.append(float(lr_of(state)) if timing == "paper" else before)
-    return applied, np.asarray(w, np.float64)
-
-
 @pytest.mark.parametrize("timing", ["paper", "next"])
 @pytest.mark.parametrize("adam", [False, True], ids=["SGD-HD", "Adam-HD"])
 def test_torch_timing_equals_the_papers_algorithm_and_optax(adam: bool, timing: str) -> None:
@@ -283,17 +255,16 @@ def test_torch_timing_equals_the_papers_algorithm_and_optax(adam: bool, timing: 
     float64 follows the hand-written SGD-HD / Adam-HD with the new alpha at once ("paper") or one update late
     ("next", unchanged) to 1e-9, LRs and final parameters, with or without a closure; Optax's ``controlled`` with
     the same ``timing`` (float32) agrees to 1e-4. The two timings differ by more than 1% somewhere."""
-    alpha, beta = (0.02, 0.002) if adam else (0.5, 5.0)
-    kw = {"scale": 1.0, "wd": 0.1, "adam": adam}
-    lrs, w = paper_hd(alpha, beta, 60, **kw, timing="paper" if timing == "paper" else "late")
-    other, _ = paper_hd(alpha, beta, 60, **kw, timing="late" if timing == "paper" else "paper")
+    run = HD(0.02, 0.002, 60, wd=0.1, adam=True) if adam else HD(0.5, 5.0, 60, wd=0.1)
+    lrs, w = paper_hd(run, timing="paper" if timing == "paper" else "late")
+    other, _ = paper_hd(run, timing="late" if timing == "paper" else "paper")
     assert max(abs(a / b - 1) for a, b in zip(lrs, other)) > 0.01
-    assert max(lrs) > 1.2 * alpha  # the LR moves
+    assert max(lrs) > 1.2 * run.alpha  # the LR moves
     for closure in (False, True):
-        got, got_w = torch_hd(alpha, beta, 60, **kw, timing=timing, closure=closure)
+        got, got_w = torch_hd(run, timing=timing, closure=closure)
         np.testing.assert_allclose(got, lrs, rtol=1e-9)
         np.testing.assert_allclose(got_w, w, rtol=1e-9)
-    optax_lrs, optax_w = optax_hd(alpha, beta, 60, **kw, timing=timing)
+    optax_lrs, optax_w = optax_hd(run, timing=timing)
     np.testing.assert_allclose(optax_lrs, lrs, rtol=1e-4)
     np.testing.assert_allclose(optax_w, w, rtol=1e-4, atol=1e-6)
 
@@ -302,8 +273,8 @@ def test_torch_paper_timing_on_a_schedule_is_optaxs() -> None:
     """``on_schedule(base, Hypergradient)`` under ``timing="paper"``: torch applies what Optax applies,
     ``lr(update(state, signals_t))`` = base(t + 1) * g_{t+1} (one definition, :data:`lrsched.controllers.TIMINGS`)."""
     base = lrsched.warmup(lrsched.cosine_decay(1.0, 40), warmup_steps=5)
-    got, got_w = torch_hd(1.0, 2.0, 40, scale=1.0, wd=0.1, timing="paper", base=base)
-    want, want_w = optax_hd(1.0, 2.0, 40, scale=1.0, wd=0.1, timing="paper", base=base)
+    got, got_w = torch_hd(HD(1.0, 2.0, 40, wd=0.1), timing="paper", base=base)
+    want, want_w = optax_hd(HD(1.0, 2.0, 40, wd=0.1), timing="paper", base=base)
     assert got[0] == base(1) and len(set(got)) > 30
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(got_w, want_w, rtol=1e-4, atol=1e-6)
