@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrsched._core.validate import choice
-from lrsched.adapters._unserved import refuse_unserved
+from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.protocol import Controller
 from lrsched.greedy import GreedyLR, GreedyOn
 
@@ -142,7 +141,8 @@ def scale_by_controller(
         axis_name: when set, ``value`` is averaged with ``lax.pmean`` over this
             mapped axis, so every device takes the same decision.
         flip_sign: multiply by ``-lr`` (descent, as ``optax.scale_by_learning_rate``).
-        timing: when an update's value and signals take effect. ``"next"`` (the default, as torch's
+        timing: when an update's value and signals take effect (:data:`lrsched.controllers.TIMINGS`, the same
+            definition as torch's ``ControllerScheduler(timing=...)``). ``"next"`` (the default, as torch's
             ``scheduler.step(loss)`` after ``optimizer.step()``): this update applies the LR decided by the earlier
             ones, and its own value decides the next update's LR. ``"paper"`` (the order of Baydin et al.'s
             algorithms): the controller updates first and this update already applies the new LR. :func:`lr_of`
@@ -155,7 +155,7 @@ def scale_by_controller(
     ``value`` of the last micro-batch (pass a mean over the micro-batches yourself if you want one).
     """
     _check("scale_by_controller", settings, init_lr)
-    timing = choice("scale_by_controller", "timing", timing, ("next", "paper"))
+    timing = checked_timing("scale_by_controller", settings, timing, loss_before_update=True)
     sign = -1.0 if flip_sign else 1.0
     packing = _Packing.of(_initial(settings, init_lr))
 

@@ -13,9 +13,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
-from lrsched.adapters._torch_device import MEASURED, DeviceState, measure
-from lrsched.adapters._torch_groups import MODES, resolve_mode
-from lrsched.adapters._unserved import refuse_unserved
+from lrsched.adapters._torch_device import MEASURED, DeviceState, measure, retarget
+from lrsched.adapters._torch_groups import MODES, resolve_mode, set_lr
+from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.closure import Control
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
@@ -42,9 +42,14 @@ class ControllerScheduler(ReduceLROnPlateau):
       1). A value observed at update ``t < start_step`` is ignored. ``lr_mode`` as ``schedule_lr``'s ``mode``:
       ``"absolute"`` (every group ``base(t) * g_t``) or ``"relative"`` (each group's own LR times it); ``None``
       raises when one base meets groups built with different LRs. Between values the groups follow ``base``
-      update by update: after each ``optimizer.step()`` they hold the next update's LR (as after a torch
-      scheduler's ``step()``), so the transformers ``Trainer``, which logs a plateau scheduler's
-      ``param_groups[0]["lr"]`` right after ``optimizer.step()``, logs each update's LR one update early.
+      update by update: the LR of update ``t`` is written as update ``t`` begins (a pre-step hook), so right
+      after ``optimizer.step()`` the groups still hold the LR that update applied, as a torch scheduler's do
+      before its ``step()``: the transformers ``Trainer``, which logs a plateau scheduler's
+      ``param_groups[0]["lr"]`` right after ``optimizer.step()``, logs what it logs for the ``LambdaLR`` of
+      ``base`` (the LR each update applied). Reading through the scheduler, ``scheduler.optimizer`` (Lightning's
+      ``LearningRateMonitor``), first brings the groups to the coming update's LR; the optimizer's own groups read
+      before ``optimizer.step()`` (a Trainer callback's ``on_step_begin``) hold the previous update's LR on the
+      updates that no ``step(value)`` follows.
     * Time: every controller's clock (``state.step``) counts optimizer updates (an optimizer step hook), not
       ``step(value)`` calls, so a trainer that passes a value per evaluation or epoch keeps budgets, intervals
       and schedules in updates; when ``optimizer.step()`` is never called, each ``step(value)`` counts as one.
@@ -53,6 +58,14 @@ class ControllerScheduler(ReduceLROnPlateau):
       ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient. A controller that
       reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is refused at
       construction.
+    * ``timing`` (:data:`lrsched.controllers.TIMINGS`, one definition with Optax's): ``"next"`` (the default)
+      applies what ``step(value)`` decides after update ``t`` from update ``t + 1`` on. ``"paper"`` (the order of
+      Baydin et al.'s algorithms): inside ``optimizer.step()``, once the signals are measured, the controller
+      observes them and that update applies its new LR; ``step(value)`` is then optional and its value unread.
+      Only for controllers that read no loss (Hypergradient, ABEL): the loss arrives after the update, so a
+      controller reading it is refused at construction.
+    * ``torch.compile``: the optimizer hooks are kept out of the trace (``torch.compiler.disable``), so a
+      compiled ``optimizer.step()`` with a tensor LR compiles once, as under ``schedule_lr``.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
       (``reduce="mean"``); ``reduce=None`` opts out.
     * A tensor loss with tensor LRs (an optimizer built with a tensor ``lr``, e.g. ``capturable=True`` or
@@ -76,6 +89,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         reduce: str | None = "mean",
         process_group: Any = None,
         mode: str | None = None,
+        timing: str = "next",
     ) -> None:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
@@ -90,6 +104,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         if lr_mode not in (None, *MODES):
             raise ValueError(f"{name}: lr_mode must be 'absolute' or 'relative', got {lr_mode!r}")
         refuse_unserved(name, controller, MEASURED, needs_served=frozenset())
+        self.timing = checked_timing(name, controller, timing, loss_before_update=False)
         groups = optimizer.param_groups
         n = len(groups)
         if controller.groups not in (0, n):
@@ -98,7 +113,7 @@ class ControllerScheduler(ReduceLROnPlateau):
             )
         if isinstance(base, (list, tuple)) and len(base) != n:
             raise ValueError(f"{name}: base must be one schedule or one per param group ({n}), got {len(base)}")
-        self.optimizer, self.settings = optimizer, controller
+        self._optimizer, self.settings = optimizer, controller
         self.start_step = integer(name, "start_step", start_step, 0)
         self.reduce, self.process_group = reduce, process_group
         if base is None and lr_mode == "relative":  # the controller's LR multiplies each group's own LR
@@ -118,8 +133,11 @@ class ControllerScheduler(ReduceLROnPlateau):
         self._prev: Any = None
         self._wanted = tuple(s for s in controller.signals if s != "loss")
         self._device: DeviceState | None = None  # the state on the loss's device (tensor losses)
-        self._hooks = [optimizer.register_step_post_hook(self._after_update)]
-        self._hooks += [optimizer.register_step_pre_hook(self._before_update)] if self._wanted else []
+        self._lr_at = 0  # the update whose LR the groups hold
+        self._follows = isinstance(self.controlled, Controlled) and self.timing == "next"
+        self._measures = bool(self._wanted) or self.timing == "paper"
+        self._hooks = [optimizer.register_step_pre_hook(self._pre_step)] if self._follows or self._measures else []
+        self._hooks.append(optimizer.register_step_post_hook(self._after_update))
         self._apply(self.sched.lr)
 
     @staticmethod
@@ -149,6 +167,21 @@ class ControllerScheduler(ReduceLROnPlateau):
         return lr
 
     # -- hooks ---------------------------------------------------------------------------------------------------
+    # The hooks run inside optimizer.step(): under torch.compile they are not traced (torch.compiler.disable), so the
+    # host-side bookkeeping (update counts, the base schedule on Python ints) puts no guard on the compiled step.
+    @torch.compiler.disable
+    def _pre_step(self, optimizer: Optimizer, args: Any, kwargs: Any) -> Any:
+        """Before update ``last_epoch``: the base schedule's LR of that update, then the signals (when measured)."""
+        self._catch_up()
+        return self._before_update(optimizer, args, kwargs) if self._measures else None
+
+    def _catch_up(self) -> None:
+        """Between values a base-driven controller follows its base: the groups get the LR of update
+        ``last_epoch`` when it begins, or earlier when the scheduler's optimizer is asked for."""
+        if self._lr_at != self.last_epoch and self._follows:
+            self._lr_at = self.last_epoch
+            self._apply(self._current_lr())
+
     def _measure(self) -> None:
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self._signals, self._prev = measure(self._wanted, params, self._prev, self.optimizer)
@@ -159,35 +192,60 @@ class ControllerScheduler(ReduceLROnPlateau):
         closure = kwargs.get("closure", args[1] if len(args) > 1 else None)  # args[0] is the optimizer
         if closure is None:
             self._measure()
+            self._decide_now()
             return None
 
         def measured_closure() -> Any:
             with torch.enable_grad():
                 loss = closure()
             self._measure()
+            self._decide_now()
             return loss
 
         if "closure" in kwargs:
             return args, {**kwargs, "closure": measured_closure}
         return (args[0], measured_closure, *args[2:]), kwargs
 
+    def _decide_now(self) -> None:
+        """``timing="paper"``: the controller observes this update's signals and the update applies its new LR."""
+        if self.timing != "paper":
+            return
+        if self.sched.t != self.last_epoch:  # restored, or the first update
+            self.sched.set_step(self.last_epoch)
+        self._apply(self.sched(**self._signals))
+        if self._prev is not None:  # the direction buffers hold this update's LR, not the one measured
+            params = [p for g in self._optimizer.param_groups for p in g["params"]]
+            self._prev = retarget(self._prev, params, self._optimizer)
+
+    @torch.compiler.disable
     def _after_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
         self.last_epoch += 1
-        if isinstance(self.controlled, Controlled):  # follow the base schedule update by update
-            if self._device is not None:
-                self._apply(self._device.lr(self.last_epoch))
-            else:
-                self._apply(self.controlled.lr(self.controlled.at(self.sched.state, self.last_epoch)))
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The wrapped optimizer, its groups holding the LR of the coming update (Lightning's
+        ``LearningRateMonitor`` reads the LR through it before each update)."""
+        self._catch_up()
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: Optimizer) -> None:
+        self._optimizer = optimizer
 
     # -- the controller ----------------------------------------------------------------------------------------
+    def _current_lr(self) -> Any:
+        """The LR of update ``last_epoch``: ``base(t) * g`` there for a base-driven controller under ``"next"``."""
+        if not isinstance(self.controlled, Controlled) or self.timing == "paper":
+            return self.sched.lr
+        if self._device is not None:
+            return self._device.lr(self.last_epoch)
+        return self.controlled.lr(self.controlled.at(self.sched.state, self.last_epoch))
+
     def _apply(self, lr: Any) -> None:
-        lrs = list(lr) if isinstance(lr, tuple) else [lr] * len(self.optimizer.param_groups)
+        lrs = list(lr) if isinstance(lr, tuple) else [lr] * len(self._optimizer.param_groups)
         lrs = [x * scale if scale != 1.0 else x for x, scale in zip(lrs, self._scales)]
-        for group, value in zip(self.optimizer.param_groups, lrs):
-            if isinstance(group["lr"], torch.Tensor):  # tensor LRs (capturable / fused optimizers): in place
-                group["lr"].copy_(torch.as_tensor(value, dtype=group["lr"].dtype))
-            else:
-                group["lr"] = value
+        for group, value in zip(self._optimizer.param_groups, lrs):
+            set_lr(group, value)  # tensor LRs (capturable / fused optimizers): in place
         self._last_lr = [x if isinstance(x, torch.Tensor) else float(x) for x in lrs]
 
     def _reduce_value(self, value: float) -> float:
@@ -213,16 +271,21 @@ class ControllerScheduler(ReduceLROnPlateau):
             self._device = None
 
     def step(self, metrics: Any = None, epoch: None = None) -> None:  # type: ignore[override]
-        """Observe the monitored value of the update just taken and set the next update's LRs."""
+        """Observe the monitored value of the update just taken and set the next update's LRs.
+
+        Under ``timing="paper"`` the controller has already observed the update inside ``optimizer.step()``: the
+        value (optional) is not read, so loops and trainers written for plateau schedulers run unchanged."""
         name = type(self).__name__
-        if metrics is None:
-            raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         if epoch is not None:
             raise TypeError(f"{name}.step: the epoch argument is not supported")
+        if self.timing == "paper":
+            return
+        if metrics is None:
+            raise TypeError(f"{name}.step: pass the monitored value, e.g. scheduler.step(loss)")
         self.last_epoch += self.last_epoch == self._observed_at  # no optimizer.step() since the last value: count it
-        tensor_lrs = all(isinstance(g["lr"], torch.Tensor) for g in self.optimizer.param_groups)
+        tensor_lrs = all(isinstance(g["lr"], torch.Tensor) for g in self._optimizer.param_groups)
         if isinstance(metrics, torch.Tensor) and tensor_lrs and not self._wanted:  # on the device: no host sync
-            self._observed_at = self.last_epoch
+            self._observed_at = self._lr_at = self.last_epoch
             if self._device is None:
                 self._device = DeviceState(self.controlled, self.sched.state, metrics)
             self._device.update(self._reduce_tensor(metrics), self.last_epoch - 1)
@@ -232,7 +295,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         value = self._reduce_value(float(metrics.detach() if isinstance(metrics, torch.Tensor) else metrics))
         if self.sched.t != self.last_epoch - 1:  # values arrive per evaluation or epoch: the clock counts updates
             self.sched.set_step(self.last_epoch - 1)
-        self._observed_at = self.last_epoch
+        self._observed_at = self._lr_at = self.last_epoch
         if self._wanted and not self._signals:
             raise RuntimeError(
                 f"{type(self).__name__}.step: {self.settings.owner} reads {', '.join(self._wanted)}, measured at "
@@ -278,10 +341,11 @@ class ControllerScheduler(ReduceLROnPlateau):
         self.last_epoch = self._observed_at = int(state_dict["last_epoch"])
         previous = state_dict.get("previous_update")
         if previous is not None:
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            params = [p for g in self._optimizer.param_groups for p in g["params"]]
             theta = [t.to(device=p.device, dtype=p.dtype).clone() for t, p in zip(previous["theta"], params)]
             self._prev = (theta, float(previous["lr"]))
-        self._apply(self.sched.lr)
+        self._apply(self._current_lr())
+        self._lr_at = self.last_epoch
 
     # ReduceLROnPlateau attributes some trainers read.
     @property

@@ -9,7 +9,7 @@ import torch
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
 
-__all__ = ["MEASURED", "DeviceState", "measure"]
+__all__ = ["MEASURED", "DeviceState", "measure", "retarget"]
 
 
 def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -113,13 +113,29 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             if "prev_direction_norm" in wanted:
                 out["prev_direction_norm"] = _norm(change) / abs(lr)  # the paper's LR may be negative
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
-        lr_now = optimizer.param_groups[0]["lr"]
-        lr_now = lr_now.clone() if isinstance(lr_now, torch.Tensor) else float(lr_now)
-        if _zero_float(lr_now):  # the coming update will not move theta: keep d_t itself
-            groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
-            for buf, p in zip(old, params):
-                buf.copy_(_unit_direction(p, groups[id(p)], optimizer))
-        return {k: out[k] for k in wanted if k in out}, (old, lr_now)
+        return {k: out[k] for k in wanted if k in out}, _for_coming_update(old, params, optimizer)
+
+
+def _for_coming_update(old: list[torch.Tensor], params: list[torch.Tensor], optimizer: Any) -> tuple[Any, Any]:
+    """``(buffers, lr_t)`` from buffers holding theta_t: when the coming update's LR ``lr_t`` is 0 it will not move
+    theta, so the buffers then hold ``d_t`` itself, from the optimizer's update rule."""
+    lr_now = optimizer.param_groups[0]["lr"]
+    lr_now = lr_now.clone() if isinstance(lr_now, torch.Tensor) else float(lr_now)
+    if _zero_float(lr_now):
+        groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+        for buf, p in zip(old, params):
+            buf.copy_(_unit_direction(p, groups[id(p)], optimizer))
+    return old, lr_now
+
+
+def retarget(prev: tuple[Any, Any], params: list[torch.Tensor], optimizer: Any) -> tuple[Any, Any]:
+    """What :func:`measure` returned, for the LR the coming update applies now: ``timing="paper"`` sets it after
+    the measurement (theta is still theta_t, the update not applied yet)."""
+    with torch.no_grad():
+        old, measured = prev
+        if _zero_float(measured):  # the buffers hold d_t: back to theta_t
+            torch._foreach_copy_(old, [p.detach() for p in params])
+        return _for_coming_update(old, params, optimizer)
 
 
 class DeviceState:

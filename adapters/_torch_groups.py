@@ -17,7 +17,7 @@ from torch.optim import Optimizer
 
 from lrsched._core.schedule import Schedule, as_schedule
 
-__all__ = ["MODES", "Mode", "group_schedules", "resolve_mode"]
+__all__ = ["MODES", "Mode", "group_schedules", "resolve_mode", "set_lr"]
 
 Mode = Literal["absolute", "relative"]
 MODES: tuple[str, ...] = ("absolute", "relative")
@@ -51,3 +51,16 @@ def resolve_mode(owner: str, field: str, optimizer: Optimizer, mode: str | None,
             f"{field} per group"
         )
     return "relative" if mode == "relative" else "absolute"
+
+
+def set_lr(group: dict[str, Any], value: Any) -> None:
+    """``group["lr"] = value``; a tensor LR (capturable / fused optimizers hold on to it) is written in place, a
+    number with ``fill_`` (a kernel argument: no host-to-device copy, no wait for the device) and a tensor with
+    ``copy_`` (on the device)."""
+    lr = group["lr"]
+    if not isinstance(lr, torch.Tensor):
+        group["lr"] = value
+    elif isinstance(value, torch.Tensor):
+        lr.copy_(value)
+    else:
+        lr.fill_(value)

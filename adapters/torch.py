@@ -22,9 +22,10 @@ other's factors; so is a ``ReduceLROnPlateau`` reduction or a hand edit of ``gro
 loaded optimizer state (its groups are new dicts), and a factor cannot be read back from an LR of 0.
 
 Controllers: :class:`ControllerScheduler` (and :class:`GreedyLRScheduler`) are stepped as ``scheduler.step(loss)``
-after ``optimizer.step()``, so the signals of update ``t`` set the LR from update ``t + 1`` on: one update later
-than the hypergradient paper (Baydin et al.), whose algorithms step with the new LR at once. Optax's
-``controlled(..., timing="paper")`` offers the paper's order; in torch the default timing is the only one.
+after ``optimizer.step()``, so by default (``timing="next"``) the signals of update ``t`` set the LR from update
+``t + 1`` on: one update later than the hypergradient paper (Baydin et al.), whose algorithms step with the new LR
+at once. ``ControllerScheduler(..., timing="paper")``, like Optax's ``controlled(..., timing="paper")``, offers the
+paper's order for controllers that read no loss (:data:`lrsched.controllers.TIMINGS`).
 
 ``last_epoch=K`` follows ``LambdaLR``: construction takes a step, so the first update after it uses
 ``schedule(K + 1)``; to resume *before* update ``k``, pass ``last_epoch=k - 1`` (or, better, load a
@@ -70,7 +71,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("torch", error) from error
 
 from lrsched.adapters._torch_controller import ControllerScheduler
-from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode
+from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode, set_lr
 from lrsched.greedy.settings import GreedyLR, with_knobs
 
 __all__ = ["ControllerScheduler", "GreedyLRScheduler", "ScheduleLR", "schedule_lr"]
@@ -83,14 +84,6 @@ def _config_or_none(schedule: Schedule) -> dict[str, Any] | None:
         return schedule.to_config()
     except TypeError:  # a wrapped plain callable has no config
         return None
-
-
-def _set_lr(group: dict[str, Any], lr: Any) -> None:
-    """``group["lr"] = lr``, filling a tensor LR in place (capturable/fused optimizers hold on to it)."""
-    if isinstance(group["lr"], torch.Tensor):
-        group["lr"].fill_(float(lr))
-    else:
-        group["lr"] = lr
 
 
 class ScheduleLR(LambdaLR):
@@ -181,7 +174,7 @@ class ScheduleLR(LambdaLR):
         # (times what later chained schedulers had applied, which the next step() keeps as their factor).
         values = self._values()
         for group, lr, p in zip(self.optimizer.param_groups, values, pending):
-            _set_lr(group, lr * p if p != 1.0 else lr)
+            set_lr(group, lr * p if p != 1.0 else lr)
         self._groups = list(self.optimizer.param_groups)
         self._last_lr = [v.clone() if isinstance(v, torch.Tensor) else v for v in values]
 

@@ -23,6 +23,7 @@ from lrsched._core.schedule import FunctionSchedule, Schedule, as_schedule, regi
 from lrsched.controllers import (
     ABEL,
     SIGNALS,
+    TIMINGS,
     Controller,
     GapAware,
     Hypergradient,
@@ -75,6 +76,7 @@ __all__ = [
     "on_schedule",
     "Controller",
     "SIGNALS",
+    "TIMINGS",
     "Hypergradient",
     "ABEL",
     "GapAware",

@@ -550,10 +550,12 @@ def trainer_run(c: Controller, out: str, resume: str | None = None) -> tuple[Rec
     params = [p for g in opt.param_groups for p in g["params"]]
     rec = Record()
 
-    class Observe(transformers.TrainerCallback):
-        def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            rec.update(params, opt.param_groups)
+    sched = ControllerScheduler(opt, c)
+    # The LR each update applies, read by a pre-step hook registered after the scheduler's: between evaluations the
+    # groups hold the last update's LR until the next one begins (what the Trainer logs right after it).
+    opt.register_step_pre_hook(lambda o, a, k: rec.update(params, o.param_groups))
 
+    class Observe(transformers.TrainerCallback):
         def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
             rec.observed[state.global_step - 1] = float(metrics["eval_loss"])
 
@@ -578,7 +580,7 @@ def trainer_run(c: Controller, out: str, resume: str | None = None) -> tuple[Rec
         args=args,
         train_dataset=data,
         eval_dataset=data[:16],
-        optimizers=(opt, ControllerScheduler(opt, c)),
+        optimizers=(opt, sched),
         callbacks=[Observe()],
     )
     trainer.train(resume_from_checkpoint=resume)

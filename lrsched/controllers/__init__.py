@@ -22,10 +22,11 @@ from lrsched.controllers.hypergradient import Hypergradient
 from lrsched.controllers.learned import LearnedLR, LearnedState, learned
 from lrsched.controllers.lrtuner import LRTuner
 from lrsched.controllers.probe import ProbeLR
-from lrsched.controllers.protocol import SIGNALS, Controller, register_controller, registry
+from lrsched.controllers.protocol import SIGNALS, TIMINGS, Controller, register_controller, registry
 
 __all__ = [
     "SIGNALS",
+    "TIMINGS",
     "Controller",
     "register_controller",
     "registry",

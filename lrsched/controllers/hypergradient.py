@@ -20,9 +20,10 @@ How the paper's variants map onto the one rule (only the adapter's ``d`` differs
 * Adam-HD: ``d_{t-1} = -m_hat_{t-1} / (sqrt(v_hat_{t-1}) + eps)``.
 
 Timing: in the paper the new LR already drives the update that used ``g_t`` (compute ``h_t``, update the LR, then
-step). A loop that calls ``update`` before its optimizer step reproduces that exactly, as does Optax's
-``controlled(..., timing="paper")``; the adapters' default (Optax ``controlled``, torch's ``scheduler.step()``
-after ``optimizer.step()``, Keras) applies each change one update later: update ``t`` steps with ``lr_{t-1}``.
+step). A loop that calls ``update`` before its optimizer step reproduces that exactly, as do Optax's
+``controlled(..., timing="paper")`` and torch's ``ControllerScheduler(..., timing="paper")``; the adapters'
+default (``timing="next"``: Optax ``controlled``, torch's ``scheduler.step()`` after ``optimizer.step()``, Keras)
+applies each change one update later: update ``t`` steps with ``lr_{t-1}`` (:data:`lrsched.controllers.TIMINGS`).
 ``d_{-1} = 0``, so ``h_0 = 0``.
 
 Weight decay: ``g_t`` is the gradient the optimizer applies. The torch adapter adds an SGD's or Adam's coupled

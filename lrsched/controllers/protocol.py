@@ -59,6 +59,7 @@ __all__ = [
     "Controller",
     "LR",
     "Signals",
+    "TIMINGS",
     "apply",
     "register_controller",
     "registry",
@@ -93,6 +94,26 @@ SIGNALS: Mapping[str, str] = _Signals(
         "d f(theta_t) / d lr_{t-1} of Baydin et al."
     ),
     prev_direction_norm="||d_{t-1}||_2 (0 at t = 0)",
+)
+
+
+class _Timings(dict[str, str]):
+    """When an update's signals take effect (name -> meaning): the adapters' ``timing=`` (Optax
+    ``scale_by_controller`` / ``controlled``, torch ``ControllerScheduler``), one definition for both."""
+
+
+TIMINGS: Mapping[str, str] = _Timings(
+    {
+        "next": (
+            "the default: update t applies the LR decided from the signals of the updates before it, and its own "
+            "signals decide the LR from update t + 1 on (torch's scheduler.step(loss) after optimizer.step())"
+        ),
+        "paper": (
+            "the order of Baydin et al.'s algorithms: the controller observes update t's signals first and update t "
+            "applies the LR it then holds, controller.lr(controller.update(state, signals_t)) (for on_schedule: "
+            "base(t + 1) * g_{t+1}); the signals, the loss included, must be known before the update is applied"
+        ),
+    }
 )
 
 
