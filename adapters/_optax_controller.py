@@ -12,6 +12,7 @@ import numpy as np
 import optax
 
 from lrsched.adapters._unserved import checked_timing, refuse_unserved
+from lrsched.controllers.on import lr_applied_at_once
 from lrsched.controllers.protocol import Controller
 from lrsched.greedy import GreedyLR, GreedyOn
 
@@ -172,8 +173,11 @@ def scale_by_controller(
         if axis_name is not None:
             value = jax.lax.pmean(value, axis_name)
         observed = {"loss": value, **(signals or {})}
-        new = settings.update(packing.unpack(state.floats, state.ints), observed)
+        old = packing.unpack(state.floats, state.ints)
+        new = settings.update(old, observed)
         lr = _next_lr(settings, new)
+        if timing == "paper":  # this update applies the new LR (on its own clock), and lr_of reports it
+            lr = jnp.asarray(lr_applied_at_once(settings, new, old.step), dtype=jnp.float32)
         scale = sign * (lr if timing == "paper" else state.lr)
         updates = jax.tree_util.tree_map(lambda u: (scale * u).astype(u.dtype), updates)
         return updates, ControllerState(*packing.pack(new), lr)

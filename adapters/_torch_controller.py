@@ -17,7 +17,7 @@ from lrsched.adapters._torch_device import MEASURED, DeviceState, measure, retar
 from lrsched.adapters._torch_groups import MODES, resolve_mode, set_lr
 from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.closure import Control
-from lrsched.controllers.on import Controlled
+from lrsched.controllers.on import Controlled, lr_applied_at_once
 from lrsched.controllers.protocol import Controller
 
 __all__ = ["ControllerScheduler"]
@@ -212,7 +212,8 @@ class ControllerScheduler(ReduceLROnPlateau):
             return
         if self.sched.t != self.last_epoch:  # restored, or the first update
             self.sched.set_step(self.last_epoch)
-        self._apply(self.sched(**self._signals))
+        self.sched(**self._signals)
+        self._apply(lr_applied_at_once(self.controlled, self.sched.state, self.last_epoch))
         if self._prev is not None:  # the direction buffers hold this update's LR, not the one measured
             params = [p for g in self._optimizer.param_groups for p in g["params"]]
             self._prev = retarget(self._prev, params, self._optimizer)

@@ -271,11 +271,12 @@ def test_torch_timing_equals_the_papers_algorithm_and_optax(adam: bool, timing: 
 
 def test_torch_paper_timing_on_a_schedule_is_optaxs() -> None:
     """``on_schedule(base, Hypergradient)`` under ``timing="paper"``: torch applies what Optax applies,
-    ``lr(update(state, signals_t))`` = base(t + 1) * g_{t+1} (one definition, :data:`lrsched.controllers.TIMINGS`)."""
+    base(t) * g_{t+1}: the controller's new multiplier on update t's own clock, so the warmup's first value is
+    applied (one definition, :data:`lrsched.controllers.TIMINGS`)."""
     base = lrsched.warmup(lrsched.cosine_decay(1.0, 40), warmup_steps=5)
     got, got_w = torch_hd(HD(1.0, 2.0, 40, wd=0.1), timing="paper", base=base)
     want, want_w = optax_hd(HD(1.0, 2.0, 40, wd=0.1), timing="paper", base=base)
-    assert got[0] == base(1) and len(set(got)) > 30
+    assert got[0] == base(0) != base(1) and len(set(got)) > 30  # h_0 = 0: g_1 = g_0 = 1
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(got_w, want_w, rtol=1e-4, atol=1e-6)
 

@@ -143,6 +143,15 @@ class Controlled(Controller[NamedTuple]):
         return state._replace(step=t)
 
 
+def lr_applied_at_once(controller: Controller[Any], observed: Any, t: Any) -> Any:
+    """The LR update ``t`` applies under ``timing="paper"`` (:data:`lrsched.controllers.TIMINGS`): the controller's
+    LR once it has observed update ``t``'s signals (``observed``, whose clock reads ``t + 1``); a base-driven
+    controller keeps the update's own clock, ``base(t) * g_{t+1}``, so a warmup does not skip its first value."""
+    if isinstance(controller, Controlled):
+        return controller.lr(Controlled.at(observed, t))
+    return controller.lr(observed)
+
+
 def on_schedule(base: Schedule | float, controller: Controller[Any], start_step: int = 0) -> Controlled:
     """``controller`` steering ``base``: ``lr_t = base(t) * g_t`` (see ``Controlled``).
 

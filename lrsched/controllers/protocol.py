@@ -111,7 +111,8 @@ TIMINGS: Mapping[str, str] = _Timings(
         "paper": (
             "the order of Baydin et al.'s algorithms: the controller observes update t's signals first and update t "
             "applies the LR it then holds, controller.lr(controller.update(state, signals_t)) (for on_schedule: "
-            "base(t + 1) * g_{t+1}); the signals, the loss included, must be known before the update is applied"
+            "base(t) * g_{t+1}, the base on update t's clock); the signals, the loss included, must be known before "
+            "the update is applied"
         ),
     }
 )
