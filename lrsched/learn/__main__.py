@@ -52,16 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--plot", default=None, help="PNG of the meta-objective curve (needs matplotlib)")
     par = tr.add_argument_group("devices, hosts, compilation cache and checkpoints")
-    par.add_argument("--devices", type=int, default=None, help="use the first N of jax.devices() (default: all)")
+    par.add_argument(
+        "--devices", type=int, default=None, metavar="N", help="use the first N of jax.devices() (default: all)"
+    )
     par.add_argument(
         "--distributed",
         action="store_true",
         help="several hosts: call jax.distributed.initialize() first (start the same command on every host; "
         "only process 0 writes files)",
     )
-    par.add_argument("--coordinator", default=None, help="with --distributed: the coordinator's host:port")
-    par.add_argument("--num-processes", type=int, default=None, help="with --distributed: how many processes")
-    par.add_argument("--process-id", type=int, default=None, help="with --distributed: this process's index")
+    par.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="the coordinator (implies --distributed)")
+    par.add_argument(
+        "--num-processes", type=int, default=None, metavar="N", help="how many processes (with --coordinator)"
+    )
+    par.add_argument(
+        "--process-id", type=int, default=None, metavar="I", help="this process's index (with --coordinator)"
+    )
     par.add_argument(
         "--compile-cache",
         default=default_cache_dir(),
@@ -70,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     par.add_argument("--no-compile-cache", action="store_true", help="compile afresh and write no cache")
     par.add_argument("--checkpoint", default=None, metavar="FILE", help="write the ES state (JSON) to FILE")
-    par.add_argument("--checkpoint-every", type=int, default=10, help="iterations between checkpoints")
+    par.add_argument("--checkpoint-every", type=int, default=10, metavar="N", help="iterations between checkpoints")
     par.add_argument(
         "--resume", action="store_true", help="continue from --checkpoint if it exists (the same settings)"
     )
