@@ -6,6 +6,11 @@
 * ``user_task`` -- your own problem (``init(key)``, ``loss(params, key)``) as a task to train on;
 * ``default_tasks`` -- the built-in distribution the shipped policy was trained on.
 
+``train`` splits each batch of runs over every device (``lrsched.learn.population``; several hosts after
+``jax.distributed.initialize()``), can keep JAX's compiled programs in a directory (``compile_cache=``,
+``lrsched.learn.cache``) and writes a resumable checkpoint of its state (``checkpoint=``, ``resume=True``;
+``lrsched.learn.checkpoint``).
+
 Command line: ``python -m lrsched.learn train --out policy.json`` (see ``--help``).
 
 Example:
@@ -24,7 +29,9 @@ __all__ = ["Task", "TrainResult", "default_tasks", "toy_tasks", "train", "user_t
 
 
 def save(result: TrainResult, path: str, command: str | None = None) -> None:
-    """Write a trained policy as JSON: ``{"config": ..., "meta": {command, settings, seconds, history}}``.
+    """Write a trained policy as JSON: ``{"config": ..., "meta": {command, settings, seconds, stats, history}}``.
+
+    ``stats`` holds the run's throughput (``inner_updates_per_second`` in steady state) and its devices.
 
     ``LearnedLR.default()`` reads this format; ``lrsched.from_config(json.load(f)["config"])`` rebuilds the policy.
     """
@@ -37,6 +44,7 @@ def save(result: TrainResult, path: str, command: str | None = None) -> None:
         "command": command,
         "settings": result.settings,
         "seconds": round(result.seconds, 1),
+        "stats": result.stats,
         "jax": jax.__version__,
         "python": platform.python_version(),
         "history": result.history,

@@ -59,15 +59,38 @@ task = learn.user_task(init, loss, lr=0.1, optimizer="adam", steps=300)
 # Each iteration runs 2 x 8 training runs of 300 steps, started at `lr * 10**U(-1, 1)`. The
 # meta-objective is the validation score relative to a constant LR (below 0 = better than keeping
 # the starting LR).
+#
+# **Bigger runs, same function.** `learn.train` splits each iteration's runs over every device JAX
+# sees (`jax.devices()`, or `devices=[...]`), so on a machine with several GPUs the same call uses
+# them all. Every process of a multi-host job runs the same command after `jax.distributed.initialize()`;
+# the command line does that with `--distributed`, and `--tasks module:name` imports your tasks (a
+# list of `user_task`s, or a function of `--steps` that returns them) from a file of yours:
+#
+#     python -m lrsched.learn train --tasks my_tasks:tasks --out policy.json --iterations 300 #         --distributed --checkpoint es.json --resume
+#
+# Only process 0 writes. `checkpoint=` (`--checkpoint FILE`) saves the whole ES state every
+# `checkpoint_every` iterations (`--checkpoint-every`); with `resume=True` (`--resume`) a stopped run
+# continues from it and ends with the same weights as an uninterrupted one. `compile_cache=`
+# (`--compile-cache DIR`) keeps the compiled training runs, so the resumed run does not compile them
+# again. Below: 30 iterations, as if the job had been stopped there, then resumed to 40.
 
 # %%
-res = learn.train([task], iterations=40, pairs=8, seed=0, eval_every=5, progress=False)  # no bar in the notebook
+import os
+import tempfile
+
+kw = dict(pairs=8, seed=0, eval_every=5, progress=False)  # no progress bar in the notebook
+with tempfile.TemporaryDirectory() as work:  # in practice a folder of yours
+    kw |= dict(checkpoint=os.path.join(work, "es.json"), checkpoint_every=10, compile_cache=os.path.join(work, "jax"))
+    learn.train([task], iterations=30, **kw)  # stopped after iteration 30 ...
+    res = learn.train([task], iterations=40, resume=True, **kw)  # ... and resumed: iterations 31 to 40
 mine = res.policy
 plt.plot([h["iteration"] for h in res.history], [h["objective"] for h in res.history], marker=".")
 plt.axhline(0, color="gray", lw=0.8)
 plt.xlabel("meta-iteration")
 plt.ylabel("score vs constant LR")
-print(f"meta-training took {res.seconds:.0f} s")
+st = res.stats  # of the resumed call
+print(f"meta-training took {res.seconds:.0f} s in all; {st['inner_updates_per_second']:,.0f} inner updates/s", end="")
+print(f" on {st['devices']} {st['platform']} device(s)")
 
 # %% [markdown]
 # ## Test it on runs it never saw: the held-back digits, new seeds, LRs from 1/10 to 10 x 0.1
