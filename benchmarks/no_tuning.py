@@ -1,21 +1,28 @@
-"""The pre-registered held-out evaluation of ProbeLR, the no-tuning method of issue 21.
+"""The pre-registered held-out evaluation of ProbeLR, the no-tuning method of issue 21 (second edition).
 
-Protocol: ``benchmarks/results/no_tuning_protocol.md`` (committed before this ran on the held-out tasks).
-Tasks: :mod:`benchmarks.no_tuning_tasks`. Everything runs through the convergence suite's machinery, as
+Protocol: ``benchmarks/results/no_tuning_protocol.md`` (committed before this ran on the held-out tasks; the
+first edition's protocol and results: ``no_tuning_protocol_v1.md``, ``no_tuning_v1.{md,json}``).
+Tasks: :mod:`benchmarks.no_tuning_tasks_v2`. The JAX tasks run through the convergence suite's machinery, as
 ``benchmarks/learned_fresh.py`` does: :func:`benchmarks.convergence.execute.execute` (training loop, seeds,
 minibatches), the registry of :mod:`benchmarks.convergence.methods` (schedules, GreedyLR, parameter-free
 optimizers; ProbeLR is added with its ``register``) and the tuning rules of :mod:`benchmarks.convergence.tuning`.
+The PyTorch task runs every method through the same registry's torch builders (``schedule_lr``,
+``ControllerScheduler``, the authors' packages) in :func:`torch_run`. LRTuner runs in an eager loop on both
+(:func:`lrtuner_jax`, :func:`torch_run`) whose look-ahead updates are charged to the budget: a run ends when
+its updates plus its look-ahead updates reach the task's number of updates.
 
 Usage (repository root)::
 
     python benchmarks/no_tuning.py                              # writes benchmarks/results/no_tuning.{json,md} + PNG
     python benchmarks/no_tuning.py --smoke --tasks wine_logreg  # 40-step runs, 2 seeds: the plumbing only
+    python benchmarks/no_tuning.py --smoke --tasks noise_blobs_torch  # the PyTorch path, on noise (not held out)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -27,24 +34,30 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.convergence.execute import execute
+from benchmarks.convergence.execute import _torch_maker, execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
+from benchmarks.convergence.tasks import batches
 from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
 from benchmarks.learned_eval import lr_panels
 from benchmarks.learned_tasks import FRESH
-from benchmarks.no_tuning_tasks import HELD_OUT
+from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
+from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as HELD_OUT
+from benchmarks.no_tuning_tasks_v2 import noise_twin
 from lrsched.controllers import probe as probe_module
+from lrsched.controllers.lrtuner import LRTuner
 from lrsched.controllers.probe import ProbeLR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: ProbeLR's settings (besides the budget), frozen in the protocol before the held-out run.
 FROZEN: dict[str, Any] = {}
-SCHEDULES = tuple(n for n, m in METHODS.items() if m.kind == "schedule")
+#: The time-based schedules tuned (a subset of the registry's ten, for the time box; see the protocol).
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "wsd", "rex", "eigencurve")
 PARAM_FREE = ("prodigy", "mechanic", "dadapt_adamw")  # target B, at their recommended settings
 MIS_SET = ("schedule_free_adamw", "greedy", "greedy_robust")  # target B, started at their tuned LR x MULTS
-EXTRA = ("dog", "cocob", "warmup_cosine", "wsd")  # reported, not in the targets (the schedules also at MULTS)
+LRTUNER = "lrtuner"  # target B, started at the tuned best schedule's peak x MULTS, look-ahead charged
+EXTRA: tuple[str, ...] = ()  # reported, not in the targets
 MULTS = ROBUSTNESS_MULTIPLIERS
-B_RIVALS = (*PARAM_FREE, *MIS_SET)
+B_RIVALS = (*PARAM_FREE, *MIS_SET, LRTUNER)
 BOOT = 2000
 
 
@@ -64,14 +77,14 @@ def _rec(name: str, lr: float, seed: int, out: dict[str, Any]) -> dict[str, Any]
 def tune(task: Any, names: list[str]) -> list[dict[str, Any]]:
     """The suite's tuning: starting grids on the tuning seeds, widened until every choice is interior."""
     plan = {n: list(METHODS[n].start_grid(task)) for n in names}
-    recs = [_rec(*row) for row in execute(task, task.tune_seeds, plan)]
+    recs = [_rec(*row) for row in run_rows(task, task.tune_seeds, plan)]
     for r in recs:
         r["final_loss"] = None if not np.isfinite(r["final"]) else r["final"]
     for _ in range(MAX_ROUNDS):
         extra = widen(recs)
         if not extra:
             break
-        new = [_rec(*row) for row in execute(task, task.tune_seeds, extra)]
+        new = [_rec(*row) for row in run_rows(task, task.tune_seeds, extra)]
         for r in new:
             r["final_loss"] = None if not np.isfinite(r["final"]) else r["final"]
         recs += new
@@ -84,22 +97,22 @@ def evaluate(task: Any) -> dict[str, Any]:
     tuned_names = [*SCHEDULES, "greedy", "greedy_robust", "schedule_free_adamw"]
     tune_recs = tune(task, tuned_names)
     peaks = best_lrs(tune_recs)
-    base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in (*SCHEDULES, *B_RIVALS, *EXTRA[:2])}
-    at_mults = (*MIS_SET, "warmup_cosine", "wsd")
+    base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in (*SCHEDULES, *PARAM_FREE, *MIS_SET)}
+    at_mults = MIS_SET
     plan: dict[str, list[float]] = {}
     mult_of: dict[tuple[str, float], float] = {}
     for n, lr in base.items():
         ks = MULTS if n in at_mults else (1.0,)
         plan[n] = [_lr(lr * k) for k in ks]
         mult_of |= {(n, _lr(lr * k)): k for k in ks}
-    recs = [_rec(*row) for row in execute(task, task.eval_seeds, plan)]
+    recs = [_rec(*row) for row in run_rows(task, task.eval_seeds, plan)]
     for r in recs:
         r["mult"] = mult_of[(r["scheduler"], r["peak_lr"])]
     at_one = {n: [r["final"] for r in recs if r["scheduler"] == n and r["mult"] == 1.0] for n in SCHEDULES}
     best = min(SCHEDULES, key=lambda n: float(np.median(at_one[n])))
     peak = base[best]
-    probe_plan = {"probe": [_lr(peak * k) for k in MULTS]}
-    precs = [_rec(*row) for row in execute(task, task.eval_seeds, probe_plan)]
+    probe_plan = {"probe": [_lr(peak * k) for k in MULTS], LRTUNER: [_lr(peak * k) for k in MULTS]}
+    precs = [_rec(*row) for row in run_rows(task, task.eval_seeds, probe_plan)]
     for r in precs:
         r["mult"] = dict(zip(probe_plan["probe"], MULTS))[r["peak_lr"]]
     return {
@@ -113,6 +126,176 @@ def evaluate(task: Any) -> dict[str, Any]:
         "tune_runs": len(tune_recs),
         "seconds": time.perf_counter() - t0,
     }
+
+
+# -- runs: the suite's JAX machinery, the PyTorch loop, LRTuner with its look-ahead charged --------------------
+
+
+def run_rows(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[tuple[str, float, int, Any]]:
+    """``(method, lr, seed, outputs)`` as :func:`benchmarks.convergence.execute.execute` gives, for every task."""
+    tuner = plan.get(LRTUNER, [])
+    rest = {n: lrs for n, lrs in plan.items() if n != LRTUNER}
+    if task.framework == "torch":
+        rows = [(n, lr, s, torch_run(task, n, lr, s)) for n, lrs in plan.items() for lr in lrs for s in seeds]
+        return rows
+    return execute(task, seeds, rest) + [(LRTUNER, lr, s, lrtuner_jax(task, lr, s)) for lr in tuner for s in seeds]
+
+
+def _tuner() -> LRTuner:
+    """LRTuner at its defaults (every 100 updates, LR x0.5, x1, x2 for 10 look-ahead updates each)."""
+    return LRTuner(init_lr=1.0)
+
+
+def _charged(task: Any) -> list[tuple[bool, int]]:
+    """LRTuner's plan under the budget: ``(explore first?, updates)`` segments whose updates plus look-ahead
+    updates add up to at most ``task.steps`` gradient evaluations (a look-ahead that would pass it is not made)."""
+    t = _tuner()
+    cost, used, plan = len(t.factors) * t.lookahead_steps, 0, []
+    while used < task.steps:
+        explore = used + cost < task.steps
+        used += cost if explore else 0
+        n = min(t.interval, task.steps - used)
+        plan.append((explore, n))
+        used += n
+    return plan
+
+
+@functools.cache
+def _jax_pieces(task: Any) -> tuple[Any, Any, Any]:
+    import jax
+
+    from benchmarks.convergence.engine import direction
+
+    d = direction(task.optimizer)
+
+    def segment(params: Any, dstate: Any, data: Any, idx: Any, lr: Any) -> Any:
+        def body(carry: Any, i: Any) -> Any:
+            p, s = carry
+            loss, g = jax.value_and_grad(task.loss)(p, data, i)
+            u, s = d.update(g, s, p)
+            return (jax.tree_util.tree_map(lambda a, b: a - lr * b, p, u), s), loss
+
+        return jax.lax.scan(body, (params, dstate), idx)
+
+    return jax.jit(segment), jax.jit(task.loss), jax.jit(task.full_loss)
+
+
+def lrtuner_jax(task: Any, lr0: float, seed: int) -> dict[str, Any]:
+    """LRTuner on a JAX task in an eager loop of jitted segments; its look-ahead trains the next minibatches of
+    the run's own order from the current state (the arrays are immutable: restoring is free)."""
+    import jax.numpy as jnp
+
+    from benchmarks.convergence.engine import direction
+
+    segment, loss_fn, full = _jax_pieces(task)
+    data = {k: jnp.asarray(v) for k, v in task.data.items()}
+    params = task.init(np.random.default_rng([1, seed]))
+    dstate = direction(task.optimizer).init(params)
+    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+    tuner = _tuner()
+    state, t, lrs = tuner.init(lr=lr0), 0, []
+
+    def lookahead(lr: float, steps: int) -> float:
+        (p, _), _ = segment(params, dstate, data, order[t : t + steps], jnp.float32(lr))
+        return float(loss_fn(p, data, order[min(t + steps, task.steps - 1)]))
+
+    for explore, n in _charged(task):
+        if explore:
+            state = tuner.explore(state, lookahead)
+        (params, dstate), _ = segment(params, dstate, data, order[t : t + n], jnp.float32(state.lr))
+        lrs += [float(state.lr)] * n
+        for _ in range(n):
+            state = tuner.update(state, 0.0)
+        t += n
+    lrs += [np.nan] * (task.steps - len(lrs))
+    return {"loss": np.full(task.steps, np.nan), "lr": np.asarray(lrs), "eval": np.array([float(full(params, data))])}
+
+
+def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
+    """One run of ``name`` at ``lr`` on a PyTorch task (the registry's torch builders; LRTuner charged)."""
+    import contextlib
+    import copy
+    import io
+
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    model = task.torch_model()
+    data = {k: torch.as_tensor(v) for k, v in task.data.items()}
+    data["y"] = data["y"].long()
+    xent = torch.nn.functional.cross_entropy
+    order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+    tuner = _tuner() if name == LRTUNER else None
+    with contextlib.redirect_stdout(io.StringIO()):  # some ports print their settings
+        if tuner is not None or name == "probe":
+            opt, sched = torch.optim.Adam(model.parameters(), lr=lr), None
+        else:
+            kw = _torch_maker(task, METHODS[name], lr)
+            if kw.get("make_optimizer") is not None:
+                opt, sched = kw["make_optimizer"](model.parameters())
+            else:
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                sched = kw["make_scheduler"](opt)
+        if name == "probe":
+            from lrsched.adapters.torch import ControllerScheduler
+
+            sched = ControllerScheduler(opt, ProbeLR(init_lr=lr, budget=task.steps, **FROZEN))
+    if hasattr(opt, "train"):
+        opt.train()
+    lrs: list[float] = []
+    state = tuner.init(lr=lr) if tuner is not None else None
+
+    def step(idx: Any, rate: float | None) -> float:
+        if rate is not None:
+            for group in opt.param_groups:
+                group["lr"] = rate
+        loss = xent(model(data["x"][idx]), data["y"][idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    if tuner is not None:
+        t = 0
+
+        def lookahead(rate: float, steps: int) -> float:
+            saved = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+            for k in range(steps):
+                step(order[t + k], rate)
+            with torch.no_grad():
+                idx = order[min(t + steps, task.steps - 1)]
+                out = xent(model(data["x"][idx]), data["y"][idx])
+            model.load_state_dict(saved[0])
+            opt.load_state_dict(saved[1])
+            return float(out)
+
+        for explore, n in _charged(task):
+            if explore:
+                state = tuner.explore(state, lookahead)
+            for k in range(n):
+                lrs.append(float(state.lr))
+                step(order[t + k], float(state.lr))
+                state = tuner.update(state, 0.0)
+            t += n
+        lrs += [np.nan] * (task.steps - len(lrs))
+    else:
+        for t in range(task.steps):
+            lrs.append(float(opt.param_groups[0].get("lr", np.nan)))
+            loss = step(order[t], None)
+            if sched is not None:
+                if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    sched.step(loss.detach())
+                else:
+                    sched.step()
+    switch = hasattr(opt, "eval") and hasattr(opt, "train")
+    if switch:
+        opt.eval()
+    with torch.no_grad():
+        final = float(xent(model(data["x"]), data["y"]))
+    if METHODS.get(name) is not None and METHODS[name].kind == "optimizer":
+        lrs = [np.nan] * task.steps
+    return {"loss": np.full(task.steps, np.nan), "lr": np.asarray(lrs), "eval": np.array([final])}
 
 
 # -- statistics ---------------------------------------------------------------------------------------------
@@ -198,19 +381,21 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     n_a = sum(s["target_a"] for s in sums.values())
     n_b = sum(s["target_b"] for s in sums.values())
     lines = [
-        "## ProbeLR on the held-out tasks (pre-registered: `no_tuning_protocol.md`)",
+        "## ProbeLR on the held-out tasks, second edition (pre-registered: `no_tuning_protocol.md`)",
         "",
         f"Generated by `{meta['command']}` in {meta['seconds']:.0f} s on the shared 2-core CPU. Controller module "
         f"`lrsched/controllers/probe.py`, sha256 `{meta['sha256']}`; settings {meta['frozen']}. "
         f"{meta['seeds']} evaluation seeds; ProbeLR starts at the tuned best schedule's peak LR x "
-        "{1/10, 1/3, 1, 3, 10} (40 runs per task). Final training loss (full training set) after the last update.",
+        f"{{1/10, 1/3, 1, 3, 10}} ({5 * meta['seeds']} runs per task). Final training loss (full training set) after "
+        "the last update.",
         "",
         f"**Target A** (pooled median within 10% of the tuned best schedule's median): met on {n_a} of {len(sums)}"
         f" -> {'MET' if n_a >= 3 else 'NOT MET'} (needs 3 of 4).",
         "",
         f"**Target B** (pooled median below Prodigy, Mechanic, D-Adaptation at recommended settings and below "
         f"schedule-free AdamW, GreedyLR and robust GreedyLR started at their tuned LR x the same multipliers): met on "
-        f"{n_b} of {len(sums)} -> {'MET' if n_b >= 3 else 'NOT MET'} (needs 3 of 4). LRTuner: not run (see below).",
+        f"{n_b} of {len(sums)} -> {'MET' if n_b >= 3 else 'NOT MET'} (needs 3 of 4), and below LRTuner started at "
+        "the same LRs as ProbeLR, its look-ahead updates charged to the budget.",
         "",
         "### Target A: ProbeLR vs the tuned best schedule",
         "",
@@ -228,7 +413,8 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         )
     lines += [
         "",
-        "Paired ratio: median over the 40 (seed, start) pairs of ProbeLR's final loss / the tuned best schedule's "
+        f"Paired ratio: median over the {5 * meta['seeds']} (seed, start) pairs of ProbeLR's final loss / the tuned "
+        "best schedule's "
         "on the same seed (same initialisation and minibatches); interval: 95% bootstrap, seeds resampled.",
         "",
         "### Target B: pooled medians (the optimizers at their recommended setting; the others pooled over the starts)",
@@ -266,14 +452,11 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     edges = {n: r["edge"] for n, r in results.items() if r["edge"]}
     lines += [
         "",
-        "Also reported (not in the targets), pooled medians: "
-        + "; ".join(f"{n}: " + ", ".join(f"{k} {_g(v)}" for k, v in s["extra"].items()) for n, s in sums.items())
-        + " (DoG and COCOB at their recommended settings; warmup_cosine, wsd at their tuned peak x the multipliers).",
-        "",
         f"Tuning choices left at an end of the widened grid: {edges if edges else 'none'}.",
         "",
-        "LRTuner is not in the comparison: its look-ahead trains from a snapshot in an eager loop (the suite runs "
-        "it on its PyTorch CNN only), and these four tasks run inside one compiled, vmapped JAX scan.",
+        "LRTuner (`lrsched.LRTuner` defaults: every 100 updates LR x0.5, x1, x2 for 10 look-ahead updates each) "
+        "starts at the same LRs as ProbeLR; each exploration's 30 look-ahead updates count against the budget, so "
+        "it makes about 1/1.3 of the task's updates (`no_tuning.py`, `_charged`).",
         "",
         "![LR trajectories on the held-out tasks](no_tuning_lr.png)",
         "",
@@ -323,13 +506,13 @@ def main(argv: list[str] | None = None) -> int:
         args.out = os.path.join("/tmp" if args.smoke else os.path.join(HERE, "results"), "no_tuning")
     if "probe" not in METHODS:
         register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
-    held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))
+    held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
     if not args.smoke and held_out and protocol_sha256() != module_sha256():
         raise SystemExit(
             f"lrsched/controllers/probe.py (sha256 {module_sha256()}) is not the one frozen in the protocol "
             f"({protocol_sha256()}): the held-out run evaluates the frozen controller only"
         )
-    pool = {**HELD_OUT, **FRESH}
+    pool = {**HELD_OUT, **FRESH, **FIRST_EDITION} | {f"noise_{n}": noise_twin(t) for n, t in HELD_OUT.items()}
     tasks = {n: pool[n] for n in args.tasks.split(",")} if args.tasks else dict(HELD_OUT)
     if args.smoke:
         tasks = {

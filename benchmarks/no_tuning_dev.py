@@ -29,6 +29,7 @@ from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tasks import TASKS
 from benchmarks.learned_tasks import FRESH
+from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from lrsched.controllers.probe import ProbeLR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,13 +53,70 @@ _EXPLORED: dict[str, dict[str, Any]] = {
     "b2_r13_d13": {"backoff": 2.0, "rise": 1.3, "blowup": 3.0, "descent": 1.3},
     "b15_r13_d13": {"backoff": 1.5, "rise": 1.3, "blowup": 3.0, "descent": 1.3},
 }
+#: The first edition's frozen choice (= ``b2_r13_d13``), written out: the second edition's rounds change it.
+V1: dict[str, Any] = {
+    "probe": 0.1,
+    "low": 1.0 / 30.0,
+    "high": 300.0,
+    "smoothing": 0.05,
+    "rise": 1.3,
+    "blowup": 3.0,
+    "descent": 1.3,
+    "arm": 300.0,
+    "backoff": 2.0,
+    "noise": 0.0,
+    "decay": 0.2,
+    "shape": "linear",
+    "anneal": "end",
+    "plateau": "best",
+}
+#: Second edition (after the first held-out run): arming the rise test on the LR, a noise-scaled backoff, and an
+#: anneal over the whole run after the probe.
+_SECOND: dict[str, dict[str, Any]] = {
+    "v1": {},
+    "rex": {"shape": "rex", "anneal": "rest"},
+    "cos": {"shape": "cosine", "anneal": "rest"},
+    "rex_a1": {"shape": "rex", "anneal": "rest", "arm": 1.0},
+    "rex_a1_n1": {"shape": "rex", "anneal": "rest", "arm": 1.0, "noise": 1.0},
+    "rex_a1_b1": {"shape": "rex", "anneal": "rest", "arm": 1.0, "backoff": 1.0},
+    # round 5: the noise measured in the probe's first window only (rounds up to 4: over the whole probe)
+    "v1_a1": {"arm": 1.0},
+    "rex_a1_n1s": {"shape": "rex", "anneal": "rest", "arm": 1.0, "noise": 1.0},
+    "rex_a1_n2s": {"shape": "rex", "anneal": "rest", "arm": 1.0, "noise": 2.0},
+    "wrex50_a1": {"shape": "rex", "anneal": "end", "decay": 0.5, "arm": 1.0},
+    "wrex50_a1_n1s": {"shape": "rex", "anneal": "end", "decay": 0.5, "arm": 1.0, "noise": 1.0},
+    # round 6: a shorter reach (less overshoot), a longer probe
+    "rex_a1_h100": {"shape": "rex", "anneal": "rest", "arm": 1.0, "high": 100.0},
+    "rex_a1_h100_b15": {"shape": "rex", "anneal": "rest", "arm": 1.0, "high": 100.0, "backoff": 1.5},
+    # round 7: the two best of rounds 5-6 combined; on a plateau (no fall), keep lr0
+    "wrex50_a1_h100_b15": {"shape": "rex", "decay": 0.5, "arm": 1.0, "high": 100.0, "backoff": 1.5},
+    "wrex50_a1_h100_b15_p": {"shape": "rex", "decay": 0.5, "arm": 1.0, "high": 100.0, "backoff": 1.5, "plateau": "lr0"},
+    "rex_a1_h100_b15_p": {
+        "shape": "rex",
+        "anneal": "rest",
+        "arm": 1.0,
+        "high": 100.0,
+        "backoff": 1.5,
+        "plateau": "lr0",
+    },
+    # round 8: the plateau fallback only where the probe ran to its end (round 7: early blow-ups at x10 took lr0)
+    "rex_a1_h100_b15_pe": {
+        "shape": "rex",
+        "anneal": "rest",
+        "arm": 1.0,
+        "high": 100.0,
+        "backoff": 1.5,
+        "plateau": "end",
+    },
+}
 #: The variants compared (ProbeLR keyword arguments besides budget). ``default``: ProbeLR's defaults, the
-#: frozen choice (= ``b2_r13_d13``).
+#: frozen choice.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "p15": {"probe": 0.15},
-    "p20": {"probe": 0.2},
-    **{n: _FIRST | kw for n, kw in _EXPLORED.items()},
+    "p15": V1 | {"probe": 0.15},
+    "p20": V1 | {"probe": 0.2},
+    **{n: V1 | _FIRST | kw for n, kw in _EXPLORED.items()},
+    **{n: V1 | kw for n, kw in _SECOND.items()},
 }
 
 
@@ -76,6 +134,10 @@ def references() -> dict[str, tuple[Any, str, float, float]]:
         fresh = json.load(fh)["tasks"]
     for name, r in fresh.items():
         out[name] = (FRESH[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
+    with open(os.path.join(HERE, "results", "no_tuning_v1.json"), encoding="utf-8") as fh:
+        first = json.load(fh)["tasks"]  # the first edition's held-out tasks, used once: validation now
+    for name, r in first.items():
+        out[name] = (FIRST_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
     return out
 
 

@@ -1,4 +1,5 @@
-"""Held-out tasks of the no-tuning evaluation (issue 21), pre-registered in ``results/no_tuning_protocol.md``.
+"""Held-out tasks of the no-tuning evaluation's first edition (issue 21), pre-registered in
+``results/no_tuning_protocol_v1.md``; used once, they are validation tasks of the second edition.
 
 Committed before any method (ProbeLR or a baseline) has run on them. None of the data sets, generators or
 model families is used by the library's benchmarks (digits, wine, diabetes, breast cancer,

@@ -13,7 +13,7 @@ one into a stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` st
 * ``gap_aware``: gap-aware discriminator LR for GANs (Hazimeh & Ponomareva 2023);
 * ``lrtuner``: LRTuner-style look-ahead exploration (Iyer et al. 2021);
 * ``learned``: a policy learned from past training runs (``lrsched.learn`` trains one);
-* ``probe``: ``ProbeLR`` (experimental), an LR range test inside the run, then warmup-stable-decay at the LR found.
+* ``probe``: ``ProbeLR`` (experimental), an LR range test inside the run, then REX from the LR found to the end.
 """
 
 from lrsched.controllers.abel import ABEL
