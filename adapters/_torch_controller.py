@@ -13,7 +13,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
-from lrsched.adapters._torch_device import MEASURED, DeviceState, measure
+from lrsched.adapters._torch_device import MEASURED, DeviceState, measure, unread
 from lrsched.adapters._torch_groups import MODES, resolve_mode
 from lrsched.adapters._unserved import refuse_unserved
 from lrsched.controllers.closure import Control
@@ -150,6 +150,10 @@ class ControllerScheduler(ReduceLROnPlateau):
 
     # -- hooks ---------------------------------------------------------------------------------------------------
     def _measure(self) -> None:
+        skipped = unread(self._wanted, self.controlled.signal_interval, self.last_epoch)  # NaN: not read there
+        if skipped is not None:
+            self._signals = skipped
+            return
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self._signals, self._prev = measure(self._wanted, params, self._prev, self.optimizer)
 
