@@ -50,9 +50,10 @@ class ControllerScheduler(ReduceLROnPlateau):
       and schedules in updates; when ``optimizer.step()`` is never called, each ``step(value)`` counts as one.
     * Signals: the controller's declared :data:`lrsched.controllers.SIGNALS` other than the loss are measured
       from the optimizer's parameters and gradients at each ``optimizer.step()`` -- with
-      ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient. A controller that
-      reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is refused at
-      construction.
+      ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient -- on the updates
+      where the rule reads them (``Controller.signal_interval``, e.g. ABEL's ``interval``; NaN on the others).
+      A controller that reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is
+      refused at construction.
     * Distributed: when ``torch.distributed`` is initialized the monitored value is averaged over all ranks
       (``reduce="mean"``); ``reduce=None`` opts out.
     * A tensor loss with tensor LRs (an optimizer built with a tensor ``lr``, e.g. ``capturable=True`` or

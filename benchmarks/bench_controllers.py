@@ -104,13 +104,13 @@ def optax_section(quick: bool) -> list[str]:
     )
 
 
-def torch_section(quick: bool) -> list[str]:
+def torch_section(quick: bool, threads: int | None = None) -> list[str]:
     import torch
 
     from lrsched.adapters.torch import ControllerScheduler
 
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     sizes = (784, 512, 512, 10)
     layers: list[Any] = []
     for a, b in itertools.pairwise(sizes):
@@ -147,7 +147,7 @@ def torch_section(quick: bool) -> list[str]:
     fns = {"constant": steps(None)} | {name: steps(c) for name, c in STEPPED.items()}
     fns |= {name: steps(c, floor=True) for name, c in floors().items()}
     return _overhead_table(
-        "## 3. One torch step, the same MLP (Adam, eager)",
+        "## 3. One torch step, the same MLP (Adam, eager" + (f", {threads} torch threads)" if threads else ")"),
         "`opt.step()` vs `opt.step(); ControllerScheduler(opt, controller).step(loss.item())`: the scheduler "
         "computes the declared signals from the parameters and gradients (optimizer step hook). The floor: "
         "`_hand_fused.torch_adam_hd`, an optimizer of `torch._foreach_*` operations.",
@@ -216,6 +216,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
     parser.add_argument("--only", default=None, help="only the controllers whose name contains this text")
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="torch's threads (default: all cores; 1 holds up under load)"
+    )
     args = parser.parse_args()
     if args.only:
         for table in (CONTROLLERS, STEPPED):
@@ -228,7 +231,7 @@ def main() -> None:
         *header("lrsched controllers benchmark", "bench_controllers.py", args.quick, args.out, jax, torch),
         *eager_section(args.quick),
         *optax_section(args.quick),
-        *torch_section(args.quick),
+        *torch_section(args.quick, args.torch_threads),
         HYPERGRADIENT_COST,
     ]
     report = "\n".join(lines)
