@@ -204,11 +204,21 @@ def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[st
 
 
 HYPERGRADIENT_COST = """\
-Why the hypergradient costs more: it reduces over the gradients (g . d_prev, and for the multiplicative
-rule two norms as well) and keeps a parameter-sized copy of the previous direction, passes over memory
-that a CPU step of this size does not otherwise make (measured apart in the jitted step: the copy and
-one gradient reduction each cost about 10% of it). A parameter-norm signal is one reduction over the
-parameters (ABEL reads it only every `interval` updates, but the adapters measure it every step)."""
+Why the hypergradient costs more than the other controllers: it reduces over the gradients (g . d_prev, and
+for the multiplicative rule two norms as well) and keeps a parameter-sized copy of the previous direction,
+passes over memory that a CPU step of this size feels; the hand-fused floor pays them too. In the jitted
+Optax step `controlled` compiles to the floor's passes (it keeps the direction as `inner` returns it and
+negates the scalar signal; the two compiled steps differ by two scalar operations), so its gap to the floor
+is noise. In torch the scheduler reads the direction from outside the optimizer, from the parameter change:
+the change formed in place in a buffer, then theta_t copied into it for the next update, two passes over the
+parameters that an optimizer holding its own direction does not make, plus the Python of the step hooks and
+of `scheduler.step` (issue 20, measured in CPU time with one torch thread at 12.7 ms per step: the change
+0.25-0.3 ms, the copy 0.17 ms, Python 0.1-0.15 ms; the dot product, 0.3 ms, the floor makes too): about 3
+points over the floor for the additive rule, 1 for the multiplicative. With two threads on a shared machine
+the gap measured 3 to 11 points from run to run (the Python does not shrink with the step, and each extra
+operation waits for both cores). Fusing the passes needs a compiled kernel. A parameter-norm signal (ABEL)
+is measured only on the updates where the rule reads it (`signal_interval`: every `interval` updates) in both
+adapters."""
 
 
 def main() -> None:
