@@ -186,11 +186,21 @@ def scale_by_controller(
 
 
 class ControlledState(NamedTuple):
-    """State of :func:`controlled`: the inner direction transform's, the controller's, and d_{t-1}."""
+    """State of :func:`controlled`: the inner direction transform's, the controller's, and inner's previous output.
+
+    ``prev_inner`` is ``inner``'s output of the previous update as it returned it, in float32: ``-d_{t-1}``, the
+    previous update per unit LR negated (zeros at t = 0; ``()`` when no signal reads it). Keeping it unnegated saves
+    a pass over every parameter in the step; the signals negate the scalar instead (the same LRs).
+    """
 
     inner: Any
     controller: ControllerState
-    prev_direction: Any  #: d_{t-1}, the previous update per unit LR (zeros at t = 0); ``()`` when no signal reads it
+    prev_inner: Any  #: ``-d_{t-1}`` (see above)
+
+    @property
+    def prev_direction(self) -> Any:
+        """``d_{t-1}``, the previous update per unit LR (computed from ``prev_inner`` when read)."""
+        return jax.tree_util.tree_map(jnp.negative, self.prev_inner)
 
 
 def controlled(
@@ -257,8 +267,8 @@ def controlled(
         measured = {
             "grad_norm": lambda: _global_norm(grads),
             "param_norm": lambda: _global_norm(params),
-            "grad_dot_prev_direction": lambda: _vdot(grads, state.prev_direction),
-            "prev_direction_norm": lambda: _global_norm(state.prev_direction),
+            "grad_dot_prev_direction": lambda: -_vdot(grads, state.prev_inner),  # d = -inner(g): negate the scalar
+            "prev_direction_norm": lambda: _global_norm(state.prev_inner),
         }
         if packing is None:
             signals = {name: measured[name]() for name in wanted}
@@ -268,8 +278,8 @@ def controlled(
             nan = lambda: jnp.full((), jnp.nan, jnp.float32)  # noqa: E731
             signals = {name: jax.lax.cond(due, measured[name], nan) for name in wanted}
         updates, scale_state = scale.update(directions, state.controller, params, value=value, signals=signals)
-        d = jax.tree_util.tree_map(lambda x: -x.astype(jnp.float32), directions) if keep else ()
-        return updates, ControlledState(inner_state, scale_state, d)
+        kept = jax.tree_util.tree_map(lambda x: x.astype(jnp.float32), directions) if keep else ()
+        return updates, ControlledState(inner_state, scale_state, kept)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

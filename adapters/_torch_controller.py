@@ -13,7 +13,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
-from lrsched.adapters._torch_device import MEASURED, DeviceState, measure, retarget
+from lrsched.adapters._torch_device import MEASURED, DeviceState, measure, retarget, unread
 from lrsched.adapters._torch_groups import MODES, resolve_mode, set_lr
 from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.closure import Control
@@ -55,9 +55,10 @@ class ControllerScheduler(ReduceLROnPlateau):
       and schedules in updates; when ``optimizer.step()`` is never called, each ``step(value)`` counts as one.
     * Signals: the controller's declared :data:`lrsched.controllers.SIGNALS` other than the loss are measured
       from the optimizer's parameters and gradients at each ``optimizer.step()`` -- with
-      ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient. A controller that
-      reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is refused at
-      construction.
+      ``optimizer.step(closure)`` (Lightning) right after the closure computed the gradient -- on the updates
+      where the rule reads them (``Controller.signal_interval``, e.g. ABEL's ``interval``; NaN on the others).
+      A controller that reads a signal this scheduler cannot measure, or needs a look-ahead (``LRTuner``), is
+      refused at construction.
     * ``timing`` (:data:`lrsched.controllers.TIMINGS`, one definition with Optax's): ``"next"`` (the default)
       applies what ``step(value)`` decides after update ``t`` from update ``t + 1`` on. ``"paper"`` (the order of
       Baydin et al.'s algorithms): inside ``optimizer.step()``, once the signals are measured, the controller
@@ -183,6 +184,10 @@ class ControllerScheduler(ReduceLROnPlateau):
             self._apply(self._current_lr())
 
     def _measure(self) -> None:
+        skipped = unread(self._wanted, self.controlled.signal_interval, self.last_epoch)  # NaN: not read there
+        if skipped is not None:
+            self._signals = skipped
+            return
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self._signals, self._prev = measure(self._wanted, params, self._prev, self.optimizer)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -9,7 +10,7 @@ import torch
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
 
-__all__ = ["MEASURED", "DeviceState", "measure", "retarget"]
+__all__ = ["MEASURED", "DeviceState", "measure", "retarget", "unread"]
 
 
 def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -30,14 +31,13 @@ def _coupled_decay(group: dict[str, Any], optimizer: Any) -> float:
 
 def _applied_grads(params: list[torch.Tensor], optimizer: Any) -> list[torch.Tensor]:
     """g_t as the optimizer applies it: each gradient plus its group's coupled weight decay times theta_t."""
-    grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in params]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]  # read under no_grad
     decays = [_coupled_decay(g, optimizer) for g in optimizer.param_groups]
     if not any(decays):
         return grads
     decay = {id(p): wd for g, wd in zip(optimizer.param_groups, decays) for p in g["params"]}
     return [
-        g.add(p.detach(), alpha=decay[id(p)]) if decay.get(id(p)) and p.grad is not None else g
-        for p, g in zip(params, grads)
+        g.add(p, alpha=decay[id(p)]) if decay.get(id(p)) and p.grad is not None else g for p, g in zip(params, grads)
     ]
 
 
@@ -76,6 +76,18 @@ def _zero_float(lr: Any) -> bool:
     return not isinstance(lr, torch.Tensor) and float(lr) == 0.0
 
 
+def unread(wanted: tuple[str, ...], interval: int, t: int) -> dict[str, float] | None:
+    """NaN for each ``wanted`` signal when the rule does not read them at update ``t`` (0-based), else ``None``.
+
+    ``interval`` is the controller's ``signal_interval``: the signals are read only where ``(t + 1) % interval == 0``
+    (Optax's ``controlled`` skips the same updates). Signals of the previous direction are measured at every
+    update all the same: each measurement keeps theta_t for the next one.
+    """
+    if interval == 1 or (t + 1) % interval == 0 or any(name in wanted for name in _DIRECTION_SIGNALS):
+        return None
+    return dict.fromkeys(wanted, math.nan)
+
+
 def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
     """The ``wanted`` signals at theta_t, before update t, and what the next call needs (buffers, lr_t).
 
@@ -84,10 +96,12 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
     (zeros at t = 0), as :data:`lrsched.controllers.SIGNALS`; the buffers hold theta_t. When ``lr_t`` is 0 the
     change will be 0 and ``d_t`` cannot be read from it: the buffers hold ``d_t`` itself instead, computed from
     the optimizer's update rule (SGD, Adam, AdamW), so the LR leaves 0 as in the paper. Only the ``wanted``
-    signals are computed; the buffers are kept only when a signal of the previous direction is wanted.
+    signals are computed; the buffers are kept only when a signal of the previous direction is wanted. The
+    direction signals cost three passes over the parameters (the change, in place in the buffers; one dot product
+    per tensor; the copy of theta_t), and no allocation.
     """
-    with torch.no_grad():
-        theta = [p.detach() for p in params]
+    with torch.no_grad():  # the tensors are read as they are (no detach per tensor: each call costs dispatch time)
+        theta = params
         grads = _applied_grads(params, optimizer) if wanted != ("param_norm",) else []
         out: dict[str, Any] = {}
         if "grad_norm" in wanted:
@@ -102,16 +116,16 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             old = [p.clone() for p in theta]
         else:
             old, lr = prev
-            if _zero_float(lr):  # the buffers hold d_{t-1} itself (see below)
-                change, lr = old, 1.0
+            negated = not _zero_float(lr)  # else the buffers hold d_{t-1} itself (see below)
+            if negated:  # in place: theta_{t-1} - theta_t = -lr_{t-1} d_{t-1} (the buffers are rewritten below)
+                torch._foreach_sub_(old, theta)
             else:
-                change = torch._foreach_sub(theta, old)  # theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
+                lr = 1.0
             if "grad_dot_prev_direction" in wanted:
-                out["grad_dot_prev_direction"] = (
-                    sum(torch.vdot(g.flatten(), c.flatten()) for g, c in zip(grads, change)) / lr
-                )
+                dot = torch.stack([torch.vdot(g.reshape(-1), c.reshape(-1)) for g, c in zip(grads, old)]).sum()
+                out["grad_dot_prev_direction"] = (-dot if negated else dot) / lr
             if "prev_direction_norm" in wanted:
-                out["prev_direction_norm"] = _norm(change) / abs(lr)  # the paper's LR may be negative
+                out["prev_direction_norm"] = _norm(old) / abs(lr)  # the paper's LR may be negative
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
         return {k: out[k] for k in wanted if k in out}, _for_coming_update(old, params, optimizer)
 

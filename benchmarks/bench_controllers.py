@@ -8,8 +8,11 @@ Run: ``python benchmarks/bench_controllers.py [--quick] [--out benchmarks/result
    controller's declared signals in the step and updates it.
 3. The same MLP in torch: ``opt.step()`` vs ``opt.step()`` plus ``ControllerScheduler(opt, c).step(loss)``.
 
-Target from issues 12 and 13: at most 2% overhead per step. Speed is measured here, never asserted in tests.
-Best and median of interleaved repeats.
+Both steps also run the hand-fused floor of each hypergradient rule (``_hand_fused.py``: Adam-HD written by hand,
+the direction in the optimizer's state and ``h = g . d`` in the same pass; the same LRs, tested in
+``tests/test_hand_fused_floor.py``). Target from issue 20: every controller within 2 points of that floor (issues
+12 and 13 asked for 2% over a constant LR, below what the hypergradient costs by hand). Speed is measured here,
+never asserted in tests. Medians of interleaved repeats.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from _common import fmt, header, publish  # benchmarks/ is on sys.path
+from _hand_fused import optax_adam_hd, torch_adam_hd
 from bench_adapters import _mlp, _optax_steps, interleaved
 
 import lrsched as L
@@ -45,6 +49,12 @@ CONTROLLERS: dict[str, Any] = {
 }
 # The controllers that run in a training step (LRTuner's cost is its look-ahead training, not its update).
 STEPPED = {name: c for name, c in CONTROLLERS.items() if "LRTuner" not in name}
+FLOOR = "hand-fused Adam-HD"  #: the floor rows: "hand-fused Adam-HD (additive)" for "Hypergradient (additive)"
+
+
+def floors() -> dict[str, Hypergradient]:
+    """The hand-fused floor of each stepped hypergradient, by row name."""
+    return {name.replace("Hypergradient", FLOOR): c for name, c in STEPPED.items() if isinstance(c, Hypergradient)}
 
 
 def eager_section(quick: bool) -> list[str]:
@@ -82,23 +92,25 @@ def optax_section(quick: bool) -> list[str]:
     n = 10 if quick else 30
     txs = {"constant": optax.with_extra_args_support(optax.adam(PEAK))}
     txs.update({name: controlled(optax.scale_by_adam(), c) for name, c in STEPPED.items()})
+    txs.update({name: optax_adam_hd(PEAK, c.beta, c.mode) for name, c in floors().items()})
     fns = {name: _optax_steps(tx, params, loss_fn, n) for name, tx in txs.items()}
     return _overhead_table(
         "## 2. One jitted Optax step, medium MLP (784-512-512-10, batch 256, Adam)",
         "`optax.adam(lr)` vs `lrsched.adapters.optax.controlled(optax.scale_by_adam(), controller)`: the adapter "
         "computes the declared signals inside the jitted step (a norm or a dot product over the parameters each; "
-        "the hypergradient also keeps the previous direction).",
+        "the hypergradient also keeps the previous direction). The floor: `_hand_fused.optax_adam_hd`, "
+        "`optax.scale_by_adam()` with the hypergradient written into the same transformation.",
         interleaved(fns, ROUNDS[quick], stat=list),
     )
 
 
-def torch_section(quick: bool) -> list[str]:
+def torch_section(quick: bool, threads: int | None = None) -> list[str]:
     import torch
 
     from lrsched.adapters.torch import ControllerScheduler
 
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     sizes = (784, 512, 512, 10)
     layers: list[Any] = []
     for a, b in itertools.pairwise(sizes):
@@ -107,9 +119,12 @@ def torch_section(quick: bool) -> list[str]:
     x, y = torch.randn(256, sizes[0]), torch.arange(256) % sizes[-1]
     n = 10 if quick else 30
 
-    def steps(controller: Any) -> Callable[[], float]:
-        opt = torch.optim.Adam(model.parameters(), lr=PEAK)
-        sched = None if controller is None else ControllerScheduler(opt, controller)
+    def steps(controller: Any, floor: bool = False) -> Callable[[], float]:
+        if floor:
+            opt, sched = torch_adam_hd(model.parameters(), PEAK, controller.beta, controller.mode), None
+        else:
+            opt = torch.optim.Adam(model.parameters(), lr=PEAK)
+            sched = None if controller is None else ControllerScheduler(opt, controller)
 
         def one() -> None:
             loss = torch.nn.functional.cross_entropy(model(x), y)
@@ -130,53 +145,80 @@ def torch_section(quick: bool) -> list[str]:
         return run
 
     fns = {"constant": steps(None)} | {name: steps(c) for name, c in STEPPED.items()}
+    fns |= {name: steps(c, floor=True) for name, c in floors().items()}
     return _overhead_table(
-        "## 3. One torch step, the same MLP (Adam, eager)",
+        "## 3. One torch step, the same MLP (Adam, eager" + (f", {threads} torch threads)" if threads else ")"),
         "`opt.step()` vs `opt.step(); ControllerScheduler(opt, controller).step(loss.item())`: the scheduler "
-        "computes the declared signals from the parameters and gradients (optimizer step hook).",
+        "computes the declared signals from the parameters and gradients (optimizer step hook). The floor: "
+        "`_hand_fused.torch_adam_hd`, an optimizer of `torch._foreach_*` operations.",
         interleaved(fns, ROUNDS[quick], stat=list),
     )
 
 
 def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[str]:
-    """Per-round overheads against the constant LR of the same round: median and interquartile range."""
+    """Per-round overheads against the constant LR of the same round: median and interquartile range; each
+    controller's gap to the hand-fused floor (its own rule's; the additive one's for controllers that compute less)."""
     base = t["constant"]
 
-    def overheads(name: str) -> list[float]:
-        return sorted(100 * (x / b - 1) for x, b in zip(t[name], base))
+    def points(name: str, minus: str | None = None) -> list[float]:
+        """Per round: the step time over the constant LR's (minus ``minus``'s), in % of the constant's."""
+        other = t[minus] if minus else base
+        return sorted(100 * (x - y) / b for x, y, b in zip(t[name], other, base))
+
+    def quartiles(values: list[float]) -> tuple[float, float, float]:
+        q1, q3 = (values[round(q * (len(values) - 1))] for q in (0.25, 0.75))
+        return q1, statistics.median(values), q3
+
+    floor_of = {name.replace(FLOOR, "Hypergradient"): name for name in t if name.startswith(FLOOR)}
+    lowest = next((floor_of[n] for n in floor_of if "additive" in n), next(iter(floor_of.values()), None))
+    names = [name for name in t if name != "constant" and not name.startswith(FLOOR)]
+    gaps = {name: quartiles(points(name, floor_of.get(name, lowest)))[1] for name in names if lowest}
 
     def row(name: str) -> str:
-        over = overheads(name)
-        q1, med, q3 = (over[round(q * (len(over) - 1))] for q in (0.25, 0.5, 0.75))
-        return f"| {name} | {fmt(statistics.median(t[name]))} | {med:+.1f}% | [{q1:+.1f}%, {q3:+.1f}%] |"
+        q1, med, q3 = quartiles(points(name))
+        gap = f"{gaps[name]:+.1f} points" if name in gaps else ""
+        return f"| {name} | {fmt(statistics.median(t[name]))} | {med:+.1f}% | [{q1:+.1f}%, {q3:+.1f}%] | {gap} |"
 
-    names = [name for name in t if name != "constant"]
-    medians = {name: statistics.median(overheads(name)) for name in names}
-    within = [name for name in names if medians[name] <= 2.0]
-    above = [f"{name} ({medians[name]:+.1f}%)" for name in names if medians[name] > 2.0]
+    overhead = {name: quartiles(points(name))[1] for name in names}
+    within = [name for name in names if name in gaps and gaps[name] <= 2.0]
+    above = [f"{name} ({gaps[name]:+.1f} points)" for name in names if name in gaps and gaps[name] > 2.0]
     return [
         title,
         "",
         what,
         "",
-        "| LR | median step | overhead (median) | interquartile range |",
-        "|---|---:|---:|---:|",
+        "| LR | median step | overhead (median) | interquartile range | over the floor (median) |",
+        "|---|---:|---:|---:|---:|",
         *(row(name) for name in names),
-        f"| constant | {fmt(statistics.median(base))} | | |",
+        *(row(name) for name in t if name.startswith(FLOOR)),
+        f"| constant | {fmt(statistics.median(base))} | | | |",
         "",
-        f"Target: at most 2% overhead. {len(base)} short rounds in which the variants take turns; the overhead is",
-        "the step time over the constant LR's in the same round, so load changes between rounds cancel.",
-        f"Within the target (median): {', '.join(within) or 'none'}. Above it: {', '.join(above) or 'none'}.",
+        f"{len(base)} short rounds in which the variants take turns; the overhead is the step time over the constant",
+        "LR's in the same round, and the gap to the floor the step time over the floor's in the same round (in % of",
+        "the constant's step), so load changes between rounds cancel. The floor of a hypergradient rule is the same",
+        "rule hand-fused; the other controllers are held to the additive floor.",
+        f"Within 2 points of the floor (median): {', '.join(within) or 'none'}. Above: {', '.join(above) or 'none'}.",
+        "Within 2% of the constant LR: " + (", ".join(name for name in names if overhead[name] <= 2.0) or "none") + ".",
         "",
     ]
 
 
 HYPERGRADIENT_COST = """\
-Why the hypergradient costs more: it reduces over the gradients (g . d_prev, and for the multiplicative
-rule two norms as well) and keeps a parameter-sized copy of the previous direction, passes over memory
-that a CPU step of this size does not otherwise make (measured apart in the jitted step: the copy and
-one gradient reduction each cost about 10% of it). A parameter-norm signal is one reduction over the
-parameters (ABEL reads it only every `interval` updates, but the adapters measure it every step)."""
+Why the hypergradient costs more than the other controllers: it reduces over the gradients (g . d_prev, and
+for the multiplicative rule two norms as well) and keeps a parameter-sized copy of the previous direction,
+passes over memory that a CPU step of this size feels; the hand-fused floor pays them too. In the jitted
+Optax step `controlled` compiles to the floor's passes (it keeps the direction as `inner` returns it and
+negates the scalar signal; the two compiled steps differ by two scalar operations), so its gap to the floor
+is noise. In torch the scheduler reads the direction from outside the optimizer, from the parameter change:
+the change formed in place in a buffer, then theta_t copied into it for the next update, two passes over the
+parameters that an optimizer holding its own direction does not make, plus the Python of the step hooks and
+of `scheduler.step` (issue 20, measured in CPU time with one torch thread at 12.7 ms per step: the change
+0.25-0.3 ms, the copy 0.17 ms, Python 0.1-0.15 ms; the dot product, 0.3 ms, the floor makes too): about 3
+points over the floor for the additive rule, 1 for the multiplicative. With two threads on a shared machine
+the gap measured 3 to 11 points from run to run (the Python does not shrink with the step, and each extra
+operation waits for both cores). Fusing the passes needs a compiled kernel. A parameter-norm signal (ABEL)
+is measured only on the updates where the rule reads it (`signal_interval`: every `interval` updates) in both
+adapters."""
 
 
 def main() -> None:
@@ -184,6 +226,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
     parser.add_argument("--only", default=None, help="only the controllers whose name contains this text")
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="torch's threads (default: all cores; 1 holds up under load)"
+    )
     args = parser.parse_args()
     if args.only:
         for table in (CONTROLLERS, STEPPED):
@@ -196,7 +241,7 @@ def main() -> None:
         *header("lrsched controllers benchmark", "bench_controllers.py", args.quick, args.out, jax, torch),
         *eager_section(args.quick),
         *optax_section(args.quick),
-        *torch_section(args.quick),
+        *torch_section(args.quick, args.torch_threads),
         HYPERGRADIENT_COST,
     ]
     report = "\n".join(lines)

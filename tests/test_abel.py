@@ -3,11 +3,14 @@ trajectories, and a small training loop in which the weight norm bounces."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
+import lrsched
 from lrsched.controllers import ABEL
 
 
@@ -175,3 +178,91 @@ def test_optax_measures_the_norm_only_every_interval_and_the_lrs_are_bit_for_bit
     assert "cond" in jaxpr and "cond" not in plain
     assert len(set(every)) >= 3  # at least one bounce decay and the final one
     assert skipping == every
+
+
+def _torch_lrs(abel: Any, steps: int) -> tuple[list[float], int]:
+    """The same minibatch regression in torch: Adam with ``ControllerScheduler(opt, abel)``; the LRs applied and
+    the number of times the scheduler measured the signals."""
+    torch = pytest.importorskip("torch")
+    import lrsched.adapters._torch_controller as adapter
+
+    calls = []
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return measure(*args)
+
+    measure = adapter.measure
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(512, 8)))
+    y = x @ torch.tensor(rng.normal(size=8)) + 0.5 * torch.tensor(rng.normal(size=512))
+    w = torch.tensor(rng.normal(size=8) * 3, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=abel.init_lr)
+    sched = adapter.ControllerScheduler(opt, abel)
+    lrs = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(adapter, "measure", counted)
+        for _ in range(steps):
+            idx = torch.as_tensor(rng.integers(0, 512, size=16))
+            loss = ((x[idx] @ w - y[idx]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            lrs.append(float(opt.param_groups[0]["lr"]))
+            opt.step()
+            sched.step(loss.item())
+    return lrs, len(calls)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _EveryUpdate(ABEL):
+    """ABEL declared to read its norm at every update (the same rule: the reference for skipping)."""
+
+    @property
+    def signal_interval(self) -> int:
+        return 1
+
+
+def test_torch_measures_the_norm_only_every_interval() -> None:
+    """ABEL(interval=5), 20 updates: ``ControllerScheduler`` measures at updates 4, 9, 14, 19 only (the Optax
+    side's ``lax.cond``), and passes NaN on the others, which the rule does not read."""
+    _, calls = _torch_lrs(ABEL(init_lr=0.05, interval=5), 20)
+    assert calls == 4
+    _, calls = _torch_lrs(ABEL(init_lr=0.05, interval=1), 20)
+    assert calls == 20
+
+
+def test_torch_skipping_gives_bit_for_bit_the_lrs_of_measuring_every_update() -> None:
+    settings = dict(init_lr=0.05, factor=0.5, interval=5, total_steps=400)
+    skipping, calls = _torch_lrs(ABEL(**settings), 400)
+    every, every_calls = _torch_lrs(_EveryUpdate(**settings), 400)
+    assert (calls, every_calls) == (80, 400)
+    assert len(set(every)) >= 3  # at least one bounce decay and the final one
+    assert skipping == every
+
+
+def test_torch_direction_signals_are_measured_every_update_whatever_the_interval() -> None:
+    """A rule reading the previous direction needs theta of the update before: a declared interval does not skip
+    those measurements (each keeps theta_t for the next)."""
+    torch = pytest.importorskip("torch")
+    import lrsched.adapters._torch_controller as adapter
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Sparse(lrsched.Hypergradient):
+        @property
+        def signal_interval(self) -> int:
+            return 5
+
+    calls = []
+    measure = adapter.measure
+    w = torch.ones(3, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.1)
+    sched = adapter.ControllerScheduler(opt, Sparse(init_lr=0.1, beta=0.01))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(adapter, "measure", lambda *a: calls.append(1) or measure(*a))
+        for _ in range(10):
+            opt.zero_grad()
+            loss = (w**2).sum()
+            loss.backward()
+            opt.step()
+            sched.step(loss.item())
+    assert len(calls) == 10

@@ -1,0 +1,111 @@
+"""The hand-fused Adam-HD of ``benchmarks/_hand_fused.py`` is the algorithm lrsched runs (issue 20's cost floor).
+
+``bench_controllers.py`` reports lrsched's hypergradient next to this floor, so the floor must compute the same LRs
+and parameters: Optax against ``controlled(optax.scale_by_adam(), Hypergradient(...))`` (the same float32 operations:
+bit for bit), torch against ``torch.optim.Adam`` with ``ControllerScheduler`` (float64; torch reads the direction
+from parameter differences, so equal up to rounding). No timing here: speed is measured in the benchmark.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import lrsched
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+STEPS = 15
+RULES = {"additive": 1e-3, "multiplicative": 0.05}  # beta per mode: large enough that the LR moves by > 10%
+_RNG = np.random.default_rng(0)
+W0, X, Y = _RNG.normal(size=(5, 3)), _RNG.normal(size=(16, 5)), _RNG.normal(size=(16, 3))
+
+
+def _moved(lrs: list[float]) -> None:
+    assert abs(lrs[-1] / lrs[0] - 1) > 0.1, "the LR barely moved: the comparison would prove little"
+
+
+@pytest.mark.parametrize("mode", sorted(RULES))
+def test_the_optax_floor_is_lrscheds_controlled_hypergradient_bit_for_bit(mode: str) -> None:
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    import jax.numpy as jnp
+
+    from benchmarks._hand_fused import optax_adam_hd
+    from lrsched.adapters.optax import controlled, lr_of
+
+    beta = RULES[mode]
+    params = {"w": jnp.asarray(W0, jnp.float32), "b": jnp.zeros(3, jnp.float32)}
+    x, y = jnp.asarray(X, jnp.float32), jnp.asarray(Y, jnp.float32)
+
+    def loss_fn(p: Any) -> Any:
+        return jnp.mean((jnp.tanh(x @ p["w"] + p["b"]) - y) ** 2)
+
+    def run(tx: Any, lr_of_state: Any) -> tuple[list[float], Any]:
+        @jax.jit
+        def step(p: Any, s: Any) -> Any:
+            loss, grads = jax.value_and_grad(loss_fn)(p)
+            updates, s = tx.update(grads, s, p, value=loss)
+            return optax.apply_updates(p, updates), s
+
+        p, s, lrs = params, tx.init(params), []
+        for _ in range(STEPS):
+            p, s = step(p, s)
+            lrs.append(float(lr_of_state(s)))
+        return lrs, p
+
+    floor_lrs, floor_p = run(optax_adam_hd(0.01, beta, mode), lambda s: s.lr)
+    ours_lrs, ours_p = run(
+        controlled(optax.scale_by_adam(), lrsched.Hypergradient(init_lr=0.01, beta=beta, mode=mode)), lr_of
+    )
+    _moved(ours_lrs)
+    assert floor_lrs == ours_lrs
+    for name in params:
+        np.testing.assert_array_equal(np.asarray(floor_p[name]), np.asarray(ours_p[name]))
+
+
+@pytest.mark.parametrize("mode", sorted(RULES))
+def test_the_torch_floor_is_adam_with_lrscheds_controller_scheduler(mode: str) -> None:
+    torch = pytest.importorskip("torch")
+    from benchmarks._hand_fused import torch_adam_hd
+    from lrsched.adapters.torch import ControllerScheduler
+
+    beta = RULES[mode]
+    x, y = torch.tensor(X), torch.tensor(Y)
+
+    def run(fused: bool) -> tuple[list[float], list[Any]]:
+        w = torch.tensor(W0, requires_grad=True)
+        b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        if fused:
+            opt, sched = torch_adam_hd([w, b], 0.01, beta, mode), None
+        else:
+            opt = torch.optim.Adam([w, b], lr=0.01)
+            sched = ControllerScheduler(opt, lrsched.Hypergradient(init_lr=0.01, beta=beta, mode=mode))
+        lrs = []
+        for _ in range(STEPS):
+            loss = ((torch.tanh(x @ w + b) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step(loss.item())
+            lrs.append(float(opt.param_groups[0]["lr"]))
+        return lrs, [w.detach().numpy(), b.detach().numpy()]
+
+    floor_lrs, floor_p = run(True)
+    ours_lrs, ours_p = run(False)
+    _moved(ours_lrs)
+    np.testing.assert_allclose(floor_lrs, ours_lrs, rtol=1e-12)
+    for a, b in zip(floor_p, ours_p):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_the_floor_refuses_an_unknown_mode() -> None:
+    from benchmarks import _hand_fused
+
+    with pytest.raises(ValueError, match="mode must be one of"):
+        _hand_fused.optax_adam_hd(0.01, 1e-3, "other")
