@@ -105,6 +105,7 @@ class SteeredSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type:
 
     Example:
         >>> import lrsched
+        >>> from lrsched.adapters.keras import SteeredSchedule
         >>> round(float(SteeredSchedule(lrsched.constant(0.1), multiplier=0.5)(3)), 6)
         0.05
     """

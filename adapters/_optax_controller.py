@@ -232,6 +232,7 @@ def controlled(
 
     Example (three starting LRs in one jitted, vmapped function):
         >>> import jax, jax.numpy as jnp, optax, lrsched
+        >>> from lrsched.adapters.optax import controlled, lr_of
         >>> hd = lrsched.Hypergradient(beta=1e-3)
         >>> def final_lr(lr0):
         ...     opt = controlled(optax.identity(), hd, init_lr=lr0)
@@ -240,7 +241,7 @@ def controlled(
         ...     for _ in range(3):
         ...         updates, state = opt.update(params, state, params, value=jnp.sum(params**2))
         ...         params = params + updates
-        ...     return greedy_lr_of(state)
+        ...     return lr_of(state)
         >>> jax.jit(jax.vmap(final_lr))(jnp.array([0.01, 0.1, 0.3])).shape
         (3,)
     """
