@@ -240,6 +240,19 @@ def test_torch_skipping_gives_bit_for_bit_the_lrs_of_measuring_every_update() ->
     assert skipping == every
 
 
+def test_on_schedule_passes_its_controllers_interval_through() -> None:
+    """``on_schedule(base, ABEL(interval=5))``: the wrapper's state and clock are ABEL's, so both adapters skip the
+    same updates (torch: 80 measurements in 400 updates), with the LRs of measuring every update, bit for bit."""
+    settings = dict(init_lr=1.0, factor=0.5, interval=5, total_steps=400)
+    base = lrsched.warmup(lrsched.constant(0.05), warmup_steps=10)
+    assert lrsched.on_schedule(base, ABEL(**settings)).signal_interval == 5
+    skipping, calls = _torch_lrs(lrsched.on_schedule(base, ABEL(**settings)), 400)
+    every, every_calls = _torch_lrs(lrsched.on_schedule(base, _EveryUpdate(**settings)), 400)
+    assert (calls, every_calls) == (80, 400)
+    assert len({round(every[t] / base(t), 12) for t in range(10, 400)}) >= 3  # the multiplier g decays
+    assert skipping == every
+
+
 def test_torch_direction_signals_are_measured_every_update_whatever_the_interval() -> None:
     """A rule reading the previous direction needs theta of the update before: a declared interval does not skip
     those measurements (each keeps theta_t for the next)."""

@@ -87,6 +87,10 @@ class Controlled(Controller[NamedTuple]):
     def needs(self) -> frozenset[str]:  # type: ignore[override]
         return self.controller.needs
 
+    @property
+    def signal_interval(self) -> int:  # the state (and its clock) is the controller's: its interval applies
+        return self.controller.signal_interval
+
     @property  # type: ignore[misc]
     def init_lr(self) -> Any:  # type: ignore[override]
         return 1.0 if self.controller.init_lr is None else self.controller.init_lr
