@@ -275,6 +275,23 @@ def lr_panels(panels: dict[str, list[tuple[Any, Any, dict[str, Any]]]], path: st
     fig.savefig(path, dpi=90)
 
 
+def write_held_out(
+    lines: list[str], results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any], out: str
+) -> None:
+    """A held-out run's files: ``out.md`` (the report ``lines``) and ``out.json`` (``meta`` and every task's
+    records with its summary, the per-step LR traces left out); the report is also printed."""
+    with open(out + ".md", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    slim = {
+        n: {k: v for k, v in r.items() if k != "runs"}
+        | {"runs": [{k: v for k, v in x.items() if k != "lr"} for x in r["runs"]], "summary": sums[n]}
+        for n, r in results.items()
+    }
+    with open(out + ".json", "w", encoding="utf-8") as fh:
+        json.dump({"meta": meta, "tasks": slim}, fh, indent=1, allow_nan=True)
+    print("\n".join(lines))
+
+
 def _plot(results: dict[str, Any], path: str) -> None:
     panels = {}
     for name, r in results.items():

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
-from benchmarks.learned_eval import lr_panels
+from benchmarks.learned_eval import lr_panels, write_held_out
 from benchmarks.learned_tasks import FRESH, FreshTask
 from lrsched.controllers.learned import LearnedLR
 
@@ -265,16 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     lines = report(results, sums, meta)
     plot(results, args.out + "_lr.png")
-    with open(args.out + ".md", "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    slim = {
-        n: {k: v for k, v in r.items() if k != "runs"}
-        | {"runs": [{k: v for k, v in x.items() if k != "lr"} for x in r["runs"]], "summary": sums[n]}
-        for n, r in results.items()
-    }
-    with open(args.out + ".json", "w", encoding="utf-8") as fh:
-        json.dump({"meta": meta, "tasks": slim}, fh, indent=1, allow_nan=True)
-    print("\n".join(lines))
+    write_held_out(lines, results, sums, meta, args.out)
     return 0
 
 

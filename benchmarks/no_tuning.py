@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import functools
 import hashlib
-import json
 import os
 import sys
 import time
@@ -38,7 +37,7 @@ from benchmarks.convergence.execute import _torch_maker, execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tasks import batches
 from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
-from benchmarks.learned_eval import lr_panels
+from benchmarks.learned_eval import lr_panels, write_held_out
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as HELD_OUT
@@ -534,16 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     lines = report(results, sums, meta)
     plot(results, args.out + "_lr.png")
-    with open(args.out + ".md", "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    slim = {
-        n: {k: v for k, v in r.items() if k != "runs"}
-        | {"runs": [{k: v for k, v in x.items() if k != "lr"} for x in r["runs"]], "summary": sums[n]}
-        for n, r in results.items()
-    }
-    with open(args.out + ".json", "w", encoding="utf-8") as fh:
-        json.dump({"meta": meta, "tasks": slim}, fh, indent=1, allow_nan=True)
-    print("\n".join(lines))
+    write_held_out(lines, results, sums, meta, args.out)
     return 0
 
 
