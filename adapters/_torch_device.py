@@ -22,6 +22,17 @@ _DIRECTION_SIGNALS = ("grad_dot_prev_direction", "prev_direction_norm")
 MEASURED = frozenset({"loss", "grad_norm", "param_norm", *_DIRECTION_SIGNALS})
 
 
+def _dot(grads: list[torch.Tensor], theta: list[torch.Tensor], change: Any, old: list[torch.Tensor]) -> torch.Tensor:
+    """``sum_i g_i . change_i``; with ``change`` ``None``, the change ``theta - old`` is not formed: each tensor's
+    ``g . theta - g . old`` (one read of each, no write; the rounding is of the order of theta_t's own, which the
+    change read from the parameters carries anyway)."""
+    if change is not None:
+        return torch.stack([torch.vdot(g.reshape(-1), c.reshape(-1)) for g, c in zip(grads, change)]).sum()
+    pairs = [(g.reshape(-1), p.reshape(-1), b.reshape(-1)) for g, p, b in zip(grads, theta, old)]
+    dots = torch.stack([torch.vdot(g, p) for g, p, _ in pairs] + [torch.vdot(g, b) for g, _, b in pairs])
+    return (dots[: len(pairs)] - dots[len(pairs) :]).sum()
+
+
 def _coupled_decay(group: dict[str, Any], optimizer: Any) -> float:
     """The group's weight decay that an SGD or Adam adds to the gradient (0 for AdamW's decoupled decay)."""
     if not isinstance(optimizer, (torch.optim.SGD, torch.optim.Adam)) or group.get("decoupled_weight_decay"):
@@ -97,8 +108,8 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
     change will be 0 and ``d_t`` cannot be read from it: the buffers hold ``d_t`` itself instead, computed from
     the optimizer's update rule (SGD, Adam, AdamW), so the LR leaves 0 as in the paper. Only the ``wanted``
     signals are computed; the buffers are kept only when a signal of the previous direction is wanted. The
-    direction signals cost three passes over the parameters (the change, in place in the buffers; one dot product
-    per tensor; the copy of theta_t), and no allocation.
+    dot product alone reads ``g . theta_t - g . theta_{t-1}`` per tensor (no pass writing the change); the norm of
+    the change forms it in place in the buffers first. Then theta_t is copied into the buffers. No allocation.
     """
     with torch.no_grad():  # the tensors are read as they are (no detach per tensor: each call costs dispatch time)
         theta = params
@@ -116,16 +127,17 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             old = [p.clone() for p in theta]
         else:
             old, lr = prev
-            negated = not _zero_float(lr)  # else the buffers hold d_{t-1} itself (see below)
-            if negated:  # in place: theta_{t-1} - theta_t = -lr_{t-1} d_{t-1} (the buffers are rewritten below)
-                torch._foreach_sub_(old, theta)
-            else:
-                lr = 1.0
+            if _zero_float(lr):  # the buffers hold d_{t-1} itself (see below)
+                change, lr = old, 1.0
+            elif "prev_direction_norm" in wanted:  # the change, in place: theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
+                change = torch._foreach_sub_(old, theta) or old  # theta_{t-1} - theta_t, negated below
+                lr = -lr
+            else:  # the dot product alone: g.theta_t - g.theta_{t-1}, per tensor, with no pass forming the change
+                change = None
             if "grad_dot_prev_direction" in wanted:
-                dot = torch.stack([torch.vdot(g.reshape(-1), c.reshape(-1)) for g, c in zip(grads, old)]).sum()
-                out["grad_dot_prev_direction"] = (-dot if negated else dot) / lr
+                out["grad_dot_prev_direction"] = _dot(grads, theta, change, old) / lr
             if "prev_direction_norm" in wanted:
-                out["prev_direction_norm"] = _norm(old) / abs(lr)  # the paper's LR may be negative
+                out["prev_direction_norm"] = _norm(change) / abs(lr)  # the paper's LR may be negative
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
         return {k: out[k] for k in wanted if k in out}, _for_coming_update(old, params, optimizer)
 
