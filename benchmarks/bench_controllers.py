@@ -123,7 +123,7 @@ def torch_section(quick: bool, threads: int | None = None) -> list[str]:
         if floor:
             opt, sched = torch_adam_hd(model.parameters(), PEAK, controller.beta, controller.mode), None
         else:
-            opt = torch.optim.Adam(model.parameters(), lr=PEAK)
+            opt = torch.optim.Adam(model.parameters(), lr=PEAK, foreach=True)  # the floor's kernels: _foreach_*
             sched = None if controller is None else ControllerScheduler(opt, controller)
 
         def one() -> None:
@@ -150,7 +150,9 @@ def torch_section(quick: bool, threads: int | None = None) -> list[str]:
         "## 3. One torch step, the same MLP (Adam, eager" + (f", {threads} torch threads)" if threads else ")"),
         "`opt.step()` vs `opt.step(); ControllerScheduler(opt, controller).step(loss.item())`: the scheduler "
         "computes the declared signals from the parameters and gradients (optimizer step hook). The floor: "
-        "`_hand_fused.torch_adam_hd`, an optimizer of `torch._foreach_*` operations.",
+        "`_hand_fused.torch_adam_hd`, an optimizer of `torch._foreach_*` operations; every other row's Adam is "
+        "`torch.optim.Adam(foreach=True)`, the same kernels (on a CPU torch's default is the per-tensor loop, which "
+        "would put the difference between the two Adam implementations into the gap).",
         interleaved(fns, ROUNDS[quick], stat=list),
     )
 
@@ -209,16 +211,16 @@ for the multiplicative rule two norms as well) and keeps a parameter-sized copy 
 passes over memory that a CPU step of this size feels; the hand-fused floor pays them too. In the jitted
 Optax step `controlled` compiles to the floor's passes (it keeps the direction as `inner` returns it and
 negates the scalar signal; the two compiled steps differ by two scalar operations), so its gap to the floor
-is noise. In torch the scheduler reads the direction from outside the optimizer, from the parameter change:
-the change formed in place in a buffer, then theta_t copied into it for the next update, two passes over the
-parameters that an optimizer holding its own direction does not make, plus the Python of the step hooks and
-of `scheduler.step` (issue 20, measured in CPU time with one torch thread at 12.7 ms per step: the change
-0.25-0.3 ms, the copy 0.17 ms, Python 0.1-0.15 ms; the dot product, 0.3 ms, the floor makes too): about 3
-points over the floor for the additive rule, 1 for the multiplicative. With two threads on a shared machine
-the gap measured 3 to 11 points from run to run (the Python does not shrink with the step, and each extra
-operation waits for both cores). Fusing the passes needs a compiled kernel. A parameter-norm signal (ABEL)
-is measured only on the updates where the rule reads it (`signal_interval`: every `interval` updates) in both
-adapters."""
+is noise. In torch the scheduler reads the direction from outside the optimizer, from the parameter change.
+For the additive rule it reads `g . theta_t - g . theta_{t-1}` per tensor (no pass writing the change), then
+copies theta_t into its buffer for the next update: one pass over the parameters that an optimizer holding
+its own direction does not make, plus the Python of the step hooks and of `scheduler.step`. The
+multiplicative rule also needs the norm of the change, so it forms the change in place first: two passes. A
+`torch.compile`d kernel fusing them (one read each of g, theta and the buffer, one write) was no faster than
+the eager passes on this MLP (0.26 vs 0.24 ms, one thread, warm caches), so the adapter stays eager. With two
+threads each extra operation also waits for both cores, and the gap moves by several points from run to run
+(see the interquartile ranges). A parameter-norm signal (ABEL) is measured only on the updates where the rule
+reads it (`signal_interval`: every `interval` updates) in both adapters."""
 
 
 def main() -> None:
