@@ -14,6 +14,7 @@ import optax
 from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.on import lr_applied_at_once
 from lrsched.controllers.protocol import Controller
+from lrsched.controllers.state import state_from_json, state_to_json
 from lrsched.greedy import GreedyLR, GreedyOn
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "lr_of",
     "scale_by_controller",
     "scale_by_greedy_lr",
+    "upgrade_state",
 ]
 
 #: The signals :func:`controlled` measures (``scale_by_controller`` takes the non-loss ones as ``signals=``).
@@ -95,6 +97,84 @@ def controller_state_of(state: ControllerState, settings: Controller[Any]) -> An
 
 
 greedy_state_of = controller_state_of  #: the 0.2 name
+
+
+def upgrade_state(opt_state: Any, settings: Controller[Any], init_lr: Any = None) -> Any:
+    """``opt_state`` restored from a checkpoint an earlier lrsched wrote, in this version's layout.
+
+    A :class:`ControllerState` packs its controller's state into two arrays, so a state field added since the
+    checkpoint was written (GreedyLR's ``total``, the window's running sum, in 0.3) makes the restored arrays
+    shorter than this version's. Each ``ControllerState`` in ``opt_state`` (of :func:`scale_by_controller`,
+    :func:`scale_by_greedy_lr` or :func:`controlled`) that is shorter is read field by field, completed by
+    ``settings.upgrade_state_dict`` (the upgrades the torch and closure state dicts get) and packed again; one
+    already in this layout is returned as it is. Call it once, after restoring and before the next update, with
+    the ``settings`` (and ``init_lr``) the optimizer was built with; the run then continues as it would have.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, optax, lrsched
+        >>> from lrsched.adapters.optax import scale_by_greedy_lr, upgrade_state
+        >>> settings = lrsched.GreedyLR(init_lr=0.1, window=3)
+        >>> opt = optax.chain(optax.scale_by_adam(), scale_by_greedy_lr(settings))
+        >>> state = opt.init(jnp.zeros(2))
+        >>> upgrade_state(state, settings) is not None  # already in this layout: unchanged
+        True
+    """
+    is_packed = lambda node: isinstance(node, ControllerState)  # noqa: E731
+    return jax.tree_util.tree_map(
+        lambda node: _upgraded(node, settings, init_lr) if is_packed(node) else node, opt_state, is_leaf=is_packed
+    )
+
+
+def _upgraded(packed: ControllerState, settings: Controller[Any], init_lr: Any) -> ControllerState:
+    if init_lr is None and settings.init_lr is None:
+        init_lr = packed.lr
+    template = _initial(settings, init_lr)
+    packing = _Packing.of(template)
+    sources = {True: np.ravel(np.asarray(packed.floats)), False: np.ravel(np.asarray(packed.ints))}
+    wanted = {
+        kind: sum(int(np.prod(shape)) for shape, f in zip(packing.shapes, packing.is_float) if f == kind)
+        for kind in (True, False)
+    }
+    if all(sources[kind].size == wanted[kind] for kind in (True, False)):
+        return packed
+    data: dict[str, Any] = {}
+    at = {True: 0, False: 0}
+    for name, value in zip(template._fields, template):
+        leaves = jax.tree_util.tree_leaves(value)
+        kinds = [bool(jnp.issubdtype(leaf.dtype, jnp.floating)) for leaf in leaves]
+        sizes = [int(np.size(leaf)) for leaf in leaves]
+        if any(at[k] + n > sources[k].size for k, n in zip(kinds, sizes)):
+            break  # this field and the ones after it are newer than the checkpoint
+        read = []
+        for leaf, kind, size in zip(leaves, kinds, sizes):
+            chunk = sources[kind][at[kind] : at[kind] + size].tolist()
+            read.append(chunk[0] if np.ndim(leaf) == 0 else tuple(chunk))
+            at[kind] += size
+        data[name] = state_to_json(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(value), read))
+    data = settings.upgrade_state_dict(data)
+    missing = [name for name in template._fields if name not in data]
+    if missing or any(at[kind] != sources[kind].size for kind in (True, False)):
+        raise ValueError(
+            f"upgrade_state: a {type(settings).__name__} state of {sources[True].size} floats and "
+            f"{sources[False].size} ints is not an earlier layout of this one ({wanted[True]} and {wanted[False]}); "
+            f"fields it cannot supply: {', '.join(missing) or 'none'}. Pass the settings the optimizer was built with"
+        )
+    state = type(template)._make(
+        jax.tree_util.tree_map(
+            lambda leaf, v: jnp.asarray(v, leaf.dtype).reshape(jnp.shape(leaf)),
+            value,
+            _like(value, state_from_json(data[name])),
+        )
+        for name, value in zip(template._fields, template)
+    )
+    return ControllerState(*packing.pack(state), packed.lr)
+
+
+def _like(template: Any, value: Any) -> Any:
+    """``value`` (Python numbers and tuples) in ``template``'s tree structure: a vector leaf takes a whole tuple."""
+    if isinstance(template, tuple):
+        return type(template)(_like(t, v) for t, v in zip(template, value))
+    return value
 
 
 def _check(owner: str, settings: Any, init_lr: Any = None) -> None:

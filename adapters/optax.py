@@ -73,6 +73,7 @@ from lrsched.adapters._optax_controller import (
     lr_of,
     scale_by_controller,
     scale_by_greedy_lr,
+    upgrade_state,
 )
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "greedy_state_of",
     "scale_by_controller",
     "scale_by_greedy_lr",
+    "upgrade_state",
 ]
 
 
