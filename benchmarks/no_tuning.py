@@ -412,7 +412,7 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         )
     lines += [
         "",
-        f"Paired ratio: median over the {5 * meta['seeds']} (seed, start) pairs of ProbeLR's final loss / the tuned "
+        f"Paired ratio: median over the {len(MULTS) * meta['seeds']} (seed, start) pairs of ProbeLR's final loss / the tuned "
         "best schedule's "
         "on the same seed (same initialisation and minibatches); interval: 95% bootstrap, seeds resampled.",
         "",
