@@ -16,7 +16,8 @@ construction with a message naming what is missing. Every path is checkpointed m
 process, and the parameters and LRs continue bit for bit: torch (a), (b), Lightning and the Trainer through
 ``torch.load(weights_only=True)``; Optax through the leaves of the parameters and optimizer state in an ``.npz``
 (restored into ``opt.init``'s tree); Keras through ``model.save`` plus the callback's ``state_dict()`` as JSON.
-The regression test of each trap of issue 20 is in ``tests/test_controller_traps.py``.
+The regression test of each trap of issue 20 is in ``tests/test_controller_traps.py``; the tiny model and data and
+the set-ups of the transformers ``Trainer`` and Lightning are in ``tests/_loops.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import os
 import re
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from _loops import lightning_fit, tiny_batch, tiny_data, tiny_model, trainer_train  # noqa: E402
 
 import lrsched  # noqa: E402
 from lrsched.adapters.torch import ControllerScheduler  # noqa: E402
@@ -81,29 +83,12 @@ def torch_refusal(c: Controller) -> str | None:
     return None
 
 
-# -- the model, the data and the records ----------------------------------------------------------------------------
-def _model() -> Any:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1))
-
-
+# -- the optimizer and the records (the tiny model and data are tests/_loops.py's) ----------------------------------
 def _optimizer(model: Any) -> Any:
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     no_decay = [p for n, p in model.named_parameters() if not n.endswith("weight")]
     groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=LR0)
-
-
-def _data() -> tuple[Any, Any]:
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(64, 4, generator=g)
-    return x, torch.sin(x.sum(1, keepdim=True))
-
-
-def _batch(t: int) -> tuple[Any, Any]:
-    x, y = _data()
-    i = (t * 8) % 64
-    return x[i : i + 8], y[i : i + 8]
 
 
 class Record:
@@ -115,9 +100,10 @@ class Record:
         self.grad: list[np.ndarray] = []
         self.observed: dict[int, float] = {}  # update index -> the value the controller was given after it
 
-    def update(self, params: list[Any], groups: list[dict]) -> None:
-        """At theta_t with g_t computed, before the optimizer applies update t."""
-        self.lrs.append([float(g["lr"]) for g in groups])
+    def update(self, opt: Any) -> None:
+        """At theta_t with g_t computed, before ``opt`` applies update t (theta: every group's parameters)."""
+        params = [p for g in opt.param_groups for p in g["params"]]
+        self.lrs.append([float(g["lr"]) for g in opt.param_groups])
         self.theta.append(np.concatenate([p.detach().double().flatten().numpy() for p in params]))
         self.grad.append(np.concatenate([p.grad.detach().double().flatten().numpy() for p in params]))
 
@@ -180,10 +166,9 @@ def torch_loop(
 ) -> tuple[Record, Any, Any]:
     """``steps`` updates of the tiny model under ``ControllerScheduler(opt, c)``; ``scheduler.step(loss)`` after
     each. ``save=(k, path)`` checkpoints after update k; ``load`` resumes from a checkpoint (weights_only)."""
-    model = _model()
+    model = tiny_model()
     opt = _optimizer(model)
     sched = ControllerScheduler(opt, c)
-    params = [p for g in opt.param_groups for p in g["params"]]
     rec, start = Record(), 0
     if load is not None:
         state = torch.load(load, weights_only=True)
@@ -192,13 +177,13 @@ def torch_loop(
         sched.load_state_dict(state["sched"])
         start = int(state["t"])
     for t in range(start, steps):
-        x, y = _batch(t)
+        x, y = tiny_batch(t)
 
         def loss_fn(x: Any = x, y: Any = y) -> Any:
             opt.zero_grad()
             loss = torch.nn.functional.mse_loss(model(x), y)
             loss.backward()
-            rec.update(params, opt.param_groups)
+            rec.update(opt)
             return loss
 
         if closure:
@@ -225,7 +210,7 @@ def test_torch_loop_two_groups_replays_the_pure_controller(name: str, closure: b
     refused = torch_refusal(c)
     if refused is not None:
         with pytest.raises(ValueError, match=refused):
-            ControllerScheduler(_optimizer(_model()), c)
+            ControllerScheduler(_optimizer(tiny_model()), c)
         return
     rec, _, _ = torch_loop(c, BUDGET, closure=closure)
     assert all(row[0] == row[1] for row in rec.lrs)  # one LR for both groups
@@ -269,8 +254,8 @@ def _child(kind: str, spec: str, out: str) -> None:
             rec, model, _ = torch_loop(c, job["steps"], closure=kind == "closure", load=job["ckpt"])
             results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
         elif kind == "lightning":
-            module = lightning_fit(c, job["epochs"], ckpt_in=job["ckpt"])
-            results[key] = {"lrs": module.rec.lrs, "params": _params_hex(module.net)}
+            rec, net = lightning_run(c, job["epochs"], ckpt_in=job["ckpt"])
+            results[key] = {"lrs": rec.lrs, "params": _params_hex(net)}
         elif kind == "keras":
             results[key] = keras_fit(c, job["frequency"], save=job.get("save"), load=job.get("load"))
         elif kind == "optax":
@@ -349,7 +334,7 @@ def optax_run(
     if k > 1:
         opt = optax.MultiSteps(opt, every_k_schedule=k)
     wanted = [s for s in c.signals if s != "loss"]
-    x_all, y_all = (np.asarray(v.numpy()) for v in _data())
+    x_all, y_all = (np.asarray(v.numpy()) for v in tiny_data())
 
     def step(params: Any, state: Any, x: Any, y: Any, prev_d: Any) -> Any:
         loss, grads = jax.value_and_grad(_jax_loss)(params, x, y)
@@ -449,59 +434,29 @@ def test_optax_paths_resume_in_a_fresh_process_bit_for_bit(kind: str, k: int, tm
 
 
 # -- (d) Lightning: interval="step" with a monitor --------------------------------------------------------------------
-def _lightning_module(c: Controller, interval: str) -> Any:
-    import lightning.pytorch as pl
-
-    class Module(pl.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = _model()
-            self.rec = Record()
-
-        def training_step(self, batch: Any, batch_idx: int) -> Any:
-            x, y = batch
-            loss = torch.nn.functional.mse_loss(self.net(x), y)
-            self.log("train_loss", loss, on_step=True, on_epoch=False)
-            if interval == "step" or batch_idx == 3:  # the value Lightning passes: per update, or the epoch's last
-                self.rec.observed[self.trainer.global_step] = float(loss.item())
-            return loss
-
-        def on_before_optimizer_step(self, optimizer: Any) -> None:  # inside the closure, after backward
-            self.rec.update([p for g in optimizer.param_groups for p in g["params"]], optimizer.param_groups)
-
-        def configure_optimizers(self) -> Any:
-            opt = _optimizer(self.net)
-            sched = {"scheduler": ControllerScheduler(opt, c), "interval": interval, "monitor": "train_loss"}
-            return {"optimizer": opt, "lr_scheduler": sched}
-
-    return Module()
-
-
-def lightning_fit(
+def lightning_run(
     c: Controller, epochs: int, ckpt_in: str | None = None, ckpt_out: str | None = None, interval: str = "step"
-) -> Any:
-    """``epochs`` of 4 updates each under ``lightning.Trainer.fit`` (``ckpt_path=ckpt_in`` resumes)."""
-    import lightning.pytorch as pl
+) -> tuple[Record, Any]:
+    """``epochs`` of 4 updates each under ``lightning.Trainer.fit`` (``ckpt_path=ckpt_in`` resumes), the scheduler
+    monitoring ``train_loss``; the records and the net."""
+    rec = Record()
 
-    module = _lightning_module(c, interval)
-    x, y = _data()
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:32], y[:32]), batch_size=8)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        log_every_n_steps=1,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Lightning's advice about num_workers and tiny data
-        trainer.fit(module, data, ckpt_path=ckpt_in)
-    if ckpt_out is not None:
-        trainer.save_checkpoint(ckpt_out)
-    return module
+    def on_loss(module: Any, loss: Any, batch_idx: int) -> None:
+        module.log("train_loss", loss, on_step=True, on_epoch=False)
+        if interval == "step" or batch_idx == 3:  # the value Lightning passes: per update, or the epoch's last
+            rec.observed[module.trainer.global_step] = float(loss.item())
+
+    net = lightning_fit(
+        tiny_model(),
+        _optimizer,
+        lambda opt: {"scheduler": ControllerScheduler(opt, c), "interval": interval, "monitor": "train_loss"},
+        epochs,
+        on_loss=on_loss,
+        before_update=rec.update,
+        ckpt_in=ckpt_in,
+        ckpt_out=ckpt_out,
+    ).net
+    return rec, net
 
 
 def test_lightning_interval_step_with_a_monitor_replays_and_resumes_in_a_fresh_process(tmp_path: Path) -> None:
@@ -512,14 +467,14 @@ def test_lightning_interval_step_with_a_monitor_replays_and_resumes_in_a_fresh_p
         refused = torch_refusal(c)
         if refused is not None:
             with pytest.raises(ValueError, match=refused):
-                lightning_fit(c, 1)
+                lightning_run(c, 1)
             continue
-        module = lightning_fit(c, 3)
-        assert len(module.rec.lrs) == BUDGET and all(row[0] == row[1] for row in module.rec.lrs)
-        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), module.rec)
-        whole[name] = {"lrs": module.rec.lrs, "params": _params_hex(module.net)}
+        rec, net = lightning_run(c, 3)
+        assert len(rec.lrs) == BUDGET and all(row[0] == row[1] for row in rec.lrs)
+        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
+        whole[name] = {"lrs": rec.lrs, "params": _params_hex(net)}
         ckpt = str(tmp_path / f"lightning-{name}.ckpt")
-        lightning_fit(c, 1, ckpt_out=ckpt)
+        lightning_run(c, 1, ckpt_out=ckpt)
         torch.load(ckpt, weights_only=True)  # loads as fit(ckpt_path=...) does, with no pickled objects
         jobs[name] = {"config": c.to_config(), "epochs": 3, "ckpt": ckpt}
     resumed = _run_children("lightning", jobs, tmp_path)
@@ -533,58 +488,27 @@ def test_lightning_interval_step_with_a_monitor_replays_and_resumes_in_a_fresh_p
 def trainer_run(c: Controller, out: str, resume: str | None = None) -> tuple[Record, Any]:
     """12 updates of 2 micro-batches; ``ControllerScheduler`` as ``optimizers=(opt, sched)`` gets each evaluation's
     ``eval_loss`` (``metric_for_best_model="loss"``); checkpoints every 6 updates."""
-    import transformers
-
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = _model()
-
-        def forward(self, x: Any, labels: Any) -> dict[str, Any]:
-            return {"loss": torch.nn.functional.mse_loss(self.net(x), labels)}
-
-    x, y = _data()
-    data = [{"x": x[i], "labels": y[i]} for i in range(32)]
-    model = Tiny()
-    opt = _optimizer(model.net)
-    params = [p for g in opt.param_groups for p in g["params"]]
     rec = Record()
 
-    sched = ControllerScheduler(opt, c)
-    # The LR each update applies, read by a pre-step hook registered after the scheduler's: between evaluations the
-    # groups hold the last update's LR until the next one begins (what the Trainer logs right after it).
-    opt.register_step_pre_hook(lambda o, a, k: rec.update(params, o.param_groups))
+    def on_evaluate(step: int, metrics: dict[str, float]) -> None:
+        rec.observed[step - 1] = float(metrics["eval_loss"])
 
-    class Observe(transformers.TrainerCallback):
-        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
-            rec.observed[state.global_step - 1] = float(metrics["eval_loss"])
-
-    args = transformers.TrainingArguments(
-        output_dir=out,
-        max_steps=BUDGET,
-        per_device_train_batch_size=4,
-        gradient_accumulation_steps=2,
+    net = trainer_train(
+        out,
+        _optimizer,
+        lambda opt: ControllerScheduler(opt, c),
+        samples=32,
+        # The LR each update applies, read by a pre-step hook registered after the scheduler's: between evaluations
+        # the groups hold the last update's LR until the next one begins (what the Trainer logs right after it).
+        before_update=rec.update,
+        on_evaluate=on_evaluate,
+        resume=resume,
         per_device_eval_batch_size=16,
-        eval_strategy="steps",
-        eval_steps=3,
         save_strategy="steps",
         save_steps=6,
-        metric_for_best_model="loss",
-        report_to=[],
-        disable_tqdm=True,
-        use_cpu=True,
         logging_strategy="no",
     )
-    trainer = transformers.Trainer(
-        model=model,
-        args=args,
-        train_dataset=data,
-        eval_dataset=data[:16],
-        optimizers=(opt, sched),
-        callbacks=[Observe()],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    return rec, model.net
+    return rec, net
 
 
 def test_transformers_trainer_with_evaluations_replays_and_resumes_in_a_fresh_process(tmp_path: Path) -> None:
@@ -648,7 +572,7 @@ def keras_fit(c: Controller, frequency: str, save: str | None = None, load: str 
             if frequency == "epoch":
                 observed[len(lrs) - 1] = float(logs["loss"])
 
-    x, y = (v.numpy() for v in _data())
+    x, y = (v.numpy() for v in tiny_data())
     epochs, first = (2 if save is not None else 3), (2 if load is not None else 0)
     model.fit(
         x[:32],
@@ -720,6 +644,6 @@ def test_lightning_interval_epoch_with_a_monitor_counts_updates() -> None:
         c = make(name)
         if torch_refusal(c) is not None:
             continue
-        module = lightning_fit(c, 3, interval="epoch")
-        assert sorted(module.rec.observed) == [3, 7, 11]
-        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), module.rec)
+        rec, _ = lightning_run(c, 3, interval="epoch")
+        assert sorted(rec.observed) == [3, 7, 11]
+        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)

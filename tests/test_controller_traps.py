@@ -1,14 +1,14 @@
 """One regression test per trap of issue 20 ("Controllers in real training loops"), each running the real loop.
 
 Each test says what the code did before the fix; each fails when that behaviour is put back (checked by reverting
-the fix in the adapter). The loops, the generic controller builder and the replay come from
-``tests/test_controller_matrix.py``.
+the fix in the adapter). The torch loop, the generic controller builder and the replay come from
+``tests/test_controller_matrix.py``; the tiny model and data, the transformers ``Trainer`` and Lightning set-ups from
+``tests/_loops.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _loops import lightning_fit, tiny_batch, tiny_model, trainer_train  # noqa: E402
 from test_controller_matrix import (  # noqa: E402
     BUDGET,
     LR0,
     NAMES,
     Record,
-    _batch,
-    _data,
-    _model,
     _optimizer,
     _params_hex,
     _scheduler_lr0,
@@ -51,7 +49,7 @@ def test_trap_2_every_controller_drives_two_param_groups_sharing_one_lr(name: st
     assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
     if isinstance(c, Controlled) or c.per_group:
         return
-    model = _model()
+    model = tiny_model()
     groups = [{"params": [model[0].weight], "lr": 0.05}, {"params": [model[0].bias], "lr": 0.01}]
     with pytest.raises(ValueError, match="param groups have different learning rates"):
         ControllerScheduler(torch.optim.SGD(groups), dataclasses.replace(c, init_lr=None))
@@ -64,17 +62,16 @@ def test_trap_3_the_clock_counts_optimizer_updates_when_values_arrive_per_evalua
     # Before the fix LearnedLR's budget counted scheduler.step(metric) calls: with a value every 4 updates it saw
     # 3 of 12 updates and ended the run inside its warmup. Now state.step is the update count at every value.
     c = make("learned")
-    model, every = _model(), 4
+    model, every = tiny_model(), 4
     opt = _optimizer(model)
     sched = ControllerScheduler(opt, c)
-    params = [p for g in opt.param_groups for p in g["params"]]
     rec = Record()
     for t in range(BUDGET):
-        x, y = _batch(t)
+        x, y = tiny_batch(t)
         opt.zero_grad()
         loss = torch.nn.functional.mse_loss(model(x), y)
         loss.backward()
-        rec.update(params, opt.param_groups)
+        rec.update(opt)
         opt.step()
         if (t + 1) % every == 0:  # an evaluation
             rec.observed[t] = float(loss.item())
@@ -92,12 +89,12 @@ def test_trap_5_on_schedule_given_directly_starts_at_multiplier_one() -> None:
     # (first LR base(0) * 1e-3 instead of base(0)); Optax and the closure gave base(0).
     base = lrsched.cosine_decay(1e-3, 20)
     on = lrsched.on_schedule(base, lrsched.GreedyLR(patience=0, factor=0.5, min_lr=0.1, max_lr=2.0))
-    model = _model()
+    model = tiny_model()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     sched = ControllerScheduler(opt, on)
     lrs, expected, closure = [], [], lrsched.control(on)  # the closure starts at multiplier 1
     for t in range(6):
-        x, y = _batch(t)
+        x, y = tiny_batch(t)
         lrs.append(opt.param_groups[0]["lr"])
         expected.append(closure.lr)
         opt.zero_grad()
@@ -125,14 +122,14 @@ def test_trap_6_hypergradient_measures_the_gradient_computed_by_the_closure() ->
 
 def test_trap_7_greedy_with_one_init_lr_over_different_group_lrs_raises() -> None:
     # Before the fix GreedyLRScheduler(opt, init_lr=x) silently set groups built at 1e-4 and 1e-3 to x.
-    model = _model()
+    model = tiny_model()
     groups = [{"params": model[0].parameters(), "lr": 1e-4}, {"params": model[2].parameters(), "lr": 1e-3}]
     opt = torch.optim.AdamW(groups)
     with pytest.raises(ValueError, match="different learning rates"):
         GreedyLRScheduler(opt, init_lr=1e-3)
     sched = GreedyLRScheduler(opt, patience=0, factor=0.5)  # init_lr=None: each group keeps its own LR
     for t in range(4):
-        x, y = _batch(t)
+        x, y = tiny_batch(t)
         opt.zero_grad()
         loss = torch.nn.functional.mse_loss(model(x), y)
         loss.backward()
@@ -161,9 +158,9 @@ def test_trap_9_a_lookahead_controller_is_refused_at_construction(name: str) -> 
     # Before the fix LRTuner was accepted by ControllerScheduler (and ControllerCallback) and never explored.
     c = make(name)
     with pytest.raises(ValueError, match="needs a 'lookahead'"):
-        ControllerScheduler(_optimizer(_model()), c)
+        ControllerScheduler(_optimizer(tiny_model()), c)
     with pytest.raises(ValueError, match="needs a 'lookahead'"):
-        ControllerScheduler(_optimizer(_model()), c, base=0.1)
+        ControllerScheduler(_optimizer(tiny_model()), c, base=0.1)
 
 
 def test_trap_10_optax_abel_without_params_is_refused_and_with_params_decays() -> None:
@@ -202,55 +199,26 @@ def _trainer_logs(make_scheduler: Any, tmp_path: Path) -> tuple[list[float], lis
     """12 updates of 2 micro-batches under the transformers ``Trainer``, an evaluation every 3 updates (``step`` of a
     plateau scheduler gets ``eval_loss``), a log every update: the ``learning_rate`` logged after each update, and the
     LR each update applied (a pre-step hook registered after the scheduler's)."""
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
-
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = _model()
-
-        def forward(self, x: Any, labels: Any) -> dict[str, Any]:
-            return {"loss": torch.nn.functional.mse_loss(self.net(x), labels)}
-
-    x, y = _data()
-    data = [{"x": x[i], "labels": y[i]} for i in range(64)]
-    model = Tiny()
-    opt = torch.optim.AdamW(model.parameters(), lr=1.0)  # LambdaLR: 1.0 * s(t) == s(t)
-    sched = make_scheduler(opt)
     used: list[float] = []
-    opt.register_step_pre_hook(lambda o, args, kwargs: used.append(float(o.param_groups[0]["lr"])))
     logged: dict[int, float] = {}
 
-    class Observe(transformers.TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            if logs and "learning_rate" in logs:
-                logged[state.global_step] = float(logs["learning_rate"])
+    def on_log(step: int, logs: dict[str, float]) -> None:
+        if logs and "learning_rate" in logs:
+            logged[step] = float(logs["learning_rate"])
 
-    args = transformers.TrainingArguments(
-        output_dir=str(tmp_path),
-        max_steps=12,
-        per_device_train_batch_size=4,
-        gradient_accumulation_steps=2,
-        eval_strategy="steps",
-        eval_steps=3,
-        metric_for_best_model="loss",
+    trainer_train(
+        str(tmp_path),
+        lambda net: torch.optim.AdamW(net.parameters(), lr=1.0),  # LambdaLR: 1.0 * s(t) == s(t)
+        make_scheduler,
+        samples=64,
+        before_update=lambda opt: used.append(float(opt.param_groups[0]["lr"])),
+        on_log=on_log,
         logging_strategy="steps",
         logging_steps=1,
         save_strategy="no",
-        report_to=[],
-        disable_tqdm=True,
-        use_cpu=True,
     )
-    trainer = transformers.Trainer(
-        model=model,
-        args=args,
-        train_dataset=data,
-        eval_dataset=data[:16],
-        optimizers=(opt, sched),
-        callbacks=[Observe()],
-    )
-    trainer.train()
     assert sorted(logged) == list(range(1, 13)) and len(used) == 12
     return [logged[k] for k in range(1, 13)], used
 
@@ -284,7 +252,7 @@ def test_a_base_schedule_resumes_exactly_from_a_checkpoint_taken_between_values(
     base = lrsched.warmup(lrsched.cosine_decay(LR0, 20), warmup_steps=3)
 
     def run(start: int, stop: int, ckpt: Path | None = None, save: bool = False) -> list[list[float]]:
-        model = _model()
+        model = tiny_model()
         opt = _optimizer(model)
         sched = ControllerScheduler(opt, lrsched.GreedyLR(patience=0, factor=0.5, min_lr=0.1), base=base)
         if ckpt is not None and not save:
@@ -295,7 +263,7 @@ def test_a_base_schedule_resumes_exactly_from_a_checkpoint_taken_between_values(
         used: list[list[float]] = []
         opt.register_step_pre_hook(lambda o, args, kwargs: used.append([float(g["lr"]) for g in o.param_groups]))
         for t in range(start, stop):
-            x, y = _batch(t)
+            x, y = tiny_batch(t)
             loss = torch.nn.functional.mse_loss(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -321,47 +289,26 @@ def _lightning_monitor(
     from lightning.pytorch.callbacks import LearningRateMonitor
 
     base = lrsched.warmup(lrsched.cosine_decay(LR0, 12), warmup_steps=3)
+    used: list[float] = []
 
-    class Module(pl.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = _model()
-            self.used: list[float] = []
+    def scheduler(opt: Any) -> dict[str, Any]:
+        multiplier = lrsched.GreedyLR(init_lr=1.0, min_lr=1.0, max_lr=1.0)
+        monitor = "train_loss_step" if interval == "step" else "train_loss_epoch"
+        sched = ControllerScheduler(opt, multiplier, base=base)
+        return {"scheduler": sched, "interval": interval, "frequency": frequency, "monitor": monitor}
 
-        def training_step(self, batch: Any, batch_idx: int) -> Any:
-            loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
-            self.log("train_loss", loss, on_step=True, on_epoch=True)
-            return loss
-
-        def on_before_optimizer_step(self, optimizer: Any) -> None:  # inside the closure: the LR it applies
-            self.used.append(float(optimizer.param_groups[0]["lr"]))
-
-        def configure_optimizers(self) -> Any:
-            opt = torch.optim.SGD(self.net.parameters(), lr=LR0)
-            multiplier = lrsched.GreedyLR(init_lr=1.0, min_lr=1.0, max_lr=1.0)
-            monitor = "train_loss_step" if interval == "step" else "train_loss_epoch"
-            scheduler = ControllerScheduler(opt, multiplier, base=base)
-            config = {"scheduler": scheduler, "interval": interval, "frequency": frequency, "monitor": monitor}
-            return {"optimizer": opt, "lr_scheduler": config}
-
-    module, monitor = Module(), LearningRateMonitor(logging_interval=logging_interval)
-    x, y = _data()
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:32], y[:32]), batch_size=8)
-    trainer = pl.Trainer(
-        max_epochs=3,
-        accelerator="cpu",
-        devices=1,
+    monitor = LearningRateMonitor(logging_interval=logging_interval)
+    lightning_fit(
+        tiny_model(),
+        lambda net: torch.optim.SGD(net.parameters(), lr=LR0),
+        scheduler,
+        3,
+        on_loss=lambda module, loss, batch_idx: module.log("train_loss", loss, on_step=True, on_epoch=True),
+        before_update=lambda opt: used.append(float(opt.param_groups[0]["lr"])),  # the LR the update applies
         logger=pl.loggers.CSVLogger(str(out)),  # the monitor needs a logger
         callbacks=[monitor],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        log_every_n_steps=1,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trainer.fit(module, data)
-    return [float(v) for v in next(iter(monitor.lrs.values()))], module.used
+    return [float(v) for v in next(iter(monitor.lrs.values()))], used
 
 
 @pytest.mark.parametrize(
@@ -392,7 +339,7 @@ def _compiled_step_run(
 
     torch._dynamo.reset()
     counters.clear()
-    model = _model().double()
+    model = tiny_model().double()
     lr = torch.tensor(LR0, dtype=torch.float64)
     params = list(model.parameters())
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "SGD" else torch.optim.Adam(params, lr=lr)
@@ -404,7 +351,7 @@ def _compiled_step_run(
     step = torch.compile(opt_step, backend="eager") if compiled else opt_step
     lrs, graphs = [], []
     for t in range(10):
-        x, y = _batch(t)
+        x, y = tiny_batch(t)
         loss = torch.nn.functional.mse_loss(model(x.double()), y.double())
         opt.zero_grad()
         loss.backward()

@@ -8,13 +8,14 @@ Expectations are the schedule's own formula written out by hand and, for GreedyL
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("lightning.pytorch")
+
+from _loops import lightning_fit  # noqa: E402
 
 import lrsched as L  # noqa: E402
 from lrsched.adapters.torch import GreedyLRScheduler, schedule_lr  # noqa: E402
@@ -34,32 +35,12 @@ def _schedule_by_hand(k: int) -> float:
     return 0.01 + 0.09 * (1 + math.cos(math.pi * min(k - 4, 12) / 12)) / 2
 
 
-class TinyModule(pl.LightningModule):
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-        self.layer = torch.nn.Linear(4, 1)
-        self.lrs: list[list[float]] = []
-
-    def training_step(self, batch: Any, batch_idx: int) -> Any:
-        x, y = batch
-        loss = torch.nn.functional.mse_loss(self.layer(x), y)
-        value = torch.tensor(METRIC[self.current_epoch])
-        self.log("metric", value, on_step=False, on_epoch=True)
-        return loss
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        self.lrs.append([float(g["lr"]) for g in self.trainer.optimizers[0].param_groups])
-
-    def configure_optimizers(self) -> Any:
-        opt = torch.optim.SGD(self.parameters(), lr=0.1)
-        if self.kind == "schedule":
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule_lr(opt, SCHEDULE), "interval": "step"}}
-        if self.kind == "lambda":
-            scheduler = torch.optim.lr_scheduler.LambdaLR(opt, NESTED)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-        scheduler = GreedyLRScheduler(opt, **GREEDY)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "monitor": "metric", "interval": "epoch"}}
+def _scheduler(kind: str, opt: Any) -> dict[str, Any]:
+    if kind == "schedule":
+        return {"scheduler": schedule_lr(opt, SCHEDULE), "interval": "step"}
+    if kind == "lambda":
+        return {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, NESTED), "interval": "step"}
+    return {"scheduler": GreedyLRScheduler(opt, **GREEDY), "monitor": "metric", "interval": "epoch"}
 
 
 def _data() -> Any:
@@ -73,24 +54,27 @@ def _fit(kind: str, epochs: int, ckpt_in: str | None = None, ckpt_out: str | Non
     return _fit_module(kind, epochs, ckpt_in, ckpt_out).lrs
 
 
-def _fit_module(kind: str, epochs: int, ckpt_in: str | None = None, ckpt_out: str | None = None) -> TinyModule:
+def _fit_module(kind: str, epochs: int, ckpt_in: str | None = None, ckpt_out: str | None = None) -> Any:
+    """The module after ``epochs`` of ``Trainer.fit`` of a linear layer (``module.net``), the LRs each update used
+    in ``module.lrs``."""
     torch.manual_seed(0)
-    module = TinyModule(kind)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        log_every_n_steps=1,
+    lrs: list[list[float]] = []
+
+    def on_loss(module: Any, loss: Any, batch_idx: int) -> None:
+        module.log("metric", torch.tensor(METRIC[module.current_epoch]), on_step=False, on_epoch=True)
+
+    module = lightning_fit(
+        torch.nn.Linear(4, 1),
+        lambda net: torch.optim.SGD(net.parameters(), lr=0.1),
+        lambda opt: _scheduler(kind, opt),
+        epochs,
+        on_loss=on_loss,
+        before_update=lambda opt: lrs.append([float(g["lr"]) for g in opt.param_groups]),
+        data=_data(),
+        ckpt_in=ckpt_in,
+        ckpt_out=ckpt_out,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Lightning's advice about num_workers and tiny data
-        trainer.fit(module, _data(), ckpt_path=ckpt_in)
-    if ckpt_out is not None:
-        trainer.save_checkpoint(ckpt_out)
+    module.lrs = lrs
     return module
 
 
@@ -127,6 +111,6 @@ def test_lambda_lr_of_a_nested_schedule_resumes_under_lightning(tmp_path):
     first = _fit_module("lambda", 2, ckpt_out=str(tmp_path / "l.ckpt"))
     second = _fit_module("lambda", 4, ckpt_in=str(tmp_path / "l.ckpt"))
     assert first.lrs + second.lrs == whole.lrs
-    assert not torch.equal(first.layer.weight, whole.layer.weight)  # the second half trained
+    assert not torch.equal(first.net.weight, whole.net.weight)  # the second half trained
     for name, value in whole.state_dict().items():
         assert torch.equal(second.state_dict()[name], value), name
