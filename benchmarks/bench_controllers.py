@@ -239,8 +239,10 @@ def main() -> None:
     import jax
     import torch
 
+    script = "bench_controllers.py" + (f" --only {args.only!r}" if args.only else "")
+    script += f" --torch-threads {args.torch_threads}" if args.torch_threads else ""
     lines = [
-        *header("lrsched controllers benchmark", "bench_controllers.py", args.quick, args.out, jax, torch),
+        *header("lrsched controllers benchmark", script, args.quick, args.out, jax, torch),
         *eager_section(args.quick),
         *optax_section(args.quick),
         *torch_section(args.quick, args.torch_threads),
