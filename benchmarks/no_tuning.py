@@ -412,8 +412,8 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         )
     lines += [
         "",
-        f"Paired ratio: median over the {len(MULTS) * meta['seeds']} (seed, start) pairs of ProbeLR's final loss / the tuned "
-        "best schedule's "
+        f"Paired ratio: median over the {len(MULTS) * meta['seeds']} (seed, start) pairs of ProbeLR's final loss / "
+        "the tuned best schedule's "
         "on the same seed (same initialisation and minibatches); interval: 95% bootstrap, seeds resampled.",
         "",
         "### Target B: pooled medians (the optimizers at their recommended setting; the others pooled over the starts)",
