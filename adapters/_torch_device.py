@@ -129,9 +129,9 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             old, lr = prev
             if _zero_float(lr):  # the buffers hold d_{t-1} itself (see below)
                 change, lr = old, 1.0
-            elif "prev_direction_norm" in wanted:  # the change, in place: theta_t - theta_{t-1} = lr_{t-1} d_{t-1}
-                change = torch._foreach_sub_(old, theta) or old  # theta_{t-1} - theta_t, negated below
-                lr = -lr
+            elif "prev_direction_norm" in wanted:  # the change, in place: theta_{t-1} - theta_t = -lr_{t-1} d_{t-1}
+                torch._foreach_sub_(old, theta)
+                change, lr = old, -lr
             else:  # the dot product alone: g.theta_t - g.theta_{t-1}, per tensor, with no pass forming the change
                 change = None
             if "grad_dot_prev_direction" in wanted:
