@@ -115,8 +115,10 @@ def upgrade_state(opt_state: Any, settings: Controller[Any], init_lr: Any = None
         >>> from lrsched.adapters.optax import scale_by_greedy_lr, upgrade_state
         >>> settings = lrsched.GreedyLR(init_lr=0.1, window=3)
         >>> opt = optax.chain(optax.scale_by_adam(), scale_by_greedy_lr(settings))
-        >>> state = opt.init(jnp.zeros(2))
-        >>> upgrade_state(state, settings) is not None  # already in this layout: unchanged
+        >>> adam, greedy = opt.init(jnp.zeros(2))
+        >>> as_0_2_packed_it = greedy._replace(floats=greedy.floats[:-1])  # no running sum of the window yet
+        >>> _, upgraded = upgrade_state((adam, as_0_2_packed_it), settings)
+        >>> bool((upgraded.floats == greedy.floats).all())
         True
     """
     is_packed = lambda node: isinstance(node, ControllerState)  # noqa: E731
