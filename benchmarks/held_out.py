@@ -10,6 +10,7 @@ the records. A script brings its own runner and records (``records(task, seeds, 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -58,6 +59,15 @@ def run_started(task: Any, records: Records, base: dict[str, float], at_mults: C
     for r in recs:
         r["mult"] = mult_of[(r["scheduler"], r["peak_lr"])]
     return recs
+
+
+def run_tasks(tasks: dict[str, Any], evaluate: Callable[[Any], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``evaluate(task)`` for every task, in order; each task's ``seconds`` printed to stderr when it is done."""
+    results = {}
+    for name, task in tasks.items():
+        results[name] = evaluate(task)
+        print(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr)
+    return results
 
 
 def median_loss(runs: list[dict[str, Any]], name: str, mult: float | None, field: str) -> float:
@@ -110,9 +120,7 @@ def plot(results: dict[str, Any], path: str, method: str, label: str) -> None:
     lr_panels(panels, path, width=4.2)
 
 
-def write_held_out(
-    lines: list[str], results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any], out: str
-) -> None:
+def write(lines: list[str], results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any], out: str) -> None:
     """A held-out run's files: ``out.md`` (the report ``lines``) and ``out.json`` (``meta`` and every task's
     records with its summary, the per-step LR traces left out); the report is also printed."""
     with open(out + ".md", "w", encoding="utf-8") as fh:

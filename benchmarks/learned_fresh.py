@@ -27,20 +27,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import held_out
 from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tuning import best_lrs, edge_choices
-from benchmarks.held_out import (
-    best_schedule,
-    edge_note,
-    fmt,
-    median_loss,
-    plot,
-    run_started,
-    schedule_table,
-    tune,
-    write_held_out,
-)
+from benchmarks.held_out import fmt
 from benchmarks.learned_tasks import FRESH, FreshTask
 from lrsched.controllers.learned import LearnedLR
 
@@ -73,13 +64,13 @@ def evaluate(task: FreshTask, policy: LearnedLR) -> dict[str, Any]:
     """Tune the baselines, run them and the learned controller on the evaluation seeds (see the protocol)."""
     t0 = time.perf_counter()
     tuned_names = [*SCHEDULES, *GREEDY, *(n for n in PARAM_FREE if METHODS[n].tuned)]
-    tune_recs = tune(task, tuned_names, _records)
+    tune_recs = held_out.tune(task, tuned_names, _records)
     peaks = best_lrs(tune_recs)
     base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in [*SCHEDULES, *GREEDY, *PARAM_FREE]}
-    recs = run_started(task, _records, base, LIKE_FOR_LIKE)
-    best = best_schedule(recs, SCHEDULES, "final_loss")
+    recs = held_out.run_started(task, _records, base, LIKE_FOR_LIKE)
+    best = held_out.best_schedule(recs, SCHEDULES, "final_loss")
     peak = base[best]
-    lrecs = run_started(task, _records, {"learned": peak}, ("learned",))
+    lrecs = held_out.run_started(task, _records, {"learned": peak}, ("learned",))
     return {
         "task": task.name,
         "best": best,
@@ -97,7 +88,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     runs = res["runs"]
 
     def med(name: str, mult: float | None = 1.0) -> float:
-        return median_loss(runs, name, mult, "final_loss")
+        return held_out.median_loss(runs, name, mult, "final_loss")
 
     learned = med("learned", None)
     best = med(res["best"])
@@ -152,7 +143,7 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
         f"**Target A** (within 10% of the tuned best schedule on >= 3 of 4): met on {n_a} of {len(sums)} tasks "
         f"-> {'MET' if n_a >= 3 else 'NOT MET'}.",
         "",
-        *schedule_table(results, sums, SCHEDULES),
+        *held_out.schedule_table(results, sums, SCHEDULES),
         "",
         "### Against GreedyLR (at its tuned LR) and the parameter-free optimizers (target B)",
         "",
@@ -181,7 +172,7 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
         )
     lines += [
         "",
-        edge_note(results),
+        held_out.edge_note(results),
         "",
         "![LR trajectories on the fresh tasks](learned_fresh_lr.png)",
         "",
@@ -208,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, t in tasks.items()
         }
     t0 = time.perf_counter()
-    results = {}
-    for name, task in tasks.items():
-        results[name] = evaluate(task, policy)
-        print(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr)
+    results = held_out.run_tasks(tasks, lambda task: evaluate(task, policy))
     sums = {n: summarize(r) for n, r in results.items()}
     cmd = "python benchmarks/learned_fresh.py" + (" --smoke" if args.smoke else "")
     meta = {
@@ -222,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": len(next(iter(tasks.values())).eval_seeds),
     }
     lines = report(results, sums, meta)
-    plot(results, args.out + "_lr.png", "learned", "learned")
-    write_held_out(lines, results, sums, meta, args.out)
+    held_out.plot(results, args.out + "_lr.png", "learned", "learned")
+    held_out.write(lines, results, sums, meta, args.out)
     return 0
 
 

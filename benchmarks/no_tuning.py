@@ -33,21 +33,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import held_out
 from benchmarks.convergence.execute import _torch_maker, execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tasks import batches
 from benchmarks.convergence.tuning import best_lrs, edge_choices
-from benchmarks.held_out import (
-    best_schedule,
-    edge_note,
-    fmt,
-    median_loss,
-    plot,
-    run_started,
-    schedule_table,
-    tune,
-    write_held_out,
-)
+from benchmarks.held_out import fmt
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as HELD_OUT
@@ -95,13 +86,13 @@ def evaluate(task: Any) -> dict[str, Any]:
     """Tune the baselines, run them and ProbeLR on the evaluation seeds (see the protocol)."""
     t0 = time.perf_counter()
     tuned_names = [*SCHEDULES, "greedy", "greedy_robust", "schedule_free_adamw"]
-    tune_recs = tune(task, tuned_names, _tuning_records)
+    tune_recs = held_out.tune(task, tuned_names, _tuning_records)
     peaks = best_lrs(tune_recs)
     base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in (*SCHEDULES, *PARAM_FREE, *MIS_SET)}
-    recs = run_started(task, _records, base, MIS_SET)
-    best = best_schedule(recs, SCHEDULES, "final")
+    recs = held_out.run_started(task, _records, base, MIS_SET)
+    best = held_out.best_schedule(recs, SCHEDULES, "final")
     peak = base[best]
-    precs = run_started(task, _records, {"probe": peak, LRTUNER: peak}, ("probe", LRTUNER))
+    precs = held_out.run_started(task, _records, {"probe": peak, LRTUNER: peak}, ("probe", LRTUNER))
     return {
         "task": task.name,
         "steps": task.steps,
@@ -330,7 +321,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     runs = res["runs"]
 
     def med(name: str, mult: float | None = 1.0) -> float:
-        return median_loss(runs, name, mult, "final")
+        return held_out.median_loss(runs, name, mult, "final")
 
     probe = med("probe", None)
     best = med(res["best"])
@@ -424,9 +415,9 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         lines.append(f"| {name} | " + " | ".join(_p(s["paired"][n]) for n in (*B_RIVALS, *EXTRA)) + " |")
     lines += [
         "",
-        *schedule_table(results, sums, SCHEDULES),
+        *held_out.schedule_table(results, sums, SCHEDULES),
         "",
-        edge_note(results),
+        held_out.edge_note(results),
         "",
         "LRTuner (`lrsched.LRTuner` defaults: every 100 updates LR x0.5, x1, x2 for 10 look-ahead updates each) "
         "starts at the same LRs as ProbeLR; each exploration's 30 look-ahead updates count against the budget, so "
@@ -467,8 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out = os.path.join("/tmp" if args.smoke else os.path.join(HERE, "results"), "no_tuning")
     if "probe" not in METHODS:
         register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
-    held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
-    if not args.smoke and held_out and protocol_sha256() != module_sha256():
+    on_held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
+    if not args.smoke and on_held_out and protocol_sha256() != module_sha256():
         raise SystemExit(
             f"lrsched/controllers/probe.py (sha256 {module_sha256()}) is not the one frozen in the protocol "
             f"({protocol_sha256()}): the held-out run evaluates the frozen controller only"
@@ -481,10 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, t in tasks.items()
         }
     t0 = time.perf_counter()
-    results = {}
-    for name, task in tasks.items():
-        results[name] = evaluate(task)
-        print(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr)
+    results = held_out.run_tasks(tasks, evaluate)
     sums = {n: summarize(r) for n, r in results.items()}
     meta = {
         "command": "python benchmarks/no_tuning.py" + (" --smoke" if args.smoke else ""),
@@ -494,8 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": len(next(iter(tasks.values())).eval_seeds),
     }
     lines = report(results, sums, meta)
-    plot(results, args.out + "_lr.png", "probe", "ProbeLR")
-    write_held_out(lines, results, sums, meta, args.out)
+    held_out.plot(results, args.out + "_lr.png", "probe", "ProbeLR")
+    held_out.write(lines, results, sums, meta, args.out)
     return 0
 
 
