@@ -275,32 +275,23 @@ def lr_panels(panels: dict[str, list[tuple[Any, Any, dict[str, Any]]]], path: st
     fig.savefig(path, dpi=90)
 
 
-def write_held_out(
-    lines: list[str], results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any], out: str
-) -> None:
-    """A held-out run's files: ``out.md`` (the report ``lines``) and ``out.json`` (``meta`` and every task's
-    records with its summary, the per-step LR traces left out); the report is also printed."""
-    with open(out + ".md", "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    slim = {
-        n: {k: v for k, v in r.items() if k != "runs"}
-        | {"runs": [{k: v for k, v in x.items() if k != "lr"} for x in r["runs"]], "summary": sums[n]}
-        for n, r in results.items()
-    }
-    with open(out + ".json", "w", encoding="utf-8") as fh:
-        json.dump({"meta": meta, "tasks": slim}, fh, indent=1, allow_nan=True)
-    print("\n".join(lines))
+def start_lines(
+    label: str, starts: list[tuple[float, Any]], best: str, steps: Any, curve: Any
+) -> list[tuple[Any, Any, dict[str, Any]]]:
+    """A panel's lines for :func:`lr_panels`: the controller's median LR per start multiplier (``starts``:
+    ``(multiplier, LRs)``, legend ``label``), then the tuned best schedule ``best``'s LR ``curve`` dashed."""
+    lines = [(None, lrs, {"lw": 1, "label": f"{label}, start x{k:.2g}"}) for k, lrs in starts]
+    lines.append((steps, curve, {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {best}"}))
+    return lines
 
 
 def _plot(results: dict[str, Any], path: str) -> None:
     panels = {}
     for name, r in results.items():
-        lines = [(None, np.median(r["lr"][i], axis=0), {"lw": 1, "label": f"learned, start x{m:.2g}"})
-                 for i, m in enumerate(MULTS)]  # fmt: skip
+        starts = [(m, np.median(r["lr"][i], axis=0)) for i, m in enumerate(MULTS)]
         curve = r["suite"][r["best"]]["lr_curve"]  # thinned in runs.json
         steps = np.linspace(0, r["lr"].shape[-1], len(curve), endpoint=False)
-        lines.append((steps, curve, {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {r['best']}"}))
-        panels[name] = lines
+        panels[name] = start_lines("learned", starts, r["best"], steps, curve)
     lr_panels(panels, path)
 
 

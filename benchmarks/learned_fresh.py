@@ -27,10 +27,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import held_out
 from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
-from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
-from benchmarks.learned_eval import lr_panels, write_held_out
+from benchmarks.convergence.tuning import best_lrs, edge_choices
+from benchmarks.held_out import fmt
 from benchmarks.learned_tasks import FRESH, FreshTask
 from lrsched.controllers.learned import LearnedLR
 
@@ -41,10 +42,6 @@ GREEDY = ("greedy", "greedy_robust")
 PARAM_FREE = ("prodigy", "dadapt_adamw", "mechanic", "dog", "cocob", "schedule_free_adamw")
 LIKE_FOR_LIKE = ("greedy", "greedy_robust", "warmup_cosine", "wsd")  # also run at the multipliers (secondary)
 MULTS = ROBUSTNESS_MULTIPLIERS
-
-
-def _lr(x: float) -> float:
-    return float(f"{x:.6g}")
 
 
 def _rec(name: str, lr: float, seed: int, out: dict[str, Any]) -> dict[str, Any]:
@@ -59,45 +56,21 @@ def _rec(name: str, lr: float, seed: int, out: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def tune(task: FreshTask, names: list[str]) -> list[dict[str, Any]]:
-    """The suite's tuning: starting grids on the tuning seeds, widened until every choice is interior."""
-    plan = {n: list(METHODS[n].start_grid(task)) for n in names}
-    recs = [_rec(*row) for row in execute(task, task.tune_seeds, plan)]
-    for _ in range(MAX_ROUNDS):
-        extra = widen(recs)
-        if not extra:
-            break
-        recs += [_rec(*row) for row in execute(task, task.tune_seeds, extra)]
-    return recs
-
-
-def _median(recs: list[dict[str, Any]]) -> float:
-    return float(np.median([np.inf if r["final_loss"] is None else r["final_loss"] for r in recs]))
+def _records(task: FreshTask, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[dict[str, Any]]:
+    return [_rec(*row) for row in execute(task, seeds, plan)]
 
 
 def evaluate(task: FreshTask, policy: LearnedLR) -> dict[str, Any]:
     """Tune the baselines, run them and the learned controller on the evaluation seeds (see the protocol)."""
     t0 = time.perf_counter()
     tuned_names = [*SCHEDULES, *GREEDY, *(n for n in PARAM_FREE if METHODS[n].tuned)]
-    tune_recs = tune(task, tuned_names)
+    tune_recs = held_out.tune(task, tuned_names, _records)
     peaks = best_lrs(tune_recs)
     base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in [*SCHEDULES, *GREEDY, *PARAM_FREE]}
-    plan: dict[str, list[float]] = {}
-    mult_of: dict[tuple[str, float], float] = {}
-    for n, lr in base.items():
-        ks = MULTS if n in LIKE_FOR_LIKE else (1.0,)
-        plan[n] = [_lr(lr * k) for k in ks]
-        mult_of |= {(n, _lr(lr * k)): k for k in ks}
-    recs = [_rec(*row) for row in execute(task, task.eval_seeds, plan)]
-    for r in recs:
-        r["mult"] = mult_of[(r["scheduler"], r["peak_lr"])]
-    at_one = {n: [r for r in recs if r["scheduler"] == n and r["mult"] == 1.0] for n in base}
-    best = min(SCHEDULES, key=lambda n: _median(at_one[n]))
+    recs = held_out.run_started(task, _records, base, LIKE_FOR_LIKE)
+    best = held_out.best_schedule(recs, SCHEDULES, "final_loss")
     peak = base[best]
-    learned_plan = {"learned": [_lr(peak * k) for k in MULTS]}
-    lrecs = [_rec(*row) for row in execute(task, task.eval_seeds, learned_plan)]
-    for r in lrecs:
-        r["mult"] = dict(zip(learned_plan["learned"], MULTS))[r["peak_lr"]]
+    lrecs = held_out.run_started(task, _records, {"learned": peak}, ("learned",))
     return {
         "task": task.name,
         "best": best,
@@ -115,7 +88,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     runs = res["runs"]
 
     def med(name: str, mult: float | None = 1.0) -> float:
-        return _median([r for r in runs if r["scheduler"] == name and (mult is None or r["mult"] == mult)])
+        return held_out.median_loss(runs, name, mult, "final_loss")
 
     learned = med("learned", None)
     best = med(res["best"])
@@ -143,10 +116,6 @@ def _acc(runs: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
-def _g(x: float) -> str:
-    return f"{x:.3g}" if np.isfinite(x) else "diverged"
-
-
 def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[str]:
     lines = [
         "## Fresh held-out tasks (pre-registered: `learned_protocol.md`)",
@@ -163,8 +132,8 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
     for name, s in sums.items():
         r = results[name]
         lines.append(
-            f"| {name} | {r['best']} @ {_g(r['peak'])}: {_g(s['best'])} | {_g(s['learned'])} ({s['ratio']:.2f}x) | "
-            + " | ".join(_g(v) for v in s["per_mult"])
+            f"| {name} | {r['best']} @ {fmt(r['peak'])}: {fmt(s['best'])} | {fmt(s['learned'])} ({s['ratio']:.2f}x) | "
+            + " | ".join(fmt(v) for v in s["per_mult"])
             + f" | {'yes' if s['target_a'] else 'no'} |"
         )
     n_a = sum(s["target_a"] for s in sums.values())
@@ -174,15 +143,7 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
         f"**Target A** (within 10% of the tuned best schedule on >= 3 of 4): met on {n_a} of {len(sums)} tasks "
         f"-> {'MET' if n_a >= 3 else 'NOT MET'}.",
         "",
-        "### Every schedule at its tuned peak LR (median final loss, evaluation seeds)",
-        "",
-        "| task | " + " | ".join(SCHEDULES) + " |",
-        "|---|" + "---:|" * len(SCHEDULES),
-    ]
-    for name, s in sums.items():
-        tuned = results[name]["tuned"]
-        lines.append(f"| {name} | " + " | ".join(f"{_g(s['schedules'][n])} @ {_g(tuned[n])}" for n in SCHEDULES) + " |")
-    lines += [
+        *held_out.schedule_table(results, sums, SCHEDULES),
         "",
         "### Against GreedyLR (at its tuned LR) and the parameter-free optimizers (target B)",
         "",
@@ -191,8 +152,8 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
     ]
     for name, s in sums.items():
         lines.append(
-            f"| {name} | {_g(s['learned'])} | "
-            + " | ".join(_g(s["others"][n]) for n in (*GREEDY, *PARAM_FREE))
+            f"| {name} | {fmt(s['learned'])} | "
+            + " | ".join(fmt(s["others"][n]) for n in (*GREEDY, *PARAM_FREE))
             + f" | {'yes' if s['target_b'] else 'no'} |"
         )
     lines += [
@@ -206,29 +167,17 @@ def report(results: dict[str, dict[str, Any]], sums: dict[str, dict[str, Any]], 
         "|---|---:|" + "---:|" * len(LIKE_FOR_LIKE),
     ]
     for name, s in sums.items():
-        lines.append(f"| {name} | {_g(s['learned'])} | " + " | ".join(_g(s["pooled"][n]) for n in LIKE_FOR_LIKE) + " |")
-    edges = {n: r["edge"] for n, r in results.items() if r["edge"]}
+        lines.append(
+            f"| {name} | {fmt(s['learned'])} | " + " | ".join(fmt(s["pooled"][n]) for n in LIKE_FOR_LIKE) + " |"
+        )
     lines += [
         "",
-        f"Tuning choices left at an end of the widened grid: {edges if edges else 'none'}.",
+        held_out.edge_note(results),
         "",
         "![LR trajectories on the fresh tasks](learned_fresh_lr.png)",
         "",
     ]
     return lines
-
-
-def plot(results: dict[str, dict[str, Any]], path: str) -> None:
-    panels = {}
-    for name, r in results.items():
-        lines = []
-        for k in MULTS:
-            lrs = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == "learned" and x["mult"] == k])
-            lines.append((None, np.median(lrs, axis=0), {"lw": 1, "label": f"learned, start x{k:.2g}"}))
-        best = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == r["best"] and x["mult"] == 1.0])
-        lines.append((None, best[0], {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {r['best']}"}))
-        panels[name] = lines
-    lr_panels(panels, path, width=4.2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, t in tasks.items()
         }
     t0 = time.perf_counter()
-    results = {}
-    for name, task in tasks.items():
-        results[name] = evaluate(task, policy)
-        print(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr)
+    results = held_out.run_tasks(tasks, lambda task: evaluate(task, policy))
     sums = {n: summarize(r) for n, r in results.items()}
     cmd = "python benchmarks/learned_fresh.py" + (" --smoke" if args.smoke else "")
     meta = {
@@ -264,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": len(next(iter(tasks.values())).eval_seeds),
     }
     lines = report(results, sums, meta)
-    plot(results, args.out + "_lr.png")
-    write_held_out(lines, results, sums, meta, args.out)
+    held_out.plot(results, args.out + "_lr.png", "learned", "learned")
+    held_out.write(lines, results, sums, meta, args.out)
     return 0
 
 

@@ -33,11 +33,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks import held_out
 from benchmarks.convergence.execute import _torch_maker, execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tasks import batches
-from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
-from benchmarks.learned_eval import lr_panels, write_held_out
+from benchmarks.convergence.tuning import best_lrs, edge_choices
+from benchmarks.held_out import fmt
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as HELD_OUT
@@ -60,10 +61,6 @@ B_RIVALS = (*PARAM_FREE, *MIS_SET, LRTUNER)
 BOOT = 2000
 
 
-def _lr(x: float) -> float:
-    return float(f"{x:.6g}")
-
-
 def _final(out: dict[str, Any]) -> float:
     f = float(np.asarray(out["eval"], float)[-1])
     return f if np.isfinite(f) else np.inf
@@ -73,20 +70,15 @@ def _rec(name: str, lr: float, seed: int, out: dict[str, Any]) -> dict[str, Any]
     return {"scheduler": name, "peak_lr": lr, "seed": seed, "final": _final(out), "lr": np.asarray(out["lr"], float)}
 
 
-def tune(task: Any, names: list[str]) -> list[dict[str, Any]]:
-    """The suite's tuning: starting grids on the tuning seeds, widened until every choice is interior."""
-    plan = {n: list(METHODS[n].start_grid(task)) for n in names}
-    recs = [_rec(*row) for row in run_rows(task, task.tune_seeds, plan)]
+def _records(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[dict[str, Any]]:
+    return [_rec(*row) for row in run_rows(task, seeds, plan)]
+
+
+def _tuning_records(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """:func:`_records` with the ``final_loss`` the tuning rules read (``None`` for a diverged run)."""
+    recs = _records(task, seeds, plan)
     for r in recs:
         r["final_loss"] = None if not np.isfinite(r["final"]) else r["final"]
-    for _ in range(MAX_ROUNDS):
-        extra = widen(recs)
-        if not extra:
-            break
-        new = [_rec(*row) for row in run_rows(task, task.tune_seeds, extra)]
-        for r in new:
-            r["final_loss"] = None if not np.isfinite(r["final"]) else r["final"]
-        recs += new
     return recs
 
 
@@ -94,26 +86,13 @@ def evaluate(task: Any) -> dict[str, Any]:
     """Tune the baselines, run them and ProbeLR on the evaluation seeds (see the protocol)."""
     t0 = time.perf_counter()
     tuned_names = [*SCHEDULES, "greedy", "greedy_robust", "schedule_free_adamw"]
-    tune_recs = tune(task, tuned_names)
+    tune_recs = held_out.tune(task, tuned_names, _tuning_records)
     peaks = best_lrs(tune_recs)
     base = {n: peaks[n] if METHODS[n].tuned else METHODS[n].default for n in (*SCHEDULES, *PARAM_FREE, *MIS_SET)}
-    at_mults = MIS_SET
-    plan: dict[str, list[float]] = {}
-    mult_of: dict[tuple[str, float], float] = {}
-    for n, lr in base.items():
-        ks = MULTS if n in at_mults else (1.0,)
-        plan[n] = [_lr(lr * k) for k in ks]
-        mult_of |= {(n, _lr(lr * k)): k for k in ks}
-    recs = [_rec(*row) for row in run_rows(task, task.eval_seeds, plan)]
-    for r in recs:
-        r["mult"] = mult_of[(r["scheduler"], r["peak_lr"])]
-    at_one = {n: [r["final"] for r in recs if r["scheduler"] == n and r["mult"] == 1.0] for n in SCHEDULES}
-    best = min(SCHEDULES, key=lambda n: float(np.median(at_one[n])))
+    recs = held_out.run_started(task, _records, base, MIS_SET)
+    best = held_out.best_schedule(recs, SCHEDULES, "final")
     peak = base[best]
-    probe_plan = {"probe": [_lr(peak * k) for k in MULTS], LRTUNER: [_lr(peak * k) for k in MULTS]}
-    precs = [_rec(*row) for row in run_rows(task, task.eval_seeds, probe_plan)]
-    for r in precs:
-        r["mult"] = dict(zip(probe_plan["probe"], MULTS))[r["peak_lr"]]
+    precs = held_out.run_started(task, _records, {"probe": peak, LRTUNER: peak}, ("probe", LRTUNER))
     return {
         "task": task.name,
         "steps": task.steps,
@@ -342,7 +321,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     runs = res["runs"]
 
     def med(name: str, mult: float | None = 1.0) -> float:
-        return float(np.median([r["final"] for r in runs if r["scheduler"] == name and mult in (None, r["mult"])]))
+        return held_out.median_loss(runs, name, mult, "final")
 
     probe = med("probe", None)
     best = med(res["best"])
@@ -366,10 +345,6 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- report -------------------------------------------------------------------------------------------------
-
-
-def _g(x: float) -> str:
-    return f"{x:.3g}" if np.isfinite(x) else "diverged"
 
 
 def _p(p: dict[str, Any]) -> str:
@@ -405,9 +380,9 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     for name, s in sums.items():
         r = results[name]
         lines.append(
-            f"| {name} ({r['steps']}) | {r['best']} @ {_g(r['peak'])}: {_g(s['best'])} | {_g(s['probe'])} "
+            f"| {name} ({r['steps']}) | {r['best']} @ {fmt(r['peak'])}: {fmt(s['best'])} | {fmt(s['probe'])} "
             f"({s['ratio']:.2f}x) | "
-            + " | ".join(_g(v) for v in s["per_mult"])
+            + " | ".join(fmt(v) for v in s["per_mult"])
             + f" | {_p(s['paired_best'])} | {'yes' if s['target_a'] else 'no'} |"
         )
     lines += [
@@ -423,8 +398,8 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     ]
     for name, s in sums.items():
         lines.append(
-            f"| {name} | {_g(s['probe'])} | "
-            + " | ".join(_g(s["rivals"][n]) for n in B_RIVALS)
+            f"| {name} | {fmt(s['probe'])} | "
+            + " | ".join(fmt(s["rivals"][n]) for n in B_RIVALS)
             + f" | {'yes' if s['target_b'] else 'no'} | {', '.join(s['losing_to']) or '-'} |"
         )
     lines += [
@@ -440,18 +415,9 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         lines.append(f"| {name} | " + " | ".join(_p(s["paired"][n]) for n in (*B_RIVALS, *EXTRA)) + " |")
     lines += [
         "",
-        "### Every schedule at its tuned peak LR (median final loss, evaluation seeds)",
+        *held_out.schedule_table(results, sums, SCHEDULES),
         "",
-        "| task | " + " | ".join(SCHEDULES) + " |",
-        "|---|" + "---:|" * len(SCHEDULES),
-    ]
-    for name, s in sums.items():
-        tuned = results[name]["tuned"]
-        lines.append(f"| {name} | " + " | ".join(f"{_g(s['schedules'][n])} @ {_g(tuned[n])}" for n in SCHEDULES) + " |")
-    edges = {n: r["edge"] for n, r in results.items() if r["edge"]}
-    lines += [
-        "",
-        f"Tuning choices left at an end of the widened grid: {edges if edges else 'none'}.",
+        held_out.edge_note(results),
         "",
         "LRTuner (`lrsched.LRTuner` defaults: every 100 updates LR x0.5, x1, x2 for 10 look-ahead updates each) "
         "starts at the same LRs as ProbeLR; each exploration's 30 look-ahead updates count against the budget, so "
@@ -461,19 +427,6 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         "",
     ]
     return lines
-
-
-def plot(results: dict[str, Any], path: str) -> None:
-    panels = {}
-    for name, r in results.items():
-        lines = []
-        for k in MULTS:
-            lrs = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == "probe" and x["mult"] == k])
-            lines.append((None, np.median(lrs, axis=0), {"lw": 1, "label": f"ProbeLR, start x{k:.2g}"}))
-        best = np.stack([x["lr"] for x in r["runs"] if x["scheduler"] == r["best"] and x["mult"] == 1.0])
-        lines.append((None, best[0], {"ls": "--", "color": "k", "lw": 1.5, "label": f"tuned {r['best']}"}))
-        panels[name] = lines
-    lr_panels(panels, path, width=4.2)
 
 
 def module_sha256() -> str:
@@ -505,8 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out = os.path.join("/tmp" if args.smoke else os.path.join(HERE, "results"), "no_tuning")
     if "probe" not in METHODS:
         register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
-    held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
-    if not args.smoke and held_out and protocol_sha256() != module_sha256():
+    on_held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
+    if not args.smoke and on_held_out and protocol_sha256() != module_sha256():
         raise SystemExit(
             f"lrsched/controllers/probe.py (sha256 {module_sha256()}) is not the one frozen in the protocol "
             f"({protocol_sha256()}): the held-out run evaluates the frozen controller only"
@@ -519,10 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, t in tasks.items()
         }
     t0 = time.perf_counter()
-    results = {}
-    for name, task in tasks.items():
-        results[name] = evaluate(task)
-        print(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr)
+    results = held_out.run_tasks(tasks, evaluate)
     sums = {n: summarize(r) for n, r in results.items()}
     meta = {
         "command": "python benchmarks/no_tuning.py" + (" --smoke" if args.smoke else ""),
@@ -532,8 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": len(next(iter(tasks.values())).eval_seeds),
     }
     lines = report(results, sums, meta)
-    plot(results, args.out + "_lr.png")
-    write_held_out(lines, results, sums, meta, args.out)
+    held_out.plot(results, args.out + "_lr.png", "probe", "ProbeLR")
+    held_out.write(lines, results, sums, meta, args.out)
     return 0
 
 
