@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from _controller_runs import pure_run
 
 import lrsched
 from lrsched.controllers import Controller, register_controller
@@ -56,11 +57,7 @@ C = BoundedEMA(init_lr=0.1)
 
 
 def python_lrs(losses: list[float] = LOSSES) -> list[float]:
-    state, out = C.init(), []
-    for loss in losses:
-        state = C.update(state, loss)
-        out.append(C.lr(state))
-    return out
+    return pure_run(C, losses)[0]
 
 
 def test_the_rule_moves_the_lr_and_the_value_is_a_full_controller() -> None:
