@@ -149,20 +149,13 @@ def test_the_closure_equals_the_pure_rule_bit_for_bit() -> None:
 
 def test_numpy_jax_and_torch_give_the_python_numbers() -> None:
     ref = np.array(_pure(CTRL, LOSSES))
-    s = CTRL.init(like=np.float64(0.0))
-    out = []
-    for v in LOSSES:
-        s = CTRL.update(s, np.float64(v))
-        out.append(CTRL.lr(s))
+    out, _ = pure_run(CTRL, [np.float64(v) for v in LOSSES], CTRL.init(like=np.float64(0.0)))
     np.testing.assert_allclose(np.asarray(out, float), ref, rtol=1e-12, atol=1e-15)  # libm vs NumPy exp: 1 ulp
     torch = pytest.importorskip("torch")
-    s = CTRL.init(like=torch.zeros((), dtype=torch.float64))
-    out = []
-    for v in LOSSES:
-        s = CTRL.update(s, torch.tensor(v, dtype=torch.float64))
-        out.append(float(CTRL.lr(s)))
+    tensors = [torch.tensor(v, dtype=torch.float64) for v in LOSSES]
+    out, s = pure_run(CTRL, tensors, CTRL.init(like=torch.zeros((), dtype=torch.float64)))
     assert s.lr.dtype == torch.float64
-    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose([float(v) for v in out], ref, rtol=1e-12, atol=1e-15)
 
 
 def test_jax_jit_scan_and_vmap_over_starting_lrs() -> None:
