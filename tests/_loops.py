@@ -41,7 +41,7 @@ def _loss(net: Any, x: Any, y: Any) -> Any:
 
 
 # -- the transformers Trainer: 12 updates of 2 micro-batches of 4, an evaluation every 3 updates ---------------------
-class _Wrapped(torch.nn.Module):
+class TrainerModel(torch.nn.Module):
     """What the Trainer trains: :func:`tiny_model` as ``net``, returning the loss from ``x`` and ``labels``."""
 
     def __init__(self) -> None:
@@ -50,6 +50,12 @@ class _Wrapped(torch.nn.Module):
 
     def forward(self, x: Any, labels: Any) -> dict[str, Any]:
         return {"loss": _loss(self.net, x, labels)}
+
+
+def trainer_data(samples: int) -> list[dict[str, Any]]:
+    """The first ``samples`` of :func:`tiny_data` as the Trainer's dataset: ``{"x": ..., "labels": ...}`` rows."""
+    x, y = tiny_data()
+    return [{"x": x[i], "labels": y[i]} for i in range(samples)]
 
 
 def trainer_train(
@@ -73,9 +79,8 @@ def trainer_train(
     ``resume_from_checkpoint``."""
     import transformers
 
-    x, y = tiny_data()
-    data = [{"x": x[i], "labels": y[i]} for i in range(samples)]
-    model = _Wrapped()
+    data = trainer_data(samples)
+    model = TrainerModel()
     opt = optimizer(model.net)
     sched = scheduler(opt)
     opt.register_step_pre_hook(lambda o, args, kwargs: before_update(o))

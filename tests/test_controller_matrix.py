@@ -28,6 +28,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,40 @@ def _child(kind: str, spec: str, out: str) -> None:
     Path(out).write_text(json.dumps(results))
 
 
+def _every_controller_replays_and_resumes(
+    kind: str,
+    tmp_path: Path,
+    *,
+    run: Callable[[Controller, str], tuple[Record, Any]],
+    also: Callable[[Record], bool],
+    checkpoint: Callable[[Controller, str], dict[str, Any]],
+    resumed_from: int,
+) -> None:
+    """Every registered controller through ``run(c, name)`` (the records and the net of a whole run): one the torch
+    adapter cannot drive is refused with :func:`torch_refusal`'s words; the others use ``BUDGET`` updates, pass
+    ``also(records)`` and replay the pure controller. ``checkpoint(c, name)`` checkpoints mid-run and returns the rest
+    of the child's job; a fresh process (``_child(kind, ...)``) resumes each and continues the whole run bit for bit:
+    the LRs from update ``resumed_from`` on, the final parameters."""
+    jobs, whole = {}, {}
+    for name in NAMES:
+        c = make(name)
+        refused = torch_refusal(c)
+        if refused is not None:
+            with pytest.raises(ValueError, match=refused):
+                run(c, name)
+            continue
+        rec, net = run(c, name)
+        assert len(rec.lrs) == BUDGET and also(rec), name
+        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
+        whole[name] = {"lrs": rec.lrs, "params": _params_hex(net)}
+        jobs[name] = {"config": c.to_config(), **checkpoint(c, name)}
+    resumed = _run_children(kind, jobs, tmp_path)
+    assert set(resumed) == set(whole)
+    for name, result in resumed.items():
+        assert result["lrs"] == whole[name]["lrs"][resumed_from:], name
+        assert result["params"] == whole[name]["params"], name
+
+
 @pytest.mark.parametrize("kind", ["plain", "closure"])
 def test_torch_loop_resumes_in_a_fresh_process_bit_for_bit(kind: str, tmp_path: Path) -> None:
     jobs, whole = {}, {}
@@ -461,27 +496,21 @@ def lightning_run(
 
 def test_lightning_interval_step_with_a_monitor_replays_and_resumes_in_a_fresh_process(tmp_path: Path) -> None:
     pytest.importorskip("lightning.pytorch")
-    jobs, whole = {}, {}
-    for name in NAMES:
-        c = make(name)
-        refused = torch_refusal(c)
-        if refused is not None:
-            with pytest.raises(ValueError, match=refused):
-                lightning_run(c, 1)
-            continue
-        rec, net = lightning_run(c, 3)
-        assert len(rec.lrs) == BUDGET and all(row[0] == row[1] for row in rec.lrs)
-        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
-        whole[name] = {"lrs": rec.lrs, "params": _params_hex(net)}
+
+    def checkpoint(c: Controller, name: str) -> dict[str, Any]:
         ckpt = str(tmp_path / f"lightning-{name}.ckpt")
         lightning_run(c, 1, ckpt_out=ckpt)
         torch.load(ckpt, weights_only=True)  # loads as fit(ckpt_path=...) does, with no pickled objects
-        jobs[name] = {"config": c.to_config(), "epochs": 3, "ckpt": ckpt}
-    resumed = _run_children("lightning", jobs, tmp_path)
-    assert set(resumed) == set(whole)
-    for name, result in resumed.items():
-        assert result["lrs"] == whole[name]["lrs"][4:], name
-        assert result["params"] == whole[name]["params"], name
+        return {"epochs": 3, "ckpt": ckpt}
+
+    _every_controller_replays_and_resumes(
+        "lightning",
+        tmp_path,
+        run=lambda c, name: lightning_run(c, 3),
+        also=lambda rec: all(row[0] == row[1] for row in rec.lrs),
+        checkpoint=checkpoint,
+        resumed_from=4,
+    )
 
 
 # -- (c) the transformers Trainer: evaluation every 3 updates, gradient accumulation 2 -------------------------------
@@ -514,25 +543,18 @@ def trainer_run(c: Controller, out: str, resume: str | None = None) -> tuple[Rec
 def test_transformers_trainer_with_evaluations_replays_and_resumes_in_a_fresh_process(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
-    jobs, whole = {}, {}
-    for name in NAMES:
-        c = make(name)
-        refused = torch_refusal(c)
-        if refused is not None:
-            with pytest.raises(ValueError, match=refused):
-                trainer_run(c, str(tmp_path / name))
-            continue
-        rec, model = trainer_run(c, str(tmp_path / name))
-        assert len(rec.lrs) == BUDGET and sorted(rec.observed) == [2, 5, 8, 11]
-        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
-        whole[name] = {"lrs": rec.lrs, "params": _params_hex(model)}
-        ckpt = str(tmp_path / name / "checkpoint-6")
-        jobs[name] = {"config": c.to_config(), "out": str(tmp_path / f"resumed-{name}"), "ckpt": ckpt}
-    resumed = _run_children("trainer", jobs, tmp_path)
-    assert set(resumed) == set(whole)
-    for name, result in resumed.items():
-        assert result["lrs"] == whole[name]["lrs"][6:], name
-        assert result["params"] == whole[name]["params"], name
+    _every_controller_replays_and_resumes(
+        "trainer",
+        tmp_path,
+        run=lambda c, name: trainer_run(c, str(tmp_path / name)),
+        also=lambda rec: sorted(rec.observed) == [2, 5, 8, 11],
+        # the whole run saved checkpoint-6 on its way
+        checkpoint=lambda c, name: {
+            "out": str(tmp_path / f"resumed-{name}"),
+            "ckpt": str(tmp_path / name / "checkpoint-6"),
+        },
+        resumed_from=6,
+    )
 
 
 # -- (e) Keras fit, frequency="epoch" and "batch" (a subprocess, JAX backend) ------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _controller_runs import pure_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -181,15 +182,6 @@ def stream_for(c: Controller, n: int, seed: int, hostile: bool = True) -> list[d
 
 
 # -- runs ---------------------------------------------------------------------------------------------------------
-def pure_run(c: Controller, stream: list[dict], state: Any = None) -> tuple[list[Any], Any]:
-    state = c.init() if state is None else state
-    lrs = []
-    for signals in stream:
-        state = c.update(state, signals)
-        lrs.append(c.lr(state))
-    return lrs, state
-
-
 def _key(x: Any) -> Any:
     """Bit-level identity of a number (``-0.0`` and ``0.0`` differ, NaN equals NaN), nested tuples too."""
     if isinstance(x, (tuple, list)):
@@ -253,17 +245,22 @@ def _batched(state: Any, n: int) -> Any:
 
 
 # -- the closure is the pure rule ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", NAMES)
-@SOME
-@given(data=st.data())
-def test_closure_equals_the_pure_update_bit_for_bit(name: str, data: st.DataObject) -> None:
-    c = data.draw(controllers(name))
-    stream = data.draw(streams(c.signals))
+def _closure_equals_pure(c: Controller, stream: list[dict]) -> list[Any]:
+    """The closure's LRs over ``stream``, asserted equal to the pure run's bit for bit, its final state too."""
     expected, final = pure_run(c, stream)
     sched = lrsched.control(c)
     got = [sched(**signals) for signals in stream]
     assert [_key(x) for x in got] == [_key(x) for x in expected]
     assert _key(tuple(sched.state)) == _key(tuple(final))
+    return got
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SOME
+@given(data=st.data())
+def test_closure_equals_the_pure_update_bit_for_bit(name: str, data: st.DataObject) -> None:
+    c = data.draw(controllers(name))
+    _closure_equals_pure(c, data.draw(streams(c.signals)))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -283,12 +280,7 @@ def test_every_update_advances_the_step_by_one(name: str, data: st.DataObject) -
 @pytest.mark.parametrize("name", NAMES)
 def test_long_stream_closure_equals_pure_and_stays_finite(name: str) -> None:
     c = build(name)
-    stream = stream_for(c, 3000, seed=11)
-    expected, final = pure_run(c, stream)
-    sched = lrsched.control(c)
-    got = [sched(**signals) for signals in stream]
-    assert [_key(x) for x in got] == [_key(x) for x in expected]
-    assert _key(tuple(sched.state)) == _key(tuple(final))
+    got = _closure_equals_pure(c, stream_for(c, 3000, seed=11))
     assert all(math.isfinite(v) for v in _leaves(got)), "a finite initial LR turned non-finite"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _controller_runs import torch_sgd_lrs
 
 import lrsched
 
@@ -61,22 +62,9 @@ def _replay(controller: Any, lr0: float) -> list[float]:
 
 @pytest.mark.parametrize("name", sorted(CONTROLLERS))
 def test_torch_controller_scheduler_equals_the_replay(name: str) -> None:
-    torch = pytest.importorskip("torch")
-    from lrsched.adapters.torch import ControllerScheduler
-
+    pytest.importorskip("torch")
     controller, lr0 = CONTROLLERS[name], 0.05
-    w = torch.zeros(5, dtype=torch.float64, requires_grad=True)
-    x, y = torch.as_tensor(X), torch.as_tensor(Y)
-    opt = torch.optim.SGD([w], lr=lr0)
-    sched = ControllerScheduler(opt, _with_lr(controller, lr0))
-    lrs = []
-    for _ in range(STEPS):
-        loss = ((x @ w - y) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step(loss.detach())
+    lrs = torch_sgd_lrs(_with_lr(controller, lr0), X, Y, lr0, STEPS)
     assert np.allclose(lrs, _replay(controller, lr0), rtol=1e-9, atol=0)
     assert len(set(lrs)) > 1 or name == "abel", "the controller never moved the LR"
 

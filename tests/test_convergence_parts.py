@@ -7,21 +7,14 @@ property, not against numbers copied from a run.
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
+from _benchmarks import CONVERGENCE, use_benchmarks
 from hypothesis import given
 from hypothesis import strategies as st
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-pytest.importorskip("jax")
-pytest.importorskip("optax")
-pytest.importorskip("sklearn")
+use_benchmarks(*CONVERGENCE)
 
 
 # -- ranks and intervals -----------------------------------------------------------------------------------

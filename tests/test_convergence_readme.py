@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
+from _benchmarks import use_benchmarks
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-pytest.importorskip("jax")
+use_benchmarks("jax")
 
 
 def test_readme_block_is_what_the_generator_writes_from_the_committed_results() -> None:

@@ -9,18 +9,12 @@ import json
 import math
 import os
 import pathlib
-import sys
 
 import numpy as np
 import pytest
+from _benchmarks import CONVERGENCE, use_benchmarks
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-pytest.importorskip("jax")
-pytest.importorskip("optax")
-pytest.importorskip("sklearn")
+use_benchmarks(*CONVERGENCE)
 
 
 def _smoke(tmp_path: pathlib.Path, part: str) -> tuple[str, dict]:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from _controller_runs import pure_run
 
 import lrsched
 from lrsched.controllers import Controller, register_controller
@@ -56,11 +57,7 @@ C = BoundedEMA(init_lr=0.1)
 
 
 def python_lrs(losses: list[float] = LOSSES) -> list[float]:
-    state, out = C.init(), []
-    for loss in losses:
-        state = C.update(state, loss)
-        out.append(C.lr(state))
-    return out
+    return pure_run(C, losses)[0]
 
 
 def test_the_rule_moves_the_lr_and_the_value_is_a_full_controller() -> None:
@@ -108,12 +105,10 @@ def test_torch_controller_scheduler_and_float64_state() -> None:
     torch = pytest.importorskip("torch")
     from lrsched.adapters.torch import ControllerScheduler
 
-    state = C.init(like=torch.zeros((), dtype=torch.float64))
-    lrs = []
-    for loss in LOSSES:
-        state = C.update(state, torch.tensor(loss, dtype=torch.float64))
-        lrs.append(float(C.lr(state)))
-    assert lrs == python_lrs() and state.lr.dtype == torch.float64 and state.step.dtype == torch.int32
+    tensors = [torch.tensor(loss, dtype=torch.float64) for loss in LOSSES]
+    lrs, state = pure_run(C, tensors, C.init(like=torch.zeros((), dtype=torch.float64)))
+    assert [float(v) for v in lrs] == python_lrs()
+    assert state.lr.dtype == torch.float64 and state.step.dtype == torch.int32
     model = torch.nn.Linear(2, 1)
     decay, rest = [model.weight], [model.bias]  # two param groups sharing one LR (decay / no-decay)
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 0.01}, {"params": rest}], lr=0.1)

@@ -47,22 +47,24 @@ def test_restored_run_continues_identically_at_random_cut_points(index: int) -> 
     assert sched.state == expected.state
 
 
-def test_pickle_round_trip_continues_identically() -> None:
+def _fed(n: int) -> tuple[lrsched.GreedyLR, list[float], lrsched.GreedyScheduler]:
+    """The first of ``RESUME_SETTINGS``, :func:`_stream`, and their closure after the stream's first ``n`` values."""
     g = lrsched.GreedyLR(**RESUME_SETTINGS[0])
     values = _stream()
     sched = lrsched.greedy(g)
-    for v in values[:100]:
+    for v in values[:n]:
         sched(v)
+    return g, values, sched
+
+
+def test_pickle_round_trip_continues_identically() -> None:
+    _, values, sched = _fed(100)
     clone = pickle.loads(pickle.dumps(sched))
     assert [clone(v) for v in values[100:]] == [sched(v) for v in values[100:]]
 
 
 def test_closure_state_feeds_the_pure_core_and_back() -> None:
-    g = lrsched.GreedyLR(**RESUME_SETTINGS[0])
-    values = _stream()
-    sched = lrsched.greedy(g)
-    for v in values[:120]:
-        sched(v)
+    g, values, sched = _fed(120)
     state = sched.state
     for v in values[120:200]:
         state = g.update(state, v)

@@ -8,16 +8,15 @@ from parameter differences, so equal up to rounding). No timing here: speed is m
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _benchmarks import use_benchmarks
 
 import lrsched
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+use_benchmarks()
 
 STEPS = 15
 RULES = {"additive": 1e-3, "multiplicative": 0.05}  # beta per mode: large enough that the LR moves by > 10%

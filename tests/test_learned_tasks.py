@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _benchmarks import use_benchmarks
 
-pytest.importorskip("jax")
-pytest.importorskip("sklearn")
+use_benchmarks("jax", "sklearn")
 
-from benchmarks.convergence.tasks import batches
-from benchmarks.learned_tasks import FRESH, WINDOW
+from benchmarks.convergence.tasks import batches  # noqa: E402
+from benchmarks.learned_tasks import FRESH, WINDOW  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(FRESH))

@@ -6,14 +6,11 @@ The held-out tasks are not touched here: they are run once, by the pre-registere
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
+from _benchmarks import use_benchmarks
 
-pytest.importorskip("jax")
-pytest.importorskip("optax")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+use_benchmarks("jax", "optax")
 
 
 def test_smoke_mode_writes_the_report_the_records_and_the_plot(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from _controller_runs import pure_run, torch_sgd_lrs
 
 import lrsched
 from lrsched.controllers import ProbeLR
@@ -25,11 +26,7 @@ CTRL = ProbeLR(init_lr=0.1, budget=120, probe=0.25, smoothing=0.1, backoff=2.0, 
 
 
 def _pure(c: ProbeLR, losses: list[float]) -> list[float]:
-    s, out = c.init(), []
-    for loss in losses:
-        s = c.update(s, loss)
-        out.append(c.lr(s))
-    return out
+    return pure_run(c, losses)[0]
 
 
 def test_the_probe_rises_geometrically_stops_on_the_rise_then_decays_to_zero() -> None:
@@ -152,20 +149,13 @@ def test_the_closure_equals_the_pure_rule_bit_for_bit() -> None:
 
 def test_numpy_jax_and_torch_give_the_python_numbers() -> None:
     ref = np.array(_pure(CTRL, LOSSES))
-    s = CTRL.init(like=np.float64(0.0))
-    out = []
-    for v in LOSSES:
-        s = CTRL.update(s, np.float64(v))
-        out.append(CTRL.lr(s))
+    out, _ = pure_run(CTRL, [np.float64(v) for v in LOSSES], CTRL.init(like=np.float64(0.0)))
     np.testing.assert_allclose(np.asarray(out, float), ref, rtol=1e-12, atol=1e-15)  # libm vs NumPy exp: 1 ulp
     torch = pytest.importorskip("torch")
-    s = CTRL.init(like=torch.zeros((), dtype=torch.float64))
-    out = []
-    for v in LOSSES:
-        s = CTRL.update(s, torch.tensor(v, dtype=torch.float64))
-        out.append(float(CTRL.lr(s)))
+    tensors = [torch.tensor(v, dtype=torch.float64) for v in LOSSES]
+    out, s = pure_run(CTRL, tensors, CTRL.init(like=torch.zeros((), dtype=torch.float64)))
     assert s.lr.dtype == torch.float64
-    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose([float(v) for v in out], ref, rtol=1e-12, atol=1e-15)
 
 
 def test_jax_jit_scan_and_vmap_over_starting_lrs() -> None:
@@ -249,21 +239,8 @@ def test_replay_probes_and_then_settles() -> None:
 
 
 def test_torch_controller_scheduler() -> None:
-    torch = pytest.importorskip("torch")
-    from lrsched.adapters.torch import ControllerScheduler
-
-    w = torch.zeros(5, dtype=torch.float64, requires_grad=True)
-    x, y = torch.as_tensor(X), torch.as_tensor(Y)
-    opt = torch.optim.SGD([w], lr=0.01)
-    sched = ControllerScheduler(opt, ADAPTED)
-    lrs = []
-    for _ in range(STEPS):
-        loss = ((x @ w - y) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step(loss.detach())
+    pytest.importorskip("torch")
+    lrs = torch_sgd_lrs(ADAPTED, X, Y, 0.01, STEPS)
     np.testing.assert_allclose(lrs, _replay(ADAPTED), rtol=1e-9, atol=0)
 
 

@@ -23,6 +23,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _loops import TrainerModel, trainer_data  # noqa: E402
 from conftest import ALL_SCHEDULES, CATALOGUE, IDS  # noqa: E402
 
 import lrsched as L  # noqa: E402
@@ -338,18 +339,8 @@ def test_transformers_trainer_with_schedule_lr(tmp_path):
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
 
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(3, 1)
-
-        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"loss": torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), labels)}
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(32, 3, generator=g)
-    data = [{"x": x[i], "labels": x[i].sum()} for i in range(32)]
-    model = Tiny()
+    data = trainer_data(32)
+    model = TrainerModel()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     shape = L.warmup(L.cosine_decay(1e-2, 6), warmup_steps=3)  # absolute LRs
     seen: list[float] = []
@@ -382,22 +373,11 @@ def test_transformers_trainer_resumes_a_lambda_lr_of_a_nested_schedule(tmp_path)
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
 
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(3, 1)
-
-        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"loss": torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), labels)}
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(32, 3, generator=g)
-    data = [{"x": x[i], "labels": x[i].sum()} for i in range(32)]
+    data = trainer_data(32)
     shape = L.warmup(L.join((L.constant(1.0), L.cosine_decay(1.0, 8, end_value=0.1)), (2,)), warmup_steps=3)
 
     def train(out: str, resume: str | None = None) -> dict[str, torch.Tensor]:
-        torch.manual_seed(0)
-        model = Tiny()
+        model = TrainerModel()
         opt = torch.optim.AdamW(model.parameters(), lr=5e-2)
         args = transformers.TrainingArguments(
             output_dir=out,
@@ -419,8 +399,7 @@ def test_transformers_trainer_resumes_a_lambda_lr_of_a_nested_schedule(tmp_path)
 
     whole = train(str(tmp_path / "whole"))
     resumed = train(str(tmp_path / "resumed"), resume=str(tmp_path / "whole" / "checkpoint-5"))
-    torch.manual_seed(0)
-    start = Tiny().state_dict()
+    start = TrainerModel().state_dict()
     assert all(not torch.equal(whole[k], start[k]) for k in whole)  # it trained
     for k in whole:
         assert torch.equal(resumed[k], whole[k]), k
