@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
+from _benchmarks import use_benchmarks
 
-pytest.importorskip("jax")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+use_benchmarks("jax")
 
 
 def _fake_records(loss: Any) -> tuple[Any, list[dict[str, list[float]]]]:
