@@ -159,11 +159,11 @@ def run_noisy(
         for tname in names:
             task = _smoke(TASKS[tname]) if smoke else TASKS[tname]
             chosen = [m for m in methods_for(task) if methods is None or m.name in methods]
-            tune = _tune(task, chosen, 1 if smoke else MAX_ROUNDS) if chosen else []
+            tune_recs = _tune(task, chosen, 1 if smoke else MAX_ROUNDS) if chosen else []
             tick()
-            peaks = best_lrs(tune)
+            peaks = best_lrs(tune_recs)
             base = {m.name: peaks[m.name] if m.tuned else m.default for m in chosen}
-            recs += tune + (_evaluate(task, chosen, base) if chosen else [])
+            recs += tune_recs + (_evaluate(task, chosen, base) if chosen else [])
             tick()
     steps_to_target(recs, baseline)
     return recs, curves_of(recs)
