@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.convergence import tuning
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS
-from benchmarks.convergence.tuning import MAX_ROUNDS, widen
+from benchmarks.convergence.tuning import round_lr
 from benchmarks.learned_eval import lr_panels, start_lines
 
 MULTS = ROBUSTNESS_MULTIPLIERS
@@ -26,24 +27,14 @@ MULTS = ROBUSTNESS_MULTIPLIERS
 Records = Callable[[Any, tuple[int, ...], dict[str, list[float]]], list[dict[str, Any]]]
 
 
-def round_lr(x: float) -> float:
-    """An LR as a plan holds it: six significant digits (a run's ``peak_lr`` is looked up by this value)."""
-    return float(f"{x:.6g}")
-
-
 def tune(task: Any, names: list[str], records: Records) -> list[dict[str, Any]]:
-    """The suite's tuning: starting grids on the tuning seeds, widened until every choice is interior.
+    """The suite's tuning (:func:`benchmarks.convergence.tuning.tune`): the starting grids of ``names`` on the
+    tuning seeds, widened until every choice is interior.
 
     ``records`` must give each run the ``final_loss`` the tuning rules read (``None`` for a diverged run).
     """
     plan = {n: list(METHODS[n].start_grid(task)) for n in names}
-    recs = records(task, task.tune_seeds, plan)
-    for _ in range(MAX_ROUNDS):
-        extra = widen(recs)
-        if not extra:
-            break
-        recs += records(task, task.tune_seeds, extra)
-    return recs
+    return tuning.tune(plan, lambda p: records(task, task.tune_seeds, p))
 
 
 def run_started(task: Any, records: Records, base: dict[str, float], at_mults: Collection[str]) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tasks import TASKS
+from benchmarks.convergence.tuning import round_lr
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from lrsched.controllers.probe import ProbeLR
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {}
     for tname, (task, best, peak, ref) in refs.items():
         t0 = time.perf_counter()
-        plan = {f"probe_{v}": [float(f"{peak * k:.6g}") for k in MULTS] for v in names}
+        plan = {f"probe_{v}": [round_lr(peak * k) for k in MULTS] for v in names}
         rows = execute(task, seeds, plan)
         res = {}
         for v in names:

@@ -71,17 +71,12 @@ def test_ladder_steps_up_and_down_are_inverse_half_decades(exp: int, mantissa: i
 @given(st.floats(-4.0, 3.0))
 def test_widening_moves_the_choice_into_the_interior(log_best: float) -> None:
     """On a loss with one minimum in LR, widening ends with a tried LR on each side of the choice."""
-    from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, edge_choices, widen
+    from benchmarks.convergence.tuning import best_lrs, edge_choices, tune
 
-    def runs(lrs: list[float]) -> list[dict]:
-        return [{"scheduler": "m", "peak_lr": lr, "final_loss": (math.log10(lr) - log_best) ** 2} for lr in lrs]
+    def runs(plan: dict[str, list[float]]) -> list[dict]:
+        return [{"scheduler": "m", "peak_lr": lr, "final_loss": (math.log10(lr) - log_best) ** 2} for lr in plan["m"]]
 
-    recs = runs([0.01, 0.03, 0.1])
-    for _ in range(MAX_ROUNDS):
-        extra = widen(recs)
-        if not extra:
-            break
-        recs += runs(extra["m"])
+    recs = tune({"m": [0.01, 0.03, 0.1]}, runs)
     # Four half-decade steps beyond 0.01 and 0.1 try 1e-4 ... 10: the choice is interior if it is 3e-4 ... 3.
     if -3.7 < log_best < 0.7:
         assert not edge_choices(recs)

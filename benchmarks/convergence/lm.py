@@ -39,7 +39,7 @@ import numpy as np
 import lrsched
 from benchmarks.convergence import lm_model as M
 from benchmarks.convergence.lm_data import corpus
-from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, widen
+from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, tune
 from benchmarks.convergence.util import progress_bar, stack, thin
 
 __all__ = [
@@ -230,12 +230,11 @@ def run_lm(
     grid = GRID[:2] if smoke else GRID
     unit = len(grid) * len(tune_seeds)  # runs per arm in a tuning batch
     with progress_bar(2, "part 3 (language model)", show_progress) as tick:
-        recs = [_record("tune", *row) for row in _execute({a: list(grid) for a in arms}, tune_seeds, steps, unit)]
-        for _ in range(0 if smoke else MAX_ROUNDS):
-            extra = widen(recs)
-            if not extra:
-                break
-            recs += [_record("tune", *row) for row in _execute(extra, tune_seeds, steps, unit)]
+        recs = tune(
+            {a: list(grid) for a in arms},
+            lambda plan: [_record("tune", *row) for row in _execute(plan, tune_seeds, steps, unit)],
+            0 if smoke else MAX_ROUNDS,
+        )
         tick()
         peaks = best_lrs(recs)
         ev = _execute({a: [peaks[a]] for a in arms}, eval_seeds, steps, unit)

@@ -25,7 +25,7 @@ import numpy as np
 from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, REFERENCE_SCHEDULE, ROBUSTNESS_MULTIPLIERS, Method
 from benchmarks.convergence.tasks import TASKS, Task
-from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, widen
+from benchmarks.convergence.tuning import MAX_ROUNDS, best_lrs, round_lr, tune
 from benchmarks.convergence.util import progress_bar, thin
 
 __all__ = ["PROTOCOL", "curves_of", "methods_for", "run_noisy", "steps_to_target"]
@@ -59,17 +59,7 @@ def _record(task: Task, stage: str, name: str, lr: float, seed: int, r: dict[str
 def _tune(task: Task, methods: list[Method], rounds: int) -> list[dict[str, Any]]:
     """Tuning runs on the starting grids, then widening rounds until every choice is interior."""
     plan = {m.name: list(m.start_grid(task)) for m in methods if m.tuned}
-    recs = [_record(task, "tune", *row) for row in execute(task, task.tune_seeds, plan)]
-    for _ in range(rounds):
-        extra = widen(recs)
-        if not extra:
-            break
-        recs += [_record(task, "tune", *row) for row in execute(task, task.tune_seeds, extra)]
-    return recs
-
-
-def _lr(x: float) -> float:
-    return float(f"{x:.6g}")
+    return tune(plan, lambda p: [_record(task, "tune", *row) for row in execute(task, task.tune_seeds, p)], rounds)
 
 
 def _multipliers(m: Method) -> tuple[float, ...]:
@@ -79,13 +69,15 @@ def _multipliers(m: Method) -> tuple[float, ...]:
 
 def _evaluate(task: Task, methods: list[Method], base: dict[str, float]) -> list[dict[str, Any]]:
     """Each method at its base LR on the evaluation seeds, and at the robustness multiples of it."""
-    mult = {(m.name, _lr(base[m.name] * k)): k for m in methods for k in _multipliers(m)}
+    mult = {(m.name, round_lr(base[m.name] * k)): k for m in methods for k in _multipliers(m)}
     robust = task.robust_seeds or task.eval_seeds
     if robust == task.eval_seeds:  # one batch per method
-        plans = [(task.eval_seeds, {m.name: [_lr(base[m.name] * k) for k in _multipliers(m)] for m in methods})]
+        plans = [(task.eval_seeds, {m.name: [round_lr(base[m.name] * k) for k in _multipliers(m)] for m in methods})]
     else:
         plans = [(task.eval_seeds, {m.name: [base[m.name]] for m in methods})]
-        plans.append((robust, {m.name: [_lr(base[m.name] * k) for k in _multipliers(m) if k != 1] for m in methods}))
+        plans.append(
+            (robust, {m.name: [round_lr(base[m.name] * k) for k in _multipliers(m) if k != 1] for m in methods})
+        )
     recs = []
     for seeds, plan in plans:
         for name, lr, seed, r in execute(task, seeds, plan):
@@ -167,11 +159,11 @@ def run_noisy(
         for tname in names:
             task = _smoke(TASKS[tname]) if smoke else TASKS[tname]
             chosen = [m for m in methods_for(task) if methods is None or m.name in methods]
-            tune = _tune(task, chosen, 1 if smoke else MAX_ROUNDS) if chosen else []
+            tune_recs = _tune(task, chosen, 1 if smoke else MAX_ROUNDS) if chosen else []
             tick()
-            peaks = best_lrs(tune)
+            peaks = best_lrs(tune_recs)
             base = {m.name: peaks[m.name] if m.tuned else m.default for m in chosen}
-            recs += tune + (_evaluate(task, chosen, base) if chosen else [])
+            recs += tune_recs + (_evaluate(task, chosen, base) if chosen else [])
             tick()
     steps_to_target(recs, baseline)
     return recs, curves_of(recs)

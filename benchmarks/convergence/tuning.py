@@ -4,8 +4,9 @@ LRs live on the half-decade ladder ``..., 0.01, 0.03, 0.1, 0.3, 1, 3, 10, ...``.
 tried LR with the lowest median final training loss over the tuning seeds (ties: the smaller LR; a run that
 diverged counts as +inf). When the choice is the largest (smallest) LR tried, the next ladder LR above
 (below) is tried too, round after round, until every choice has a tried LR on both sides, which includes
-the case where the runs beyond it diverged, or ``max_rounds`` rounds have run. A choice still at an end of
-its grid after that is an *edge choice*, and the report says so.
+the case where the runs beyond it diverged, or ``rounds`` rounds have run (:func:`tune`, the one loop every
+script tunes with). A choice still at an end of its grid after that is an *edge choice*, and the report says so.
+An LR that a plan holds is rounded to six significant digits (:func:`round_lr`).
 
 Example:
     >>> ladder_step(0.3, up=True), ladder_step(0.3, up=False), ladder_step(1.0, up=False)
@@ -13,18 +14,32 @@ Example:
     >>> recs = [{"scheduler": "a", "peak_lr": lr, "final_loss": v} for lr, v in [(0.1, 3.0), (0.3, 2.0), (1.0, 1.0)]]
     >>> best_lrs(recs), widen(recs)
     ({'a': 1.0}, {'a': [3.0]})
+    >>> def run(plan):  # one seed; the loss is least at 0.3
+    ...     return [{"scheduler": n, "peak_lr": lr, "final_loss": abs(lr - 0.3)} for n in plan for lr in plan[n]]
+    >>> recs = tune({"a": [0.01, 0.03]}, run)
+    >>> tried(recs), best_lrs(recs)
+    ({'a': [0.01, 0.03, 0.1, 0.3, 1.0]}, {'a': 0.3})
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_ROUNDS", "best_lrs", "edge_choices", "ladder_step", "tried", "widen"]
+__all__ = ["MAX_ROUNDS", "best_lrs", "edge_choices", "ladder_step", "round_lr", "tried", "tune", "widen"]
 
 MAX_ROUNDS = 4
+
+#: ``run(plan)``: one record (``scheduler``, ``peak_lr``, ``final_loss``, ``None`` if diverged) per run of ``plan``.
+Run = Callable[[dict[str, list[float]]], list[dict[str, Any]]]
+
+
+def round_lr(x: float) -> float:
+    """An LR as a plan holds it: six significant digits (a run's ``peak_lr`` is looked up by this value)."""
+    return float(f"{x:.6g}")
 
 
 def ladder_step(lr: float, up: bool) -> float:
@@ -69,6 +84,21 @@ def widen(recs: list[dict[str, Any]]) -> dict[str, list[float]]:
         if lr == grid[0]:
             out.setdefault(name, []).append(ladder_step(lr, up=False))
     return out
+
+
+def tune(plan: dict[str, list[float]], run: Run, rounds: int = MAX_ROUNDS) -> list[dict[str, Any]]:
+    """Every run of ``plan`` (the starting grids), then up to ``rounds`` rounds of :func:`widen`; all the records.
+
+    ``run`` brings the seeds and the record a script keeps; the choice is read from ``final_loss`` (see
+    :func:`best_lrs`).
+    """
+    recs = list(run(plan))
+    for _ in range(rounds):
+        extra = widen(recs)
+        if not extra:
+            break
+        recs += run(extra)
+    return recs
 
 
 def edge_choices(recs: list[dict[str, Any]]) -> dict[str, str]:
