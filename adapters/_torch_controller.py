@@ -188,8 +188,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         if skipped is not None:
             self._signals = skipped
             return
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        self._signals, self._prev = measure(self._wanted, params, self._prev, self.optimizer)
+        self._signals, self._prev = measure(self._wanted, self._params(), self._prev, self._optimizer)
 
     def _before_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> Any:
         """Measure the declared signals at theta_t, before update t: now, or, under ``optimizer.step(closure)``
@@ -211,6 +210,10 @@ class ControllerScheduler(ReduceLROnPlateau):
             return args, {**kwargs, "closure": measured_closure}
         return (args[0], measured_closure, *args[2:]), kwargs
 
+    def _params(self) -> list[torch.Tensor]:
+        """Every group's parameters, in order (the direction buffers and a checkpoint's ``theta`` follow it)."""
+        return [p for g in self._optimizer.param_groups for p in g["params"]]
+
     def _decide_now(self) -> None:
         """``timing="paper"``: the controller observes this update's signals and the update applies its new LR."""
         if self.timing != "paper":
@@ -220,8 +223,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         self.sched(**self._signals)
         self._apply(lr_applied_at_once(self.controlled, self.sched.state, self.last_epoch))
         if self._prev is not None:  # the direction buffers hold this update's LR, not the one measured
-            params = [p for g in self._optimizer.param_groups for p in g["params"]]
-            self._prev = retarget(self._prev, params, self._optimizer)
+            self._prev = retarget(self._prev, self._params(), self._optimizer)
 
     @torch.compiler.disable
     def _after_update(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
@@ -347,8 +349,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         self.last_epoch = self._observed_at = int(state_dict["last_epoch"])
         previous = state_dict.get("previous_update")
         if previous is not None:
-            params = [p for g in self._optimizer.param_groups for p in g["params"]]
-            theta = [t.to(device=p.device, dtype=p.dtype).clone() for t, p in zip(previous["theta"], params)]
+            theta = [t.to(device=p.device, dtype=p.dtype).clone() for t, p in zip(previous["theta"], self._params())]
             self._prev = (theta, float(previous["lr"]))
         self._apply(self._current_lr())
         self._lr_at = self.last_epoch
