@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -134,24 +135,23 @@ def _upgraded(packed: ControllerState, settings: Controller[Any], init_lr: Any) 
     packing = _Packing.of(template)
     sources = {True: np.ravel(np.asarray(packed.floats)), False: np.ravel(np.asarray(packed.ints))}
     wanted = {
-        kind: sum(int(np.prod(shape)) for shape, f in zip(packing.shapes, packing.is_float) if f == kind)
+        kind: sum(math.prod(shape) for shape, f in zip(packing.shapes, packing.is_float) if f == kind)
         for kind in (True, False)
     }
     if all(sources[kind].size == wanted[kind] for kind in (True, False)):
         return packed
     data: dict[str, Any] = {}
     at = {True: 0, False: 0}
+    layout = iter(zip(packing.shapes, packing.is_float))  # the packing's leaves, in order: consecutive per field
     for name, value in zip(template._fields, template):
-        leaves = jax.tree_util.tree_leaves(value)
-        kinds = [bool(jnp.issubdtype(leaf.dtype, jnp.floating)) for leaf in leaves]
-        sizes = [int(np.size(leaf)) for leaf in leaves]
-        if any(at[k] + n > sources[k].size for k, n in zip(kinds, sizes)):
+        leaves = [next(layout) for _ in jax.tree_util.tree_leaves(value)]
+        if any(at[kind] + math.prod(shape) > sources[kind].size for shape, kind in leaves):
             break  # this field and the ones after it are newer than the checkpoint
         read = []
-        for leaf, kind, size in zip(leaves, kinds, sizes):
-            chunk = sources[kind][at[kind] : at[kind] + size].tolist()
-            read.append(chunk[0] if np.ndim(leaf) == 0 else tuple(chunk))
-            at[kind] += size
+        for shape, kind in leaves:
+            chunk = sources[kind][at[kind] : at[kind] + math.prod(shape)].tolist()
+            read.append(tuple(chunk) if shape else chunk[0])
+            at[kind] += len(chunk)
         data[name] = state_to_json(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(value), read))
     data = settings.upgrade_state_dict(data)
     missing = [name for name in template._fields if name not in data]
