@@ -109,6 +109,12 @@ def evaluate(task: Any) -> dict[str, Any]:
 # -- runs: the suite's JAX machinery, the PyTorch loop, LRTuner with its look-ahead charged --------------------
 
 
+def register_probe() -> None:
+    """Add the frozen ProbeLR to the suite's registry as ``"probe"`` (once)."""
+    if "probe" not in METHODS:
+        register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
+
+
 def run_rows(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[tuple[str, float, int, Any]]:
     """``(method, lr, seed, outputs)`` as :func:`benchmarks.convergence.execute.execute` gives, for every task."""
     tuner = plan.get(LRTUNER, [])
@@ -222,6 +228,7 @@ def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
     if hasattr(opt, "train"):
         opt.train()
     lrs: list[float] = []
+    losses: list[Any] = []  # the minibatch losses of the run's updates (tensors: no host sync per update)
     state = tuner.init(lr=lr) if tuner is not None else None
 
     def step(idx: Any, rate: float | None) -> float:
@@ -261,6 +268,7 @@ def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
         for t in range(task.steps):
             lrs.append(float(opt.param_groups[0].get("lr", np.nan)))
             loss = step(order[t], None)
+            losses.append(loss.detach())
             if sched is not None:
                 if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(loss.detach())
@@ -273,7 +281,8 @@ def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
         final = float(xent(model(data["x"]), data["y"]))
     if METHODS.get(name) is not None and METHODS[name].kind == "optimizer":
         lrs = [np.nan] * task.steps
-    return {"loss": np.full(task.steps, np.nan), "lr": np.asarray(lrs), "eval": np.array([final])}
+    recorded = torch.stack(losses).numpy() if len(losses) == task.steps else np.full(task.steps, np.nan)
+    return {"loss": recorded, "lr": np.asarray(lrs), "eval": np.array([final])}
 
 
 # -- statistics ---------------------------------------------------------------------------------------------
@@ -456,8 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.out is None:
         args.out = os.path.join("/tmp" if args.smoke else os.path.join(HERE, "results"), "no_tuning")
-    if "probe" not in METHODS:
-        register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
+    register_probe()
     on_held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
     if not args.smoke and on_held_out and protocol_sha256() != module_sha256():
         raise SystemExit(

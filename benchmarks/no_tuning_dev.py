@@ -7,9 +7,19 @@ results, ``benchmarks/results/learned_fresh.json``). Each variant starts at the 
 schedule's peak LR x {1/10, 1/3, 1, 3, 10}; the score is the pooled median final loss over the evaluation
 seeds given, as a ratio to the tuned best schedule's median.
 
+The second edition's held-out tasks (:mod:`benchmarks.no_tuning_tasks_v2`, used once; reference = its committed
+results, ``benchmarks/results/no_tuning.json``) are validation tasks too. The rounds run the JAX tasks only;
+``--band`` runs every task.
+
+``--band`` measures what target A demands (no variant is chosen from it): per task, REX, the frozen ProbeLR's
+anneal, at the tuned best schedule's peak LR x {1/3, 1/sqrt 3, 1, sqrt 3, 3} (how far the peak may be off and
+stay within 10% of the tuned best), and the peak the frozen ProbeLR picks from each mis-set start (replayed
+from the run's minibatch losses through the pure controller). Writes ``results/no_tuning_band.{json,md}``.
+
 Usage (repository root)::
 
     python benchmarks/no_tuning_dev.py --seeds 3 [--variants a,b] [--out /tmp/no_tuning_dev.json]
+    python benchmarks/no_tuning_dev.py --band --seeds 3
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from benchmarks.convergence.tasks import TASKS
 from benchmarks.convergence.tuning import round_lr
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
+from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from lrsched.controllers.probe import ProbeLR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -139,7 +150,106 @@ def references() -> dict[str, tuple[Any, str, float, float]]:
         first = json.load(fh)["tasks"]  # the first edition's held-out tasks, used once: validation now
     for name, r in first.items():
         out[name] = (FIRST_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
+    with open(os.path.join(HERE, "results", "no_tuning.json"), encoding="utf-8") as fh:
+        second = json.load(fh)["tasks"]  # the second edition's held-out tasks, used once: validation now
+    for name, r in second.items():
+        out[name] = (SECOND_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
     return out
+
+
+#: The band's peak multipliers: the tuning grid's step (3x) and half of it.
+BAND = (1.0 / 3.0, 3.0**-0.5, 1.0, 3.0**0.5, 3.0)
+
+
+def _median_ratio(values: list[float], ref: float) -> float:
+    return float(np.median([v if np.isfinite(v) else np.inf for v in values])) / ref
+
+
+def band(seeds: tuple[int, ...], tasks: str, out: str) -> None:
+    """What target A demands of a peak estimate, and what the frozen ProbeLR's estimate gives (module docstring)."""
+    from benchmarks import no_tuning
+
+    no_tuning.register_probe()
+    refs = references()
+    if tasks:
+        refs = {k: refs[k] for k in tasks.split(",")}
+    res: dict[str, Any] = {}
+    for tname, (task, best, peak, ref) in refs.items():
+        t0 = time.perf_counter()
+        plan = {"rex": [peak * k for k in BAND], "probe": [round_lr(peak * k) for k in MULTS]}
+        rows = no_tuning.run_rows(task, seeds, plan)
+        rex: dict[float, list[float]] = {}
+        probe: dict[float, list[float]] = {}
+        picks: dict[float, list[float]] = {}
+        for name, lr, _seed, o in rows:
+            final = float(np.asarray(o["eval"])[-1])
+            if name == "rex":
+                rex.setdefault(lr, []).append(final)
+                continue
+            probe.setdefault(lr, []).append(final)
+            controller = ProbeLR(budget=task.steps, **no_tuning.FROZEN)
+            state = controller.init(lr)
+            for loss in np.asarray(o["loss"], dtype=np.float64):
+                state = controller.update(state, float(loss))
+            picks.setdefault(lr, []).append(float(state.peak) / peak)
+        res[tname] = {
+            "best": best,
+            "peak": peak,
+            "ref": ref,
+            "rex": [_median_ratio(rex[lr], ref) for lr in sorted(rex)],
+            "probe": _median_ratio([x for xs in probe.values() for x in xs], ref),
+            "picks": [float(np.median(picks[lr])) for lr in sorted(picks)],
+            "pick_range": [float(min(min(v) for v in picks.values())), float(max(max(v) for v in picks.values()))],
+        }
+        r = res[tname]
+        print(
+            f"{tname} ({best} @ {peak:g}) [{time.perf_counter() - t0:.0f} s] rex "
+            + "/".join(f"{x:.2f}" for x in r["rex"])
+            + f" probe {r['probe']:.2f} picks "
+            + "/".join(f"{x:.2f}" for x in r["picks"]),
+            flush=True,
+        )
+    with open(out + ".json", "w", encoding="utf-8") as fh:
+        json.dump({"seeds": len(seeds), "band": BAND, "mults": MULTS, "tasks": res}, fh, indent=1)
+    with open(out + ".md", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(band_report(res, len(seeds))) + "\n")
+
+
+def band_report(res: dict[str, Any], seeds: int) -> list[str]:
+    """The markdown table of :func:`band` (the reading is written by hand below it)."""
+    within = [t for t, r in res.items() if min(r["rex"]) <= 1.10]
+    probe_within = [t for t, r in res.items() if r["probe"] <= 1.10]
+    lines = [
+        "## What target A demands of a peak estimate (validation tasks only)",
+        "",
+        f"Generated by `python benchmarks/no_tuning_dev.py --band --seeds {seeds}` ({seeds} seeds per cell; the "
+        "tuned best schedule's median, the reference, is over the evaluation seeds of the run that tuned it). "
+        "Ratios to the tuned best schedule's median final loss. REX: the frozen ProbeLR's anneal, started at the "
+        "tuned best schedule's peak LR times each factor, over the whole budget (no probe). ProbeLR: the frozen "
+        "controller started at that peak x {1/10, 1/3, 1, 3, 10}, pooled; its picked peak (the LR it anneals "
+        "from) is replayed from each run's minibatch losses through the pure controller, as a multiple of the "
+        "tuned peak (median over seeds per start).",
+        "",
+        "| task (tuned best) | REX x1/3 | x1/sqrt3 | x1 | x sqrt3 | x3 | ProbeLR pooled | ProbeLR's peak / tuned peak, "
+        "per start x1/10 .. x10 (all runs' range) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for t, r in res.items():
+        cells = " | ".join(fmt_ratio(x) for x in r["rex"])
+        picks = " / ".join(f"{x:.2g}" for x in r["picks"])
+        lo, hi = r["pick_range"]
+        name = f"{t} ({r['best']} @ {r['peak']:g})"
+        lines.append(f"| {name} | {cells} | {fmt_ratio(r['probe'])} | {picks} ({lo:.2g} .. {hi:.2g}) |")
+    lines += [
+        "",
+        f"REX at the best of the five peaks (an oracle's choice, no probe cost) is within 10% of the tuned best "
+        f"schedule on {len(within)} of {len(res)} tasks; the frozen ProbeLR on {len(probe_within)} of {len(res)}.",
+    ]
+    return lines
+
+
+def fmt_ratio(x: float) -> str:
+    return f"{x:.2f}" if np.isfinite(x) else "diverged"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--tasks", default="")
-    ap.add_argument("--out", default="/tmp/no_tuning_dev.json")
+    ap.add_argument("--out", default=None, help="default: /tmp/no_tuning_dev.json; --band: results/no_tuning_band")
+    ap.add_argument("--band", action="store_true", help="what target A demands of a peak estimate (docstring)")
     args = ap.parse_args(argv)
+    if args.band:
+        band(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_band"))
+        return 0
+    args.out = args.out or "/tmp/no_tuning_dev.json"
     names = args.variants.split(",")
     for v in names:
         register(Method(f"probe_{v}", "controller", jax=lambda task, kw=VARIANTS[v]: ProbeLR(budget=task.steps, **kw)))
-    refs = references()
+    refs = {n: r for n, r in references().items() if r[0].framework != "torch"}  # the rounds run JAX tasks
     if args.tasks:
         refs = {k: refs[k] for k in args.tasks.split(",")}
     seeds = tuple(range(args.seeds))

@@ -28,3 +28,27 @@ def test_smoke_mode_writes_the_report_the_records_and_the_plot(tmp_path: Path) -
     summary = data["tasks"]["wine_logreg"]["summary"]
     assert set(summary["paired"]) == {*no_tuning.B_RIVALS, *no_tuning.EXTRA}
     assert (tmp_path / "nt_lr.png").stat().st_size > 0
+
+
+def test_the_torch_loop_records_the_losses_the_controller_read() -> None:
+    """The band study replays ProbeLR's pick from a run's recorded minibatch losses: in the PyTorch loop those must
+    be the values ``ControllerScheduler`` observed, so the replay gives the LRs the run applied."""
+    import dataclasses
+
+    import numpy as np
+
+    from benchmarks import no_tuning
+    from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2, noise_twin
+    from lrsched.controllers.probe import ProbeLR
+
+    task = dataclasses.replace(noise_twin(HELD_OUT_V2["blobs_torch"]), steps=60)
+    no_tuning.register_probe()
+    out = no_tuning.torch_run(task, "probe", 0.01, seed=3)
+    losses = np.asarray(out["loss"], dtype=np.float64)
+    assert losses.shape == (60,) and np.all(np.isfinite(losses)) and np.ptp(losses) > 0
+    controller = ProbeLR(budget=60, **no_tuning.FROZEN)
+    state, replayed = controller.init(0.01), []
+    for loss in losses:
+        replayed.append(controller.lr(state))
+        state = controller.update(state, float(loss))
+    np.testing.assert_allclose(out["lr"], replayed, rtol=1e-6)
