@@ -57,7 +57,7 @@ import numpy as np
 
 from benchmarks.convergence.tasks import Task
 
-__all__ = ["HELD_OUT_V2", "TaskV2", "noise_twin"]
+__all__ = ["HELD_OUT_V2", "TaskV2", "noise_like", "noise_twin"]
 
 WINDOW = 1200  # the suite's minibatch indices run over range(1200)
 SMALL_BATCH = 8
@@ -102,18 +102,24 @@ def _source(seed: int, n: int) -> dict[str, np.ndarray]:
     return {"x": x[:WINDOW], "y": y[:WINDOW], "x_test": x[WINDOW:], "y_test": y[WINDOW:]}
 
 
+def noise_like(real: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``real``'s arrays, same shapes and dtypes, filled with noise: integer arrays (labels, tokens) permuted,
+    float arrays drawn from N(0, 1) (seed 0)."""
+    rng = np.random.default_rng(0)
+    return {
+        k: rng.permutation(v.reshape(-1)).reshape(v.shape)
+        if v.dtype.kind == "i"
+        else rng.normal(size=v.shape).astype(v.dtype)
+        for k, v in real.items()
+    }
+
+
 @functools.cache
 def _dataset(name: str) -> dict[str, np.ndarray]:
     from sklearn import datasets
 
     if name.startswith("noise-"):  # timing and plumbing checks: the shapes of a data set, filled with noise
-        real, rng = _dataset(name[6:]), np.random.default_rng(0)
-        return {
-            k: rng.permutation(v.reshape(-1)).reshape(v.shape)
-            if v.dtype.kind == "i"
-            else rng.normal(size=v.shape).astype(v.dtype)
-            for k, v in real.items()
-        }
+        return noise_like(_dataset(name[6:]))
     if name == "blobs":
         x, y = datasets.make_blobs(n_samples=1500, n_features=16, centers=8, cluster_std=6.0, random_state=41)
         return _split(x, y, classify=True, seed=41)
