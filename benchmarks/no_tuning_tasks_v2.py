@@ -49,7 +49,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -57,7 +57,7 @@ import numpy as np
 
 from benchmarks.convergence.tasks import Task
 
-__all__ = ["HELD_OUT_V2", "TaskV2", "noise_like", "noise_twin"]
+__all__ = ["HELD_OUT_V2", "TaskV2", "argmax_hits", "jax_task", "noise_like", "noise_twin"]
 
 WINDOW = 1200  # the suite's minibatch indices run over range(1200)
 SMALL_BATCH = 8
@@ -196,6 +196,59 @@ def _mse(pred: Any, y: Any) -> Any:
     return jnp.mean((pred[:, 0] - y) ** 2)
 
 
+def argmax_hits(logits: Any, y: Any) -> Any:
+    """The share of correct labels: the class of the largest logit (last axis) against ``y``."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == y)
+
+
+def _held_out(forward: Callable[..., Any], hits: Callable[[Any, Any], Any], p: Any, data: Any) -> Any:
+    return hits(forward(p, data["x_test"]), data["y_test"])
+
+
+R = TypeVar("R", bound=TaskV2)
+
+
+def jax_task(
+    record: type[R],
+    name: str,
+    dataset: str,
+    model: tuple[Callable[..., Any], Callable[..., Any]],
+    fit: Callable[[Any, Any], Any],
+    hits: Callable[[Any, Any], Any] | None,
+    optimizer: str,
+    grid: tuple[float, ...],
+    steps: int = 1000,
+    batch: int | None = None,
+) -> R:
+    """A JAX task on ``dataset``: ``model`` is ``(init, forward)``; ``fit(outputs, targets)`` is the loss, on the
+    first ``batch`` rows of each step's indices (all of them if None) and on all training rows; ``hits(outputs,
+    targets)`` is the held-out accuracy (None: none). 5 evaluation seeds; the full loss every 10 updates (every 50
+    past 2,000 updates)."""
+    init, forward = model
+
+    def loss(p: Any, data: Any, idx: Any) -> Any:
+        rows = idx if batch is None else idx[:batch]
+        return fit(forward(p, data["x"][rows]), data["y"][rows])
+
+    def full_loss(p: Any, data: Any) -> Any:
+        return fit(forward(p, data["x"]), data["y"])
+
+    every = 10 if steps <= 2000 else 50
+    return record(
+        name,
+        init,
+        loss,
+        full_loss,
+        None if hits is None else functools.partial(_held_out, forward, hits),
+        optimizer,
+        grid,
+        steps,
+        eval_seeds=tuple(range(5)),
+        eval_every=every,
+        dataset=dataset,
+    )
+
+
 def _jax_task(
     name: str,
     dataset: str,
@@ -207,32 +260,8 @@ def _jax_task(
     steps: int = 1000,
     batch: int | None = None,
 ) -> TaskV2:
-    fit = _xent if classify else _mse
-
-    def loss(p: Any, data: Any, idx: Any) -> Any:
-        rows = idx if batch is None else idx[:batch]
-        return fit(forward(p, data["x"][rows]), data["y"][rows])
-
-    def full_loss(p: Any, data: Any) -> Any:
-        return fit(forward(p, data["x"]), data["y"])
-
-    def accuracy(p: Any, data: Any) -> Any:
-        return jnp.mean(jnp.argmax(forward(p, data["x_test"]), axis=1) == data["y_test"])
-
-    every = 10 if steps <= 2000 else 50
-    return TaskV2(
-        name,
-        init,
-        loss,
-        full_loss,
-        accuracy if classify else None,
-        optimizer,
-        grid,
-        steps,
-        eval_seeds=tuple(range(5)),
-        eval_every=every,
-        dataset=dataset,
-    )
+    fit, hits = (_xent, argmax_hits) if classify else (_mse, None)
+    return jax_task(TaskV2, name, dataset, (init, forward), fit, hits, optimizer, grid, steps, batch)
 
 
 def _blobs_model() -> Any:
