@@ -49,7 +49,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -57,7 +57,7 @@ import numpy as np
 
 from benchmarks.convergence.tasks import Task
 
-__all__ = ["HELD_OUT_V2", "TaskV2", "noise_twin"]
+__all__ = ["HELD_OUT_V2", "TaskV2", "argmax_hits", "jax_task", "noise_like", "noise_twin"]
 
 WINDOW = 1200  # the suite's minibatch indices run over range(1200)
 SMALL_BATCH = 8
@@ -102,18 +102,24 @@ def _source(seed: int, n: int) -> dict[str, np.ndarray]:
     return {"x": x[:WINDOW], "y": y[:WINDOW], "x_test": x[WINDOW:], "y_test": y[WINDOW:]}
 
 
+def noise_like(real: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``real``'s arrays, same shapes and dtypes, filled with noise: integer arrays (labels, tokens) permuted,
+    float arrays drawn from N(0, 1) (seed 0)."""
+    rng = np.random.default_rng(0)
+    return {
+        k: rng.permutation(v.reshape(-1)).reshape(v.shape)
+        if v.dtype.kind == "i"
+        else rng.normal(size=v.shape).astype(v.dtype)
+        for k, v in real.items()
+    }
+
+
 @functools.cache
 def _dataset(name: str) -> dict[str, np.ndarray]:
     from sklearn import datasets
 
     if name.startswith("noise-"):  # timing and plumbing checks: the shapes of a data set, filled with noise
-        real, rng = _dataset(name[6:]), np.random.default_rng(0)
-        return {
-            k: rng.permutation(v.reshape(-1)).reshape(v.shape)
-            if v.dtype.kind == "i"
-            else rng.normal(size=v.shape).astype(v.dtype)
-            for k, v in real.items()
-        }
+        return noise_like(_dataset(name[6:]))
     if name == "blobs":
         x, y = datasets.make_blobs(n_samples=1500, n_features=16, centers=8, cluster_std=6.0, random_state=41)
         return _split(x, y, classify=True, seed=41)
@@ -190,6 +196,59 @@ def _mse(pred: Any, y: Any) -> Any:
     return jnp.mean((pred[:, 0] - y) ** 2)
 
 
+def argmax_hits(logits: Any, y: Any) -> Any:
+    """The share of correct labels: the class of the largest logit (last axis) against ``y``."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == y)
+
+
+def _held_out(forward: Callable[..., Any], hits: Callable[[Any, Any], Any], p: Any, data: Any) -> Any:
+    return hits(forward(p, data["x_test"]), data["y_test"])
+
+
+R = TypeVar("R", bound=TaskV2)
+
+
+def jax_task(
+    record: type[R],
+    name: str,
+    dataset: str,
+    model: tuple[Callable[..., Any], Callable[..., Any]],
+    fit: Callable[[Any, Any], Any],
+    hits: Callable[[Any, Any], Any] | None,
+    optimizer: str,
+    grid: tuple[float, ...],
+    steps: int = 1000,
+    batch: int | None = None,
+) -> R:
+    """A JAX task on ``dataset``: ``model`` is ``(init, forward)``; ``fit(outputs, targets)`` is the loss, on the
+    first ``batch`` rows of each step's indices (all of them if None) and on all training rows; ``hits(outputs,
+    targets)`` is the held-out accuracy (None: none). 5 evaluation seeds; the full loss every 10 updates (every 50
+    past 2,000 updates)."""
+    init, forward = model
+
+    def loss(p: Any, data: Any, idx: Any) -> Any:
+        rows = idx if batch is None else idx[:batch]
+        return fit(forward(p, data["x"][rows]), data["y"][rows])
+
+    def full_loss(p: Any, data: Any) -> Any:
+        return fit(forward(p, data["x"]), data["y"])
+
+    every = 10 if steps <= 2000 else 50
+    return record(
+        name,
+        init,
+        loss,
+        full_loss,
+        None if hits is None else functools.partial(_held_out, forward, hits),
+        optimizer,
+        grid,
+        steps,
+        eval_seeds=tuple(range(5)),
+        eval_every=every,
+        dataset=dataset,
+    )
+
+
 def _jax_task(
     name: str,
     dataset: str,
@@ -201,32 +260,8 @@ def _jax_task(
     steps: int = 1000,
     batch: int | None = None,
 ) -> TaskV2:
-    fit = _xent if classify else _mse
-
-    def loss(p: Any, data: Any, idx: Any) -> Any:
-        rows = idx if batch is None else idx[:batch]
-        return fit(forward(p, data["x"][rows]), data["y"][rows])
-
-    def full_loss(p: Any, data: Any) -> Any:
-        return fit(forward(p, data["x"]), data["y"])
-
-    def accuracy(p: Any, data: Any) -> Any:
-        return jnp.mean(jnp.argmax(forward(p, data["x_test"]), axis=1) == data["y_test"])
-
-    every = 10 if steps <= 2000 else 50
-    return TaskV2(
-        name,
-        init,
-        loss,
-        full_loss,
-        accuracy if classify else None,
-        optimizer,
-        grid,
-        steps,
-        eval_seeds=tuple(range(5)),
-        eval_every=every,
-        dataset=dataset,
-    )
+    fit, hits = (_xent, argmax_hits) if classify else (_mse, None)
+    return jax_task(TaskV2, name, dataset, (init, forward), fit, hits, optimizer, grid, steps, batch)
 
 
 def _blobs_model() -> Any:
