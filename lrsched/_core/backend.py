@@ -51,6 +51,11 @@ from lrsched._core.search import guided_searchsorted
 
 __all__ = ["OPS", "ArrayNamespace", "Namespace", "PYTHON", "namespace_for"]
 
+#: A value of any backend: a Python number, a NumPy array or scalar, a JAX array or tracer, a torch tensor. The
+#: operations of a :class:`Namespace` take and return values of its own backend; the alias names the role (the
+#: type checker sees ``Any``, since the backends share no common type).
+Array = Any
+
 _INT32_MASK = 0xFFFFFFFF
 
 # Operations applied elementwise, taken by name from an array module.
@@ -88,61 +93,61 @@ class Namespace:
     #: Python numbers reads such 0-d signals as floats. JAX values may be tracers, so they stay arrays.
     reads_as_float = False
 
-    where: Callable[[Any, Any, Any], Any]
-    minimum: Callable[[Any, Any], Any]
-    maximum: Callable[[Any, Any], Any]
-    abs: Callable[[Any], Any]
-    floor: Callable[[Any], Any]
-    cos: Callable[[Any], Any]
-    exp: Callable[[Any], Any]
-    expm1: Callable[[Any], Any]
-    log: Callable[[Any], Any]
-    log1p: Callable[[Any], Any]
-    sqrt: Callable[[Any], Any]
-    power: Callable[[Any, Any], Any]
-    searchsorted: Callable[[Any, Any], Any]
-    take: Callable[[Any, Any], Any]
+    where: Callable[[Array, Array, Array], Array]
+    minimum: Callable[[Array, Array], Array]
+    maximum: Callable[[Array, Array], Array]
+    abs: Callable[[Array], Array]
+    floor: Callable[[Array], Array]
+    cos: Callable[[Array], Array]
+    exp: Callable[[Array], Array]
+    expm1: Callable[[Array], Array]
+    log: Callable[[Array], Array]
+    log1p: Callable[[Array], Array]
+    sqrt: Callable[[Array], Array]
+    power: Callable[[Array, Array], Array]
+    searchsorted: Callable[[Array, Array], Array]
+    take: Callable[[Array, Array], Array]
 
     @staticmethod
     def call(fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` (the tracer records it as a call instead)."""
         return fn(*args)
 
-    def full_like(self, t: Any, value: Any) -> Any:
+    def full_like(self, t: Array, value: Array) -> Array:
         return t * 0.0 + value
 
-    def epsilon(self, t: Any) -> float:
+    def epsilon(self, t: Array) -> float:
         """Machine epsilon of ``t``'s floating type (a Python float)."""
         return sys.float_info.epsilon
 
     # -- steps in, values out ----------------------------------------------
-    def prepare(self, step: Any) -> Any:
+    def prepare(self, step: Array) -> Array:
         """``step`` validated and converted to this backend's floating type."""
         raise NotImplementedError
 
-    def finalize(self, out: Any, t: Any) -> Any:
+    def finalize(self, out: Array, t: Array) -> Array:
         """``out`` with the step's type, dtype and shape."""
         raise NotImplementedError
 
-    def evaluate(self, schedule: Any, step: Any) -> Any:
+    def evaluate(self, schedule: Any, step: Array) -> Array:
         """``schedule`` at ``step`` (a value of this backend): validate, run the formula, shape the result."""
         t = self.prepare(step)
         return self.finalize(schedule._eval(t, self), t)
 
     # -- 32-bit hashing, written once on four bit-level primitives --------------
-    def int64(self, x: Any) -> Any:
+    def int64(self, x: Array) -> Array:
         """``x`` (integral values) as 64-bit integers."""
         raise NotImplementedError
 
-    def int32(self, x: Any) -> Any:
+    def int32(self, x: Array) -> Array:
         """``x`` (values within int32) as 32-bit integers."""
         raise NotImplementedError
 
-    def as_float(self, x: Any, like: Any) -> Any:
+    def as_float(self, x: Array, like: Array) -> Array:
         """Integers ``x`` in the floating type of ``like``."""
         raise NotImplementedError
 
-    def bits(self, op: str, a: Any, b: Any) -> Any:
+    def bits(self, op: str, a: Array, b: Array) -> Array:
         """``a & b``, ``a ^ b``, ``a >> b`` or ``a << b`` on integers (``op`` is ``&``, ``^``, ``>>``, ``<<``)."""
         if op == "&":
             return a & b
@@ -150,42 +155,44 @@ class Namespace:
             return a ^ b
         return a >> b if op == ">>" else a << b
 
-    def _u32(self, x: Any) -> Any:
+    def _u32(self, x: Array) -> Array:
         return self.bits("&", self.int64(x), _INT32_MASK)
 
-    def _signed(self, u: Any) -> Any:
+    def _signed(self, u: Array) -> Array:
         # u - 2**32 where u >= 2**31, without a branch
         return self.int32(u - self.bits("<<", self.bits(">>", u, 31), 32))
 
-    def to_int32(self, x: Any) -> Any:
+    def to_int32(self, x: Array) -> Array:
         """Integral ``x`` modulo ``2**32`` as a signed 32-bit integer."""
         return self._signed(self._u32(x))
 
-    def mul_int32(self, a: Any, b: int) -> Any:
+    def mul_int32(self, a: Array, b: int) -> Array:
         """``a * b`` modulo ``2**32``, from 16-bit halves of ``b`` so no 64-bit product overflows."""
         a, b = self._u32(a), b & _INT32_MASK
         low = a * (b & 0xFFFF)
         high = self.bits("<<", self.bits("&", a * (b >> 16), 0xFFFF), 16)
         return self._signed(self.bits("&", low + high, _INT32_MASK))
 
-    def xorshift_right(self, h: Any, k: int) -> Any:
+    def xorshift_right(self, h: Array, k: int) -> Array:
         """``h ^ (h >>> k)`` on 32-bit two's complement values."""
         u = self._u32(h)
         return self._signed(self.bits("^", u, self.bits(">>", u, k)))
 
-    def low24_as_float(self, h: Any, like: Any) -> Any:
+    def low24_as_float(self, h: Array, like: Array) -> Array:
         """The low 24 bits of ``h`` as a fraction in ``[0, 1)``."""
         return self.as_float(self.bits("&", h, 0xFFFFFF), like) / 16777216.0
 
     # -- controller ops: what lrsched.controllers and lrsched.greedy need beyond schedule formulas --
     # Declared here, written per backend below (the Python scalar path, then ArrayNamespace, with JAX's and torch's
     # differences in their classes). The controllers' scalar compiler records them as calls.
-    isfinite: Callable[[Any], Any]  #: elementwise: neither NaN nor infinite
-    true_divide: Callable[[Any, float], Any]  #: ``a / b`` rounded as a true division
-    asarray: Callable[..., Any]  #: ``(value, like, integer=False)``: ``like``'s backend, device and float dtype
-    where_vector: Callable[[Any, Any, Any], Any]  #: ``a if cond else b`` for tuples or along an array's last axis
-    ring_write: Callable[[Any, Any, Any, Any], Any]  #: ``(vector, pos, value, cond)``: a ring buffer's write
-    ring_read: Callable[[Any, Any], Any]  #: ``(vector, pos)``: the value a ring buffer holds at ``pos``
+    isfinite: Callable[[Array], Array]  #: elementwise: neither NaN nor infinite
+    true_divide: Callable[[Array, float], Array]  #: ``a / b`` rounded as a true division
+    asarray: Callable[..., Array]  #: ``(value, like, integer=False)``: ``like``'s backend, device and float dtype
+    where_vector: Callable[
+        [Array, Array, Array], Array
+    ]  #: ``a if cond else b`` for tuples or along an array's last axis
+    ring_write: Callable[[Array, Array, Array, Array], Array]  #: ``(vector, pos, value, cond)``: a ring buffer's write
+    ring_read: Callable[[Array, Array], Array]  #: ``(vector, pos)``: the value a ring buffer holds at ``pos``
 
 
 class _Python(Namespace):
@@ -193,15 +200,15 @@ class _Python(Namespace):
     is_scalar = True
 
     @staticmethod
-    def where(cond: Any, a: Any, b: Any) -> Any:
+    def where(cond: Array, a: Array, b: Array) -> Array:
         return a if cond else b
 
     @staticmethod
-    def minimum(a: Any, b: Any) -> Any:
+    def minimum(a: Array, b: Array) -> Array:
         return a if a <= b else b
 
     @staticmethod
-    def maximum(a: Any, b: Any) -> Any:
+    def maximum(a: Array, b: Array) -> Array:
         return a if a >= b else b
 
     abs = staticmethod(abs)
@@ -211,83 +218,83 @@ class _Python(Namespace):
     sqrt = staticmethod(math.sqrt)
 
     @staticmethod
-    def floor(x: Any) -> Any:
+    def floor(x: Array) -> Array:
         return math.floor(x) if x < math.inf else x  # inf stays inf, as on arrays
 
     @staticmethod
-    def expm1(x: Any) -> Any:
+    def expm1(x: Array) -> Array:
         try:
             return math.expm1(x)
         except OverflowError:
             return math.inf
 
     @staticmethod
-    def exp(x: Any) -> Any:
+    def exp(x: Array) -> Array:
         try:
             return math.exp(x)
         except OverflowError:  # NumPy/JAX/torch give inf: so does the scalar path
             return math.inf
 
     @staticmethod
-    def power(a: Any, b: Any) -> Any:
+    def power(a: Array, b: Array) -> Array:
         try:
             return math.pow(a, b)
         except OverflowError:
             return math.inf
 
     @staticmethod
-    def searchsorted(sorted_values: Any, x: Any) -> int:
+    def searchsorted(sorted_values: Array, x: Array) -> int:
         return bisect.bisect_right(sorted_values, x)
 
     @staticmethod
-    def take(values: Any, index: Any) -> Any:
+    def take(values: Array, index: Array) -> Array:
         return values[index]
 
-    def full_like(self, t: Any, value: Any) -> Any:
+    def full_like(self, t: Array, value: Array) -> Array:
         return value
 
     @staticmethod
-    def int64(x: Any) -> Any:
+    def int64(x: Array) -> Array:
         return int(x)
 
     @staticmethod
-    def int32(x: Any) -> Any:
+    def int32(x: Array) -> Array:
         return x
 
     @staticmethod
-    def as_float(x: Any, like: Any) -> Any:
+    def as_float(x: Array, like: Array) -> Array:
         return x
 
-    def prepare(self, step: Any) -> Any:
+    def prepare(self, step: Array) -> Array:
         if not 0 <= step < math.inf:
             raise _step_error(repr(step))
         return step
 
-    def finalize(self, out: Any, t: Any) -> Any:
+    def finalize(self, out: Array, t: Array) -> Array:
         return float(out)
 
     @staticmethod
-    def isfinite(x: Any) -> Any:
+    def isfinite(x: Array) -> Array:
         return x - x == 0
 
     @staticmethod
-    def true_divide(a: Any, b: float) -> Any:
+    def true_divide(a: Array, b: float) -> Array:
         return a / b
 
     @staticmethod
-    def asarray(value: Any, like: Any = None, integer: bool = False) -> Any:
+    def asarray(value: Array, like: Array = None, integer: bool = False) -> Array:
         return int(value) if integer else float(value)
 
     @staticmethod
-    def where_vector(cond: Any, a: Any, b: Any) -> Any:
+    def where_vector(cond: Array, a: Array, b: Array) -> Array:
         return a if cond else b
 
     @staticmethod
-    def ring_write(vector: Any, pos: Any, value: Any, cond: Any) -> Any:
+    def ring_write(vector: Array, pos: Array, value: Array, cond: Array) -> Array:
         return (*vector[:pos], value, *vector[pos + 1 :]) if cond else vector
 
     @staticmethod
-    def ring_read(vector: Any, pos: Any) -> Any:
+    def ring_read(vector: Array, pos: Array) -> Array:
         return vector[pos]
 
 
@@ -306,26 +313,26 @@ class ArrayNamespace(Namespace):
         return fn
 
     # -- controller ops (declared on Namespace) --
-    def isfinite(self, x: Any) -> Any:
+    def isfinite(self, x: Array) -> Array:
         return self.module.isfinite(self.module.asarray(x))
 
-    def true_divide(self, a: Any, b: float) -> Any:
+    def true_divide(self, a: Array, b: float) -> Array:
         return a / b
 
-    def asarray(self, value: Any, like: Any, integer: bool = False) -> Any:
+    def asarray(self, value: Array, like: Array, integer: bool = False) -> Array:
         return self.module.asarray(value, dtype=self.module.int32 if integer else like.dtype)
 
-    def arange_like(self, size: int, like: Any) -> Any:
+    def arange_like(self, size: int, like: Array) -> Array:
         """``0, 1, ..., size - 1`` on ``like``'s device."""
         return self.module.arange(size)
 
-    def where_vector(self, cond: Any, a: Any, b: Any) -> Any:
+    def where_vector(self, cond: Array, a: Array, b: Array) -> Array:
         if isinstance(b, tuple):
             a = a if isinstance(a, tuple) else (a,) * len(b)
             return tuple(self.where(cond, x, y) for x, y in zip(a, b))
         return self.module.where(self.module.asarray(cond)[..., None], a, b)
 
-    def in_dtype_of(self, like: Any) -> Namespace:
+    def in_dtype_of(self, like: Array) -> Namespace:
         """This namespace deciding in ``like``'s dtype: ``where`` between two Python numbers gives an array of
         ``like``'s floating dtype (or int32 for two ints) on its device, not the backend's default dtype.
 
@@ -340,11 +347,11 @@ class ArrayNamespace(Namespace):
             bound = cache[like] = _in_dtype(self, like)
         return bound
 
-    def dtype_of(self, like: Any) -> Any:
+    def dtype_of(self, like: Array) -> Array:
         """What ``asarray(value, like)`` reads of ``like`` (its dtype; torch: and device), as a hashable value."""
         return _Like(like.dtype, None)
 
-    def ring_write(self, vector: Any, pos: Any, value: Any, cond: Any) -> Any:
+    def ring_write(self, vector: Array, pos: Array, value: Array, cond: Array) -> Array:
         if isinstance(vector, tuple):
             return tuple(self.where(cond & (pos == i), value, w) for i, w in enumerate(vector))
         mod = self.module
@@ -353,7 +360,7 @@ class ArrayNamespace(Namespace):
         )
         return mod.where(here, mod.asarray(value)[..., None], vector)
 
-    def ring_read(self, vector: Any, pos: Any) -> Any:
+    def ring_read(self, vector: Array, pos: Array) -> Array:
         # A select, not a gather: exact (one slot plus zeros), and the same under vmap, on every device.
         if isinstance(vector, tuple):
             out = vector[0]
@@ -365,13 +372,13 @@ class ArrayNamespace(Namespace):
         return mod.sum(mod.where(here, vector, 0.0), axis=-1)
 
 
-def _in_dtype(base: ArrayNamespace, like: Any) -> ArrayNamespace:
+def _in_dtype(base: ArrayNamespace, like: Array) -> ArrayNamespace:
     """A copy of ``base`` whose ``where`` of two Python numbers takes the dtype and device of ``like``."""
     bound = copy.copy(base)
     bound.__dict__.pop("_bound", None)
     where, asarray = base.where, base.asarray
 
-    def where_in_dtype(cond: Any, a: Any, b: Any) -> Any:
+    def where_in_dtype(cond: Array, a: Array, b: Array) -> Array:
         if type(a) in _NUMBERS and type(b) in _NUMBERS and type(cond) is not bool:
             a = asarray(a, like, integer=type(a) is int and type(b) is int)
         return where(cond, a, b)
@@ -401,22 +408,22 @@ class _NumPy(ArrayNamespace):
         super().__init__(np)
         self.np = np
 
-    def searchsorted(self, sorted_values: Any, x: Any) -> Any:
+    def searchsorted(self, sorted_values: Array, x: Array) -> Array:
         return self.np.searchsorted(sorted_values, x, side="right")
 
-    def take(self, values: Any, index: Any) -> Any:
+    def take(self, values: Array, index: Array) -> Array:
         return self.np.asarray(values)[index]
 
-    def int64(self, x: Any) -> Any:
+    def int64(self, x: Array) -> Array:
         return self.np.asarray(x).astype(self.np.int64)
 
-    def int32(self, x: Any) -> Any:
+    def int32(self, x: Array) -> Array:
         return self.np.asarray(x).astype(self.np.int32)
 
-    def as_float(self, x: Any, like: Any) -> Any:
+    def as_float(self, x: Array, like: Array) -> Array:
         return self.np.asarray(x).astype(self.np.float64)
 
-    def prepare(self, step: Any) -> Any:
+    def prepare(self, step: Array) -> Array:
         np = self.np
         t = np.asarray(step)
         if t.dtype.kind not in "iuf":
@@ -428,7 +435,7 @@ class _NumPy(ArrayNamespace):
             raise _step_error(repr(float(bad)))
         return t
 
-    def finalize(self, out: Any, t: Any) -> Any:
+    def finalize(self, out: Array, t: Array) -> Array:
         np = self.np
         out = np.asarray(out, dtype=np.float64)
         if out.shape != t.shape:
@@ -448,11 +455,11 @@ class _Jax(ArrayNamespace):
         self.jnp = jnp
         self.canonicalize_dtype = jax.dtypes.canonicalize_dtype
 
-    def searchsorted(self, sorted_values: Any, x: Any) -> Any:
+    def searchsorted(self, sorted_values: Array, x: Array) -> Array:
         # Bounds are constants here: a guide table built from them keeps the cost flat in their number.
         return guided_searchsorted(self.jnp, sorted_values, x)
 
-    def take(self, values: Any, index: Any) -> Any:
+    def take(self, values: Array, index: Array) -> Array:
         # An explicit dtype: JAX caches NumPy constants and would otherwise keep
         # float32 copies made before ``jax.enable_x64`` was switched on.
         jnp = self.jnp
@@ -462,7 +469,7 @@ class _Jax(ArrayNamespace):
         return jnp.asarray(values, dtype=dtype)[index]
 
     # Without x64 JAX has no int64: hash in uint32, whose products wrap modulo 2**32.
-    def to_int32(self, x: Any) -> Any:
+    def to_int32(self, x: Array) -> Array:
         # Modulo 2**32 in the float type first (exact for integral values): a float >= 2**31 cast straight to
         # int32 saturates under XLA, where NumPy and torch wrap around.
         jnp = self.jnp
@@ -471,22 +478,22 @@ class _Jax(ArrayNamespace):
             x = x - 4294967296.0 * jnp.floor(x / 4294967296.0)
         return x.astype(jnp.uint32).astype(jnp.int32)
 
-    def mul_int32(self, a: Any, b: int) -> Any:
+    def mul_int32(self, a: Array, b: int) -> Array:
         jnp = self.jnp
         return (a.astype(jnp.uint32) * jnp.uint32(b & _INT32_MASK)).astype(jnp.int32)
 
-    def xorshift_right(self, h: Any, k: int) -> Any:
+    def xorshift_right(self, h: Array, k: int) -> Array:
         jnp = self.jnp
         u = h.astype(jnp.uint32)
         return (u ^ (u >> jnp.uint32(k))).astype(jnp.int32)
 
-    def as_float(self, x: Any, like: Any) -> Any:
+    def as_float(self, x: Array, like: Array) -> Array:
         return x.astype(like.dtype)
 
-    def epsilon(self, t: Any) -> float:
+    def epsilon(self, t: Array) -> float:
         return float(self.jnp.finfo(t.dtype).eps)
 
-    def prepare(self, step: Any) -> Any:
+    def prepare(self, step: Array) -> Array:
         jnp = self.jnp
         t = jnp.asarray(step)
         if not (jnp.issubdtype(t.dtype, jnp.integer) or jnp.issubdtype(t.dtype, jnp.floating)):
@@ -498,7 +505,7 @@ class _Jax(ArrayNamespace):
                 raise _step_error("an array with negative or non-finite entries")
         return jnp.maximum(t, 0)
 
-    def evaluate(self, schedule: Any, step: Any) -> Any:
+    def evaluate(self, schedule: Any, step: Array) -> Array:
         """As :meth:`Namespace.evaluate`; a concrete 0-d array (``sched(opt_state.count)``) takes the compiled
         scalar formula on the step rounded to its floating type, and comes back as a JAX scalar of that type."""
         if getattr(step, "ndim", None) != 0 or isinstance(step, self.jax.core.Tracer):
@@ -514,7 +521,7 @@ class _Jax(ArrayNamespace):
             raise _step_error(repr(t))
         return self.jnp.asarray(schedule._scalar(t), dtype=dtype)
 
-    def finalize(self, out: Any, t: Any) -> Any:
+    def finalize(self, out: Array, t: Array) -> Array:
         jnp = self.jnp
         out = jnp.asarray(out, dtype=t.dtype)
         if isinstance(t, self.jax.core.Tracer):  # unchecked: a NaN step gives NaN (a table lookup would not)
@@ -523,7 +530,7 @@ class _Jax(ArrayNamespace):
             out = jnp.broadcast_to(out, t.shape)
         return out
 
-    def true_divide(self, a: Any, b: float) -> Any:
+    def true_divide(self, a: Array, b: float) -> Array:
         """XLA rewrites ``a / constant`` as ``a * (1 / constant)``, which rounds differently: a barrier stops it."""
         return a / sys.modules["jax"].lax.optimization_barrier(a * 0.0 + b)
 
@@ -558,28 +565,28 @@ class _Torch(ArrayNamespace):
         lifted.__name__ = op
         return lifted
 
-    def searchsorted(self, sorted_values: Any, x: Any) -> Any:
+    def searchsorted(self, sorted_values: Array, x: Array) -> Array:
         torch = self.torch
         boundaries = torch.as_tensor(sorted_values, dtype=x.dtype, device=x.device)
         return torch.searchsorted(boundaries, x.contiguous(), right=True)
 
-    def take(self, values: Any, index: Any) -> Any:
+    def take(self, values: Array, index: Array) -> Array:
         # Parameters keep float64; results are cast to the step's dtype at the end.
         return self.torch.as_tensor(values, device=index.device)[index]
 
-    def int64(self, x: Any) -> Any:
+    def int64(self, x: Array) -> Array:
         return x.to(self.torch.int64)
 
-    def int32(self, x: Any) -> Any:
+    def int32(self, x: Array) -> Array:
         return x.to(self.torch.int32)
 
-    def as_float(self, x: Any, like: Any) -> Any:
+    def as_float(self, x: Array, like: Array) -> Array:
         return x.to(like.dtype)
 
-    def epsilon(self, t: Any) -> float:
+    def epsilon(self, t: Array) -> float:
         return float(self.torch.finfo(t.dtype).eps)
 
-    def prepare(self, step: Any) -> Any:
+    def prepare(self, step: Array) -> Array:
         torch, t = self.torch, step
         if t.dtype == torch.bool or t.is_complex():
             raise _dtype_error(t.dtype)
@@ -591,11 +598,11 @@ class _Torch(ArrayNamespace):
             raise _step_error("a tensor with negative or non-finite entries")
         return t
 
-    def _unchecked(self, t: Any) -> bool:
+    def _unchecked(self, t: Array) -> bool:
         """Steps not inspected: on an accelerator (a host sync) or under ``torch.compile`` (a graph break)."""
         return t.device.type != "cpu" or bool(self.torch.compiler.is_compiling())
 
-    def finalize(self, out: Any, t: Any) -> Any:
+    def finalize(self, out: Array, t: Array) -> Array:
         torch = self.torch
         out = torch.as_tensor(out, dtype=t.dtype, device=t.device)
         if self._unchecked(t):  # a NaN step gives NaN
@@ -604,14 +611,14 @@ class _Torch(ArrayNamespace):
             out = out.expand(t.shape).clone()
         return out
 
-    def dtype_of(self, like: Any) -> Any:
+    def dtype_of(self, like: Array) -> Array:
         return _Like(like.dtype, like.device)
 
-    def asarray(self, value: Any, like: Any, integer: bool = False) -> Any:
+    def asarray(self, value: Array, like: Array, integer: bool = False) -> Array:
         dtype = self.torch.int32 if integer else like.dtype
         return self.torch.as_tensor(value, dtype=dtype, device=like.device)
 
-    def arange_like(self, size: int, like: Any) -> Any:
+    def arange_like(self, size: int, like: Array) -> Array:
         return self.torch.arange(size, device=like.device)
 
 
@@ -634,7 +641,7 @@ def _instance(cls: type[Namespace]) -> Namespace:
     return ns
 
 
-def namespace_for(value: Any) -> Namespace:
+def namespace_for(value: Array) -> Namespace:
     """The namespace that evaluates formulas on ``value``'s kind of array."""
     tp = type(value)
     if tp is int or tp is float:

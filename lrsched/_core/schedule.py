@@ -22,7 +22,7 @@ else:
         return lambda f: f
 
 
-from lrsched._core.backend import PYTHON, Namespace, namespace_for
+from lrsched._core.backend import PYTHON, Array, Namespace, namespace_for
 from lrsched._core.codegen import compile_scalar
 from lrsched._core.fields import Fields
 from lrsched._core.hints import explain_unknown_keywords
@@ -330,7 +330,7 @@ class Schedule:
             scalar = self._scalar_function()
         return scalar(t)  # type: ignore[no-any-return]
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         """The formula; ``t >= 0`` is already a float or float array of ``xp``."""
         raise NotImplementedError
 
@@ -453,7 +453,7 @@ def _combine(name: str, *operands: Any) -> Schedule:
     return _REGISTRY[name].of(*operands)  # type: ignore[attr-defined, no-any-return]
 
 
-def value_of(operand: Any, t: Any, xp: Namespace) -> Any:
+def value_of(operand: Any, t: Array, xp: Namespace) -> Array:
     """An operand's value at ``t``: a schedule's formula, or the number itself."""
     return operand._eval(t, xp) if isinstance(operand, Schedule) else operand
 
@@ -484,7 +484,7 @@ class FunctionSchedule(Schedule):
         if not callable(self.fn):
             raise TypeError(f"function: fn must be callable, got {self.fn!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         return xp.call(self.fn, t)
 
     def __repr__(self) -> str:

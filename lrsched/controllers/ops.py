@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 
 __all__ = ["apply", "finite_or", "select"]
 
 S = TypeVar("S")
 
 
-def select(cond: Any, a: S, b: S, xp: Namespace, vector_fields: frozenset[str] = frozenset()) -> S:
+def select(cond: Array, a: S, b: S, xp: Namespace, vector_fields: frozenset[str] = frozenset()) -> S:
     """Field by field ``a if cond else b`` of two NamedTuple states; tuples and ``vector_fields`` as a whole."""
     if cond is True or cond is False:
         return a if cond else b
@@ -30,7 +30,7 @@ def select(cond: Any, a: S, b: S, xp: Namespace, vector_fields: frozenset[str] =
     )
 
 
-def finite_or(value: Any, fallback: Any, xp: Namespace) -> tuple[Any, Any]:
+def finite_or(value: Array, fallback: Array, xp: Namespace) -> tuple[Array, Array]:
     """``(value where finite else fallback, whether value is finite)``: NaN/inf signals change nothing."""
     finite = (value - value) == 0
     return xp.where(finite, value, fallback), finite

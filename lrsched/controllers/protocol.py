@@ -44,7 +44,7 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
-from lrsched._core.backend import PYTHON, Namespace, namespace_for
+from lrsched._core.backend import PYTHON, Array, Namespace, namespace_for
 from lrsched._core.config import build, check_keys, register_config_builder, required_fields
 from lrsched._core.validate import MAX_GROUPS, number, shown
 from lrsched.controllers.knobs import check_knobs
@@ -310,7 +310,7 @@ class Controller(Generic[S]):
         """The LR for the next update (default: ``state.lr``)."""
         return state.lr  # type: ignore[attr-defined]
 
-    def select(self, cond: Any, a: S, b: S, xp: Namespace) -> S:
+    def select(self, cond: Array, a: S, b: S, xp: Namespace) -> S:
         """Field by field ``a if cond else b`` of two states (per-group tuples elementwise)."""
         return select(cond, a, b, xp, self.vector_fields)
 

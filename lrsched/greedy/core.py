@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple, Protocol
 
-from lrsched._core.backend import PYTHON, Namespace
+from lrsched._core.backend import PYTHON, Array, Namespace
 from lrsched.controllers.ops import finite_or, select
 
 __all__ = ["BLOCK", "GreedyState", "VECTOR_FIELDS", "initial_state", "update_state", "window_total"]
@@ -85,20 +85,20 @@ def initial_state(g: GreedyLR, lr: Any) -> GreedyState:
     return GreedyState(lr, worst, 0, 0, 0, 0, reset, slots, 0, 0, 0, lr, total)
 
 
-def _where(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
+def _where(cond: Array, a: Array, b: Array, xp: Namespace) -> Array:
     """``xp.where`` with conditions fixed by the settings (Python bools) folded."""
     if cond is True or cond is False:
         return a if cond else b
     return xp.where(cond, a, b)
 
 
-def _select(cond: Any, a: Any, b: Any, xp: Namespace) -> Any:
+def _select(cond: Array, a: Array, b: Array, xp: Namespace) -> Array:
     if isinstance(a, tuple):
         return tuple(_where(cond, x, y, xp) for x, y in zip(a, b))
     return _where(cond, a, b, xp)
 
 
-def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
+def _is_better(g: GreedyLR, current: Array, best: Array, xp: Namespace) -> Array:
     thr = g.threshold
     if g.threshold_mode == "abs":
         return current < best - thr if g.mode == "min" else current > best + thr
@@ -108,7 +108,7 @@ def _is_better(g: GreedyLR, current: Any, best: Any, xp: Namespace) -> Any:
     return current > best * xp.where(best >= 0, 1.0 + thr, 1.0 - thr)
 
 
-def _smooth(g: GreedyLR, state: GreedyState, v: Any, finite: Any, xp: Namespace) -> tuple[Any, ...]:
+def _smooth(g: GreedyLR, state: GreedyState, v: Array, finite: Array, xp: Namespace) -> tuple[Array, ...]:
     """Write ``v`` into the ring buffer (finite values only); the window's new total and the mean of the values held.
 
     The total is a running sum (add the new value, less the one it replaces), summed afresh from the values held
@@ -140,7 +140,7 @@ def window_total(slots: Any) -> Any:
     return sum(sum(slots[start : start + BLOCK]) for start in range(0, len(slots), BLOCK))
 
 
-def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple[Any, Any]:
+def _change_lr(g: GreedyLR, lr: Array, inc: Array, dec: Array, xp: Namespace) -> tuple[Array, Array]:
     """The LR after an increase (``inc``) or a decrease (``dec``), and whether all groups sit at min_lr."""
     groups = lr if isinstance(lr, tuple) else (lr,)
     out, at_min = [], True
@@ -159,7 +159,7 @@ def _change_lr(g: GreedyLR, lr: Any, inc: Any, dec: Any, xp: Namespace) -> tuple
     return (tuple(out) if isinstance(lr, tuple) else out[0]), at_min
 
 
-def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Namespace) -> dict[str, Any]:
+def _count(g: GreedyLR, state: GreedyState, better: Array, current: Array, xp: Namespace) -> dict[str, Any]:
     """Rules 3-4: tick the waits, update ``best`` and the run counters, decide ``inc``/``dec``."""
     in_cool = state.cooldown > 0
     waiting = in_cool | (state.warmup > 0)
@@ -178,7 +178,9 @@ def _count(g: GreedyLR, state: GreedyState, better: Any, current: Any, xp: Names
     )
 
 
-def _reset_rule(g: GreedyLR, reset_left: Any, inc: Any, dec: Any, at_min: Any, xp: Namespace) -> tuple[Any, Any]:
+def _reset_rule(
+    g: GreedyLR, reset_left: Array, inc: Array, dec: Array, at_min: Array, xp: Namespace
+) -> tuple[Array, Array]:
     """Rule 5: the attempts left after this step, and whether the controller resets now."""
     reset = False
     count = g.reset_start if g.reset_start is not None else 0
@@ -191,7 +193,7 @@ def _reset_rule(g: GreedyLR, reset_left: Any, inc: Any, dec: Any, at_min: Any, x
     return reset_left, reset
 
 
-def update_state(g: GreedyLR, state: GreedyState, value: Any, xp: Namespace = PYTHON) -> GreedyState:
+def update_state(g: GreedyLR, state: GreedyState, value: Array, xp: Namespace = PYTHON) -> GreedyState:
     """One GreedyLR step on the monitored ``value``; see :mod:`lrsched.greedy` for the rules."""
     finite = xp.isfinite(value)
     v = xp.where(finite, value, 0.0)

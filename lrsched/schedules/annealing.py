@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, register
 from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
@@ -57,7 +57,7 @@ class CosineDecay(Schedule):
         self._positive("decay_steps")
         self._positive("exponent")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         x = progress(t, self.decay_steps, xp)
         shape = 0.5 + 0.5 * xp.cos(math.pi * x)
         if not (is_number(self.exponent) and self.exponent == 1):  # an array in a stacked join
@@ -105,7 +105,7 @@ class CosineRestarts(Schedule):
         if self.decay_mode not in ("peak", "amplitude"):
             raise self._fail(f"decay_mode must be 'peak' or 'amplitude', got {self.decay_mode!r}")
 
-    def cycle_start(self, i: Any, xp: Namespace) -> Any:
+    def cycle_start(self, i: Array, xp: Namespace) -> Array:
         """Step at which cycle ``i`` starts: ``T0 * expm1(i * log(m)) / (m - 1)`` (``i * T0`` for ``m = 1``).
 
         ``log(m)`` and ``m - 1`` are taken in float64 and ``expm1`` avoids the cancellation of ``m**i - 1``,
@@ -125,7 +125,7 @@ class CosineRestarts(Schedule):
                 return
             yield (start, "restart", f"restart {i}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         m, period = self.period_mult, self.first_period
         if _is_one(m):
             i = periods(t, period, xp)
@@ -150,12 +150,12 @@ def _is_one(m: Any) -> bool:
     return is_number(m) and m == 1
 
 
-def _log(x: Any, xp: Namespace) -> Any:
+def _log(x: Array, xp: Namespace) -> Array:
     """``log(x)``: in float64 for a number, on the array otherwise (a stacked join's settings)."""
     return math.log(x) if is_number(x) else xp.log(x)
 
 
-def _snap(i: Any, log_m: Any, t: Any, xp: Namespace) -> Any:
+def _snap(i: Array, log_m: Array, t: Array, xp: Namespace) -> Array:
     """``1 - tolerance``, the tolerance being the relative rounding error of a cycle start (16 ulps a unit)."""
     return 1.0 - 16.0 * xp.epsilon(t) * (1.0 + i * log_m)
 
@@ -196,7 +196,7 @@ class WarmupStableDecay(Schedule):
         if self.decay_shape not in ("linear", "cosine", "1-sqrt"):
             raise self._fail(f"decay_shape must be 'linear', 'cosine' or '1-sqrt', got {self.decay_shape!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         w = self.warmup_steps
         ramp = linear_between(self.init_value, self.peak_value, progress(t, w, xp))
         start = self.total_steps - self.decay_steps
@@ -230,7 +230,7 @@ class Rex(Schedule):
         self._non_negative("init_value", "end_value")
         self._positive("total_steps")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         left = remaining(t, self.total_steps, xp)
         return self.end_value + (self.init_value - self.end_value) * left / (0.5 + 0.5 * left)
 

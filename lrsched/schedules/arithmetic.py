@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.config import check_keys
 from lrsched._core.schedule import MAX_NODES, Schedule, as_schedule, register
 from lrsched._core.validate import is_number, shown
@@ -42,7 +42,7 @@ class _Nary(Schedule):
     def _fold(a: float, b: float) -> float:
         raise NotImplementedError
 
-    def _apply(self, a: Any, b: Any, xp: Namespace) -> Any:
+    def _apply(self, a: Array, b: Array, xp: Namespace) -> Array:
         raise NotImplementedError
 
     @classmethod
@@ -81,7 +81,7 @@ class _Nary(Schedule):
         object.__setattr__(self, "terms", tuple(terms))
         object.__setattr__(self, "constant", constant)
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         terms = self.terms
         out = terms[0]._eval(t, xp)
         for term in terms[1:]:
@@ -146,7 +146,7 @@ class Sum(_Infix):
     def _fold(a: float, b: float) -> float:
         return a + b
 
-    def _apply(self, a: Any, b: Any, xp: Namespace) -> Any:
+    def _apply(self, a: Array, b: Array, xp: Namespace) -> Array:
         return a + b
 
 
@@ -163,7 +163,7 @@ class Product(_Infix):
     def _fold(a: float, b: float) -> float:
         return a * b
 
-    def _apply(self, a: Any, b: Any, xp: Namespace) -> Any:
+    def _apply(self, a: Array, b: Array, xp: Namespace) -> Array:
         return a * b
 
 
@@ -191,7 +191,7 @@ class Minimum(_Call):
     def _fold(a: float, b: float) -> float:
         return min(a, b)
 
-    def _apply(self, a: Any, b: Any, xp: Namespace) -> Any:
+    def _apply(self, a: Array, b: Array, xp: Namespace) -> Array:
         return xp.minimum(a, b)
 
 
@@ -212,7 +212,7 @@ class Maximum(_Call):
     def _fold(a: float, b: float) -> float:
         return max(a, b)
 
-    def _apply(self, a: Any, b: Any, xp: Namespace) -> Any:
+    def _apply(self, a: Array, b: Array, xp: Namespace) -> Array:
         return xp.maximum(a, b)
 
 

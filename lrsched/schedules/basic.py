@@ -6,9 +6,7 @@ allowed. Every decay holds its end value after its last step (no oscillation, no
 
 from __future__ import annotations
 
-from typing import Any
-
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Schedule, register
 from lrsched.schedules.curves import (
     linear_between,
@@ -41,7 +39,7 @@ class Constant(Schedule):
 
     value: float
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         return xp.full_like(t, self.value)
 
 
@@ -65,7 +63,7 @@ class Linear(Schedule):
         self._non_negative("init_value", "end_value")
         self._positive("transition_steps")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         return linear_between(self.init_value, self.end_value, progress(t, self.transition_steps, xp))
 
 
@@ -93,7 +91,7 @@ class Polynomial(Schedule):
         self._positive("transition_steps")
         self._positive("power")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         left = remaining(t, self.transition_steps, xp)
         return self.end_value + (self.init_value - self.end_value) * xp.power(left, self.power)
 

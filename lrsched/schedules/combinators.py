@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
 
-from lrsched._core.backend import PYTHON, Namespace
+from lrsched._core.backend import PYTHON, Array, Namespace
 from lrsched._core.schedule import MAX_LANDMARKS, Landmark, Schedule, landmarks_of, register
 from lrsched._core.validate import is_number
 from lrsched.schedules.curves import (
@@ -37,7 +36,7 @@ __all__ = [
 ]
 
 
-def _log(x: Any, xp: Namespace) -> Any:
+def _log(x: Array, xp: Namespace) -> Array:
     """``log(x)``, in float64 when ``x`` is a number (float32 would round it first)."""
     return math.log(x) if isinstance(x, (int, float)) else xp.log(x)
 
@@ -99,7 +98,7 @@ class Warmup(Schedule):
         at = 0 if self.clock == "after_warmup" else self.warmup_steps
         return self._cached("target", lambda: self.schedule(at))  # type: ignore[no-any-return]
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         w = self.warmup_steps
         after = self.clock == "after_warmup"
         inner = self.schedule._eval(xp.maximum(t - w, 0.0) if after else t, xp)
@@ -145,7 +144,7 @@ class Cycle(Schedule):
         self._positive("period")
         self._positive("decay")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         k = periods(t, self.period, xp)
         # In float32 ``k * period`` is rounded: the local step could leave [0, period] and the schedule extrapolate.
         value = self.schedule._eval(xp.minimum(xp.maximum(t - k * self.period, 0.0), self.period), xp)
@@ -178,7 +177,7 @@ class Shift(Schedule):
     schedule: Schedule
     offset: float
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         return self.schedule._eval(xp.maximum(t - self.offset, 0.0), xp)
 
     def phase_at(self, step: float) -> str | None:
@@ -209,7 +208,7 @@ class Clip(Schedule):
         if lo is not None and hi is not None and lo > hi:
             raise self._fail(f"min_value must be <= max_value, got {lo!r} > {hi!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         value = self.schedule._eval(t, xp)
         if self.min_value is not None:
             value = xp.maximum(value, self.min_value)
@@ -241,7 +240,7 @@ class Quantize(Schedule):
     def _check(self) -> None:
         self._positive("steps_per_epoch")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         epoch = periods(t, self.steps_per_epoch, xp)
         return self.schedule._eval(epoch if self.schedule_in_epochs else epoch * self.steps_per_epoch, xp)
 
@@ -281,7 +280,7 @@ class Perturb(Schedule):
             raise self._fail(f"seed must be in [0, 2**31), got {self.seed!r}")
         self._positive("every")
 
-    def noise(self, t: Any, xp: Namespace) -> Any:
+    def noise(self, t: Array, xp: Namespace) -> Array:
         """The uniform ``u`` in ``[0, 1)`` at (already validated) step ``t``."""
         # Capped at 2**53 so that every backend converts the count to an integer the same way (tiny ``every``).
         h = xp.to_int32(xp.minimum(periods(t, self.every, xp), 2.0**53))
@@ -293,7 +292,7 @@ class Perturb(Schedule):
         h = xp.xorshift_right(h, 16)
         return xp.low24_as_float(h, t)
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         u = self.noise(t, xp)
         return self.schedule._eval(t, xp) * (1.0 + self.amplitude * (2.0 * u - 1.0))
 

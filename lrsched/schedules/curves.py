@@ -5,17 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 
 _TINY = 1e-30
 
 
-def clip01(x: Any, xp: Namespace) -> Any:
+def clip01(x: Array, xp: Namespace) -> Array:
     """``x`` limited to ``[0, 1]``."""
     return xp.minimum(xp.maximum(x, 0.0), 1.0)
 
 
-def progress(t: Any, length: Any, xp: Namespace) -> Any:
+def progress(t: Array, length: Array, xp: Namespace) -> Array:
     """Fraction ``min(t / length, 1)`` of a phase; ``length > 0`` (or a guarded 0).
 
     The result never exceeds 1, even where a compiler turns ``/ length`` into
@@ -24,7 +24,7 @@ def progress(t: Any, length: Any, xp: Namespace) -> Any:
     return xp.minimum(t / xp.maximum(length, _TINY), 1.0)
 
 
-def remaining(t: Any, length: Any, xp: Namespace) -> Any:
+def remaining(t: Array, length: Array, xp: Namespace) -> Array:
     """Fraction ``max(length - t, 0) / length`` of a phase still to go; ``length > 0``.
 
     Exactly 0 at and after the end on every backend (``1 - t / length`` is not
@@ -33,7 +33,7 @@ def remaining(t: Any, length: Any, xp: Namespace) -> Any:
     return xp.maximum(length - t, 0.0) / length
 
 
-def periods(t: Any, period: Any, xp: Namespace) -> Any:
+def periods(t: Array, period: Array, xp: Namespace) -> Array:
     """Complete periods in ``t``: the ``k`` with ``k * period <= t < (k + 1) * period``.
 
     ``floor(t / period)`` alone is not enough under ``jax.jit``: XLA computes
@@ -46,7 +46,7 @@ def periods(t: Any, period: Any, xp: Namespace) -> Any:
     return k - xp.where(t < k * period, 1.0, 0.0)
 
 
-def geometric(base: Any, exponent: Any, xp: Namespace) -> Any:
+def geometric(base: Array, exponent: Array, xp: Namespace) -> Array:
     """``base ** exponent`` for ``base > 0``.
 
     On arrays this is ``exp(exponent * log(base))`` with ``log(base)`` taken in
@@ -64,12 +64,12 @@ def linear_between(start: Any, end: Any, x: Any) -> Any:
     return start + (end - start) * x
 
 
-def cosine_between(start: Any, end: Any, x: Any, xp: Namespace) -> Any:
+def cosine_between(start: Array, end: Array, x: Array, xp: Namespace) -> Array:
     """``end + (start - end) * (1 + cos(pi * x)) / 2``: from ``start`` at 0 to ``end`` at 1."""
     return end + (start - end) * (0.5 + 0.5 * xp.cos(math.pi * x))
 
 
-def anneal(kind: str, start: Any, end: Any, x: Any, xp: Namespace) -> Any:
+def anneal(kind: str, start: Array, end: Array, x: Array, xp: Namespace) -> Array:
     """Go from ``start`` (x=0) to ``end`` (x=1) along ``kind``: linear, cosine or 1-sqrt."""
     if kind == "linear":
         return linear_between(start, end, x)

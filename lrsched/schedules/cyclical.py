@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Landmark, Schedule, register
 from lrsched.schedules.curves import (
     anneal,
@@ -93,7 +93,7 @@ class OneCycle(Schedule):
 
         return {key: self._cached(key, lambda key=key: one(key)) for key in keys}  # type: ignore[misc]
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         c = self._phase_constants()
         peak, init, floor, up = self.peak_value, c["init"], c["floor"], c["up"]
         kind = self.anneal
@@ -144,7 +144,7 @@ class Cyclic(Schedule):
         if not 0 < self.gamma <= 1:
             raise self._fail(f"gamma must be in (0, 1], got {self.gamma!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         up = self.step_size_up
         down = up if self.step_size_down is None else self.step_size_down
         total = up + down

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Landmark, Schedule, register
 from lrsched.schedules.curves import (
     linear_between,
@@ -65,7 +65,7 @@ class ExponentialDecay(Schedule):
             if self.decay_rate > 1 and end < self.init_value:
                 raise self._fail(f"end_value must be >= init_value when growing, got {end!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         if self.staircase:
             exponent = periods(t, self.transition_steps, xp)
         else:
@@ -107,7 +107,7 @@ class NaturalExpDecay(Schedule):
         if self.end_value > self.init_value:
             raise self._fail(f"end_value must be <= init_value, got {self.end_value!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         return xp.maximum(self.init_value * xp.exp(-self.decay_constant * t), self.end_value)
 
 
@@ -132,7 +132,7 @@ class InverseTimeDecay(Schedule):
         self._non_negative("init_value", "decay_rate")
         self._positive("decay_steps")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         ratio = periods(t, self.decay_steps, xp) if self.staircase else t / self.decay_steps
         return self.init_value / (1.0 + self.decay_rate * ratio)
 
@@ -162,7 +162,7 @@ class InverseSqrt(Schedule):
         self._non_negative("peak_value", "init_value")
         self._positive("warmup_steps")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         w = self.warmup_steps
         ramp = linear_between(self.init_value, self.peak_value, t / w)
         decay = self.peak_value * xp.sqrt(w / xp.maximum(t, w))

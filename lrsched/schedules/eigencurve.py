@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Schedule, register
 
 __all__ = ["Eigencurve", "eigencurve", "eigencurve_phases"]
@@ -59,7 +58,7 @@ class Eigencurve(Schedule):
             if not d >= 0:
                 raise self._fail(f"phase_steps[{i}] must be >= 0, got {d!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         mu, start, offset = self.min_eigenvalue, 0.0, 0.0
         out = None
         for i, length in enumerate(self.phase_steps):

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Landmark, Schedule, landmarks_of, register
 from lrsched._core.validate import is_number, shown
 
@@ -157,7 +157,7 @@ class Join(Schedule):
 
         return self._cached("groups", build)  # type: ignore[no-any-return]
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         if xp.is_scalar:
             return xp.call(self._scalar_piece, t)
         groups, group_of, member_of, starts, bounds = self._groups()

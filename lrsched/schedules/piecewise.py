@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Schedule, register
 from lrsched.schedules.curves import (
     geometric,
@@ -49,7 +49,7 @@ class StepDecay(Schedule):
         if not 0 < self.drop <= 1:
             raise self._fail(f"drop must be in (0, 1], got {self.drop!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         return self.init_value * geometric(self.drop, periods(t, self.step_size, xp), xp)
 
 
@@ -77,7 +77,7 @@ class MultiStepDecay(Schedule):
         if not 0 < self.drop <= 1:
             raise self._fail(f"drop must be in (0, 1], got {self.drop!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         count = xp.searchsorted(self.milestones, t)
         # ``+ 0.0 * t`` gives the count the step's float dtype (torch: ``int * 1.0`` is float32).
         return self.init_value * geometric(self.drop, count + 0.0 * t, xp)
@@ -116,7 +116,7 @@ class PiecewiseConstant(Schedule):
 
         return self._cached("arrays", lambda: (np.asarray(self.boundaries, float), np.asarray(self.values, float)))
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         if xp.is_scalar:
             return xp.take(self.values, xp.searchsorted(self.boundaries, t))
         boundaries, values = self._arrays()
@@ -165,7 +165,7 @@ class PiecewiseLinear(Schedule):
         (x0, y0), (x1, y1) = self.points[i - 1], self.points[i]
         return y0 + (y1 - y0) * min(max((t - x0) / (x1 - x0), 0.0), 1.0)
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         n = len(self.points)
         if n == 1:
             return xp.full_like(t, self.points[0][1])

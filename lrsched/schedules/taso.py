@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from lrsched._core.backend import Namespace
+from lrsched._core.backend import Array, Namespace
 from lrsched._core.schedule import Schedule, register
 from lrsched.schedules.curves import progress
 
@@ -66,7 +64,7 @@ class Taso(Schedule):
         if not 0.0 < self.steepness <= 500.0:
             raise self._fail(f"steepness must be in (0, 500], got {self.steepness!r}")
 
-    def _eval(self, t: Any, xp: Namespace) -> Any:
+    def _eval(self, t: Array, xp: Namespace) -> Array:
         end = FLOOR * self.init_value if self.end_value is None else self.end_value
         x = progress(t + self.offset, self.total_steps, xp)
         drop = 1.0 + xp.exp(self.steepness * (x - self.midpoint))

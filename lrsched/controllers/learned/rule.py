@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from lrsched._core.backend import PYTHON, Namespace, namespace_for
+from lrsched._core.backend import PYTHON, Array, Namespace, namespace_for
 from lrsched.controllers.learned.features import FEATURE_SCALES, RATES, features_of
 
 __all__ = ["LearnedState", "base_factor", "initial_state", "mlp", "policy_step"]
@@ -37,12 +37,12 @@ class LearnedState(NamedTuple):
     ctl: Any  #: the policy's own LR, before the base schedule
 
 
-def _tanh(z: Any, xp: Namespace) -> Any:
+def _tanh(z: Array, xp: Namespace) -> Array:
     """``tanh`` from ``exp`` (every backend has it): ``1 - 2 / (exp(2z) + 1)``, exact limits at +-inf."""
     return 1.0 - 2.0 / (xp.exp(2.0 * xp.minimum(z, 40.0)) + 1.0)
 
 
-def base_factor(step: Any, horizon: Any, known: Any, schedule: tuple[float, float], xp: Namespace) -> Any:
+def base_factor(step: Array, horizon: Array, known: Array, schedule: tuple[float, float], xp: Namespace) -> Array:
     """The base schedule at update ``step``: ``min(1, (step+1)/(warmup H)) * clip((1 - step/H)/anneal, 0, 1)``.
 
     ``schedule`` = ``(warmup, anneal)``, fractions of the run (static numbers); 1 where the budget is unknown.
@@ -58,7 +58,7 @@ def base_factor(step: Any, horizon: Any, known: Any, schedule: tuple[float, floa
     return factor
 
 
-def mlp(inputs: Sequence[Any], w1: Any, b1: Any, w2: Any, b2: Any, xp: Namespace) -> Any:
+def mlp(inputs: Sequence[Any], w1: Array, b1: Array, w2: Array, b2: Array, xp: Namespace) -> Array:
     """``b2 + sum_j w2[j] * tanh(b1[j] + sum_i w1[j][i] * inputs[i])`` as explicit sums (any backend)."""
     z = b2
     for j in range(len(b1)):
