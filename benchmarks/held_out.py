@@ -22,6 +22,8 @@ from benchmarks.convergence.tuning import round_lr
 from benchmarks.learned_eval import lr_panels, start_lines
 
 MULTS = ROBUSTNESS_MULTIPLIERS
+#: Target A: a method's median final loss is at most this multiple of the tuned best schedule's ("within 10%").
+WITHIN = 1.10
 
 #: ``records(task, seeds, plan)``: one record (a dict) per run of every LR of every method of ``plan`` per seed.
 Records = Callable[[Any, tuple[int, ...], dict[str, list[float]]], list[dict[str, Any]]]

@@ -101,7 +101,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         "schedules": {n: med(n) for n in SCHEDULES},
         "others": others,
         "pooled": {n: med(n, None) for n in LIKE_FOR_LIKE},
-        "target_a": bool(learned <= 1.10 * best),
+        "target_a": bool(learned <= held_out.WITHIN * best),
         "target_b": bool(all(learned < v for v in others.values())),
         "acc": _acc(runs),
     }

@@ -347,7 +347,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         "extra": {n: med(n, None) for n in EXTRA},
         "paired_best": paired(table, best_at_one),
         "paired": {n: paired(table, _table(runs, n)) for n in (*B_RIVALS, *EXTRA)},
-        "target_a": bool(probe <= 1.10 * best),
+        "target_a": bool(probe <= held_out.WITHIN * best),
         "target_b": bool(all(probe < v for v in rivals.values())),
         "losing_to": [n for n, v in rivals.items() if not probe < v],
     }

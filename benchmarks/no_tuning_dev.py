@@ -46,6 +46,7 @@ from benchmarks.convergence.execute import execute
 from benchmarks.convergence.methods import METHODS, ROBUSTNESS_MULTIPLIERS, Method, register
 from benchmarks.convergence.tasks import TASKS
 from benchmarks.convergence.tuning import round_lr
+from benchmarks.held_out import WITHIN
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
@@ -224,8 +225,8 @@ def band(seeds: tuple[int, ...], tasks: str, out: str) -> None:
 
 def band_report(res: dict[str, Any], seeds: int) -> list[str]:
     """The markdown table of :func:`band` (the reading is written by hand below it)."""
-    within = [t for t, r in res.items() if min(r["rex"]) <= 1.10]
-    probe_within = [t for t, r in res.items() if r["probe"] <= 1.10]
+    within = [t for t, r in res.items() if min(r["rex"]) <= WITHIN]
+    probe_within = [t for t, r in res.items() if r["probe"] <= WITHIN]
     lines = [
         "## What target A demands of a peak estimate (validation tasks only)",
         "",
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nratio to the tuned best schedule (pooled median); per multiplier x0.1 .. x10:")
     for v in names:
         rs = [out[t]["variants"][v]["ratio"] for t in out]
-        within = sum(r <= 1.10 for r in rs)
+        within = sum(r <= WITHIN for r in rs)
         per = " ".join(f"{t}:{'/'.join(f'{x:.2f}' for x in out[t]['variants'][v]['per_mult'])}" for t in out)
         print(f"{v:10s} within10%={within}/{len(rs)} geomean={np.exp(np.mean(np.log(rs))):.3f} {per}")
     with open(args.out, "w", encoding="utf-8") as fh:

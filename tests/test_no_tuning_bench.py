@@ -77,3 +77,29 @@ def test_the_third_editions_tasks_train_through_the_harness_on_their_noise_twins
         assert len(noise["x"]) == 1200 and len(noise["x_test"]) == 300, name
         rows = no_tuning.run_rows(twin, (0,), {"constant": [1e-3]})
         assert len(rows) == 1 and np.isfinite(float(np.asarray(rows[0][3]["eval"])[-1])), name
+
+
+def test_the_band_and_horizon_reports_count_what_they_say() -> None:
+    """The validation studies' summary lines: target A's threshold (within 10%, inclusive), a diverged cell, and a
+    short horizon's peak counted as near the whole run's within one grid step (sqrt 3) either way."""
+    import math
+
+    from benchmarks import no_tuning_dev as dev
+
+    row = {"best": "rex", "peak": 0.1, "picks": [1.0] * 5, "pick_range": [0.5, 2.0]}
+    band = {
+        "meets": {**row, "ref": 1.0, "rex": [2.0, 1.5, 1.1, 1.2, 3.0], "probe": 1.1},
+        "misses": {**row, "ref": 1.0, "rex": [2.0, 1.5, 1.11, 1.3, math.inf], "probe": 1.2},
+    }
+    text = "\n".join(dev.band_report(band, 3))
+    assert "within 10% of the tuned best schedule on 1 of 2 tasks; the frozen ProbeLR on 1 of 2." in text
+    assert "| 1.11 | 1.30 | diverged |" in text
+    root3 = 3.0**0.5
+    argmin = {"0.02": 1.0, "0.05": 3.0, "0.1": root3, "0.7": 1.0 / root3, "0.9": 1.0 / 3.0, "1.0": 1.0}
+    lowest = {f: 1.0 for f in argmin}
+    horizon = {"t": {"best": "wsd", "peak": 0.01, "argmin": argmin, "lowest": lowest}}
+    text = "\n".join(dev.horizon_report(horizon, 3))
+    assert (
+        "1 of 1 at 0.02 x budget, 0 of 1 at 0.05 x budget, 1 of 1 at 0.1 x budget, 1 of 1 at 0.7 x budget, "
+        "0 of 1 at 0.9 x budget." in text
+    )
