@@ -140,8 +140,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def references() -> dict[str, tuple[Any, str, float, float]]:
-    """task name -> (task, tuned best schedule, its peak LR, its median final loss on the evaluation seeds)."""
+def references(tasks: str = "", jax_only: bool = False) -> dict[str, tuple[Any, str, float, float]]:
+    """task name -> (task, tuned best schedule, its peak LR, its median final loss on the evaluation seeds), for
+    the comma-separated ``tasks`` (default: every validation task; ``jax_only``: without the PyTorch ones)."""
     from benchmarks.learned_eval import _suite
 
     out: dict[str, tuple[Any, str, float, float]] = {}
@@ -162,7 +163,9 @@ def references() -> dict[str, tuple[Any, str, float, float]]:
         second = json.load(fh)["tasks"]  # the second edition's held-out tasks, used once: validation now
     for name, r in second.items():
         out[name] = (SECOND_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
-    return out
+    if jax_only:
+        out = {n: r for n, r in out.items() if r[0].framework != "torch"}
+    return {n: out[n] for n in tasks.split(",")} if tasks else out
 
 
 #: The band's peak multipliers: the tuning grid's step (3x) and half of it.
@@ -178,11 +181,8 @@ def band(seeds: tuple[int, ...], tasks: str, out: str) -> None:
     from benchmarks import no_tuning
 
     no_tuning.register_probe()
-    refs = references()
-    if tasks:
-        refs = {k: refs[k] for k in tasks.split(",")}
     res: dict[str, Any] = {}
-    for tname, (task, best, peak, ref) in refs.items():
+    for tname, (task, best, peak, ref) in references(tasks).items():
         t0 = time.perf_counter()
         plan = {"rex": [peak * k for k in BAND], "probe": [round_lr(peak * k) for k in MULTS]}
         rows = no_tuning.run_rows(task, seeds, plan)
@@ -268,11 +268,8 @@ def horizon(seeds: tuple[int, ...], tasks: str, out: str) -> None:
 
     from benchmarks import no_tuning
 
-    refs = references()
-    if tasks:
-        refs = {k: refs[k] for k in tasks.split(",")}
     res: dict[str, Any] = {}
-    for tname, (task, best, peak, ref) in refs.items():
+    for tname, (task, best, peak, ref) in references(tasks).items():
         t0 = time.perf_counter()
         res[tname] = {"best": best, "peak": peak, "argmin": {}, "lowest": {}}
         for frac in HORIZONS:
@@ -362,9 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.variants.split(",")
     for v in names:
         register(Method(f"probe_{v}", "controller", jax=lambda task, kw=VARIANTS[v]: ProbeLR(budget=task.steps, **kw)))
-    refs = {n: r for n, r in references().items() if r[0].framework != "torch"}  # the rounds run JAX tasks
-    if args.tasks:
-        refs = {k: refs[k] for k in args.tasks.split(",")}
+    refs = references(args.tasks, jax_only=True)  # the rounds run the JAX tasks
     seeds = tuple(range(args.seeds))
     out: dict[str, Any] = {}
     for tname, (task, best, peak, ref) in refs.items():
