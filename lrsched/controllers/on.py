@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-from lrsched._core.backend import Array, Namespace, namespace_for
+from lrsched._core.backend import Namespace, namespace_for
 from lrsched._core.schedule import Schedule, as_schedule
 from lrsched._core.validate import MAX_COUNT, MAX_GROUPS, integer
 from lrsched.controllers.ops import apply, select
@@ -117,7 +117,7 @@ class Controlled(Controller[NamedTuple]):
             lr = 1.0
         return self.controller.init(lr, like=like)
 
-    def rule(self, state: Array, signals: dict[str, Any], xp: Namespace) -> Array:
+    def rule(self, state: Any, signals: dict[str, Any], xp: Namespace) -> Any:
         """The controller's update once ``t >= start_step``; before, only ``t`` advances."""
         if type(self.controller).rule is Controller.rule:  # a controller written as update()
             new = self.controller.update(state, signals)

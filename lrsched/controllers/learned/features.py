@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lrsched._core.backend import Array, Namespace
+from lrsched._core.backend import Namespace
 
 __all__ = ["FEATURES", "FEATURE_SCALES", "RATES", "features_of"]
 
@@ -29,7 +29,7 @@ FEATURES: tuple[str, ...] = tuple(FEATURE_SCALES)
 RATES = (25.0, 6.4, 1.6)
 
 
-def features_of(state: Array, xp: Namespace) -> dict[str, Any]:
+def features_of(state: Any, xp: Namespace) -> dict[str, Any]:
     """Every feature (unscaled) of a ``LearnedState`` whose EMAs hold the latest loss."""
     frac = xp.minimum(state.step / state.horizon, 1.0)
     return {

@@ -58,7 +58,7 @@ def base_factor(step: Array, horizon: Array, known: Array, schedule: tuple[float
     return factor
 
 
-def mlp(inputs: Sequence[Any], w1: Array, b1: Array, w2: Array, b2: Array, xp: Namespace) -> Array:
+def mlp(inputs: Sequence[Array], w1: Any, b1: Any, w2: Any, b2: Any, xp: Namespace) -> Array:
     """``b2 + sum_j w2[j] * tanh(b1[j] + sum_i w1[j][i] * inputs[i])`` as explicit sums (any backend)."""
     z = b2
     for j in range(len(b1)):
