@@ -109,10 +109,15 @@ def evaluate(task: Any) -> dict[str, Any]:
 # -- runs: the suite's JAX machinery, the PyTorch loop, LRTuner with its look-ahead charged --------------------
 
 
+def frozen_probe(steps: int, init_lr: float | None = None) -> ProbeLR:
+    """The evaluated controller: ProbeLR at the frozen settings for a budget of ``steps`` updates."""
+    return ProbeLR(init_lr=init_lr, budget=steps, **FROZEN)
+
+
 def register_probe() -> None:
     """Add the frozen ProbeLR to the suite's registry as ``"probe"`` (once)."""
     if "probe" not in METHODS:
-        register(Method("probe", "controller", jax=lambda task: ProbeLR(budget=task.steps, **FROZEN)))
+        register(Method("probe", "controller", jax=lambda task: frozen_probe(task.steps)))
 
 
 def run_rows(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[tuple[str, float, int, Any]]:
@@ -224,7 +229,7 @@ def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
         if name == "probe":
             from lrsched.adapters.torch import ControllerScheduler
 
-            sched = ControllerScheduler(opt, ProbeLR(init_lr=lr, budget=task.steps, **FROZEN))
+            sched = ControllerScheduler(opt, frozen_probe(task.steps, init_lr=lr))
     if hasattr(opt, "train"):
         opt.train()
     lrs: list[float] = []

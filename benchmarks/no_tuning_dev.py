@@ -172,8 +172,18 @@ def references(tasks: str = "", jax_only: bool = False) -> dict[str, tuple[Any, 
 BAND = (1.0 / 3.0, 3.0**-0.5, 1.0, 3.0**0.5, 3.0)
 
 
+def _finals(rows: list[tuple[str, float, int, Any]], name: str) -> dict[float, list[float]]:
+    """LR -> the final training losses of ``name``'s runs at that LR (a diverged run: inf)."""
+    finals: dict[float, list[float]] = {}
+    for n, lr, _seed, o in rows:
+        if n == name:
+            final = float(np.asarray(o["eval"])[-1])
+            finals.setdefault(lr, []).append(final if np.isfinite(final) else np.inf)
+    return finals
+
+
 def _median_ratio(values: list[float], ref: float) -> float:
-    return float(np.median([v if np.isfinite(v) else np.inf for v in values])) / ref
+    return float(np.median(values)) / ref
 
 
 def band(seeds: tuple[int, ...], tasks: str, out: str) -> None:
@@ -186,20 +196,15 @@ def band(seeds: tuple[int, ...], tasks: str, out: str) -> None:
         t0 = time.perf_counter()
         plan = {"rex": [peak * k for k in BAND], "probe": [round_lr(peak * k) for k in MULTS]}
         rows = no_tuning.run_rows(task, seeds, plan)
-        rex: dict[float, list[float]] = {}
-        probe: dict[float, list[float]] = {}
+        rex, probe = _finals(rows, "rex"), _finals(rows, "probe")
         picks: dict[float, list[float]] = {}
         for name, lr, _seed, o in rows:
-            final = float(np.asarray(o["eval"])[-1])
-            if name == "rex":
-                rex.setdefault(lr, []).append(final)
-                continue
-            probe.setdefault(lr, []).append(final)
-            controller = ProbeLR(budget=task.steps, **no_tuning.FROZEN)
-            state = controller.init(lr)
-            for loss in np.asarray(o["loss"], dtype=np.float64):
-                state = controller.update(state, float(loss))
-            picks.setdefault(lr, []).append(float(state.peak) / peak)
+            if name == "probe":
+                controller = no_tuning.frozen_probe(task.steps)
+                state = controller.init(lr)
+                for loss in np.asarray(o["loss"], dtype=np.float64):
+                    state = controller.update(state, float(loss))
+                picks.setdefault(lr, []).append(float(state.peak) / peak)
         res[tname] = {
             "best": best,
             "peak": peak,
@@ -275,10 +280,7 @@ def horizon(seeds: tuple[int, ...], tasks: str, out: str) -> None:
         for frac in HORIZONS:
             steps = max(20, round(frac * task.steps))
             short = dataclasses.replace(task, steps=steps, eval_every=steps)
-            rows = no_tuning.run_rows(short, seeds, {"rex": [peak * k for k in HORIZON_GRID]})
-            finals: dict[float, list[float]] = {}
-            for _name, lr, _seed, o in rows:
-                finals.setdefault(lr, []).append(float(np.asarray(o["eval"])[-1]))
+            finals = _finals(no_tuning.run_rows(short, seeds, {"rex": [peak * k for k in HORIZON_GRID]}), "rex")
             lrs = sorted(finals)
             medians = [_median_ratio(finals[lr], 1.0) for lr in lrs]
             res[tname]["argmin"][str(frac)] = lrs[int(np.argmin(medians))] / peak
@@ -345,7 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--tasks", default="")
-    ap.add_argument("--out", default=None, help="default: /tmp/no_tuning_dev.json; --band: results/no_tuning_band")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="default: /tmp/no_tuning_dev.json (--band, --horizon: results/no_tuning_band, _horizon)",
+    )
     ap.add_argument("--band", action="store_true", help="what target A demands of a peak estimate (docstring)")
     ap.add_argument("--horizon", action="store_true", help="whether a short run's best peak transfers (docstring)")
     args = ap.parse_args(argv)
@@ -368,11 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = execute(task, seeds, plan)
         res = {}
         for v in names:
-            finals = {}
-            for n, lr, _seed, o in rows:
-                if n == f"probe_{v}":
-                    f = float(np.asarray(o["eval"])[-1])
-                    finals.setdefault(lr, []).append(f if np.isfinite(f) else np.inf)
+            finals = _finals(rows, f"probe_{v}")
             pooled = float(np.median([x for xs in finals.values() for x in xs]))
             per = [float(np.median(finals[lr])) / ref for lr in sorted(finals)]
             res[v] = {"ratio": pooled / ref, "per_mult": per}

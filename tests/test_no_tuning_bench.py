@@ -39,14 +39,13 @@ def test_the_torch_loop_records_the_losses_the_controller_read() -> None:
 
     from benchmarks import no_tuning
     from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2, noise_twin
-    from lrsched.controllers.probe import ProbeLR
 
     task = dataclasses.replace(noise_twin(HELD_OUT_V2["blobs_torch"]), steps=60)
     no_tuning.register_probe()
     out = no_tuning.torch_run(task, "probe", 0.01, seed=3)
     losses = np.asarray(out["loss"], dtype=np.float64)
     assert losses.shape == (60,) and np.all(np.isfinite(losses)) and np.ptp(losses) > 0
-    controller = ProbeLR(budget=60, **no_tuning.FROZEN)
+    controller = no_tuning.frozen_probe(60)
     state, replayed = controller.init(0.01), []
     for loss in losses:
         replayed.append(controller.lr(state))
