@@ -67,6 +67,7 @@ from benchmarks.no_tuning_tasks_v2 import (
     argmax_hits,
     jax_task,
     noise_like,
+    torch_task,
 )
 from benchmarks.no_tuning_tasks_v2 import noise_twin as noise_twin
 
@@ -180,20 +181,7 @@ HELD_OUT_V3: dict[str, TaskV3] = {
         (0.03, 0.1, 0.3),
         steps=5000,
     ),
-    "moons_torch": TaskV3(
-        "moons_torch",
-        None,
-        None,
-        None,
-        None,
-        "adam",
-        (1e-3, 3e-3, 1e-2),
-        500,
-        framework="torch",
-        eval_seeds=tuple(range(5)),
-        dataset="moons",
-        torch_model=_moons_model,
-    ),
+    "moons_torch": torch_task(TaskV3, "moons_torch", "moons", _moons_model),
     "multilabel_b4": jax_task(
         TaskV3,
         "multilabel_b4",
