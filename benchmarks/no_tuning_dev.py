@@ -22,21 +22,28 @@ j = -4 .. 4), and the lowest loss REX reaches with 70% and 90% of the budget (wh
 or 10% of it leaves).
 Writes ``results/no_tuning_horizon.{json,md}``.
 
+``--shape`` asks whether the anneal's shape, which caps target A even at the right peak (the band study), can be
+chosen inside the run: per JAX task, REX and WSD (the suite's schedules) and :class:`DecayOnStall`, a study
+prototype (warmup, hold, and an anneal that begins once the loss stops falling), each at the tuned best schedule's
+peak LR x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
+
 Usage (repository root)::
 
     python benchmarks/no_tuning_dev.py --seeds 3 [--variants a,b] [--out /tmp/no_tuning_dev.json]
     python benchmarks/no_tuning_dev.py --band --seeds 3
     python benchmarks/no_tuning_dev.py --horizon --seeds 3
+    python benchmarks/no_tuning_dev.py --shape --seeds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,6 +58,7 @@ from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from lrsched.controllers.probe import ProbeLR
+from lrsched.controllers.protocol import Controller
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
@@ -338,6 +346,115 @@ def horizon_report(res: dict[str, Any], seeds: int) -> list[str]:
     return lines
 
 
+class StallState(NamedTuple):
+    lr: Any  #: the LR of the next update
+    step: Any  #: updates seen
+    peak: Any  #: the LR held (the LR given to ``init``)
+    slow: Any  #: EMA of the log loss
+    mark: Any  #: ``slow`` at the last progress check
+    check: Any  #: the update count of the next check (0: none scheduled yet)
+    begin: Any  #: the update count when the anneal began (0: holding)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DecayOnStall(Controller[StallState]):
+    """A study prototype (``--shape``), not a shipped controller: warmup-stable-decay whose decay begins in the run.
+
+    With ``B`` the budget in updates, ``W = window * B`` and ``x_t`` the log loss: the LR rises linearly from
+    ``peak / (warmup * B)`` to ``peak`` over the first ``warmup * B`` updates, then holds ``peak``. From there, every
+    ``W`` updates, the EMA of ``x`` (rate ``2 / W``) is compared with its value at the previous check; the first
+    time it fell by less than ``progress`` (or once ``decay * B`` updates are left) the anneal begins at that
+    update ``S``: ``peak * r(z)``, ``z = (t - S) / (B - S)``, ``r`` REX (Chen et al. 2022), as ProbeLR's.
+    """
+
+    init_lr: float | None = None
+    budget: int = 1000
+    warmup: float = 0.05
+    window: float = 0.05
+    progress: float = 0.05
+    decay: float = 0.2
+
+    def initial_state(self, lr: Any) -> StallState:
+        return StallState(lr / max(1.0, self.warmup * self.budget), 0, lr, 0.0, 0.0, 0.0, 0.0)
+
+    def rule(self, state: StallState, s: dict[str, Any], xp: Any) -> StallState:
+        loss = s["loss"]
+        finite = xp.isfinite(loss)
+        x = xp.log(xp.maximum(xp.where(finite, loss, 1.0), 1e-30))
+        t1 = state.step + 1
+        t1f = t1 + 0.0 * state.peak  # a float of the state's dtype
+        w, warm = max(1.0, self.window * self.budget), max(1.0, self.warmup * self.budget)
+        slow = xp.where(state.step == 0, x, state.slow + (2.0 / w) * (x - state.slow))
+        slow = xp.where(finite, slow, state.slow)
+        holding = (t1f >= warm) & (state.begin < 0.5)
+        first = holding & (state.check < 0.5)
+        due = holding & (state.check > 0.5) & (t1f >= state.check)
+        go = holding & ((due & (state.mark - slow < self.progress)) | (t1f >= (1.0 - self.decay) * self.budget))
+        begin = xp.where(go, t1f, state.begin)
+        mark = xp.where(first | (due & (go == False)), slow, state.mark)  # noqa: E712
+        check = xp.where(first, t1f + w, xp.where(due, state.check + w, state.check))
+        z = xp.where(begin > 0.5, (t1f - begin) / xp.maximum(self.budget - begin, 1.0), 0.0)
+        z = xp.minimum(xp.maximum(z, 0.0), 1.0)
+        rex = (1.0 - z) / (0.5 + 0.5 * (1.0 - z))
+        lr = state.peak * xp.where(t1f >= warm, rex, xp.minimum(t1f + 1.0, warm) / warm)
+        return StallState(lr, t1, state.peak, slow, mark, check, begin)
+
+
+#: The shape study's peak multipliers and its methods (the suite's REX and WSD, and :class:`DecayOnStall`).
+SHAPE_BAND = (3.0**-0.5, 1.0, 3.0**0.5)
+SHAPES = ("rex", "wsd", "stall")
+
+
+def shape(seeds: tuple[int, ...], tasks: str, out: str) -> None:
+    """REX, WSD and :class:`DecayOnStall` at the tuned best schedule's peak x ``SHAPE_BAND`` (module docstring)."""
+    if "stall" not in METHODS:
+        register(Method("stall", "controller", jax=lambda task: DecayOnStall(budget=task.steps)))
+    res: dict[str, Any] = {}
+    for tname, (task, best, peak, ref) in references(tasks, jax_only=True).items():
+        t0 = time.perf_counter()
+        rows = execute(task, seeds, {n: [peak * k for k in SHAPE_BAND] for n in SHAPES})
+        res[tname] = {"best": best, "peak": peak, "ref": ref}
+        for n in SHAPES:
+            finals = _finals(rows, n)
+            res[tname][n] = [_median_ratio(finals[lr], ref) for lr in sorted(finals)]
+        cells = "  ".join(f"{n} " + "/".join(f"{x:.2f}" for x in res[tname][n]) for n in SHAPES)
+        print(f"{tname} ({best} @ {peak:g}) [{time.perf_counter() - t0:.0f} s] {cells}", flush=True)
+    with open(out + ".json", "w", encoding="utf-8") as fh:
+        json.dump({"seeds": len(seeds), "band": SHAPE_BAND, "tasks": res}, fh, indent=1)
+    with open(out + ".md", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(shape_report(res, len(seeds))) + "\n")
+
+
+def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
+    """The markdown table of :func:`shape` (the reading is written by hand below it)."""
+    names = {"rex": "REX", "wsd": "WSD", "stall": "decay on stall"}
+    lines = [
+        "## Can the anneal's shape be chosen inside the run? (validation tasks only)",
+        "",
+        f"Generated by `python benchmarks/no_tuning_dev.py --shape --seeds {seeds}` ({seeds} seeds per cell). Each "
+        "method at the tuned best schedule's peak LR x {1/sqrt 3, 1, sqrt 3}; ratios of the median final training "
+        "loss to the tuned best schedule's. REX and WSD: the suite's schedules (WSD: 5% warmup, 1-sqrt decay over "
+        "the last 20%). Decay on stall: `no_tuning_dev.DecayOnStall`, a study prototype (5% warmup, hold, REX over "
+        "the rest from the first check, every 5% of the budget, at which the smoothed log loss fell by less than "
+        "0.05; at the latest with 20% left). The PyTorch task is left out (the prototype has no torch path here).",
+        "",
+        "| task (tuned best) | " + " | ".join(f"{names[n]} x1/sqrt3 / x1 / x sqrt3" for n in SHAPES) + " |",
+        "|---|" + "---|" * len(SHAPES),
+    ]
+    for t, r in res.items():
+        cells = " | ".join(" / ".join(fmt_ratio(x) for x in r[n]) for n in SHAPES)
+        lines.append(f"| {t} ({r['best']} @ {r['peak']:g}) | {cells} |")
+    lines.append("")
+    for n in SHAPES:
+        at_one = sum(r[n][1] <= WITHIN for r in res.values())
+        best3 = sum(min(r[n]) <= WITHIN for r in res.values())
+        lines.append(
+            f"- {names[n]}: within 10% of the tuned best schedule at the tuned peak on {at_one} of {len(res)} tasks; "
+            f"at the best of the three peaks on {best3} of {len(res)}."
+        )
+    return lines
+
+
 def fmt_ratio(x: float) -> str:
     return f"{x:.2f}" if np.isfinite(x) else "diverged"
 
@@ -350,16 +467,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out",
         default=None,
-        help="default: /tmp/no_tuning_dev.json (--band, --horizon: results/no_tuning_band, _horizon)",
+        help="default: /tmp/no_tuning_dev.json (--band, --horizon, --shape: results/no_tuning_band, _horizon, _shape)",
     )
     ap.add_argument("--band", action="store_true", help="what target A demands of a peak estimate (docstring)")
     ap.add_argument("--horizon", action="store_true", help="whether a short run's best peak transfers (docstring)")
+    ap.add_argument("--shape", action="store_true", help="whether the anneal's start can be chosen in the run")
     args = ap.parse_args(argv)
     if args.band:
         band(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_band"))
         return 0
     if args.horizon:
         horizon(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_horizon"))
+        return 0
+    if args.shape:
+        shape(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_shape"))
         return 0
     args.out = args.out or "/tmp/no_tuning_dev.json"
     names = args.variants.split(",")

@@ -102,3 +102,54 @@ def test_the_band_and_horizon_reports_count_what_they_say() -> None:
         "1 of 1 at 0.02 x budget, 0 of 1 at 0.05 x budget, 1 of 1 at 0.1 x budget, 1 of 1 at 0.7 x budget, "
         "0 of 1 at 0.9 x budget." in text
     )
+
+
+def test_the_shape_report_counts_the_tuned_peak_and_the_best_of_three() -> None:
+    """``--shape``'s summary: within 10% at the tuned peak (the middle cell) and at the best of the three peaks."""
+    import math
+
+    from benchmarks import no_tuning_dev as dev
+
+    res = {
+        "a": {"best": "rex", "peak": 0.1, "ref": 1.0, "rex": [1.0, 1.1, 1.5], "wsd": [1.2, 1.3, 1.05]},
+        "b": {"best": "wsd", "peak": 1.0, "ref": 1.0, "rex": [1.5, 1.11, math.inf], "wsd": [1.0, 1.0, 1.0]},
+    }
+    res["a"]["stall"], res["b"]["stall"] = [2.0, 1.2, 1.3], [1.2, 1.0, 1.0]
+    text = "\n".join(dev.shape_report(res, 3))
+    counts = [line for line in text.splitlines() if line.startswith("- ")]
+    assert counts == [
+        f"- {name}: within 10% of the tuned best schedule at the tuned peak on 1 of 2 tasks; at the best of the "
+        f"three peaks on {best} of 2."
+        for name, best in (("REX", 1), ("WSD", 2), ("decay on stall", 1))
+    ]
+    assert "| 1.50 / 1.11 / diverged |" in text
+
+
+def test_the_shape_studys_prototype_holds_while_the_loss_falls_and_anneals_once_it_stalls() -> None:
+    """``DecayOnStall`` (budget 200: warmup 10 updates, a check every 10): a loss falling by 10% per check is held
+    at the peak; once it stops falling the anneal begins at the next check and follows REX to 0 by the budget's
+    end; a loss that never stalls is annealed over the last 20%."""
+    import math
+
+    import numpy as np
+
+    from benchmarks.no_tuning_dev import DecayOnStall
+
+    c = DecayOnStall(budget=200)
+
+    def run(losses: list[float]) -> tuple[list[float], int]:
+        s, lrs = c.init(2.0), []
+        for loss in losses:
+            lrs.append(float(c.lr(s)))
+            s = c.update(s, loss)
+        return lrs, int(s.begin)
+
+    assert run([1.0] * 3)[0] == [0.2, 0.4, 0.6]  # the linear warmup to the peak over 10 updates
+    falling = [math.exp(-0.01 * t) for t in range(200)]  # -0.1 per check of 10 updates: never stalls
+    lrs, begin = run(falling)
+    assert begin == 160 and set(lrs[10:161]) == {2.0}  # held until 20% of the budget is left
+    stalls = [math.exp(-0.01 * min(t, 60)) for t in range(200)]  # flat from update 60
+    lrs, begin = run(stalls)
+    assert 60 < begin <= 90 and set(lrs[10:begin]) == {2.0}
+    z = (np.arange(begin, 200) - begin) / (200 - begin)
+    np.testing.assert_allclose(lrs[begin:], 2.0 * (1 - z) / (0.5 + 0.5 * (1 - z)), rtol=1e-12)
