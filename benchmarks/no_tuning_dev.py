@@ -59,6 +59,7 @@ from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from lrsched.controllers.probe import ProbeLR
 from lrsched.controllers.protocol import Controller
+from lrsched.schedules.curves import rex_between
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
@@ -403,8 +404,7 @@ class DecayOnStall(Controller[StallState]):
         check = xp.where(first, t1f + w, xp.where(due, state.check + w, state.check))
         z = xp.where(begin > 0.5, (t1f - begin) / xp.maximum(self.budget - begin, 1.0), 0.0)
         z = xp.minimum(xp.maximum(z, 0.0), 1.0)
-        rex = (1.0 - z) / (0.5 + 0.5 * (1.0 - z))
-        lr = state.peak * xp.where(t1f >= warm, rex, xp.minimum(t1f + 1.0, warm) / warm)
+        lr = state.peak * xp.where(t1f >= warm, rex_between(1.0, 0.0, 1.0 - z), xp.minimum(t1f + 1.0, warm) / warm)
         return StallState(lr, t1, state.peak, slow, mark, check, begin)
 
 

@@ -17,6 +17,7 @@ from lrsched.schedules.curves import (
     periods,
     progress,
     remaining,
+    rex_between,
 )
 
 __all__ = [
@@ -231,8 +232,7 @@ class Rex(Schedule):
         self._positive("total_steps")
 
     def _eval(self, t: Array, xp: Namespace) -> Array:
-        left = remaining(t, self.total_steps, xp)
-        return self.end_value + (self.init_value - self.end_value) * left / (0.5 + 0.5 * left)
+        return rex_between(self.init_value, self.end_value, remaining(t, self.total_steps, xp))
 
 
 # Factories: the registered name of each schedule is the name it is built by, so ``repr`` reads like the call.

@@ -69,6 +69,12 @@ def cosine_between(start: Array, end: Array, x: Array, xp: Namespace) -> Array:
     return end + (start - end) * (0.5 + 0.5 * xp.cos(math.pi * x))
 
 
+def rex_between(start: Array, end: Array, left: Array) -> Array:
+    """REX (Chen et al. 2022): ``end + (start - end) * left / (1/2 + left / 2)``, ``left`` the fraction of the
+    phase still to go (1 at its start, 0 at its end)."""
+    return end + (start - end) * left / (0.5 + 0.5 * left)
+
+
 def anneal(kind: str, start: Array, end: Array, x: Array, xp: Namespace) -> Array:
     """Go from ``start`` (x=0) to ``end`` (x=1) along ``kind``: linear, cosine or 1-sqrt."""
     if kind == "linear":
