@@ -27,18 +27,26 @@ chosen inside the run: per JAX task, REX and WSD (the suite's schedules) and :cl
 prototype (warmup, hold, and an anneal that begins once the loss stops falling), each at the tuned best schedule's
 peak LR x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
 
+``--tournament`` asks whether the peak can be chosen by training several candidates for a few updates and keeping
+the winner, its cost charged: per JAX task, from the five mis-set starts, :func:`tournament_run` (a study
+prototype), the frozen ProbeLR and :class:`DecayOnStall` from the start LR; on the first and second editions' tasks
+also target B's measure against the rivals' committed runs on the same seeds. Writes
+``results/no_tuning_tournament.{json,md}``.
+
 Usage (repository root)::
 
     python benchmarks/no_tuning_dev.py --seeds 3 [--variants a,b] [--out /tmp/no_tuning_dev.json]
     python benchmarks/no_tuning_dev.py --band --seeds 3
     python benchmarks/no_tuning_dev.py --horizon --seeds 3
     python benchmarks/no_tuning_dev.py --shape --seeds 3
+    python benchmarks/no_tuning_dev.py --tournament --seeds 5
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -460,6 +468,215 @@ def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
     return lines
 
 
+#: The tournament's candidates (multiples of the start LR: for a start off by up to 10x either way one of them is
+#: within a factor 3 of the tuned peak), its rounds (fractions of the budget: every candidate, then the best
+#: ``TOURNAMENT_KEEP``) and how many go on to round 2.
+TOURNAMENT_GRID = (1.0 / 9.0, 1.0 / 3.0, 1.0, 3.0, 9.0)
+TOURNAMENT_ROUNDS = (0.01, 0.02)
+TOURNAMENT_KEEP = 2
+
+
+@functools.cache
+def _tournament_pieces(task: Any) -> tuple[Any, Any]:
+    """Two jitted scans over minibatches from given parameters and optimizer state: one at given per-update LRs
+    (the rounds), one driven by a :class:`DecayOnStall` (the rest); nmf's runs stay non-negative, as the suite's."""
+    import jax
+
+    from benchmarks.convergence.engine import direction
+    from benchmarks.convergence.tasks import project_nonneg
+
+    d = direction(task.optimizer)
+    proj = project_nonneg if task.name == "nmf" else (lambda p: p)
+
+    def apply(p: Any, s: Any, data: Any, i: Any, lr: Any) -> tuple[Any, Any, Any]:
+        loss, g = jax.value_and_grad(task.loss)(p, data, i)
+        u, s = d.update(g, s, p)
+        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, u)), s, loss
+
+    def scheduled(p: Any, s: Any, data: Any, idx: Any, lrs: Any) -> Any:
+        def body(carry: Any, x: Any) -> Any:
+            p, s, loss = apply(*carry, data, *x)
+            return (p, s), loss
+
+        return jax.lax.scan(body, (p, s), (idx, lrs))
+
+    def controlled(p: Any, s: Any, data: Any, idx: Any, controller: Any, peak: Any) -> Any:
+        def body(carry: Any, i: Any) -> Any:
+            p, s, c = carry
+            p, s, loss = apply(p, s, data, i, c.lr)
+            return (p, s, controller.update(c, loss)), loss
+
+        (p, s, _), losses = jax.lax.scan(body, (p, s, controller.init(lr=peak)), idx)
+        return p, losses
+
+    return jax.jit(scheduled), jax.jit(controlled, static_argnums=4)
+
+
+def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
+    """One run of the tournament from ``lr0`` (final training loss, the LR it picked).
+
+    Round 1: every candidate ``lr0 * TOURNAMENT_GRID`` trains from the same initialisation on the same minibatches
+    for ``TOURNAMENT_ROUNDS[0]`` of the budget (a linear warmup over the first half, then the candidate), scored by
+    its mean minibatch loss over the second half (a diverged one: inf). Round 2: the best ``TOURNAMENT_KEEP`` go on,
+    each from its own state, at their LR for ``TOURNAMENT_ROUNDS[1]`` of the budget, scored the same way. The
+    winner keeps its parameters and optimizer state and runs :class:`DecayOnStall` from its LR (no warmup; checks
+    every 5% of the whole budget, REX at the latest with 20% of it left) for what is left of the budget: every
+    update of every candidate is charged to it.
+    """
+    import jax.numpy as jnp
+
+    from benchmarks.convergence.engine import direction
+    from benchmarks.convergence.tasks import batches
+
+    scheduled, controlled = _tournament_pieces(task)
+    budget = task.steps
+    data = {k: jnp.asarray(v) for k, v in task.data.items()}
+    params = task.init(np.random.default_rng([1, seed]))
+    dstate = direction(task.optimizer).init(params)
+    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, budget))
+    k1, k2 = (max(4, round(f * budget)) for f in TOURNAMENT_ROUNDS)
+
+    def score(losses: Any) -> float:
+        v = float(np.mean(np.asarray(losses)[len(losses) // 2 :]))
+        return v if np.isfinite(v) else np.inf
+
+    ramp = np.minimum(1.0, np.arange(1, k1 + 1) / max(1, k1 // 2))
+    members = []
+    for m in TOURNAMENT_GRID:
+        (p, s), losses = scheduled(params, dstate, data, order[:k1], jnp.asarray(lr0 * m * ramp, jnp.float32))
+        members.append((score(losses), lr0 * m, p, s))
+    members = sorted(members, key=lambda x: x[0])[:TOURNAMENT_KEEP]
+    finalists = []
+    for _, lr, p, s in members:
+        (p, s), losses = scheduled(p, s, data, order[k1 : k1 + k2], jnp.full(k2, lr, jnp.float32))
+        finalists.append((score(losses), lr, p, s))
+    _, peak, p, s = min(finalists, key=lambda x: x[0])
+    used = len(TOURNAMENT_GRID) * k1 + TOURNAMENT_KEEP * k2
+    left = budget - used
+    rest = DecayOnStall(budget=left, warmup=0.0, window=0.05 * budget / left, decay=0.2 * budget / left)
+    p, _ = controlled(p, s, data, order[k1 + k2 : k1 + k2 + left], rest, jnp.float32(peak))
+    return float(task.full_loss(p, data)), peak
+
+
+def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | None:
+    """Target B's rivals on a task of the first or second edition: each rival's median final loss over its runs on
+    ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of neither."""
+    from benchmarks.held_out import median_loss
+
+    for record in ("no_tuning_v1.json", "no_tuning.json"):
+        with open(os.path.join(HERE, "results", record), encoding="utf-8") as fh:
+            tasks = json.load(fh)["tasks"]
+        if name in tasks:
+            runs = [r for r in tasks[name]["runs"] if r["seed"] in seeds]
+            return {rival: median_loss(runs, rival, None, "final") for rival in tasks[name]["summary"]["rivals"]}
+    return None
+
+
+def tournament(seeds: tuple[int, ...], tasks: str, out: str) -> None:
+    """The tournament, the frozen ProbeLR and :class:`DecayOnStall` alone, from the five mis-set starts."""
+    from benchmarks import no_tuning
+
+    no_tuning.register_probe()
+    if "stall" not in METHODS:
+        register(Method("stall", "controller", jax=lambda task: DecayOnStall(budget=task.steps)))
+    res: dict[str, Any] = {}
+    for tname, (task, best, peak, ref) in references(tasks, jax_only=True).items():
+        t0 = time.perf_counter()
+        starts = {k: round_lr(peak * k) for k in MULTS}
+        rows = execute(task, seeds, {"probe": list(starts.values()), "stall": list(starts.values())})
+        r: dict[str, Any] = {"best": best, "peak": peak, "ref": ref}  # runs keyed "start multiplier|seed"
+        for n in ("probe", "stall"):
+            finals = _finals(rows, n)
+            r[n] = {f"{k:.3g}|{seed}": finals[lr][i] / ref for k, lr in starts.items() for i, seed in enumerate(seeds)}
+        r["tournament"], r["picks"] = {}, {}
+        for k, lr in starts.items():
+            for seed in seeds:
+                final, pick = tournament_run(task, lr, seed)
+                r["tournament"][f"{k:.3g}|{seed}"] = final / ref if np.isfinite(final) else np.inf
+                r["picks"][f"{k:.3g}|{seed}"] = pick / peak
+        r["rivals"] = recorded_rivals(tname, seeds)
+        res[tname] = r
+        cells = "  ".join(f"{n} {np.median(list(r[n].values())):.3f}" for n in ("probe", "stall", "tournament"))
+        print(f"{tname} ({best} @ {peak:g}) [{time.perf_counter() - t0:.0f} s] {cells}", flush=True)
+    record = {"seeds": len(seeds), "grid": TOURNAMENT_GRID, "rounds": TOURNAMENT_ROUNDS, "tasks": res}
+    _write(out, record, tournament_report(res, len(seeds)))
+
+
+def tournament_report(res: dict[str, Any], seeds: int) -> list[str]:
+    """The markdown tables of :func:`tournament` (the reading is written by hand below them)."""
+    names = {"probe": "ProbeLR (frozen)", "stall": "decay on stall from the start", "tournament": "tournament"}
+    pooled = {t: {n: float(np.median(list(r[n].values()))) for n in names} for t, r in res.items()}
+    lines = [
+        "## A tournament of peaks that keeps its winner, from the mis-set starts (validation tasks only)",
+        "",
+        f"Generated by {_command('tournament', seeds)} ({seeds} seeds). Every method starts at the tuned best "
+        "schedule's peak LR x {1/10, 1/3, 1, 3, 10}; each cell is the pooled median (over starts and seeds) of the "
+        "final training loss as a ratio to the tuned best schedule's median, target A's measure. The tournament "
+        "(`no_tuning_dev.tournament_run`, a study prototype): the start LR x {1/9, 1/3, 1, 3, 9} each train 1% of "
+        "the budget from the same initialisation (warmup over the first half), the best two by their minibatch loss "
+        "go on for 2% more, and the winner keeps its state and runs decay on stall from its LR for the rest; every "
+        "candidate's updates are charged to the budget (6% of it goes to the losers). Decay on stall from the "
+        "start: `no_tuning_dev.DecayOnStall` at the start LR (5% warmup). The PyTorch task is left out.",
+        "",
+        "| task (tuned best) | " + " | ".join(names.values()) + " | tournament per start x1/10 .. x10 | picked LR "
+        "(median, x tuned peak) |",
+        "|---|" + "---:|" * (len(names) + 2),
+    ]
+    for t, r in res.items():
+        per = [
+            fmt_ratio(float(np.median([v for key, v in r["tournament"].items() if key.startswith(f"{k:.3g}|")])))
+            for k in MULTS
+        ]
+        cells = " | ".join(fmt_ratio(pooled[t][n]) for n in names)
+        pick = float(np.median(list(r["picks"].values())))
+        lines.append(f"| {t} ({r['best']} @ {r['peak']:g}) | {cells} | {' / '.join(per)} | {pick:.2g} |")
+    lines.append("")
+    for n, label in names.items():
+        ratios = np.array([pooled[t][n] for t in res])
+        gm = float(np.exp(np.mean(np.log(ratios)))) if np.all(np.isfinite(ratios)) else np.inf
+        lines.append(
+            f"- {label}: within 10% of the tuned best schedule on {int(np.sum(ratios <= WITHIN))} of {len(res)} "
+            f"tasks; geometric mean of the ratios {fmt_ratio(gm)}."
+        )
+    wins = [
+        (r["tournament"][key] < r["probe"][key]) for r in res.values() for key in r["tournament"] if key in r["probe"]
+    ]
+    lines.append(
+        f"- Paired by seed and start, the tournament ends lower than the frozen ProbeLR in {sum(wins)} of "
+        f"{len(wins)} runs."
+    )
+    edition = {t: r for t, r in res.items() if r.get("rivals")}
+    if not edition:
+        return lines
+    lines += [
+        "",
+        "### Target B's measure, where the rivals' runs are on record",
+        "",
+        "The tasks of the first and second editions: each rival's pooled median over its committed runs on the same "
+        "seeds (Prodigy, Mechanic and D-Adaptation at their recommended settings; schedule-free AdamW, GreedyLR, "
+        "robust GreedyLR and, in the second edition, LRTuner from the same mis-set starts), against the pooled "
+        "median of the tournament and of the frozen ProbeLR here (final training loss).",
+        "",
+        "| task | tournament | ProbeLR (frozen) | rivals | the tournament is not lower than "
+        "| ProbeLR is not lower than |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    met = {"tournament": 0, "probe": 0}
+    for t, r in edition.items():
+        mine = {n: pooled[t][n] * r["ref"] for n in met}
+        losing = {n: [k for k, v in r["rivals"].items() if not mine[n] < v] for n in met}
+        met = {n: met[n] + (not losing[n]) for n in met}
+        rivals = ", ".join(f"{k} {v:.3g}" for k, v in r["rivals"].items())
+        cells = " | ".join(", ".join(losing[n]) or "none" for n in met)
+        lines.append(f"| {t} | {mine['tournament']:.3g} | {mine['probe']:.3g} | {rivals} | {cells} |")
+    lines += [
+        "",
+        f"Lower than every rival: the tournament on {met['tournament']} of {len(edition)} tasks, the frozen ProbeLR "
+        f"on {met['probe']} of {len(edition)}.",
+    ]
+    return lines
+
+
 def fmt_ratio(x: float) -> str:
     return f"{x:.2f}" if np.isfinite(x) else "diverged"
 
@@ -472,11 +689,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out",
         default=None,
-        help="default: /tmp/no_tuning_dev.json (--band, --horizon, --shape: results/no_tuning_band, _horizon, _shape)",
+        help="default: /tmp/no_tuning_dev.json (--band, --horizon, --shape, --tournament: results/no_tuning_<study>)",
     )
     ap.add_argument("--band", action="store_true", help="what target A demands of a peak estimate (docstring)")
     ap.add_argument("--horizon", action="store_true", help="whether a short run's best peak transfers (docstring)")
     ap.add_argument("--shape", action="store_true", help="whether the anneal's start can be chosen in the run")
+    ap.add_argument("--tournament", action="store_true", help="a tournament of peaks that keeps its winner")
     args = ap.parse_args(argv)
     if args.band:
         band(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_band"))
@@ -486,6 +704,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.shape:
         shape(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_shape"))
+        return 0
+    if args.tournament:
+        out = args.out or os.path.join(HERE, "results", "no_tuning_tournament")
+        tournament(tuple(range(args.seeds)), args.tasks, out)
         return 0
     args.out = args.out or "/tmp/no_tuning_dev.json"
     names = args.variants.split(",")

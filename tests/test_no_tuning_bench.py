@@ -153,3 +153,116 @@ def test_the_shape_studys_prototype_holds_while_the_loss_falls_and_anneals_once_
     assert 60 < begin <= 90 and set(lrs[10:begin]) == {2.0}
     z = (np.arange(begin, 200) - begin) / (200 - begin)
     np.testing.assert_allclose(lrs[begin:], 2.0 * (1 - z) / (0.5 + 0.5 * (1 - z)), rtol=1e-12)
+
+
+def test_the_tournament_report_counts_pooled_medians_and_paired_wins() -> None:
+    """``--tournament``'s summary: per method, the tasks whose pooled median is within 10% and the geometric mean;
+    then the runs, paired by seed and start, where the tournament ends below the frozen ProbeLR."""
+    import math
+
+    from benchmarks import no_tuning_dev as dev
+
+    def runs(values: list[float], peak: float) -> dict[str, float]:  # 5 starts x 1 seed
+        return {f"{k:.3g}|0": v for k, v in zip(dev.MULTS, values)}
+
+    res = {
+        "a": {"best": "rex", "peak": 0.1, "ref": 1.0, "probe": runs([1.0, 1.2, 1.3, 1.4, 1.5], 0.1)},
+        "b": {"best": "wsd", "peak": 1.0, "ref": 1.0, "probe": runs([1.0, 1.0, 1.05, 1.0, 1.0], 1.0)},
+    }
+    res["a"]["stall"], res["b"]["stall"] = runs([9.0, 2.0, 1.0, 2.0, 9.0], 0.1), runs([1.0] * 5, 1.0)
+    res["a"]["tournament"] = runs([1.05, 1.0, 1.1, 1.2, math.inf], 0.1)
+    res["b"]["tournament"] = runs([1.2, 1.2, 1.2, 0.9, 0.9], 1.0)
+    res["a"]["picks"], res["b"]["picks"] = runs([1.0] * 5, 0.1), runs([3.0] * 5, 1.0)
+    text = "\n".join(dev.tournament_report(res, 1))
+    counts = [line for line in text.splitlines() if line.startswith("- ")]
+    assert counts == [
+        "- ProbeLR (frozen): within 10% of the tuned best schedule on 1 of 2 tasks; geometric mean of the ratios "
+        f"{math.sqrt(1.3 * 1.0):.2f}.",
+        "- decay on stall from the start: within 10% of the tuned best schedule on 1 of 2 tasks; geometric mean of "
+        f"the ratios {math.sqrt(2.0 * 1.0):.2f}.",
+        f"- tournament: within 10% of the tuned best schedule on 1 of 2 tasks; geometric mean of the ratios "
+        f"{math.sqrt(1.1 * 1.2):.2f}.",
+        "- Paired by seed and start, the tournament ends lower than the frozen ProbeLR in 5 of 10 runs.",
+    ]
+    assert "| 1.05 / 1.00 / 1.10 / 1.20 / diverged | 1 |" in text
+    assert "Target B" not in text  # no rival on record for these tasks
+
+    res["a"]["rivals"] = {"prodigy": 1.2, "greedy": 1.05}  # a's pooled medians: tournament 1.1, ProbeLR 1.3
+    res["b"]["rivals"] = {"prodigy": 1.3, "greedy": 1.25}  # b's: tournament 1.2, ProbeLR 1.0
+    text = "\n".join(dev.tournament_report(res, 1))
+    assert "| a | 1.1 | 1.3 | prodigy 1.2, greedy 1.05 | greedy | prodigy, greedy |" in text
+    assert "| b | 1.2 | 1 | prodigy 1.3, greedy 1.25 | none | none |" in text
+    assert "Lower than every rival: the tournament on 1 of 2 tasks, the frozen ProbeLR on 1 of 2." in text
+
+
+def test_the_rivals_on_record_recompute_each_editions_summary_on_its_own_seeds() -> None:
+    """Target B's rivals as the tournament study reads them back: on an edition's own evaluation seeds they are
+    the pooled medians its committed summary holds (one task of each edition)."""
+    from benchmarks import no_tuning_dev as dev
+
+    for record, task in (("no_tuning_v1.json", "friedman_long"), ("no_tuning.json", "scurve_long")):
+        summary = json.loads((Path(dev.HERE) / "results" / record).read_text())["tasks"][task]
+        seeds = tuple(sorted({r["seed"] for r in summary["runs"]}))
+        assert dev.recorded_rivals(task, seeds) == summary["summary"]["rivals"]
+        assert dev.recorded_rivals(task, seeds[:2]) != summary["summary"]["rivals"]  # the seeds are honoured
+    assert dev.recorded_rivals("softmax", (0, 1)) is None
+
+
+def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_state() -> None:
+    """On a quadratic with curvature 1 trained by plain gradient steps (the best constant LR is 1, above 2 it
+    diverges), from ``lr0 = 0.1`` the candidates are 0.011 .. 0.9: 0.9 wins both rounds; the updates of every
+    candidate and of the rest add up to the budget; and the winner's progress is kept (the rest starts where the
+    winner stopped, not from the initialisation)."""
+    import dataclasses
+    from typing import Any
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    from benchmarks import no_tuning_dev as dev
+
+    @dataclasses.dataclass(frozen=True)
+    class Quadratic:
+        name: str = "quadratic"
+        optimizer: str = "sgd"
+        steps: int = 400
+
+        @property
+        def data(self) -> dict[str, Any]:
+            return {"target": np.full(3, 2.0, np.float32)}
+
+        def init(self, rng: np.random.Generator) -> dict[str, Any]:
+            return {"w": jnp.asarray(rng.normal(size=3), jnp.float32)}
+
+        def loss(self, p: Any, data: Any, idx: Any) -> Any:
+            return 0.5 * jnp.sum((p["w"] - data["target"]) ** 2)
+
+        def full_loss(self, p: Any, data: Any) -> Any:
+            return self.loss(p, data, None)
+
+    task = Quadratic()
+    scheduled, controlled = dev._tournament_pieces(task)
+    seen: list[tuple[str, int, Any]] = []
+
+    def counting_scheduled(p: Any, s: Any, data: Any, idx: Any, lrs: Any) -> Any:
+        seen.append(("round", len(idx), float(lrs[-1])))
+        return scheduled(p, s, data, idx, lrs)
+
+    def counting_controlled(p: Any, s: Any, data: Any, idx: Any, controller: Any, peak: Any) -> Any:
+        seen.append(("rest", len(idx), float(peak)))
+        assert float(task.full_loss(p, data)) < 1e-6  # the winner's state: 12 updates at 0.9 from a loss of ~1
+        return controlled(p, s, data, idx, controller, peak)
+
+    dev._tournament_pieces.cache_clear()
+    try:
+        import unittest.mock
+
+        with unittest.mock.patch.object(dev, "_tournament_pieces", lambda t: (counting_scheduled, counting_controlled)):
+            final, pick = dev.tournament_run(task, 0.1, seed=0)
+    finally:
+        dev._tournament_pieces.cache_clear()
+    assert pick == 0.1 * 9.0
+    assert [n for kind, n, _ in seen] == [4] * 5 + [8] * 2 + [400 - 5 * 4 - 2 * 8]
+    np.testing.assert_allclose([lr for _, _, lr in seen[:5]], [0.1 * m for m in dev.TOURNAMENT_GRID], rtol=1e-6)
+    assert seen[-1] == ("rest", 364, np.float32(0.9))
+    assert final < 1e-10
