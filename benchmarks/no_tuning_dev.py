@@ -28,10 +28,10 @@ prototype (warmup, hold, and an anneal that begins once the loss stops falling),
 peak LR x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
 
 ``--tournament`` asks whether the peak can be chosen by training several candidates for a few updates and keeping
-the winner, its cost charged: per JAX task, from the five mis-set starts, :func:`tournament_run` (a study
-prototype), the frozen ProbeLR and :class:`DecayOnStall` from the start LR; on the first and second editions' tasks
-also target B's measure against the rivals' committed runs on the same seeds. Writes
-``results/no_tuning_tournament.{json,md}``.
+the winner, its cost charged: per task (the PyTorch one too), from the five mis-set starts,
+:func:`tournament_run` (a study prototype), the frozen ProbeLR and :class:`DecayOnStall` from the start LR; on the
+first and second editions' tasks also target B's measure against the rivals' committed runs on the same seeds.
+Writes ``results/no_tuning_tournament.{json,md}``.
 
 Usage (repository root)::
 
@@ -421,10 +421,23 @@ SHAPE_BAND = (3.0**-0.5, 1.0, 3.0**0.5)
 SHAPES = ("rex", "wsd", "stall")
 
 
+def _register_stall() -> None:
+    """Add :class:`DecayOnStall` to the suite's registry as ``"stall"`` (once): JAX, and PyTorch through
+    ``lrsched.adapters.torch.ControllerScheduler``."""
+    if "stall" in METHODS:
+        return
+
+    def torch_scheduler(task: Any, lr: float) -> Any:
+        from lrsched.adapters.torch import ControllerScheduler
+
+        return lambda opt: ControllerScheduler(opt, DecayOnStall(init_lr=lr, budget=task.steps))
+
+    register(Method("stall", "controller", jax=lambda task: DecayOnStall(budget=task.steps), torch=torch_scheduler))
+
+
 def shape(seeds: tuple[int, ...], tasks: str, out: str) -> None:
     """REX, WSD and :class:`DecayOnStall` at the tuned best schedule's peak x ``SHAPE_BAND`` (module docstring)."""
-    if "stall" not in METHODS:
-        register(Method("stall", "controller", jax=lambda task: DecayOnStall(budget=task.steps)))
+    _register_stall()
     res: dict[str, Any] = {}
     for tname, (task, best, peak, ref) in references(tasks, jax_only=True).items():
         t0 = time.perf_counter()
@@ -512,50 +525,123 @@ def _tournament_pieces(task: Any) -> tuple[Any, Any]:
     return jax.jit(scheduled), jax.jit(controlled, static_argnums=4)
 
 
-def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
-    """One run of the tournament from ``lr0`` (final training loss, the LR it picked).
+def round_lengths(budget: int) -> tuple[int, int]:
+    """The updates of each candidate in round 1 and round 2 (at least 4 each); the winner's rest begins on the
+    minibatch after its ``sum`` of them."""
+    k1, k2 = (max(4, round(f * budget)) for f in TOURNAMENT_ROUNDS)
+    return k1, k2
 
-    Round 1: every candidate ``lr0 * TOURNAMENT_GRID`` trains from the same initialisation on the same minibatches
-    for ``TOURNAMENT_ROUNDS[0]`` of the budget (a linear warmup over the first half, then the candidate), scored by
-    its mean minibatch loss over the second half (a diverged one: inf). Round 2: the best ``TOURNAMENT_KEEP`` go on,
-    each from its own state, at their LR for ``TOURNAMENT_ROUNDS[1]`` of the budget, scored the same way. The
-    winner keeps its parameters and optimizer state and runs :class:`DecayOnStall` from its LR (no warmup; checks
-    every 5% of the whole budget, REX at the latest with 20% of it left) for what is left of the budget: every
-    update of every candidate is charged to it.
+
+def tournament_rounds(lr0: float, budget: int, init: Any, train: Any) -> tuple[Any, float, int]:
+    """The tournament's rounds, written once for every framework: ``(the winner, its LR, updates used)``.
+
+    ``train(member, lrs, start)`` trains a copy of ``member`` (parameters and optimizer state) on the run's
+    minibatches ``start, start + 1, ...`` at the LRs ``lrs``, one per update, and returns the trained copy and its
+    minibatch losses. Round 1: every candidate ``lr0 * TOURNAMENT_GRID`` trains from ``init`` on the first
+    minibatches for ``TOURNAMENT_ROUNDS[0]`` of the budget (a linear warmup over the first half, then the candidate),
+    scored by its mean loss over the second half (a diverged one: inf). Round 2: the best ``TOURNAMENT_KEEP`` go on,
+    each from its own state, at their LR for ``TOURNAMENT_ROUNDS[1]`` of the budget on the next minibatches, scored
+    the same way; the best of them wins. Every update of every candidate counts in ``used``.
     """
+    k1, k2 = round_lengths(budget)
+
+    def score(losses: Any) -> float:
+        v = float(np.mean(np.asarray(losses, np.float64)[len(losses) // 2 :]))
+        return v if np.isfinite(v) else np.inf
+
+    ramp = np.minimum(1.0, np.arange(1, k1 + 1) / max(1, k1 // 2))
+    scored = []
+    for m in TOURNAMENT_GRID:
+        member, losses = train(init, lr0 * m * ramp, 0)
+        scored.append((score(losses), lr0 * m, member))
+    finalists = []
+    for _, lr, member in sorted(scored, key=lambda x: x[0])[:TOURNAMENT_KEEP]:
+        member, losses = train(member, np.full(k2, lr), k1)
+        finalists.append((score(losses), lr, member))
+    _, peak, winner = min(finalists, key=lambda x: x[0])
+    return winner, peak, len(TOURNAMENT_GRID) * k1 + TOURNAMENT_KEEP * k2
+
+
+def _rest(budget: int, used: int) -> DecayOnStall:
+    """The winner's anneal over the ``budget - used`` updates left: no warmup, a check every 5% of the whole budget,
+    REX at the latest with 20% of the whole budget left."""
+    left = budget - used
+    return DecayOnStall(budget=left, warmup=0.0, window=0.05 * budget / left, decay=0.2 * budget / left)
+
+
+def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
+    """One run of the tournament from ``lr0`` (final training loss, the LR it picked): :func:`tournament_rounds`,
+    then the winner keeps its parameters and optimizer state and runs :class:`DecayOnStall` from its LR (:func:`_rest`)
+    for what is left of the budget. The run's initialisation and minibatch order are the suite's for ``seed``."""
+    if task.framework == "torch":
+        return _tournament_run_torch(task, lr0, seed)
     import jax.numpy as jnp
 
     from benchmarks.convergence.engine import direction
     from benchmarks.convergence.tasks import batches
 
     scheduled, controlled = _tournament_pieces(task)
-    budget = task.steps
     data = {k: jnp.asarray(v) for k, v in task.data.items()}
     params = task.init(np.random.default_rng([1, seed]))
-    dstate = direction(task.optimizer).init(params)
-    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, budget))
-    k1, k2 = (max(4, round(f * budget)) for f in TOURNAMENT_ROUNDS)
+    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
 
-    def score(losses: Any) -> float:
-        v = float(np.mean(np.asarray(losses)[len(losses) // 2 :]))
-        return v if np.isfinite(v) else np.inf
+    def train(member: Any, lrs: Any, start: int) -> tuple[Any, Any]:  # JAX arrays are immutable: no copy needed
+        return scheduled(*member, data, order[start : start + len(lrs)], jnp.asarray(lrs, jnp.float32))
 
-    ramp = np.minimum(1.0, np.arange(1, k1 + 1) / max(1, k1 // 2))
-    members = []
-    for m in TOURNAMENT_GRID:
-        (p, s), losses = scheduled(params, dstate, data, order[:k1], jnp.asarray(lr0 * m * ramp, jnp.float32))
-        members.append((score(losses), lr0 * m, p, s))
-    members = sorted(members, key=lambda x: x[0])[:TOURNAMENT_KEEP]
-    finalists = []
-    for _, lr, p, s in members:
-        (p, s), losses = scheduled(p, s, data, order[k1 : k1 + k2], jnp.full(k2, lr, jnp.float32))
-        finalists.append((score(losses), lr, p, s))
-    _, peak, p, s = min(finalists, key=lambda x: x[0])
-    used = len(TOURNAMENT_GRID) * k1 + TOURNAMENT_KEEP * k2
-    left = budget - used
-    rest = DecayOnStall(budget=left, warmup=0.0, window=0.05 * budget / left, decay=0.2 * budget / left)
-    p, _ = controlled(p, s, data, order[k1 + k2 : k1 + k2 + left], rest, jnp.float32(peak))
+    (p, s), peak, used = tournament_rounds(lr0, task.steps, (params, direction(task.optimizer).init(params)), train)
+    begin = sum(round_lengths(task.steps))
+    rest = order[begin : begin + task.steps - used]
+    p, _ = controlled(p, s, data, rest, _rest(task.steps, used), jnp.float32(peak))
     return float(task.full_loss(p, data)), peak
+
+
+def _tournament_run_torch(task: Any, lr0: float, seed: int) -> tuple[float, float]:
+    """:func:`tournament_run` on a PyTorch task, as ``no_tuning.torch_run`` trains it (Adam, one thread): each
+    candidate is a copy of the model's and the optimizer's ``state_dict``, and the rest runs
+    :class:`DecayOnStall` through ``lrsched.adapters.torch.ControllerScheduler``, fed each minibatch loss."""
+    import copy
+
+    import torch
+
+    from benchmarks.convergence.tasks import batches
+    from lrsched.adapters.torch import ControllerScheduler
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    model = task.torch_model()
+    opt = torch.optim.Adam(model.parameters(), lr=lr0)
+    x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()
+    order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+    xent = torch.nn.functional.cross_entropy
+
+    def step(idx: Any) -> Any:
+        loss = xent(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    def train(member: Any, lrs: Any, start: int) -> tuple[Any, Any]:
+        model.load_state_dict(member[0])
+        opt.load_state_dict(member[1])
+        losses = []
+        for j, lr in enumerate(lrs):
+            for group in opt.param_groups:
+                group["lr"] = float(lr)
+            losses.append(step(order[start + j]))
+        return (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())), torch.stack(losses).numpy()
+
+    init = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    winner, peak, used = tournament_rounds(lr0, task.steps, init, train)
+    model.load_state_dict(winner[0])
+    opt.load_state_dict(winner[1])
+    rest = _rest(task.steps, used)
+    sched = ControllerScheduler(opt, dataclasses.replace(rest, init_lr=peak))
+    begin = sum(round_lengths(task.steps))
+    for t in range(begin, begin + task.steps - used):
+        sched.step(step(order[t]))
+    with torch.no_grad():
+        return float(xent(model(x), y)), peak
 
 
 def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | None:
@@ -577,13 +663,12 @@ def tournament(seeds: tuple[int, ...], tasks: str, out: str) -> None:
     from benchmarks import no_tuning
 
     no_tuning.register_probe()
-    if "stall" not in METHODS:
-        register(Method("stall", "controller", jax=lambda task: DecayOnStall(budget=task.steps)))
+    _register_stall()
     res: dict[str, Any] = {}
-    for tname, (task, best, peak, ref) in references(tasks, jax_only=True).items():
+    for tname, (task, best, peak, ref) in references(tasks).items():
         t0 = time.perf_counter()
         starts = {k: round_lr(peak * k) for k in MULTS}
-        rows = execute(task, seeds, {"probe": list(starts.values()), "stall": list(starts.values())})
+        rows = no_tuning.run_rows(task, seeds, {"probe": list(starts.values()), "stall": list(starts.values())})
         r: dict[str, Any] = {"best": best, "peak": peak, "ref": ref}  # runs keyed "start multiplier|seed"
         for n in ("probe", "stall"):
             finals = _finals(rows, n)
@@ -616,7 +701,9 @@ def tournament_report(res: dict[str, Any], seeds: int) -> list[str]:
         "the budget from the same initialisation (warmup over the first half), the best two by their minibatch loss "
         "go on for 2% more, and the winner keeps its state and runs decay on stall from its LR for the rest; every "
         "candidate's updates are charged to the budget (6% of it goes to the losers). Decay on stall from the "
-        "start: `no_tuning_dev.DecayOnStall` at the start LR (5% warmup). The PyTorch task is left out.",
+        "start: `no_tuning_dev.DecayOnStall` at the start LR (5% warmup). On the PyTorch task (`blobs_torch`) "
+        "the candidates are copies of the model's and the "
+        "optimizer's `state_dict`.",
         "",
         "| task (tuned best) | " + " | ".join(names.values()) + " | tournament per start x1/10 .. x10 | picked LR "
         "(median, x tuned peak) |",

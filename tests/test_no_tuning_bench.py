@@ -224,6 +224,7 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
     @dataclasses.dataclass(frozen=True)
     class Quadratic:
         name: str = "quadratic"
+        framework: str = "jax"
         optimizer: str = "sgd"
         steps: int = 400
 
@@ -266,3 +267,29 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
     np.testing.assert_allclose([lr for _, _, lr in seen[:5]], [0.1 * m for m in dev.TOURNAMENT_GRID], rtol=1e-6)
     assert seen[-1] == ("rest", 364, np.float32(0.9))
     assert final < 1e-10
+
+
+def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -> None:
+    """The PyTorch path (``blobs_torch``, 500 updates): every optimizer step of every candidate and of the rest
+    adds up to the budget, the pick is one of the candidates, and the run learns (it ends below the loss at
+    initialisation)."""
+    import torch
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from benchmarks import no_tuning_dev as dev
+
+    task, _best, peak, _ref = dev.references("blobs_torch")["blobs_torch"]
+    steps = [0]
+    handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: steps.__setitem__(0, steps[0] + 1))
+    try:
+        final, pick = dev.tournament_run(task, peak, seed=0)
+    finally:
+        handle.remove()
+    assert steps[0] == task.steps
+    assert min(abs(pick / (peak * m) - 1.0) for m in dev.TOURNAMENT_GRID) < 1e-12
+    torch.manual_seed(0)
+    model = task.torch_model()
+    x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()
+    with torch.no_grad():
+        initial = float(torch.nn.functional.cross_entropy(model(x), y))
+    assert final < 0.5 * initial
