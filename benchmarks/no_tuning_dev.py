@@ -23,9 +23,10 @@ or 10% of it leaves).
 Writes ``results/no_tuning_horizon.{json,md}``.
 
 ``--shape`` asks whether the anneal's shape, which caps target A even at the right peak (the band study), can be
-chosen inside the run: per JAX task, REX and WSD (the suite's schedules) and :class:`DecayOnStall`, a study
-prototype (warmup, hold, and an anneal that begins once the loss stops falling), each at the tuned best schedule's
-peak LR x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
+chosen inside the run: per JAX task, REX and WSD (the suite's schedules) and
+:class:`~lrsched.controllers.DecayOnStall` (warmup, hold, and an anneal that begins once the loss stops falling; a
+study prototype here when the study ran, shipped since with the same rule), each at the tuned best schedule's peak LR
+x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
 
 ``--tournament`` asks whether the peak can be chosen by training several candidates for a few updates and keeping
 the winner, its cost charged: per task (the PyTorch one too), from the five mis-set starts,
@@ -51,7 +52,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -65,9 +66,8 @@ from benchmarks.held_out import WITHIN
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
+from lrsched.controllers import DecayOnStall
 from lrsched.controllers.probe import ProbeLR
-from lrsched.controllers.protocol import Controller
-from lrsched.schedules.curves import rex_between
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
@@ -363,59 +363,6 @@ def horizon_report(res: dict[str, Any], seeds: int) -> list[str]:
     return lines
 
 
-class StallState(NamedTuple):
-    lr: Any  #: the LR of the next update
-    step: Any  #: updates seen
-    peak: Any  #: the LR held (the LR given to ``init``)
-    slow: Any  #: EMA of the log loss
-    mark: Any  #: ``slow`` at the last progress check
-    check: Any  #: the update count of the next check (0: none scheduled yet)
-    begin: Any  #: the update count when the anneal began (0: holding)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DecayOnStall(Controller[StallState]):
-    """A study prototype (``--shape``), not a shipped controller: warmup-stable-decay whose decay begins in the run.
-
-    With ``B`` the budget in updates, ``W = window * B`` and ``x_t`` the log loss: the LR rises linearly from
-    ``peak / (warmup * B)`` to ``peak`` over the first ``warmup * B`` updates, then holds ``peak``. From there, every
-    ``W`` updates, the EMA of ``x`` (rate ``2 / W``) is compared with its value at the previous check; the first
-    time it fell by less than ``progress`` (or once ``decay * B`` updates are left) the anneal begins at that
-    update ``S``: ``peak * r(z)``, ``z = (t - S) / (B - S)``, ``r`` REX (Chen et al. 2022), as ProbeLR's.
-    """
-
-    init_lr: float | None = None
-    budget: int = 1000
-    warmup: float = 0.05
-    window: float = 0.05
-    progress: float = 0.05
-    decay: float = 0.2
-
-    def initial_state(self, lr: Any) -> StallState:
-        return StallState(lr / max(1.0, self.warmup * self.budget), 0, lr, 0.0, 0.0, 0.0, 0.0)
-
-    def rule(self, state: StallState, s: dict[str, Any], xp: Any) -> StallState:
-        loss = s["loss"]
-        finite = xp.isfinite(loss)
-        x = xp.log(xp.maximum(xp.where(finite, loss, 1.0), 1e-30))
-        t1 = state.step + 1
-        t1f = t1 + 0.0 * state.peak  # a float of the state's dtype
-        w, warm = max(1.0, self.window * self.budget), max(1.0, self.warmup * self.budget)
-        slow = xp.where(state.step == 0, x, state.slow + (2.0 / w) * (x - state.slow))
-        slow = xp.where(finite, slow, state.slow)
-        holding = (t1f >= warm) & (state.begin < 0.5)
-        first = holding & (state.check < 0.5)
-        due = holding & (state.check > 0.5) & (t1f >= state.check)
-        go = holding & ((due & (state.mark - slow < self.progress)) | (t1f >= (1.0 - self.decay) * self.budget))
-        begin = xp.where(go, t1f, state.begin)
-        mark = xp.where(first | (due & (go == False)), slow, state.mark)  # noqa: E712
-        check = xp.where(first, t1f + w, xp.where(due, state.check + w, state.check))
-        z = xp.where(begin > 0.5, (t1f - begin) / xp.maximum(self.budget - begin, 1.0), 0.0)
-        z = xp.minimum(xp.maximum(z, 0.0), 1.0)
-        lr = state.peak * xp.where(t1f >= warm, rex_between(1.0, 0.0, 1.0 - z), xp.minimum(t1f + 1.0, warm) / warm)
-        return StallState(lr, t1, state.peak, slow, mark, check, begin)
-
-
 #: The shape study's peak multipliers and its methods (the suite's REX and WSD, and :class:`DecayOnStall`).
 SHAPE_BAND = (3.0**-0.5, 1.0, 3.0**0.5)
 SHAPES = ("rex", "wsd", "stall")
@@ -460,7 +407,7 @@ def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
         f"Generated by {_command('shape', seeds)} ({seeds} seeds per cell). Each "
         "method at the tuned best schedule's peak LR x {1/sqrt 3, 1, sqrt 3}; ratios of the median final training "
         "loss to the tuned best schedule's. REX and WSD: the suite's schedules (WSD: 5% warmup, 1-sqrt decay over "
-        "the last 20%). Decay on stall: `no_tuning_dev.DecayOnStall`, a study prototype (5% warmup, hold, REX over "
+        "the last 20%). Decay on stall: `lrsched.controllers.DecayOnStall` (5% warmup, hold, REX over "
         "the rest from the first check, every 5% of the budget, at which the smoothed log loss fell by less than "
         "0.05; at the latest with 20% left). The PyTorch task is left out (the prototype has no torch path here).",
         "",
@@ -701,7 +648,7 @@ def tournament_report(res: dict[str, Any], seeds: int) -> list[str]:
         "the budget from the same initialisation (warmup over the first half), the best two by their minibatch loss "
         "go on for 2% more, and the winner keeps its state and runs decay on stall from its LR for the rest; every "
         "candidate's updates are charged to the budget (6% of it goes to the losers). Decay on stall from the "
-        "start: `no_tuning_dev.DecayOnStall` at the start LR (5% warmup). On the PyTorch task (`blobs_torch`) "
+        "start: `lrsched.controllers.DecayOnStall` at the start LR (5% warmup). On the PyTorch task (`blobs_torch`) "
         "the candidates are copies of the model's and the "
         "optimizer's `state_dict`.",
         "",

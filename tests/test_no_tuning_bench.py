@@ -125,36 +125,6 @@ def test_the_shape_report_counts_the_tuned_peak_and_the_best_of_three() -> None:
     assert "| 1.50 / 1.11 / diverged |" in text
 
 
-def test_the_shape_studys_prototype_holds_while_the_loss_falls_and_anneals_once_it_stalls() -> None:
-    """``DecayOnStall`` (budget 200: warmup 10 updates, a check every 10): a loss falling by 10% per check is held
-    at the peak; once it stops falling the anneal begins at the next check and follows REX to 0 by the budget's
-    end; a loss that never stalls is annealed over the last 20%."""
-    import math
-
-    import numpy as np
-
-    from benchmarks.no_tuning_dev import DecayOnStall
-
-    c = DecayOnStall(budget=200)
-
-    def run(losses: list[float]) -> tuple[list[float], int]:
-        s, lrs = c.init(2.0), []
-        for loss in losses:
-            lrs.append(float(c.lr(s)))
-            s = c.update(s, loss)
-        return lrs, int(s.begin)
-
-    assert run([1.0] * 3)[0] == [0.2, 0.4, 0.6]  # the linear warmup to the peak over 10 updates
-    falling = [math.exp(-0.01 * t) for t in range(200)]  # -0.1 per check of 10 updates: never stalls
-    lrs, begin = run(falling)
-    assert begin == 160 and set(lrs[10:161]) == {2.0}  # held until 20% of the budget is left
-    stalls = [math.exp(-0.01 * min(t, 60)) for t in range(200)]  # flat from update 60
-    lrs, begin = run(stalls)
-    assert 60 < begin <= 90 and set(lrs[10:begin]) == {2.0}
-    z = (np.arange(begin, 200) - begin) / (200 - begin)
-    np.testing.assert_allclose(lrs[begin:], 2.0 * (1 - z) / (0.5 + 0.5 * (1 - z)), rtol=1e-12)
-
-
 def test_the_tournament_report_counts_pooled_medians_and_paired_wins() -> None:
     """``--tournament``'s summary: per method, the tasks whose pooled median is within 10% and the geometric mean;
     then the runs, paired by seed and start, where the tournament ends below the frozen ProbeLR."""

@@ -13,10 +13,12 @@ one into a stateful closure ``lr = sched(loss)``; :func:`lrsched.on_schedule` st
 * ``gap_aware``: gap-aware discriminator LR for GANs (Hazimeh & Ponomareva 2023);
 * ``lrtuner``: LRTuner-style look-ahead exploration (Iyer et al. 2021);
 * ``learned``: a policy learned from past training runs (``lrsched.learn`` trains one);
-* ``probe``: ``ProbeLR`` (experimental), an LR range test inside the run, then REX from the LR found to the end.
+* ``probe``: ``ProbeLR`` (experimental), an LR range test inside the run, then REX from the LR found to the end;
+* ``decay_on_stall``: ``DecayOnStall``, warmup-stable-decay whose decay begins once the smoothed loss stops falling.
 """
 
 from lrsched.controllers.abel import ABEL
+from lrsched.controllers.decay_on_stall import DecayOnStall
 from lrsched.controllers.gap_aware import GapAware
 from lrsched.controllers.hypergradient import Hypergradient
 from lrsched.controllers.learned import LearnedLR, LearnedState, learned
@@ -35,6 +37,7 @@ __all__ = [
     "GapAware",
     "LRTuner",
     "ProbeLR",
+    "DecayOnStall",
     "LearnedLR",
     "LearnedState",
     "learned",
