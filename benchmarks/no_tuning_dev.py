@@ -68,6 +68,8 @@ from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from lrsched.controllers import DecayOnStall
 from lrsched.controllers.probe import ProbeLR
+from lrsched.tools import tournament as tournament_tool
+from lrsched.tools.tournament import peak_tournament
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
@@ -296,7 +298,6 @@ HORIZON_GRID = tuple(3.0 ** (j / 2) for j in range(-4, 5))
 def horizon(seeds: tuple[int, ...], tasks: str, out: str) -> None:
     """Whether the best REX peak of a short run from initialisation (a fraction of the budget) is the best peak of
     the whole run: the premise of a look-ahead that tunes the peak on short restored runs (module docstring)."""
-    import dataclasses
 
     from benchmarks import no_tuning
 
@@ -428,14 +429,6 @@ def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
     return lines
 
 
-#: The tournament's candidates (multiples of the start LR: for a start off by up to 10x either way one of them is
-#: within a factor 3 of the tuned peak), its rounds (fractions of the budget: every candidate, then the best
-#: ``TOURNAMENT_KEEP``) and how many go on to round 2.
-TOURNAMENT_GRID = (1.0 / 9.0, 1.0 / 3.0, 1.0, 3.0, 9.0)
-TOURNAMENT_ROUNDS = (0.01, 0.02)
-TOURNAMENT_KEEP = 2
-
-
 @functools.cache
 def _tournament_pieces(task: Any) -> tuple[Any, Any]:
     """Two jitted scans over minibatches from given parameters and optimizer state: one at given per-update LRs
@@ -472,54 +465,11 @@ def _tournament_pieces(task: Any) -> tuple[Any, Any]:
     return jax.jit(scheduled), jax.jit(controlled, static_argnums=4)
 
 
-def round_lengths(budget: int) -> tuple[int, int]:
-    """The updates of each candidate in round 1 and round 2 (at least 4 each); the winner's rest begins on the
-    minibatch after its ``sum`` of them."""
-    k1, k2 = (max(4, round(f * budget)) for f in TOURNAMENT_ROUNDS)
-    return k1, k2
-
-
-def tournament_rounds(lr0: float, budget: int, init: Any, train: Any) -> tuple[Any, float, int]:
-    """The tournament's rounds, written once for every framework: ``(the winner, its LR, updates used)``.
-
-    ``train(member, lrs, start)`` trains a copy of ``member`` (parameters and optimizer state) on the run's
-    minibatches ``start, start + 1, ...`` at the LRs ``lrs``, one per update, and returns the trained copy and its
-    minibatch losses. Round 1: every candidate ``lr0 * TOURNAMENT_GRID`` trains from ``init`` on the first
-    minibatches for ``TOURNAMENT_ROUNDS[0]`` of the budget (a linear warmup over the first half, then the candidate),
-    scored by its mean loss over the second half (a diverged one: inf). Round 2: the best ``TOURNAMENT_KEEP`` go on,
-    each from its own state, at their LR for ``TOURNAMENT_ROUNDS[1]`` of the budget on the next minibatches, scored
-    the same way; the best of them wins. Every update of every candidate counts in ``used``.
-    """
-    k1, k2 = round_lengths(budget)
-
-    def score(losses: Any) -> float:
-        v = float(np.mean(np.asarray(losses, np.float64)[len(losses) // 2 :]))
-        return v if np.isfinite(v) else np.inf
-
-    ramp = np.minimum(1.0, np.arange(1, k1 + 1) / max(1, k1 // 2))
-    scored = []
-    for m in TOURNAMENT_GRID:
-        member, losses = train(init, lr0 * m * ramp, 0)
-        scored.append((score(losses), lr0 * m, member))
-    finalists = []
-    for _, lr, member in sorted(scored, key=lambda x: x[0])[:TOURNAMENT_KEEP]:
-        member, losses = train(member, np.full(k2, lr), k1)
-        finalists.append((score(losses), lr, member))
-    _, peak, winner = min(finalists, key=lambda x: x[0])
-    return winner, peak, len(TOURNAMENT_GRID) * k1 + TOURNAMENT_KEEP * k2
-
-
-def _rest(budget: int, used: int) -> DecayOnStall:
-    """The winner's anneal over the ``budget - used`` updates left: no warmup, a check every 5% of the whole budget,
-    REX at the latest with 20% of the whole budget left."""
-    left = budget - used
-    return DecayOnStall(budget=left, warmup=0.0, window=0.05 * budget / left, decay=0.2 * budget / left)
-
-
 def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
-    """One run of the tournament from ``lr0`` (final training loss, the LR it picked): :func:`tournament_rounds`,
-    then the winner keeps its parameters and optimizer state and runs :class:`DecayOnStall` from its LR (:func:`_rest`)
-    for what is left of the budget. The run's initialisation and minibatch order are the suite's for ``seed``."""
+    """One run of the tournament from ``lr0`` (final training loss, the LR it picked):
+    :func:`lrsched.tools.tournament.peak_tournament` at its defaults, then the winner keeps its parameters and
+    optimizer state and runs the result's ``anneal()`` (:class:`DecayOnStall` from its LR) for what is left of the
+    budget. The run's initialisation and minibatch order are the suite's for ``seed``."""
     if task.framework == "torch":
         return _tournament_run_torch(task, lr0, seed)
     import jax.numpy as jnp
@@ -535,11 +485,10 @@ def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
     def train(member: Any, lrs: Any, start: int) -> tuple[Any, Any]:  # JAX arrays are immutable: no copy needed
         return scheduled(*member, data, order[start : start + len(lrs)], jnp.asarray(lrs, jnp.float32))
 
-    (p, s), peak, used = tournament_rounds(lr0, task.steps, (params, direction(task.optimizer).init(params)), train)
-    begin = sum(round_lengths(task.steps))
-    rest = order[begin : begin + task.steps - used]
-    p, _ = controlled(p, s, data, rest, _rest(task.steps, used), jnp.float32(peak))
-    return float(task.full_loss(p, data)), peak
+    won = peak_tournament(train, (params, direction(task.optimizer).init(params)), lr0, task.steps)
+    rest = order[won.next_batch : won.next_batch + task.steps - won.used]
+    p, _ = controlled(*won.winner, data, rest, won.anneal(), jnp.float32(won.lr))
+    return float(task.full_loss(p, data)), won.lr
 
 
 def _tournament_run_torch(task: Any, lr0: float, seed: int) -> tuple[float, float]:
@@ -579,16 +528,14 @@ def _tournament_run_torch(task: Any, lr0: float, seed: int) -> tuple[float, floa
         return (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())), torch.stack(losses).numpy()
 
     init = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
-    winner, peak, used = tournament_rounds(lr0, task.steps, init, train)
-    model.load_state_dict(winner[0])
-    opt.load_state_dict(winner[1])
-    rest = _rest(task.steps, used)
-    sched = ControllerScheduler(opt, dataclasses.replace(rest, init_lr=peak))
-    begin = sum(round_lengths(task.steps))
-    for t in range(begin, begin + task.steps - used):
+    won = peak_tournament(train, init, lr0, task.steps)
+    model.load_state_dict(won.winner[0])
+    opt.load_state_dict(won.winner[1])
+    sched = ControllerScheduler(opt, won.anneal())
+    for t in range(won.next_batch, won.next_batch + task.steps - won.used):
         sched.step(step(order[t]))
     with torch.no_grad():
-        return float(xent(model(x), y)), peak
+        return float(xent(model(x), y)), won.lr
 
 
 def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | None:
@@ -630,7 +577,7 @@ def tournament(seeds: tuple[int, ...], tasks: str, out: str) -> None:
         res[tname] = r
         cells = "  ".join(f"{n} {np.median(list(r[n].values())):.3f}" for n in ("probe", "stall", "tournament"))
         print(f"{tname} ({best} @ {peak:g}) [{time.perf_counter() - t0:.0f} s] {cells}", flush=True)
-    record = {"seeds": len(seeds), "grid": TOURNAMENT_GRID, "rounds": TOURNAMENT_ROUNDS, "tasks": res}
+    record = {"seeds": len(seeds), "grid": tournament_tool.GRID, "rounds": tournament_tool.ROUNDS, "tasks": res}
     _write(out, record, tournament_report(res, len(seeds)))
 
 

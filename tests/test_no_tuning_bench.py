@@ -190,6 +190,7 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
     import numpy as np
 
     from benchmarks import no_tuning_dev as dev
+    from lrsched.tools import tournament
 
     @dataclasses.dataclass(frozen=True)
     class Quadratic:
@@ -234,7 +235,7 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
         dev._tournament_pieces.cache_clear()
     assert pick == 0.1 * 9.0
     assert [n for kind, n, _ in seen] == [4] * 5 + [8] * 2 + [400 - 5 * 4 - 2 * 8]
-    np.testing.assert_allclose([lr for _, _, lr in seen[:5]], [0.1 * m for m in dev.TOURNAMENT_GRID], rtol=1e-6)
+    np.testing.assert_allclose([lr for _, _, lr in seen[:5]], [0.1 * m for m in tournament.GRID], rtol=1e-6)
     assert seen[-1] == ("rest", 364, np.float32(0.9))
     assert final < 1e-10
 
@@ -247,6 +248,7 @@ def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     from benchmarks import no_tuning_dev as dev
+    from lrsched.tools import tournament
 
     task, _best, peak, _ref = dev.references("blobs_torch")["blobs_torch"]
     steps = [0]
@@ -256,7 +258,7 @@ def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -
     finally:
         handle.remove()
     assert steps[0] == task.steps
-    assert min(abs(pick / (peak * m) - 1.0) for m in dev.TOURNAMENT_GRID) < 1e-12
+    assert min(abs(pick / (peak * m) - 1.0) for m in tournament.GRID) < 1e-12
     torch.manual_seed(0)
     model = task.torch_model()
     x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()

@@ -1,0 +1,103 @@
+"""``lrsched.tools.tournament.peak_tournament``: the rounds by hand on a quadratic, what it charges, and its errors.
+
+The tournament on real tasks (JAX and PyTorch, through ``benchmarks/no_tuning_dev.py``) is tested in
+``test_no_tuning_bench.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lrsched.controllers import DecayOnStall
+from lrsched.tools.tournament import GRID, peak_tournament
+
+
+def quadratic(calls: list[tuple[float, int, int]]) -> Any:
+    """Gradient descent on 0.5 * w**2 (the best LR is 1, above 2 it diverges), recording each call."""
+
+    def train(w: float, lrs: np.ndarray, start: int) -> tuple[float, np.ndarray]:
+        calls.append((float(lrs[-1]), len(lrs), start))
+        losses = []
+        for lr in lrs:
+            losses.append(0.5 * w * w)
+            w = w - lr * w
+        return w, np.asarray(losses)
+
+    return train
+
+
+def test_the_best_candidate_wins_every_update_is_charged_and_the_rounds_share_their_minibatches() -> None:
+    calls: list[tuple[float, int, int]] = []
+    r = peak_tournament(quadratic(calls), 3.0, lr=0.1, budget=400)  # rounds of 4 and 8 updates
+    assert [(n, start) for _, n, start in calls] == [(4, 0)] * 5 + [(8, 4)] * 2
+    np.testing.assert_allclose([lr for lr, _, _ in calls[:5]], [0.1 * m for m in GRID])
+    assert [lr for lr, _, _ in calls[5:]] == pytest.approx([0.9, 0.3])  # the best two of round 1, best first
+    assert r.lr == pytest.approx(0.9) and r.used == 5 * 4 + 2 * 8 and r.next_batch == 4 + 8 and r.budget == 400
+    assert abs(r.winner) < 3.0 * 0.1**8  # the winner's own state: 12 updates at 0.9 after the warmup's two
+    assert min(r.scores, key=r.scores.get) == r.lr and sorted(r.finalists) == pytest.approx([0.3, 0.9])
+
+
+def test_round_one_warms_up_over_its_first_half() -> None:
+    seen: list[np.ndarray] = []
+
+    def train(member: Any, lrs: np.ndarray, start: int) -> tuple[Any, np.ndarray]:
+        seen.append(np.array(lrs))
+        return member, np.ones(len(lrs))
+
+    peak_tournament(train, None, lr=2.0, budget=1000, grid=(1.0,), keep=1)  # rounds of 10 and 20 updates
+    np.testing.assert_allclose(seen[0], 2.0 * np.minimum(1.0, np.arange(1, 11) / 5))
+    np.testing.assert_allclose(seen[1], np.full(20, 2.0))
+
+
+def test_a_diverged_candidate_never_wins_and_ties_go_to_the_first_in_the_grid() -> None:
+    def train(member: Any, lrs: np.ndarray, start: int) -> tuple[Any, np.ndarray]:
+        return member, np.full(len(lrs), math.nan if lrs[-1] > 0.5 else 1.0)  # flat loss; NaN above 0.5
+
+    r = peak_tournament(train, None, lr=1.0, budget=1000)
+    assert r.lr == pytest.approx(1.0 / 9.0)  # every finite score ties: the first candidate
+    assert r.scores[1.0] == r.scores[3.0] == r.scores[9.0] == math.inf
+
+
+def test_the_anneal_is_decay_on_stall_over_the_rest_in_fractions_of_the_whole_budget() -> None:
+    r = peak_tournament(quadratic([]), 3.0, lr=0.1, budget=400)
+    rest = r.anneal()
+    assert isinstance(rest, DecayOnStall)
+    assert (rest.init_lr, rest.budget, rest.warmup, rest.progress) == (pytest.approx(0.9), 364, 0.0, 0.05)
+    assert rest.window * rest.budget == pytest.approx(0.05 * 400) and rest.decay * rest.budget == pytest.approx(80)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"train": 3}, TypeError, r"peak_tournament: train must be callable, got 3"),
+        ({"lr": 0.0}, ValueError, r"peak_tournament: lr must be in \(0.0, inf\), got 0.0"),
+        ({"lr": math.inf}, ValueError, r"peak_tournament: lr must be"),
+        ({"budget": 5}, ValueError, r"peak_tournament: budget must be in \[10, \d+\], got 5"),
+        ({"grid": ()}, ValueError, r"peak_tournament: grid must hold at least one multiple of lr, got \(\)"),
+        ({"grid": (1.0, -3.0)}, ValueError, r"peak_tournament: grid must be in \(0.0, inf\), got -3.0"),
+        ({"rounds": (0.01,)}, ValueError, r"peak_tournament: rounds must be two fractions of the budget"),
+        ({"rounds": (0.6, 0.02)}, ValueError, r"peak_tournament: rounds\[0\] must be in \(0.0, 0.5\], got 0.6"),
+        ({"keep": 6}, ValueError, r"peak_tournament: keep must be in \[1, 5\], got 6"),
+        (
+            {"budget": 28},
+            ValueError,
+            r"the rounds charge 28 updates \(5 x 4 \+ 2 x 4\), which leaves nothing of budget=28",
+        ),
+    ],
+)
+def test_bad_arguments_fail_before_any_training_naming_the_argument_and_the_range(
+    kwargs: dict, error: type, message: str
+) -> None:
+    calls: list[tuple[float, int, int]] = []
+    args = {"train": quadratic(calls), "init": 1.0, "lr": 0.1, "budget": 400} | kwargs
+    with pytest.raises(error, match=message):
+        peak_tournament(**args)
+    assert calls == []
+
+
+def test_a_budget_one_update_longer_than_the_rounds_is_accepted() -> None:
+    assert peak_tournament(quadratic([]), 1.0, lr=0.1, budget=29).used == 28
