@@ -54,7 +54,17 @@ TOOL_MODULES = [
     "lrsched.controllers",
     "lrsched.controllers.gap_aware",
 ]
-TOOLS = ["plot", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace", "search"]
+TOOLS = [
+    "plot",
+    "lr_range_test",
+    "RangeTestResult",
+    "peak_tournament",
+    "TournamentResult",
+    "Recorder",
+    "Trace",
+    "load_trace",
+    "search",
+]
 
 
 @dataclasses.dataclass

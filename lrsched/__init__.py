@@ -59,6 +59,7 @@ from lrsched.schedules.taso import *  # noqa: F403
 from lrsched.tools import search
 from lrsched.tools.lr_range import RangeTestResult, lr_range_test
 from lrsched.tools.record import Recorder, Trace, load_trace
+from lrsched.tools.tournament import TournamentResult, peak_tournament
 
 _moved.install()
 
@@ -96,9 +97,10 @@ __all__ = [
 ]
 __all__ += schedules.__all__
 
-# Tools (lrsched.tools): lr_range, record, search, and plotting (matplotlib, imported on use). Their 0.2 paths
-# (lrsched.range_test, lrsched.record, lrsched.search, lrsched.plotting) still import (lrsched._moved).
-__all__ += ["plot", "search", "lr_range_test", "RangeTestResult", "Recorder", "Trace", "load_trace"]
+# Tools (lrsched.tools): lr_range, tournament, record, search, and plotting (matplotlib, imported on use). Their
+# 0.2 paths (lrsched.range_test, lrsched.record, lrsched.search, lrsched.plotting) still import (lrsched._moved).
+__all__ += ["plot", "search", "lr_range_test", "RangeTestResult", "peak_tournament", "TournamentResult"]
+__all__ += ["Recorder", "Trace", "load_trace"]
 
 
 def plot(schedules: Any, steps: Any = None, **options: Any) -> Any:

@@ -101,3 +101,85 @@ def test_bad_arguments_fail_before_any_training_naming_the_argument_and_the_rang
 
 def test_a_budget_one_update_longer_than_the_rounds_is_accepted() -> None:
     assert peak_tournament(quadratic([]), 1.0, lr=0.1, budget=29).used == 28
+
+
+# -- the torch adapter -----------------------------------------------------------------------------------------------
+
+
+def _torch_problem(groups: bool = False) -> tuple[Any, Any, Any, list[list[float]]]:
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    if groups:
+        opt = torch.optim.Adam([{"params": model[0].parameters(), "lr": 1e-3}, {"params": model[2].parameters()}], 1e-2)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(256, 4)
+    y = torch.sin(x.sum(1, keepdim=True))
+    order = torch.randint(0, 256, (1000, 16), generator=torch.Generator().manual_seed(1))
+    seen: list[list[float]] = []
+
+    def step(t: int) -> Any:
+        seen.append([float(g["lr"]) for g in opt.param_groups])
+        loss = torch.nn.functional.mse_loss(model(x[order[t]]), y[order[t]])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return model, opt, step, seen
+
+
+def test_the_torch_adapter_is_the_tournament_on_state_dict_copies_and_leaves_the_winner_in_place() -> None:
+    """The adapter against the generic tournament with ``train`` written out by hand on the same problem: the same
+    pick, the same charge, the same winner's parameters bit for bit; the model and optimizer hold the winner's state
+    (its Adam moments included) and its LR when it returns."""
+    import copy
+
+    import torch
+
+    from lrsched.adapters.torch import peak_tournament as torch_tournament
+
+    model, opt, step, _ = _torch_problem()
+    won = torch_tournament(model, opt, step, budget=1000)
+    mine = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+
+    model, opt, step, _ = _torch_problem()
+
+    def snapshot() -> Any:
+        return copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+
+    def train(member: Any, lrs: np.ndarray, start: int) -> Any:
+        model.load_state_dict(member[0])
+        opt.load_state_dict(member[1])
+        losses = []
+        for j, lr in enumerate(lrs):
+            opt.param_groups[0]["lr"] = float(lr)
+            losses.append(float(step(start + j)))
+        return snapshot(), np.asarray(losses)
+
+    ref = peak_tournament(train, snapshot(), lr=1e-3, budget=1000)
+    assert (won.lr, won.used, won.next_batch, won.scores) == (ref.lr, ref.used, ref.next_batch, ref.scores)
+    for name, value in ref.winner[0].items():
+        assert torch.equal(mine[0][name], value) and torch.equal(won.winner[0][name], value), name
+    moments = [s["exp_avg"] for s in mine[1]["state"].values()]
+    assert all(torch.equal(a, b["exp_avg"]) for a, b in zip(moments, ref.winner[1]["state"].values()))
+    assert mine[1]["param_groups"][0]["lr"] == ref.lr
+
+
+def test_the_torch_adapter_keeps_the_groups_ratios_and_refuses_an_optimizer_at_lr_0() -> None:
+    import torch
+
+    from lrsched.adapters.torch import peak_tournament as torch_tournament
+
+    model, opt, step, seen = _torch_problem(groups=True)  # 1e-3 and 1e-2: ratio 10
+    won = torch_tournament(model, opt, step, budget=1000, grid=(1.0, 3.0), keep=1)
+    assert len(seen) == won.used == 2 * 10 + 20
+    assert all(b == pytest.approx(10 * a, rel=1e-12) for a, b in seen)
+    assert seen[9] == pytest.approx([1e-3, 1e-2]) and seen[19] == pytest.approx([3e-3, 3e-2])  # each warmup's end
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([won.lr, 10 * won.lr])
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.0)
+    with pytest.raises(ValueError, match=r"peak_tournament: the optimizer's first param group has lr=0.0; pass lr="):
+        torch_tournament(torch.nn.Linear(2, 1), opt, lambda t: 0.0, budget=1000)

@@ -14,7 +14,7 @@ updates, ``k1 = max(4, round(rounds[0] * B))`` and ``k2 = max(4, round(rounds[1]
 
 Every update of every candidate is charged: ``used = len(grid) * k1 + keep * k2``. The winner has trained
 ``k1 + k2`` of them, so its run goes on from minibatch ``k1 + k2`` for ``B - used`` more updates;
-:meth:`TournamentResult.anneal` gives the controller for them, :class:`~lrsched.controllers.DecayOnStall` from the
+:meth:`TournamentResult.anneal` gives the controller for them, ``lrsched.controllers.DecayOnStall`` from the
 winner's LR. Candidates of one round see the same minibatches, so they are compared on equal terms.
 
 Measured on 15 validation tasks (``benchmarks/results/no_tuning_tournament.md``; started at the tuned best schedule's
@@ -74,7 +74,7 @@ class TournamentResult:
     finalists: dict[float, float]
 
     def anneal(self, window: float = 0.05, progress: float = 0.05, decay: float = 0.2) -> Any:
-        """The rest of the run: :class:`~lrsched.controllers.DecayOnStall` from the winner's LR over the
+        """The rest of the run: ``lrsched.controllers.DecayOnStall`` from the winner's LR over the
         ``budget - used`` updates left, with no warmup, a check every ``window`` of the whole budget, and REX at the
         latest with ``decay`` of the whole budget left (the fractions are of the whole budget, as measured)."""
         from lrsched.controllers.decay_on_stall import DecayOnStall
