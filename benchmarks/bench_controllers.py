@@ -33,7 +33,7 @@ from _hand_fused import optax_adam_hd, torch_adam_hd
 from bench_adapters import _mlp, _optax_steps, interleaved
 
 import lrsched as L
-from lrsched.controllers import ABEL, GapAware, Hypergradient, LRTuner, ProbeLR
+from lrsched.controllers import ABEL, DecayOnStall, GapAware, Hypergradient, LRTuner, ProbeLR
 
 PEAK = 1e-3
 ROUNDS = {True: 5, False: 61}  # --quick: a smoke run
@@ -45,7 +45,8 @@ CONTROLLERS: dict[str, Any] = {
     "LRTuner, look-ahead tuner (update only)": LRTuner(init_lr=PEAK),
     "LearnedLR (default policy)": dataclasses.replace(L.LearnedLR.default(), init_lr=PEAK, budget=10_000),
     "GreedyLR (window 10)": L.GreedyLR(init_lr=PEAK, window=10),
-    "ProbeLR (range test + WSD)": ProbeLR(init_lr=PEAK, budget=10_000),
+    "ProbeLR (range test + REX)": ProbeLR(init_lr=PEAK, budget=10_000),
+    "DecayOnStall": DecayOnStall(init_lr=PEAK, budget=10_000),
 }
 # The controllers that run in a training step (LRTuner's cost is its look-ahead training, not its update).
 STEPPED = {name: c for name, c in CONTROLLERS.items() if "LRTuner" not in name}

@@ -108,3 +108,22 @@ def test_the_floor_refuses_an_unknown_mode() -> None:
 
     with pytest.raises(ValueError, match="mode must be one of"):
         _hand_fused.optax_adam_hd(0.01, 1e-3, "other")
+
+
+def test_the_controllers_benchmark_measures_every_registered_controller() -> None:
+    """``bench_controllers.py`` times each registered controller (the schedule-steering wrappers aside, which run
+    another controller), so one registered later fails here until it is measured."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    from lrsched.controllers import registry
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import bench_controllers
+    finally:
+        sys.path.pop(0)
+    wrappers = {c for c in registry().values() if {"base", "controller"} <= {f.name for f in dataclasses.fields(c)}}
+    measured = {type(c) for c in bench_controllers.CONTROLLERS.values()}
+    assert set(registry().values()) - wrappers <= measured, set(registry().values()) - wrappers - measured
