@@ -493,15 +493,14 @@ def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
 
 
 def _tournament_run_torch(task: Any, lr0: float, seed: int) -> tuple[float, float]:
-    """:func:`tournament_run` on a PyTorch task, as ``no_tuning.torch_run`` trains it (Adam, one thread): each
-    candidate is a copy of the model's and the optimizer's ``state_dict``, and the rest runs
+    """:func:`tournament_run` on a PyTorch task, as ``no_tuning.torch_run`` trains it (Adam, one thread), through
+    ``lrsched.adapters.torch.peak_tournament`` (the candidates are copies of the ``state_dict``s); the rest runs
     :class:`DecayOnStall` through ``lrsched.adapters.torch.ControllerScheduler``, fed each minibatch loss."""
-    import copy
-
     import torch
 
     from benchmarks.convergence.tasks import batches
     from lrsched.adapters.torch import ControllerScheduler
+    from lrsched.adapters.torch import peak_tournament as torch_tournament
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)
@@ -511,30 +510,17 @@ def _tournament_run_torch(task: Any, lr0: float, seed: int) -> tuple[float, floa
     order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
     xent = torch.nn.functional.cross_entropy
 
-    def step(idx: Any) -> Any:
-        loss = xent(model(x[idx]), y[idx])
+    def step(t: int) -> Any:
+        loss = xent(model(x[order[t]]), y[order[t]])
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss.detach()
 
-    def train(member: Any, lrs: Any, start: int) -> tuple[Any, Any]:
-        model.load_state_dict(member[0])
-        opt.load_state_dict(member[1])
-        losses = []
-        for j, lr in enumerate(lrs):
-            for group in opt.param_groups:
-                group["lr"] = float(lr)
-            losses.append(step(order[start + j]))
-        return (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())), torch.stack(losses).numpy()
-
-    init = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
-    won = peak_tournament(train, init, lr0, task.steps)
-    model.load_state_dict(won.winner[0])
-    opt.load_state_dict(won.winner[1])
+    won = torch_tournament(model, opt, step, task.steps)  # model and opt: the winner's
     sched = ControllerScheduler(opt, won.anneal())
     for t in range(won.next_batch, won.next_batch + task.steps - won.used):
-        sched.step(step(order[t]))
+        sched.step(step(t))
     with torch.no_grad():
         return float(xent(model(x), y)), won.lr
 
