@@ -8,7 +8,7 @@ schedule's peak LR x {1/10, 1/3, 1, 3, 10}; the score is the pooled median final
 seeds given, as a ratio to the tuned best schedule's median.
 
 The second edition's held-out tasks (:mod:`benchmarks.no_tuning_tasks_v2`, used once; reference = its committed
-results, ``benchmarks/results/no_tuning.json``) are validation tasks too. The rounds run the JAX tasks only;
+results, ``benchmarks/results/no_tuning_v2.json``) are validation tasks too. The rounds run the JAX tasks only;
 ``--band`` runs every task.
 
 ``--band`` measures what target A demands (no variant is chosen from it): per task, REX, the frozen ProbeLR's
@@ -179,7 +179,7 @@ def references(tasks: str = "", jax_only: bool = False) -> dict[str, tuple[Any, 
         first = json.load(fh)["tasks"]  # the first edition's held-out tasks, used once: validation now
     for name, r in first.items():
         out[name] = (FIRST_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
-    with open(os.path.join(HERE, "results", "no_tuning.json"), encoding="utf-8") as fh:
+    with open(os.path.join(HERE, "results", "no_tuning_v2.json"), encoding="utf-8") as fh:
         second = json.load(fh)["tasks"]  # the second edition's held-out tasks, used once: validation now
     for name, r in second.items():
         out[name] = (SECOND_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
@@ -530,7 +530,7 @@ def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | Non
     ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of neither."""
     from benchmarks.held_out import median_loss
 
-    for record in ("no_tuning_v1.json", "no_tuning.json"):
+    for record in ("no_tuning_v1.json", "no_tuning_v2.json"):
         with open(os.path.join(HERE, "results", record), encoding="utf-8") as fh:
             tasks = json.load(fh)["tasks"]
         if name in tasks:

@@ -1,5 +1,5 @@
 """Held-out tasks of the no-tuning evaluation, second edition (issue 21), pre-registered in
-``results/no_tuning_protocol.md``.
+``results/no_tuning_protocol_v2.md``.
 
 Committed before any method (ProbeLR or a baseline) has run on them. None of the data sets, generators or model
 families is used by the library's benchmarks (digits, wine, diabetes, breast cancer, iris, ``make_classification``,
