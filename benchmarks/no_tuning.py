@@ -1,21 +1,27 @@
-"""The pre-registered held-out evaluation of ProbeLR, the no-tuning method of issue 21 (second edition).
+"""The pre-registered held-out evaluation of the no-tuning method of issue 21, third edition: the peak tournament.
 
-Protocol: ``benchmarks/results/no_tuning_protocol.md`` (committed before this ran on the held-out tasks; the
-first edition's protocol and results: ``no_tuning_protocol_v1.md``, ``no_tuning_v1.{md,json}``).
-Tasks: :mod:`benchmarks.no_tuning_tasks_v2`. The JAX tasks run through the convergence suite's machinery, as
+Protocol: ``benchmarks/results/no_tuning_protocol.md`` (committed before this ran on the held-out tasks). The
+earlier editions evaluated ProbeLR (second: ``no_tuning_protocol_v2.md``, ``no_tuning_v2.{md,json}``) and the
+first version of it (``no_tuning_protocol_v1.md``, ``no_tuning_v1.{md,json}``).
+
+Tasks: :mod:`benchmarks.no_tuning_tasks_v3`. The method (:func:`tournament_run`): :func:`lrsched.peak_tournament`
+at its defaults from the start LR, then the winner keeps its parameters and optimizer state and runs the result's
+``anneal()`` (``lrsched.controllers.DecayOnStall``) for the updates left; every candidate's updates count against
+the task's budget. On the PyTorch task it runs through ``lrsched.adapters.torch.peak_tournament`` and
+``ControllerScheduler``. The baselines' JAX runs go through the convergence suite's machinery, as
 ``benchmarks/learned_fresh.py`` does: :func:`benchmarks.convergence.execute.execute` (training loop, seeds,
 minibatches), the registry of :mod:`benchmarks.convergence.methods` (schedules, GreedyLR, parameter-free
-optimizers; ProbeLR is added with its ``register``) and the tuning rules of :mod:`benchmarks.convergence.tuning`.
-The PyTorch task runs every method through the same registry's torch builders (``schedule_lr``,
-``ControllerScheduler``, the authors' packages) in :func:`torch_run`. LRTuner runs in an eager loop on both
-(:func:`lrtuner_jax`, :func:`torch_run`) whose look-ahead updates are charged to the budget: a run ends when
-its updates plus its look-ahead updates reach the task's number of updates.
+optimizers; the second edition's ProbeLR is added with its ``register``, reported beside the method) and the
+tuning rules of :mod:`benchmarks.convergence.tuning`. The PyTorch task runs every baseline through the same
+registry's torch builders (``schedule_lr``, ``ControllerScheduler``, the authors' packages) in :func:`torch_run`.
+LRTuner runs in an eager loop on both (:func:`lrtuner_jax`, :func:`torch_run`) whose look-ahead updates are
+charged to the budget: a run ends when its updates plus its look-ahead updates reach the task's number of updates.
 
 Usage (repository root)::
 
     python benchmarks/no_tuning.py                              # writes benchmarks/results/no_tuning.{json,md} + PNG
     python benchmarks/no_tuning.py --smoke --tasks wine_logreg  # 40-step runs, 2 seeds: the plumbing only
-    python benchmarks/no_tuning.py --smoke --tasks noise_blobs_torch  # the PyTorch path, on noise (not held out)
+    python benchmarks/no_tuning.py --smoke --tasks noise_moons_torch  # the PyTorch path, on noise (not held out)
 """
 
 from __future__ import annotations
@@ -41,21 +47,29 @@ from benchmarks.convergence.tuning import best_lrs, edge_choices
 from benchmarks.held_out import fmt
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
-from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as HELD_OUT
-from benchmarks.no_tuning_tasks_v2 import noise_twin
-from lrsched.controllers import probe as probe_module
+from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
+from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3 as HELD_OUT
+from benchmarks.no_tuning_tasks_v3 import noise_twin
 from lrsched.controllers.lrtuner import LRTuner
 from lrsched.controllers.probe import ProbeLR
+from lrsched.tools.tournament import peak_tournament
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-#: ProbeLR's settings (besides the budget), frozen in the protocol before the held-out run.
+ROOT = os.path.dirname(HERE)
+#: The method evaluated (its rows in the records) and how the report names it.
+METHOD, LABEL = "tournament", "the tournament"
+#: The files that define the method, frozen (sha256) in the protocol before the held-out run.
+FROZEN_FILES = ("lrsched/tools/tournament.py", "lrsched/controllers/decay_on_stall.py", "adapters/_torch_tournament.py")
+#: The settings of ``peak_tournament`` and of its ``anneal()`` (besides the budget): their defaults.
 FROZEN: dict[str, Any] = {}
+#: The second edition's ProbeLR's settings (besides the budget): its class defaults, frozen in its protocol.
+PROBE: dict[str, Any] = {}
 #: The time-based schedules tuned (a subset of the registry's ten, for the time box; see the protocol).
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "wsd", "rex", "eigencurve")
 PARAM_FREE = ("prodigy", "mechanic", "dadapt_adamw")  # target B, at their recommended settings
 MIS_SET = ("schedule_free_adamw", "greedy", "greedy_robust")  # target B, started at their tuned LR x MULTS
 LRTUNER = "lrtuner"  # target B, started at the tuned best schedule's peak x MULTS, look-ahead charged
-EXTRA: tuple[str, ...] = ()  # reported, not in the targets
+EXTRA = ("probe",)  # reported, not in the targets: the second edition's method from the same starts
 MULTS = ROBUSTNESS_MULTIPLIERS
 B_RIVALS = (*PARAM_FREE, *MIS_SET, LRTUNER)
 BOOT = 2000
@@ -67,7 +81,8 @@ def _final(out: dict[str, Any]) -> float:
 
 
 def _rec(name: str, lr: float, seed: int, out: dict[str, Any]) -> dict[str, Any]:
-    return {"scheduler": name, "peak_lr": lr, "seed": seed, "final": _final(out), "lr": np.asarray(out["lr"], float)}
+    rec = {"scheduler": name, "peak_lr": lr, "seed": seed, "final": _final(out), "lr": np.asarray(out["lr"], float)}
+    return rec | ({"pick": float(out["pick"])} if "pick" in out else {})
 
 
 def _records(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[dict[str, Any]]:
@@ -83,7 +98,8 @@ def _tuning_records(task: Any, seeds: tuple[int, ...], plan: dict[str, list[floa
 
 
 def evaluate(task: Any) -> dict[str, Any]:
-    """Tune the baselines, run them and ProbeLR on the evaluation seeds (see the protocol)."""
+    """Tune the baselines, run them, the method and the reported ProbeLR on the evaluation seeds (see the
+    protocol)."""
     t0 = time.perf_counter()
     tuned_names = [*SCHEDULES, "greedy", "greedy_robust", "schedule_free_adamw"]
     tune_recs = held_out.tune(task, tuned_names, _tuning_records)
@@ -92,7 +108,8 @@ def evaluate(task: Any) -> dict[str, Any]:
     recs = held_out.run_started(task, _records, base, MIS_SET)
     best = held_out.best_schedule(recs, SCHEDULES, "final")
     peak = base[best]
-    precs = held_out.run_started(task, _records, {"probe": peak, LRTUNER: peak}, ("probe", LRTUNER))
+    started = (METHOD, *EXTRA, LRTUNER)
+    precs = held_out.run_started(task, _records, dict.fromkeys(started, peak), started)
     return {
         "task": task.name,
         "steps": task.steps,
@@ -110,8 +127,8 @@ def evaluate(task: Any) -> dict[str, Any]:
 
 
 def frozen_probe(steps: int, init_lr: float | None = None) -> ProbeLR:
-    """The evaluated controller: ProbeLR at the frozen settings for a budget of ``steps`` updates."""
-    return ProbeLR(init_lr=init_lr, budget=steps, **FROZEN)
+    """The second edition's controller: ProbeLR at its frozen settings for a budget of ``steps`` updates."""
+    return ProbeLR(init_lr=init_lr, budget=steps, **PROBE)
 
 
 def register_probe() -> None:
@@ -122,12 +139,14 @@ def register_probe() -> None:
 
 def run_rows(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[tuple[str, float, int, Any]]:
     """``(method, lr, seed, outputs)`` as :func:`benchmarks.convergence.execute.execute` gives, for every task."""
+    own = [(METHOD, lr, s, tournament_run(task, lr, s)) for lr in plan.get(METHOD, []) for s in seeds]
+    plan = {n: lrs for n, lrs in plan.items() if n != METHOD}
     tuner = plan.get(LRTUNER, [])
     rest = {n: lrs for n, lrs in plan.items() if n != LRTUNER}
     if task.framework == "torch":
-        rows = [(n, lr, s, torch_run(task, n, lr, s)) for n, lrs in plan.items() for lr in lrs for s in seeds]
-        return rows
-    return execute(task, seeds, rest) + [(LRTUNER, lr, s, lrtuner_jax(task, lr, s)) for lr in tuner for s in seeds]
+        return [(n, lr, s, torch_run(task, n, lr, s)) for n, lrs in plan.items() for lr in lrs for s in seeds] + own
+    tuned = [(LRTUNER, lr, s, lrtuner_jax(task, lr, s)) for lr in tuner for s in seeds]
+    return (execute(task, seeds, rest) if rest else []) + tuned + own
 
 
 def _tuner() -> LRTuner:
@@ -290,6 +309,117 @@ def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
     return {"loss": recorded, "lr": np.asarray(lrs), "eval": np.array([final])}
 
 
+# -- the method: the peak tournament, then its anneal ---------------------------------------------------------
+
+
+@functools.cache
+def _tournament_pieces(task: Any) -> tuple[Any, Any]:
+    """Two jitted scans over minibatches from given parameters and optimizer state: one at given per-update LRs
+    (the rounds), one driven by a :class:`~lrsched.controllers.DecayOnStall` (the rest; it gives the minibatch
+    losses and the LRs it applied); nmf's runs stay non-negative, as the suite's."""
+    import jax
+
+    from benchmarks.convergence.engine import direction
+    from benchmarks.convergence.tasks import project_nonneg
+
+    d = direction(task.optimizer)
+    proj = project_nonneg if task.name == "nmf" else (lambda p: p)
+
+    def apply(p: Any, s: Any, data: Any, i: Any, lr: Any) -> tuple[Any, Any, Any]:
+        loss, g = jax.value_and_grad(task.loss)(p, data, i)
+        u, s = d.update(g, s, p)
+        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, u)), s, loss
+
+    def scheduled(p: Any, s: Any, data: Any, idx: Any, lrs: Any) -> Any:
+        def body(carry: Any, x: Any) -> Any:
+            p, s, loss = apply(*carry, data, *x)
+            return (p, s), loss
+
+        return jax.lax.scan(body, (p, s), (idx, lrs))
+
+    def controlled(p: Any, s: Any, data: Any, idx: Any, controller: Any, peak: Any) -> Any:
+        def body(carry: Any, i: Any) -> Any:
+            p, s, c = carry
+            p, s, loss = apply(p, s, data, i, c.lr)
+            return (p, s, controller.update(c, loss)), (loss, c.lr)
+
+        (p, s, _), (losses, lrs) = jax.lax.scan(body, (p, s, controller.init(lr=peak)), idx)
+        return p, losses, lrs
+
+    return jax.jit(scheduled), jax.jit(controlled, static_argnums=4)
+
+
+def tournament_run(task: Any, lr0: float, seed: int) -> dict[str, Any]:
+    """One run of the method from ``lr0``: :func:`lrsched.peak_tournament` at its defaults, then the winner keeps
+    its parameters and optimizer state and runs the result's ``anneal()`` for what is left of the budget. The
+    run's initialisation and minibatch order are the suite's for ``seed``.
+
+    Returns ``eval`` (the final training loss), ``lr`` (the winner's LR at each of its updates, NaN for the updates
+    the losers used: ``task.steps`` values) and ``pick`` (the LR it picked)."""
+    if task.framework == "torch":
+        return _tournament_run_torch(task, lr0, seed)
+    import jax.numpy as jnp
+
+    from benchmarks.convergence.engine import direction
+    from benchmarks.convergence.tasks import batches
+
+    scheduled, controlled = _tournament_pieces(task)
+    data = {k: jnp.asarray(v) for k, v in task.data.items()}
+    params = task.init(np.random.default_rng([1, seed]))
+    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+
+    def train(member: Any, lrs: Any, start: int) -> tuple[Any, Any]:  # JAX arrays are immutable: no copy needed
+        return scheduled(*member, data, order[start : start + len(lrs)], jnp.asarray(lrs, jnp.float32))
+
+    won = peak_tournament(train, (params, direction(task.optimizer).init(params)), lr0, task.steps, **FROZEN)
+    rest = order[won.next_batch : won.next_batch + task.steps - won.used]
+    p, _, lrs = controlled(*won.winner, data, rest, won.anneal(), jnp.float32(won.lr))
+    return _tournament_out(task, float(task.full_loss(p, data)), won, np.asarray(lrs, float))
+
+
+def _tournament_out(task: Any, final: float, won: Any, rest_lrs: np.ndarray) -> dict[str, Any]:
+    trace = np.concatenate([won.lrs, rest_lrs])
+    trace = np.concatenate([trace, np.full(task.steps - len(trace), np.nan)])
+    return {"loss": np.full(task.steps, np.nan), "lr": trace, "eval": np.array([final]), "pick": won.lr}
+
+
+def _tournament_run_torch(task: Any, lr0: float, seed: int) -> dict[str, Any]:
+    """:func:`tournament_run` on a PyTorch task, as :func:`torch_run` trains it (Adam, one thread), through
+    ``lrsched.adapters.torch.peak_tournament`` (the candidates are copies of the ``state_dict``s); the rest runs
+    :class:`~lrsched.controllers.DecayOnStall` through ``lrsched.adapters.torch.ControllerScheduler``, fed each
+    minibatch loss."""
+    import torch
+
+    from benchmarks.convergence.tasks import batches
+    from lrsched.adapters.torch import ControllerScheduler
+    from lrsched.adapters.torch import peak_tournament as torch_tournament
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    model = task.torch_model()
+    opt = torch.optim.Adam(model.parameters(), lr=lr0)
+    x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()
+    order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+    xent = torch.nn.functional.cross_entropy
+
+    def step(t: int) -> Any:
+        loss = xent(model(x[order[t]]), y[order[t]])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    won = torch_tournament(model, opt, step, task.steps, **FROZEN)  # model and opt: the winner's
+    sched = ControllerScheduler(opt, won.anneal())
+    lrs = []
+    for t in range(won.next_batch, won.next_batch + task.steps - won.used):
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        sched.step(step(t))
+    with torch.no_grad():
+        final = float(xent(model(x), y))
+    return _tournament_out(task, final, won, np.asarray(lrs))
+
+
 # -- statistics ---------------------------------------------------------------------------------------------
 
 
@@ -305,9 +435,10 @@ def _log_ratio(a: float, b: float) -> float:
 
 
 def paired(probe: dict[tuple[int, float], float], other: dict[tuple[int, float], float], seed: int = 0) -> dict:
-    """ProbeLR vs ``other`` on pairs (seed, start multiplier); ``other`` without multipliers pairs by seed.
+    """The method (``probe``: its finals by seed and start) vs ``other`` on pairs (seed, start multiplier); ``other``
+    without multipliers pairs by seed.
 
-    Returns the number of pairs, the share ProbeLR wins (ties count half), the median paired ratio and its 95%
+    Returns the number of pairs, the share the method wins (ties count half), the median paired ratio and its 95%
     bootstrap interval (seeds resampled with their five starts: the pairs of one seed share its initialisation).
     """
     single = all(k == 1.0 for _, k in other)
@@ -337,24 +468,26 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     def med(name: str, mult: float | None = 1.0) -> float:
         return held_out.median_loss(runs, name, mult, "final")
 
-    probe = med("probe", None)
+    method = med(METHOD, None)
     best = med(res["best"])
     rivals = {n: med(n, None) for n in B_RIVALS}  # optimizers at x1 only, so "pooled" is their median
-    table = _table(runs, "probe")
+    table = _table(runs, METHOD)
     best_at_one = {k: v for k, v in _table(runs, res["best"]).items() if k[1] == 1.0}
+    picks = [r["pick"] / res["peak"] for r in runs if r["scheduler"] == METHOD]
     return {
         "best": best,
-        "probe": probe,
-        "ratio": probe / best,
-        "per_mult": [med("probe", k) for k in MULTS],
+        "method": method,
+        "ratio": method / best,
+        "per_mult": [med(METHOD, k) for k in MULTS],
+        "pick": float(np.median(picks)),
         "schedules": {n: med(n) for n in SCHEDULES},
         "rivals": rivals,
         "extra": {n: med(n, None) for n in EXTRA},
         "paired_best": paired(table, best_at_one),
         "paired": {n: paired(table, _table(runs, n)) for n in (*B_RIVALS, *EXTRA)},
-        "target_a": bool(probe <= held_out.WITHIN * best),
-        "target_b": bool(all(probe < v for v in rivals.values())),
-        "losing_to": [n for n, v in rivals.items() if not probe < v],
+        "target_a": bool(method <= held_out.WITHIN * best),
+        "target_b": bool(all(method < v for v in rivals.values())),
+        "losing_to": [n for n, v in rivals.items() if not method < v],
     }
 
 
@@ -368,14 +501,16 @@ def _p(p: dict[str, Any]) -> str:
 def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     n_a = sum(s["target_a"] for s in sums.values())
     n_b = sum(s["target_b"] for s in sums.values())
+    files = ", ".join(f"`{f}` sha256 `{h}`" for f, h in meta["sha256"].items())
     lines = [
-        "## ProbeLR on the held-out tasks, second edition (pre-registered: `no_tuning_protocol.md`)",
+        "## The peak tournament on the held-out tasks, third edition (pre-registered: `no_tuning_protocol.md`)",
         "",
-        f"Generated by `{meta['command']}` in {meta['seconds']:.0f} s on the shared 2-core CPU. Controller module "
-        f"`lrsched/controllers/probe.py`, sha256 `{meta['sha256']}`; settings {meta['frozen']}. "
-        f"{meta['seeds']} evaluation seeds; ProbeLR starts at the tuned best schedule's peak LR x "
-        f"{{1/10, 1/3, 1, 3, 10}} ({5 * meta['seeds']} runs per task). Final training loss (full training set) after "
-        "the last update.",
+        f"Generated by `{meta['command']}` in {meta['seconds']:.0f} s on the shared 2-core CPU. The method: "
+        "`lrsched.peak_tournament` at its defaults (settings "
+        f"{meta['frozen']}), then the winner runs the result's `anneal()` (`DecayOnStall`) for the updates left; "
+        f"every candidate's updates are charged to the budget. Frozen files: {files}. {meta['seeds']} evaluation "
+        f"seeds; the method starts at the tuned best schedule's peak LR x {{1/10, 1/3, 1, 3, 10}} "
+        f"({5 * meta['seeds']} runs per task). Final training loss (full training set) after the last update.",
         "",
         f"**Target A** (pooled median within 10% of the tuned best schedule's median): met on {n_a} of {len(sums)}"
         f" -> {'MET' if n_a >= 3 else 'NOT MET'} (needs 3 of 4).",
@@ -383,42 +518,45 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         f"**Target B** (pooled median below Prodigy, Mechanic, D-Adaptation at recommended settings and below "
         f"schedule-free AdamW, GreedyLR and robust GreedyLR started at their tuned LR x the same multipliers): met on "
         f"{n_b} of {len(sums)} -> {'MET' if n_b >= 3 else 'NOT MET'} (needs 3 of 4), and below LRTuner started at "
-        "the same LRs as ProbeLR, its look-ahead updates charged to the budget.",
+        f"the same LRs as {LABEL}, its look-ahead updates charged to the budget.",
         "",
-        "### Target A: ProbeLR vs the tuned best schedule",
+        f"### Target A: {LABEL} vs the tuned best schedule",
         "",
-        "| task (updates) | tuned best schedule | ProbeLR pooled (ratio) | x1/10 | x1/3 | x1 | x3 | x10 | paired ratio"
-        " [95% CI], ProbeLR wins | within 10%? |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        f"| task (updates) | tuned best schedule | {LABEL} pooled (ratio) | x1/10 | x1/3 | x1 | x3 | x10 | paired ratio"
+        f" [95% CI], {LABEL} wins | within 10%? | picked LR (median, x tuned peak) | ProbeLR pooled (ratio) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     for name, s in sums.items():
         r = results[name]
+        probe = s["extra"]["probe"]
         lines.append(
-            f"| {name} ({r['steps']}) | {r['best']} @ {fmt(r['peak'])}: {fmt(s['best'])} | {fmt(s['probe'])} "
+            f"| {name} ({r['steps']}) | {r['best']} @ {fmt(r['peak'])}: {fmt(s['best'])} | {fmt(s['method'])} "
             f"({s['ratio']:.2f}x) | "
             + " | ".join(fmt(v) for v in s["per_mult"])
-            + f" | {_p(s['paired_best'])} | {'yes' if s['target_a'] else 'no'} |"
+            + f" | {_p(s['paired_best'])} | {'yes' if s['target_a'] else 'no'} | {s['pick']:.2g} | {fmt(probe)} "
+            f"({probe / s['best']:.2f}x) |"
         )
     lines += [
         "",
-        f"Paired ratio: median over the {len(MULTS) * meta['seeds']} (seed, start) pairs of ProbeLR's final loss / "
-        "the tuned best schedule's "
-        "on the same seed (same initialisation and minibatches); interval: 95% bootstrap, seeds resampled.",
+        f"Paired ratio: median over the {len(MULTS) * meta['seeds']} (seed, start) pairs of {LABEL}'s final loss / "
+        "the tuned best schedule's on the same seed (same initialisation and minibatches); interval: 95% bootstrap, "
+        "seeds resampled. ProbeLR: the second edition's method (`no_tuning_v2.md`) from the same starts, reported, "
+        "not in the targets.",
         "",
         "### Target B: pooled medians (the optimizers at their recommended setting; the others pooled over the starts)",
         "",
-        "| task | ProbeLR | " + " | ".join(B_RIVALS) + " | beats all? | loses to |",
+        f"| task | {LABEL} | " + " | ".join(B_RIVALS) + " | beats all? | loses to |",
         "|---|---:|" + "---:|" * len(B_RIVALS) + "---|---|",
     ]
     for name, s in sums.items():
         lines.append(
-            f"| {name} | {fmt(s['probe'])} | "
+            f"| {name} | {fmt(s['method'])} | "
             + " | ".join(fmt(s["rivals"][n]) for n in B_RIVALS)
             + f" | {'yes' if s['target_b'] else 'no'} | {', '.join(s['losing_to']) or '-'} |"
         )
     lines += [
         "",
-        "### Paired comparisons: ProbeLR / rival, median ratio [95% CI], share of pairs ProbeLR wins",
+        f"### Paired comparisons: {LABEL} / rival, median ratio [95% CI], share of pairs {LABEL} wins",
         "",
         "Pairs: same seed and same start multiplier (the optimizers at their recommended setting pair by seed).",
         "",
@@ -434,7 +572,7 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         held_out.edge_note(results),
         "",
         "LRTuner (`lrsched.LRTuner` defaults: every 100 updates LR x0.5, x1, x2 for 10 look-ahead updates each) "
-        "starts at the same LRs as ProbeLR; each exploration's 30 look-ahead updates count against the budget, so "
+        f"starts at the same LRs as {LABEL}; each exploration's 30 look-ahead updates count against the budget, so "
         "it makes about 1/1.3 of the task's updates (`no_tuning.py`, `_charged`).",
         "",
         "![LR trajectories on the held-out tasks](no_tuning_lr.png)",
@@ -443,21 +581,24 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     return lines
 
 
-def module_sha256() -> str:
-    with open(probe_module.__file__, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+def module_sha256() -> dict[str, str]:
+    """The sha256 of each of :data:`FROZEN_FILES`."""
+    out = {}
+    for name in FROZEN_FILES:
+        with open(os.path.join(ROOT, name), "rb") as fh:
+            out[name] = hashlib.sha256(fh.read()).hexdigest()
+    return out
 
 
-def protocol_sha256() -> str | None:
-    """The controller module's sha256 frozen in the protocol (its line ``Frozen controller sha256: `...```)."""
+def protocol_sha256() -> dict[str, str]:
+    """The files' sha256 frozen in the protocol (its lines ``Frozen sha256 of `path`: `...```)."""
     import re
 
     path = os.path.join(HERE, "results", "no_tuning_protocol.md")
     if not os.path.exists(path):
-        return None
+        return {}
     with open(path, encoding="utf-8") as fh:
-        found = re.search(r"Frozen controller sha256: `([0-9a-f]{64})`", fh.read())
-    return found.group(1) if found else None
+        return dict(re.findall(r"Frozen sha256 of `([^`]+)`: `([0-9a-f]{64})`", fh.read()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -474,10 +615,11 @@ def main(argv: list[str] | None = None) -> int:
     on_held_out = not args.tasks or any(n in HELD_OUT for n in args.tasks.split(","))  # noise twins are not
     if not args.smoke and on_held_out and protocol_sha256() != module_sha256():
         raise SystemExit(
-            f"lrsched/controllers/probe.py (sha256 {module_sha256()}) is not the one frozen in the protocol "
-            f"({protocol_sha256()}): the held-out run evaluates the frozen controller only"
+            f"the method's files ({module_sha256()}) are not the ones frozen in the protocol ({protocol_sha256()}): "
+            "the held-out run evaluates the frozen method only"
         )
-    pool = {**HELD_OUT, **FRESH, **FIRST_EDITION} | {f"noise_{n}": noise_twin(t) for n, t in HELD_OUT.items()}
+    pool = {**HELD_OUT, **FRESH, **FIRST_EDITION, **SECOND_EDITION}
+    pool |= {f"noise_{n}": noise_twin(t) for n, t in HELD_OUT.items()}
     tasks = {n: pool[n] for n in args.tasks.split(",")} if args.tasks else dict(HELD_OUT)
     if args.smoke:
         tasks = {
@@ -495,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": len(next(iter(tasks.values())).eval_seeds),
     }
     lines = report(results, sums, meta)
-    held_out.plot(results, args.out + "_lr.png", "probe", "ProbeLR")
+    held_out.plot(results, args.out + "_lr.png", METHOD, LABEL)
     held_out.write(lines, results, sums, meta, args.out)
     return 0
 

@@ -29,8 +29,9 @@ study prototype here when the study ran, shipped since with the same rule), each
 x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
 
 ``--tournament`` asks whether the peak can be chosen by training several candidates for a few updates and keeping
-the winner, its cost charged: per task (the PyTorch one too), from the five mis-set starts, :func:`tournament_run`
-(:func:`lrsched.peak_tournament`, then its anneal), the frozen ProbeLR and :class:`DecayOnStall` from the start LR;
+the winner, its cost charged: per task (the PyTorch one too), from the five mis-set starts,
+:func:`benchmarks.no_tuning.tournament_run` (:func:`lrsched.peak_tournament`, then its anneal), the frozen ProbeLR
+and :class:`DecayOnStall` from the start LR;
 on the first and second editions' tasks also target B's measure against the rivals' committed runs on the same
 seeds.
 Writes ``results/no_tuning_tournament.{json,md}``.
@@ -48,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import os
 import sys
@@ -70,7 +70,6 @@ from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from lrsched.controllers import DecayOnStall
 from lrsched.controllers.probe import ProbeLR
 from lrsched.tools import tournament as tournament_tool
-from lrsched.tools.tournament import peak_tournament
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
@@ -430,101 +429,6 @@ def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
     return lines
 
 
-@functools.cache
-def _tournament_pieces(task: Any) -> tuple[Any, Any]:
-    """Two jitted scans over minibatches from given parameters and optimizer state: one at given per-update LRs
-    (the rounds), one driven by a :class:`DecayOnStall` (the rest); nmf's runs stay non-negative, as the suite's."""
-    import jax
-
-    from benchmarks.convergence.engine import direction
-    from benchmarks.convergence.tasks import project_nonneg
-
-    d = direction(task.optimizer)
-    proj = project_nonneg if task.name == "nmf" else (lambda p: p)
-
-    def apply(p: Any, s: Any, data: Any, i: Any, lr: Any) -> tuple[Any, Any, Any]:
-        loss, g = jax.value_and_grad(task.loss)(p, data, i)
-        u, s = d.update(g, s, p)
-        return proj(jax.tree_util.tree_map(lambda a, b: a - lr * b, p, u)), s, loss
-
-    def scheduled(p: Any, s: Any, data: Any, idx: Any, lrs: Any) -> Any:
-        def body(carry: Any, x: Any) -> Any:
-            p, s, loss = apply(*carry, data, *x)
-            return (p, s), loss
-
-        return jax.lax.scan(body, (p, s), (idx, lrs))
-
-    def controlled(p: Any, s: Any, data: Any, idx: Any, controller: Any, peak: Any) -> Any:
-        def body(carry: Any, i: Any) -> Any:
-            p, s, c = carry
-            p, s, loss = apply(p, s, data, i, c.lr)
-            return (p, s, controller.update(c, loss)), loss
-
-        (p, s, _), losses = jax.lax.scan(body, (p, s, controller.init(lr=peak)), idx)
-        return p, losses
-
-    return jax.jit(scheduled), jax.jit(controlled, static_argnums=4)
-
-
-def tournament_run(task: Any, lr0: float, seed: int) -> tuple[float, float]:
-    """One run of the tournament from ``lr0`` (final training loss, the LR it picked):
-    :func:`lrsched.tools.tournament.peak_tournament` at its defaults, then the winner keeps its parameters and
-    optimizer state and runs the result's ``anneal()`` (:class:`DecayOnStall` from its LR) for what is left of the
-    budget. The run's initialisation and minibatch order are the suite's for ``seed``."""
-    if task.framework == "torch":
-        return _tournament_run_torch(task, lr0, seed)
-    import jax.numpy as jnp
-
-    from benchmarks.convergence.engine import direction
-    from benchmarks.convergence.tasks import batches
-
-    scheduled, controlled = _tournament_pieces(task)
-    data = {k: jnp.asarray(v) for k, v in task.data.items()}
-    params = task.init(np.random.default_rng([1, seed]))
-    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
-
-    def train(member: Any, lrs: Any, start: int) -> tuple[Any, Any]:  # JAX arrays are immutable: no copy needed
-        return scheduled(*member, data, order[start : start + len(lrs)], jnp.asarray(lrs, jnp.float32))
-
-    won = peak_tournament(train, (params, direction(task.optimizer).init(params)), lr0, task.steps)
-    rest = order[won.next_batch : won.next_batch + task.steps - won.used]
-    p, _ = controlled(*won.winner, data, rest, won.anneal(), jnp.float32(won.lr))
-    return float(task.full_loss(p, data)), won.lr
-
-
-def _tournament_run_torch(task: Any, lr0: float, seed: int) -> tuple[float, float]:
-    """:func:`tournament_run` on a PyTorch task, as ``no_tuning.torch_run`` trains it (Adam, one thread), through
-    ``lrsched.adapters.torch.peak_tournament`` (the candidates are copies of the ``state_dict``s); the rest runs
-    :class:`DecayOnStall` through ``lrsched.adapters.torch.ControllerScheduler``, fed each minibatch loss."""
-    import torch
-
-    from benchmarks.convergence.tasks import batches
-    from lrsched.adapters.torch import ControllerScheduler
-    from lrsched.adapters.torch import peak_tournament as torch_tournament
-
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    model = task.torch_model()
-    opt = torch.optim.Adam(model.parameters(), lr=lr0)
-    x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()
-    order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
-    xent = torch.nn.functional.cross_entropy
-
-    def step(t: int) -> Any:
-        loss = xent(model(x[order[t]]), y[order[t]])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    won = torch_tournament(model, opt, step, task.steps)  # model and opt: the winner's
-    sched = ControllerScheduler(opt, won.anneal())
-    for t in range(won.next_batch, won.next_batch + task.steps - won.used):
-        sched.step(step(t))
-    with torch.no_grad():
-        return float(xent(model(x), y)), won.lr
-
-
 def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | None:
     """Target B's rivals on a task of the first or second edition: each rival's median final loss over its runs on
     ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of neither."""
@@ -557,7 +461,8 @@ def tournament(seeds: tuple[int, ...], tasks: str, out: str) -> None:
         r["tournament"], r["picks"] = {}, {}
         for k, lr in starts.items():
             for seed in seeds:
-                final, pick = tournament_run(task, lr, seed)
+                out = no_tuning.tournament_run(task, lr, seed)
+                final, pick = float(out["eval"][-1]), out["pick"]
                 r["tournament"][f"{k:.3g}|{seed}"] = final / ref if np.isfinite(final) else np.inf
                 r["picks"][f"{k:.3g}|{seed}"] = pick / peak
         r["rivals"] = recorded_rivals(tname, seeds)
@@ -578,7 +483,7 @@ def tournament_report(res: dict[str, Any], seeds: int) -> list[str]:
         f"Generated by {_command('tournament', seeds)} ({seeds} seeds). Every method starts at the tuned best "
         "schedule's peak LR x {1/10, 1/3, 1, 3, 10}; each cell is the pooled median (over starts and seeds) of the "
         "final training loss as a ratio to the tuned best schedule's median, target A's measure. The tournament "
-        "(`no_tuning_dev.tournament_run`: `lrsched.peak_tournament`, then its anneal): the start LR x {1/9, 1/3, 1, "
+        "(`no_tuning.tournament_run`: `lrsched.peak_tournament`, then its anneal): the start LR x {1/9, 1/3, 1, "
         "3, 9} each train 1% of "
         "the budget from the same initialisation (warmup over the first half), the best two by their minibatch loss "
         "go on for 2% more, and the winner keeps its state and runs decay on stall from its LR for the rest; every "

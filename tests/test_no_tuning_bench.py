@@ -23,8 +23,12 @@ def test_smoke_mode_writes_the_report_the_records_and_the_plot(tmp_path: Path) -
     data = json.loads((tmp_path / "nt.json").read_text(encoding="utf-8"))
     assert data["meta"]["sha256"] == no_tuning.module_sha256()
     runs = data["tasks"]["wine_logreg"]["runs"]
-    probe = [r for r in runs if r["scheduler"] == "probe"]
-    assert sorted({r["mult"] for r in probe}) == sorted(no_tuning.MULTS) and len(probe) == 10  # 5 starts x 2 seeds
+    for name in (no_tuning.METHOD, "probe"):
+        started = [r for r in runs if r["scheduler"] == name]
+        assert sorted({r["mult"] for r in started}) == sorted(no_tuning.MULTS) and len(started) == 10  # 5 x 2 seeds
+    grid = (1 / 9, 1 / 3, 1.0, 3.0, 9.0)  # each pick is one of the run's candidates: its start LR x 3**k
+    picks = [r["pick"] / r["peak_lr"] for r in runs if r["scheduler"] == no_tuning.METHOD]
+    assert all(min(abs(p / m - 1) for m in grid) < 1e-9 for p in picks), picks
     summary = data["tasks"]["wine_logreg"]["summary"]
     assert set(summary["paired"]) == {*no_tuning.B_RIVALS, *no_tuning.EXTRA}
     assert (tmp_path / "nt_lr.png").stat().st_size > 0
@@ -189,7 +193,7 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
     import jax.numpy as jnp
     import numpy as np
 
-    from benchmarks import no_tuning_dev as dev
+    from benchmarks import no_tuning
     from lrsched.tools import tournament
 
     @dataclasses.dataclass(frozen=True)
@@ -213,7 +217,7 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
             return self.loss(p, data, None)
 
     task = Quadratic()
-    scheduled, controlled = dev._tournament_pieces(task)
+    scheduled, controlled = no_tuning._tournament_pieces(task)
     seen: list[tuple[str, int, Any]] = []
 
     def counting_scheduled(p: Any, s: Any, data: Any, idx: Any, lrs: Any) -> Any:
@@ -225,28 +229,37 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
         assert float(task.full_loss(p, data)) < 1e-6  # the winner's state: 12 updates at 0.9 from a loss of ~1
         return controlled(p, s, data, idx, controller, peak)
 
-    dev._tournament_pieces.cache_clear()
+    no_tuning._tournament_pieces.cache_clear()
     try:
         import unittest.mock
 
-        with unittest.mock.patch.object(dev, "_tournament_pieces", lambda t: (counting_scheduled, counting_controlled)):
-            final, pick = dev.tournament_run(task, 0.1, seed=0)
+        pieces = lambda t: (counting_scheduled, counting_controlled)  # noqa: E731
+        with unittest.mock.patch.object(no_tuning, "_tournament_pieces", pieces):
+            out = no_tuning.tournament_run(task, 0.1, seed=0)
     finally:
-        dev._tournament_pieces.cache_clear()
+        no_tuning._tournament_pieces.cache_clear()
+    final, pick = float(out["eval"][-1]), out["pick"]
     assert pick == 0.1 * 9.0
     assert [n for kind, n, _ in seen] == [4] * 5 + [8] * 2 + [400 - 5 * 4 - 2 * 8]
     np.testing.assert_allclose([lr for _, _, lr in seen[:5]], [0.1 * m for m in tournament.GRID], rtol=1e-6)
     assert seen[-1] == ("rest", 364, np.float32(0.9))
     assert final < 1e-10
+    # the record's LR trace: the winner's warmup and round-2 LR, its anneal, then NaN for the losers' 24 updates
+    lrs = out["lr"]
+    assert lrs.shape == (400,) and np.isnan(lrs[376:]).all() and not np.isnan(lrs[:376]).any()
+    np.testing.assert_allclose(lrs[:12], [0.45, 0.9, 0.9, 0.9] + [0.9] * 8, rtol=1e-6)
+    assert lrs[12] == np.float32(0.9) and lrs[375] < 0.1 * 0.9  # the anneal starts at the pick and decays
 
 
 def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -> None:
     """The PyTorch path (``blobs_torch``, 500 updates): every optimizer step of every candidate and of the rest
     adds up to the budget, the pick is one of the candidates, and the run learns (it ends below the loss at
     initialisation)."""
+    import numpy as np
     import torch
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
+    from benchmarks import no_tuning
     from benchmarks import no_tuning_dev as dev
     from lrsched.tools import tournament
 
@@ -254,9 +267,15 @@ def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -
     steps = [0]
     handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: steps.__setitem__(0, steps[0] + 1))
     try:
-        final, pick = dev.tournament_run(task, peak, seed=0)
+        out = no_tuning.tournament_run(task, peak, seed=0)
     finally:
         handle.remove()
+    final, pick = float(out["eval"][-1]), out["pick"]
+    k1, k2 = (max(4, round(f * task.steps)) for f in tournament.ROUNDS)
+    losers = (len(tournament.GRID) - 1) * k1 + (tournament.KEEP - 1) * k2  # 4 x 5 + 1 x 10 of the 500
+    lrs = out["lr"]
+    assert np.isfinite(lrs[: task.steps - losers]).all() and np.isnan(lrs[task.steps - losers :]).all()
+    assert lrs[k1 + k2 - 1] == lrs[k1 + k2] == pick  # the anneal starts at the pick
     assert steps[0] == task.steps
     assert min(abs(pick / (peak * m) - 1.0) for m in tournament.GRID) < 1e-12
     torch.manual_seed(0)

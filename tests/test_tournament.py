@@ -53,6 +53,21 @@ def test_round_one_warms_up_over_its_first_half() -> None:
     np.testing.assert_allclose(seen[1], np.full(20, 2.0))
 
 
+def test_the_result_holds_the_lrs_the_winner_trained_at_in_its_rounds() -> None:
+    """``lrs`` is the sequence ``train`` was given for the winner: its round-1 warmup, then its round-2 LR."""
+    given: dict[int, list[float]] = {}
+
+    def train(member: Any, lrs: np.ndarray, start: int) -> tuple[Any, np.ndarray]:
+        tag = len(given)
+        given[tag] = given.get(member, []) + [float(x) for x in lrs]  # member: the tag of the state it trained
+        return tag, np.full(len(lrs), abs(float(lrs[-1]) - 0.3))  # the candidate at 0.3 is best
+
+    r = peak_tournament(train, -1, lr=0.1, budget=400)
+    assert r.lr == pytest.approx(0.3) and len(r.lrs) == r.next_batch == 12
+    assert list(r.lrs) == pytest.approx(given[r.winner])
+    assert list(r.lrs) == pytest.approx([0.15, 0.3, 0.3, 0.3] + [0.3] * 8)
+
+
 def test_a_diverged_candidate_never_wins_and_ties_go_to_the_first_in_the_grid() -> None:
     def train(member: Any, lrs: np.ndarray, start: int) -> tuple[Any, np.ndarray]:
         return member, np.full(len(lrs), math.nan if lrs[-1] > 0.5 else 1.0)  # flat loss; NaN above 0.5

@@ -63,7 +63,8 @@ KEEP = 2
 @dataclass(frozen=True)
 class TournamentResult:
     """What :func:`peak_tournament` found: the ``winner`` (as ``train`` returned it), its LR, the updates ``used``
-    (every candidate's), the minibatch its run goes on from, and each candidate's scores (LR -> score)."""
+    (every candidate's), the minibatch its run goes on from, each candidate's scores (LR -> score), and ``lrs``: the
+    LRs the winner trained at, one per update of its two rounds (``next_batch`` of them: its warmup, then its LR)."""
 
     winner: Any
     lr: float
@@ -72,6 +73,7 @@ class TournamentResult:
     budget: int
     scores: dict[float, float]
     finalists: dict[float, float]
+    lrs: tuple[float, ...] = ()
 
     def anneal(self, window: float = 0.05, progress: float = 0.05, decay: float = 0.2) -> Any:
         """The rest of the run: ``lrsched.controllers.DecayOnStall`` from the winner's LR over the
@@ -151,6 +153,7 @@ def peak_tournament(
         member, losses = train(member, np.full(k2, rate), k1)
         second.append((_score(losses), rate, member))
     _, best, winner = min(second, key=lambda x: x[0])
+    trained = np.concatenate([best * ramp, np.full(k2, best)])
     return TournamentResult(
         winner=winner,
         lr=best,
@@ -159,4 +162,5 @@ def peak_tournament(
         budget=budget,
         scores={rate: score for score, rate, _ in first},
         finalists={rate: score for score, rate, _ in second},
+        lrs=tuple(float(x) for x in trained),
     )
