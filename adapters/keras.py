@@ -40,10 +40,11 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("keras", error) from error
 
 
-__all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule", "SteeredSchedule"]
+__all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule", "SteeredSchedule", "peak_tournament"]
 
 from lrsched.adapters._keras_controller import ControllerCallback, GreedyLRCallback
 from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule
+from lrsched.adapters._keras_tournament import peak_tournament
 
 # Saved configs name this module (the public one) as the classes' home.
 KerasSchedule.__module__ = SteeredSchedule.__module__ = __name__

@@ -75,6 +75,7 @@ from lrsched.adapters._optax_controller import (
     scale_by_greedy_lr,
     upgrade_state,
 )
+from lrsched.adapters._optax_tournament import peak_tournament
 
 __all__ = [
     "ControlledState",
@@ -87,6 +88,7 @@ __all__ = [
     "controlled",
     "greedy_lr_of",
     "greedy_state_of",
+    "peak_tournament",
     "scale_by_controller",
     "scale_by_greedy_lr",
     "upgrade_state",

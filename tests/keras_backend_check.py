@@ -281,5 +281,56 @@ def _verbose() -> int:
     return len(lines)
 
 
+@check("peak_tournament_keeps_the_winner")
+def _tournament() -> list[float]:
+    """The adapter against the generic tournament with ``train`` written out by hand on a second model: the same
+    pick and charge, the same winner's kernel bit for bit; the model is left in the winner's state (its iteration
+    count: the winner's rounds), and ``fit`` with ``ControllerCallback(anneal())`` applies the winner's LR."""
+    from lrsched.adapters.keras import ControllerCallback, peak_tournament
+
+    def batches(t: int) -> tuple[np.ndarray, np.ndarray]:
+        i = t % (N // BATCH)
+        return X[i * BATCH : (i + 1) * BATCH], Y[i * BATCH : (i + 1) * BATCH]
+
+    model = linear(0.002)
+    won = peak_tournament(model, batches, budget=400, lr=0.002)  # rounds of 4 and 8 updates
+
+    ref_model = linear(0.002)
+    opt = ref_model.optimizer
+    opt.build(ref_model.trainable_variables)
+
+    def state() -> Any:
+        return ref_model.get_weights(), [np.array(keras.ops.convert_to_numpy(v)) for v in opt.variables]
+
+    def train(member: Any, lrs: np.ndarray, start: int) -> Any:
+        ref_model.set_weights(member[0])
+        for variable, value in zip(opt.variables, member[1]):
+            variable.assign(value)
+        losses = []
+        for j, rate in enumerate(lrs):
+            opt.learning_rate = float(rate)
+            losses.append(float(ref_model.train_on_batch(*batches(start + j))))
+        return state(), np.asarray(losses)
+
+    ref = L.peak_tournament(train, state(), lr=0.002, budget=400)
+    assert (won.lr, won.used, won.next_batch) == (ref.lr, ref.used, ref.next_batch), (won, ref)
+    assert won.lr == 0.002 * 9 and won.used == 5 * 4 + 2 * 8, won
+    np.testing.assert_array_equal(model.layers[-1].kernel.numpy(), ref.winner[0][0])
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == won.next_batch == 12
+    used = lrs_used(fit(model, 1, [ControllerCallback(won.anneal(), frequency="batch")]))
+    try:  # a path it cannot drive is refused, naming what is missing
+        peak_tournament(linear(KerasSchedule(BASE)), batches, budget=400)
+        raise AssertionError("a schedule LR was accepted")
+    except TypeError as error:
+        assert "learning rate must be a float" in str(error) and "KerasSchedule" in str(error), error
+    uncompiled = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    try:
+        peak_tournament(uncompiled, batches, budget=400)
+        raise AssertionError("a model without an optimizer was accepted")
+    except ValueError as error:
+        assert "call model.compile" in str(error), error
+    return close(used, [won.lr] * 4)
+
+
 if __name__ == "__main__":
     print(json.dumps({"backend": BACKEND, "results": RESULTS}))

@@ -29,6 +29,7 @@ CHECKS = {
     "greedy_checkpoint_saved_during_fit_keeps_optimizer_state",  # ModelCheckpoint mid-fit: iterations, g, state
     "greedy_save_load_without_callback",  # a steered model loaded and trained without the callback: base(t) * g
     "greedy_verbose_prints_on_change",  # verbose=1 prints one line per LR change, none otherwise
+    "peak_tournament_keeps_the_winner",  # as the generic tournament by hand; the winner's state and LR kept
 }
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 

@@ -198,3 +198,90 @@ def test_the_torch_adapter_keeps_the_groups_ratios_and_refuses_an_optimizer_at_l
     opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.0)
     with pytest.raises(ValueError, match=r"peak_tournament: the optimizer's first param group has lr=0.0; pass lr="):
         torch_tournament(torch.nn.Linear(2, 1), opt, lambda t: 0.0, budget=1000)
+
+
+# -- the Optax adapter -----------------------------------------------------------------------------------------------
+
+
+def _optax_problem() -> tuple[Any, Any, Any]:
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(1000, 16, 4)), jnp.float32)
+    batches = {"x": x, "y": jnp.sin(x.sum(-1))}
+    params = {"w1": jnp.asarray(rng.normal(size=(4, 8)) / 2, jnp.float32), "w2": jnp.zeros(8, jnp.float32)}
+
+    def loss_fn(p: Any, b: Any) -> Any:
+        return jnp.mean((jnp.tanh(b["x"] @ p["w1"]) @ p["w2"] - b["y"]) ** 2)
+
+    return loss_fn, params, batches
+
+
+def test_the_optax_adapter_is_the_tournament_on_params_and_direction_state() -> None:
+    """The adapter against the generic tournament with ``train`` written out by hand (an eager loop, one update at
+    a time, no scan): the same pick and charge, the same scores and the same winner (parameters and Adam moments) to
+    float32 rounding; the run then goes on under ``controlled(direction, anneal())`` from the winner's state."""
+    import jax
+    import optax
+
+    from lrsched.adapters.optax import controlled, lr_of
+    from lrsched.adapters.optax import peak_tournament as optax_tournament
+
+    loss_fn, params, batches = _optax_problem()
+    direction = optax.scale_by_adam()
+    won = optax_tournament(loss_fn, params, direction, batches, lr=3e-3, budget=1000)
+
+    def train(member: Any, lrs: np.ndarray, start: int) -> Any:
+        p, s = member
+        losses = []
+        for j, lr in enumerate(lrs):
+            b = jax.tree_util.tree_map(lambda a, t=start + j: a[t], batches)
+            loss, g = jax.value_and_grad(loss_fn)(p, b)
+            u, s = direction.update(g, s, p)
+            rate = np.float32(lr)
+            p = jax.tree_util.tree_map(lambda a, d, rate=rate: a - rate * d, p, u)
+            losses.append(float(loss))
+        return (p, s), np.asarray(losses)
+
+    ref = peak_tournament(train, (params, direction.init(params)), lr=3e-3, budget=1000)
+    assert (won.lr, won.used, won.next_batch) == (ref.lr, ref.used, ref.next_batch)
+    assert list(won.scores.values()) == pytest.approx(list(ref.scores.values()), rel=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(won.winner), jax.tree_util.tree_leaves(ref.winner)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+    opt = controlled(direction, won.anneal())
+    p, inner = won.winner
+    state = opt.init(p)._replace(inner=inner)
+    assert float(lr_of(state)) == pytest.approx(won.lr)
+
+    @jax.jit
+    def update(p: Any, state: Any, b: Any) -> Any:
+        loss, g = jax.value_and_grad(loss_fn)(p, b)
+        u, state = opt.update(g, state, p, value=loss)
+        return optax.apply_updates(p, u), state
+
+    for t in range(won.next_batch, won.next_batch + 1000 - won.used):
+        p, state = update(p, state, jax.tree_util.tree_map(lambda a, t=t: a[t], batches))
+    everything = jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), batches)
+    assert float(loss_fn(p, everything)) < 0.5 * float(loss_fn(won.winner[0], everything))
+    assert float(lr_of(state)) < 0.1 * won.lr  # the anneal decayed
+
+
+def test_the_optax_adapter_refuses_what_it_cannot_train() -> None:
+    import optax
+
+    from lrsched.adapters.optax import peak_tournament as optax_tournament
+
+    loss_fn, params, batches = _optax_problem()
+    direction = optax.scale_by_adam()
+    short = {k: v[:29] for k, v in batches.items()}  # the rounds read minibatches 0 .. 29
+    with pytest.raises(ValueError, match=r"minibatches 0 \.\. 29, but batches holds 29"):
+        optax_tournament(loss_fn, params, direction, short, lr=1e-3, budget=1000)
+    with pytest.raises(TypeError, match=r"direction must be an optax\.GradientTransformation"):
+        optax_tournament(loss_fn, params, lambda g: g, batches, lr=1e-3, budget=1000)
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        optax_tournament(None, params, direction, batches, lr=1e-3, budget=1000)
+    with pytest.raises(ValueError, match="leading axis of updates"):
+        optax_tournament(loss_fn, params, direction, {"x": 1.0}, lr=1e-3, budget=1000)
+    with pytest.raises(ValueError, match="lr"):
+        optax_tournament(loss_fn, params, direction, batches, lr=-1.0, budget=1000)
