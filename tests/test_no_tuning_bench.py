@@ -284,3 +284,15 @@ def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -
     with torch.no_grad():
         initial = float(torch.nn.functional.cross_entropy(model(x), y))
     assert final < 0.5 * initial
+
+
+def test_the_held_out_records_were_made_by_the_files_that_ship_and_the_protocol_froze() -> None:
+    """The third edition's records name the sha256 of the method's files; those are the protocol's, and the files
+    that ship now are the same bytes: the held-out numbers describe the code a user imports. Editing one of them
+    means a new edition (or a note in the report saying what changed after the run)."""
+    from benchmarks import no_tuning
+
+    record = json.loads((Path(no_tuning.HERE) / "results" / "no_tuning.json").read_text(encoding="utf-8"))
+    assert record["meta"]["sha256"] == no_tuning.protocol_sha256() == no_tuning.module_sha256()
+    assert set(record["meta"]["sha256"]) == set(no_tuning.FROZEN_FILES)
+    assert set(record["tasks"]) == set(no_tuning.HELD_OUT)
