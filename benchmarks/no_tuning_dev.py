@@ -7,9 +7,9 @@ results, ``benchmarks/results/learned_fresh.json``). Each variant starts at the 
 schedule's peak LR x {1/10, 1/3, 1, 3, 10}; the score is the pooled median final loss over the evaluation
 seeds given, as a ratio to the tuned best schedule's median.
 
-The second edition's held-out tasks (:mod:`benchmarks.no_tuning_tasks_v2`, used once; reference = its committed
-results, ``benchmarks/results/no_tuning_v2.json``) are validation tasks too. The rounds run the JAX tasks only;
-``--band`` runs every task.
+The first, second and third editions' held-out tasks (:mod:`benchmarks.no_tuning_tasks`, ``_v2``, ``_v3``, each
+used once; reference = its committed results, ``benchmarks/results/no_tuning_v1.json``, ``no_tuning_v2.json``,
+``no_tuning.json``) are validation tasks too. The rounds run the JAX tasks only; ``--band`` runs every task.
 
 ``--band`` measures what target A demands (no variant is chosen from it): per task, REX, the frozen ProbeLR's
 anneal, at the tuned best schedule's peak LR x {1/3, 1/sqrt 3, 1, sqrt 3, 3} (how far the peak may be off and
@@ -32,7 +32,7 @@ x {1/sqrt 3, 1, sqrt 3}. Writes ``results/no_tuning_shape.{json,md}``.
 the winner, its cost charged: per task (the PyTorch one too), from the five mis-set starts,
 :func:`benchmarks.no_tuning.tournament_run` (:func:`lrsched.peak_tournament`, then its anneal), the frozen ProbeLR
 and :class:`DecayOnStall` from the start LR;
-on the first and second editions' tasks also target B's measure against the rivals' committed runs on the same
+on the held-out editions' tasks also target B's measure against the rivals' committed runs on the same
 seeds.
 Writes ``results/no_tuning_tournament.{json,md}``.
 
@@ -67,6 +67,7 @@ from benchmarks.held_out import WITHIN
 from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
+from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3 as THIRD_EDITION
 from lrsched.controllers import DecayOnStall
 from lrsched.controllers.probe import ProbeLR
 from lrsched.tools import tournament as tournament_tool
@@ -182,6 +183,10 @@ def references(tasks: str = "", jax_only: bool = False) -> dict[str, tuple[Any, 
         second = json.load(fh)["tasks"]  # the second edition's held-out tasks, used once: validation now
     for name, r in second.items():
         out[name] = (SECOND_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
+    with open(os.path.join(HERE, "results", "no_tuning.json"), encoding="utf-8") as fh:
+        third = json.load(fh)["tasks"]  # the third edition's held-out tasks, used once: validation now
+    for name, r in third.items():
+        out[name] = (THIRD_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
     if jax_only:
         out = {n: r for n, r in out.items() if r[0].framework != "torch"}
     return {n: out[n] for n in tasks.split(",")} if tasks else out
@@ -430,11 +435,11 @@ def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
 
 
 def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | None:
-    """Target B's rivals on a task of the first or second edition: each rival's median final loss over its runs on
-    ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of neither."""
+    """Target B's rivals on a task of the first, second or third edition: each rival's median final loss over its
+    runs on ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of none."""
     from benchmarks.held_out import median_loss
 
-    for record in ("no_tuning_v1.json", "no_tuning_v2.json"):
+    for record in ("no_tuning_v1.json", "no_tuning_v2.json", "no_tuning.json"):
         with open(os.path.join(HERE, "results", record), encoding="utf-8") as fh:
             tasks = json.load(fh)["tasks"]
         if name in tasks:
@@ -526,9 +531,9 @@ def tournament_report(res: dict[str, Any], seeds: int) -> list[str]:
         "",
         "### Target B's measure, where the rivals' runs are on record",
         "",
-        "The tasks of the first and second editions: each rival's pooled median over its committed runs on the same "
+        "The tasks of the held-out editions: each rival's pooled median over its committed runs on the same "
         "seeds (Prodigy, Mechanic and D-Adaptation at their recommended settings; schedule-free AdamW, GreedyLR, "
-        "robust GreedyLR and, in the second edition, LRTuner from the same mis-set starts), against the pooled "
+        "robust GreedyLR and, from the second edition on, LRTuner from the same mis-set starts), against the pooled "
         "median of the tournament and of the frozen ProbeLR here (final training loss).",
         "",
         "| task | tournament | ProbeLR (frozen) | rivals | the tournament is not lower than "

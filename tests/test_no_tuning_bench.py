@@ -174,7 +174,8 @@ def test_the_rivals_on_record_recompute_each_editions_summary_on_its_own_seeds()
     the pooled medians its committed summary holds (one task of each edition)."""
     from benchmarks import no_tuning_dev as dev
 
-    for record, task in (("no_tuning_v1.json", "friedman_long"), ("no_tuning_v2.json", "scurve_long")):
+    editions = (("no_tuning_v1.json", "friedman_long"), ("no_tuning_v2.json", "scurve_long"))
+    for record, task in (*editions, ("no_tuning.json", "multilabel_b4")):
         summary = json.loads((Path(dev.HERE) / "results" / record).read_text())["tasks"][task]
         seeds = tuple(sorted({r["seed"] for r in summary["runs"]}))
         assert dev.recorded_rivals(task, seeds) == summary["summary"]["rivals"]
