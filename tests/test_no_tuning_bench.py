@@ -82,6 +82,36 @@ def test_the_third_editions_tasks_train_through_the_harness_on_their_noise_twins
         assert len(rows) == 1 and np.isfinite(float(np.asarray(rows[0][3]["eval"])[-1])), name
 
 
+def test_the_fourth_editions_tasks_train_through_the_harness_on_their_noise_twins() -> None:
+    """The fourth edition's tasks, committed before any method: the issue's constraints, no task name or data set
+    shared with an earlier edition, and every one trains through the evaluation's loops (JAX and PyTorch) on its
+    noise twin only, never on the held-out data."""
+    import dataclasses
+
+    import numpy as np
+
+    from benchmarks import no_tuning
+    from benchmarks.learned_tasks import FRESH
+    from benchmarks.no_tuning_tasks import HELD_OUT as FIRST
+    from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2
+    from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3
+    from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4, SMALL_BATCH, TRANSFORMER_BATCH, noise_twin
+
+    earlier = {**FIRST, **HELD_OUT_V2, **HELD_OUT_V3, **FRESH}
+    assert not set(HELD_OUT_V4) & set(earlier)
+    assert not {t.dataset for t in HELD_OUT_V4.values()} & {getattr(t, "dataset", None) for t in earlier.values()}
+    assert any(t.framework == "torch" for t in HELD_OUT_V4.values())
+    assert max(t.steps for t in HELD_OUT_V4.values()) >= 5000
+    assert min(SMALL_BATCH, TRANSFORMER_BATCH) <= 16
+    for name, task in HELD_OUT_V4.items():
+        twin = dataclasses.replace(noise_twin(task), steps=12, eval_every=12)
+        real, noise = task.data, twin.data
+        assert {k: v.shape for k, v in real.items()} == {k: v.shape for k, v in noise.items()}, name
+        assert len(noise["x"]) == 1200 and len(noise["x_test"]) == 300, name
+        rows = no_tuning.run_rows(twin, (0,), {"constant": [1e-3]})
+        assert len(rows) == 1 and np.isfinite(float(np.asarray(rows[0][3]["eval"])[-1])), name
+
+
 def test_the_band_and_horizon_reports_count_what_they_say() -> None:
     """The validation studies' summary lines: target A's threshold (within 10%, inclusive), a diverged cell, and a
     short horizon's peak counted as near the whole run's within one grid step (sqrt 3) either way."""
