@@ -66,6 +66,7 @@ from benchmarks.no_tuning_tasks_v2 import (
     torch_task,
 )
 from benchmarks.no_tuning_tasks_v2 import noise_twin as noise_twin
+from benchmarks.no_tuning_tasks_v3 import _xent_tokens
 
 __all__ = ["HELD_OUT_V4", "TaskV4", "noise_twin"]
 
@@ -146,11 +147,6 @@ def _maxrun(p: Any, seq: Any) -> Any:
         h = h + mix @ b["o"]
         h = h + jax.nn.gelu(_layer_norm(h) @ b["m1"]["w"] + b["m1"]["b"]) @ b["m2"]["w"] + b["m2"]["b"]
     return _layer_norm(h) @ p["out"]["w"] + p["out"]["b"]
-
-
-def _xent_tokens(logits: Any, y: Any) -> Any:
-    """Cross-entropy averaged over every position of every sequence."""
-    return _xent(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
 def _circles_model() -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from _benchmarks import use_benchmarks
 
 use_benchmarks("jax", "optax")
@@ -57,53 +58,32 @@ def test_the_torch_loop_records_the_losses_the_controller_read() -> None:
     np.testing.assert_allclose(out["lr"], replayed, rtol=1e-6)
 
 
-def test_the_third_editions_tasks_train_through_the_harness_on_their_noise_twins() -> None:
-    """The registered third-edition tasks meet the issue's constraints and every one trains through the evaluation's
-    loops (JAX and PyTorch); only their noise twins are trained here, never the held-out data."""
+@pytest.mark.parametrize("edition", [3, 4])
+def test_each_editions_tasks_train_through_the_harness_on_their_noise_twins(edition: int) -> None:
+    """The third and fourth editions' tasks meet the issue's constraints (a PyTorch task, one of >= 5,000 updates, a
+    transformer, minibatches of <= 16), share no task name or data set with an earlier edition, and every one trains
+    through the evaluation's loops (JAX and PyTorch); only their noise twins are trained here, never the held-out
+    data."""
     import dataclasses
+    import importlib
 
     import numpy as np
 
     from benchmarks import no_tuning
     from benchmarks.learned_tasks import FRESH
     from benchmarks.no_tuning_tasks import HELD_OUT as FIRST
-    from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2
-    from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3, noise_twin
-
-    assert not set(HELD_OUT_V3) & (set(FIRST) | set(HELD_OUT_V2) | set(FRESH))
-    assert any(t.framework == "torch" for t in HELD_OUT_V3.values())
-    assert max(t.steps for t in HELD_OUT_V3.values()) >= 5000
-    for name, task in HELD_OUT_V3.items():
-        twin = dataclasses.replace(noise_twin(task), steps=12, eval_every=12)
-        real, noise = task.data, twin.data
-        assert {k: v.shape for k, v in real.items()} == {k: v.shape for k, v in noise.items()}, name
-        assert len(noise["x"]) == 1200 and len(noise["x_test"]) == 300, name
-        rows = no_tuning.run_rows(twin, (0,), {"constant": [1e-3]})
-        assert len(rows) == 1 and np.isfinite(float(np.asarray(rows[0][3]["eval"])[-1])), name
-
-
-def test_the_fourth_editions_tasks_train_through_the_harness_on_their_noise_twins() -> None:
-    """The fourth edition's tasks, committed before any method: the issue's constraints, no task name or data set
-    shared with an earlier edition, and every one trains through the evaluation's loops (JAX and PyTorch) on its
-    noise twin only, never on the held-out data."""
-    import dataclasses
-
-    import numpy as np
-
-    from benchmarks import no_tuning
-    from benchmarks.learned_tasks import FRESH
-    from benchmarks.no_tuning_tasks import HELD_OUT as FIRST
-    from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2
+    from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2, noise_twin
     from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3
-    from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4, SMALL_BATCH, TRANSFORMER_BATCH, noise_twin
 
-    earlier = {**FIRST, **HELD_OUT_V2, **HELD_OUT_V3, **FRESH}
-    assert not set(HELD_OUT_V4) & set(earlier)
-    assert not {t.dataset for t in HELD_OUT_V4.values()} & {getattr(t, "dataset", None) for t in earlier.values()}
-    assert any(t.framework == "torch" for t in HELD_OUT_V4.values())
-    assert max(t.steps for t in HELD_OUT_V4.values()) >= 5000
-    assert min(SMALL_BATCH, TRANSFORMER_BATCH) <= 16
-    for name, task in HELD_OUT_V4.items():
+    module = importlib.import_module(f"benchmarks.no_tuning_tasks_v{edition}")
+    tasks = getattr(module, f"HELD_OUT_V{edition}")
+    earlier = {**FIRST, **HELD_OUT_V2, **FRESH, **(HELD_OUT_V3 if edition > 3 else {})}
+    assert not set(tasks) & set(earlier)
+    assert not {t.dataset for t in tasks.values()} & {getattr(t, "dataset", None) for t in earlier.values()}
+    assert any(t.framework == "torch" for t in tasks.values())
+    assert max(t.steps for t in tasks.values()) >= 5000
+    assert any("transformer" in name for name in tasks) and min(module.SMALL_BATCH, module.TRANSFORMER_BATCH) <= 16
+    for name, task in tasks.items():
         twin = dataclasses.replace(noise_twin(task), steps=12, eval_every=12)
         real, noise = task.data, twin.data
         assert {k: v.shape for k, v in real.items()} == {k: v.shape for k, v in noise.items()}, name
