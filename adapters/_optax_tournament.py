@@ -80,6 +80,7 @@ def peak_tournament(
     if not leaves or any(np.ndim(a) < 1 for a in leaves):
         raise ValueError(f"{owner}: batches must be a pytree of arrays with a leading axis of updates, got {batches!r}")
     available = min(int(np.shape(a)[0]) for a in leaves)
+    _check_descent(owner, direction, params)
 
     @jax.jit
     def rounds(params: Any, state: Any, batch: Any, lrs: Any) -> tuple[tuple[Any, Any], Any]:
@@ -105,3 +106,18 @@ def peak_tournament(
         return member, np.asarray(losses)  # one host sync per candidate and round
 
     return _peak_tournament(train, (params, direction.init(params)), lr, budget, **settings)
+
+
+def _check_descent(owner: str, direction: optax.GradientTransformation, params: Any) -> None:
+    """Refuse a ``direction`` whose update points against the gradient (one that already applies ``-lr``, as
+    ``optax.adam(lr)`` does): the candidates would ascend. Probed once with a gradient of ones at ``params``."""
+    ones = jax.tree_util.tree_map(jnp.ones_like, params)
+    update, _ = direction.update(ones, direction.init(params), params)
+    pairs = zip(jax.tree_util.tree_leaves(update), jax.tree_util.tree_leaves(ones))
+    along = float(sum(jnp.vdot(u, g) for u, g in pairs))
+    if not along > 0.0:
+        raise ValueError(
+            f"{owner}: direction's update for a gradient of ones points against it (update . gradient = {along:.3g}):"
+            " it already applies -lr, as optax.adam(lr) does, and the candidates would ascend; pass the direction "
+            "alone, e.g. optax.scale_by_adam()"
+        )

@@ -279,6 +279,10 @@ def test_the_optax_adapter_refuses_what_it_cannot_train() -> None:
         optax_tournament(loss_fn, params, direction, short, lr=1e-3, budget=1000)
     with pytest.raises(TypeError, match=r"direction must be an optax\.GradientTransformation"):
         optax_tournament(loss_fn, params, lambda g: g, batches, lr=1e-3, budget=1000)
+    with pytest.raises(ValueError, match=r"already applies -lr, as optax\.adam\(lr\) does"):
+        optax_tournament(loss_fn, params, optax.adam(1e-3), batches, lr=1e-3, budget=1000)
+    for direction in (optax.trace(0.9), optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())):
+        optax_tournament(loss_fn, params, direction, batches, lr=1e-3, budget=1000)  # directions: accepted
     with pytest.raises(TypeError, match="loss_fn must be callable"):
         optax_tournament(None, params, direction, batches, lr=1e-3, budget=1000)
     with pytest.raises(ValueError, match="leading axis of updates"):
