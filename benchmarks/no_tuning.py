@@ -169,154 +169,10 @@ def _charged(task: Any) -> list[tuple[bool, int]]:
 
 
 @functools.cache
-def _jax_pieces(task: Any) -> tuple[Any, Any, Any]:
-    import jax
-
-    from benchmarks.convergence.engine import direction
-
-    d = direction(task.optimizer)
-
-    def segment(params: Any, dstate: Any, data: Any, idx: Any, lr: Any) -> Any:
-        def body(carry: Any, i: Any) -> Any:
-            p, s = carry
-            loss, g = jax.value_and_grad(task.loss)(p, data, i)
-            u, s = d.update(g, s, p)
-            return (jax.tree_util.tree_map(lambda a, b: a - lr * b, p, u), s), loss
-
-        return jax.lax.scan(body, (params, dstate), idx)
-
-    return jax.jit(segment), jax.jit(task.loss), jax.jit(task.full_loss)
-
-
-def lrtuner_jax(task: Any, lr0: float, seed: int) -> dict[str, Any]:
-    """LRTuner on a JAX task in an eager loop of jitted segments; its look-ahead trains the next minibatches of
-    the run's own order from the current state (the arrays are immutable: restoring is free)."""
-    import jax.numpy as jnp
-
-    from benchmarks.convergence.engine import direction
-
-    segment, loss_fn, full = _jax_pieces(task)
-    data = {k: jnp.asarray(v) for k, v in task.data.items()}
-    params = task.init(np.random.default_rng([1, seed]))
-    dstate = direction(task.optimizer).init(params)
-    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
-    tuner = _tuner()
-    state, t, lrs = tuner.init(lr=lr0), 0, []
-
-    def lookahead(lr: float, steps: int) -> float:
-        (p, _), _ = segment(params, dstate, data, order[t : t + steps], jnp.float32(lr))
-        return float(loss_fn(p, data, order[min(t + steps, task.steps - 1)]))
-
-    for explore, n in _charged(task):
-        if explore:
-            state = tuner.explore(state, lookahead)
-        (params, dstate), _ = segment(params, dstate, data, order[t : t + n], jnp.float32(state.lr))
-        lrs += [float(state.lr)] * n
-        for _ in range(n):
-            state = tuner.update(state, 0.0)
-        t += n
-    lrs += [np.nan] * (task.steps - len(lrs))
-    return {"loss": np.full(task.steps, np.nan), "lr": np.asarray(lrs), "eval": np.array([float(full(params, data))])}
-
-
-def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
-    """One run of ``name`` at ``lr`` on a PyTorch task (the registry's torch builders; LRTuner charged)."""
-    import contextlib
-    import copy
-    import io
-
-    import torch
-
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    model = task.torch_model()
-    data = {k: torch.as_tensor(v) for k, v in task.data.items()}
-    data["y"] = data["y"].long()
-    xent = torch.nn.functional.cross_entropy
-    order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
-    tuner = _tuner() if name == LRTUNER else None
-    with contextlib.redirect_stdout(io.StringIO()):  # some ports print their settings
-        if tuner is not None or name == "probe":
-            opt, sched = torch.optim.Adam(model.parameters(), lr=lr), None
-        else:
-            kw = _torch_maker(task, METHODS[name], lr)
-            if kw.get("make_optimizer") is not None:
-                opt, sched = kw["make_optimizer"](model.parameters())
-            else:
-                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-                sched = kw["make_scheduler"](opt)
-        if name == "probe":
-            from lrsched.adapters.torch import ControllerScheduler
-
-            sched = ControllerScheduler(opt, frozen_probe(task.steps, init_lr=lr))
-    if hasattr(opt, "train"):
-        opt.train()
-    lrs: list[float] = []
-    losses: list[Any] = []  # the minibatch losses of the run's updates (tensors: no host sync per update)
-    state = tuner.init(lr=lr) if tuner is not None else None
-
-    def step(idx: Any, rate: float | None) -> float:
-        if rate is not None:
-            for group in opt.param_groups:
-                group["lr"] = rate
-        loss = xent(model(data["x"][idx]), data["y"][idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    if tuner is not None:
-        t = 0
-
-        def lookahead(rate: float, steps: int) -> float:
-            saved = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
-            for k in range(steps):
-                step(order[t + k], rate)
-            with torch.no_grad():
-                idx = order[min(t + steps, task.steps - 1)]
-                out = xent(model(data["x"][idx]), data["y"][idx])
-            model.load_state_dict(saved[0])
-            opt.load_state_dict(saved[1])
-            return float(out)
-
-        for explore, n in _charged(task):
-            if explore:
-                state = tuner.explore(state, lookahead)
-            for k in range(n):
-                lrs.append(float(state.lr))
-                step(order[t + k], float(state.lr))
-                state = tuner.update(state, 0.0)
-            t += n
-        lrs += [np.nan] * (task.steps - len(lrs))
-    else:
-        for t in range(task.steps):
-            lrs.append(float(opt.param_groups[0].get("lr", np.nan)))
-            loss = step(order[t], None)
-            losses.append(loss.detach())
-            if sched is not None:
-                if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    sched.step(loss.detach())
-                else:
-                    sched.step()
-    switch = hasattr(opt, "eval") and hasattr(opt, "train")
-    if switch:
-        opt.eval()
-    with torch.no_grad():
-        final = float(xent(model(data["x"]), data["y"]))
-    if METHODS.get(name) is not None and METHODS[name].kind == "optimizer":
-        lrs = [np.nan] * task.steps
-    recorded = torch.stack(losses).numpy() if len(losses) == task.steps else np.full(task.steps, np.nan)
-    return {"loss": recorded, "lr": np.asarray(lrs), "eval": np.array([final])}
-
-
-# -- the method: the peak tournament, then its anneal ---------------------------------------------------------
-
-
-@functools.cache
-def _tournament_pieces(task: Any) -> tuple[Any, Any]:
+def _training_scans(task: Any) -> tuple[Any, Any]:
     """Two jitted scans over minibatches from given parameters and optimizer state: one at given per-update LRs
-    (the rounds), one driven by a :class:`~lrsched.controllers.DecayOnStall` (the rest; it gives the minibatch
-    losses and the LRs it applied); nmf's runs stay non-negative, as the suite's."""
+    (the tournament's rounds, LRTuner's segments), one driven by a controller (the tournament's rest: it gives the
+    minibatch losses and the LRs it applied); nmf's runs stay non-negative, as the suite's."""
     import jax
 
     from benchmarks.convergence.engine import direction
@@ -349,6 +205,157 @@ def _tournament_pieces(task: Any) -> tuple[Any, Any]:
     return jax.jit(scheduled), jax.jit(controlled, static_argnums=4)
 
 
+@functools.cache
+def _jitted_losses(task: Any) -> tuple[Any, Any]:
+    """``task.loss`` (one minibatch) and ``task.full_loss``, jitted once per task."""
+    import jax
+
+    return jax.jit(task.loss), jax.jit(task.full_loss)
+
+
+def lrtuner_jax(task: Any, lr0: float, seed: int) -> dict[str, Any]:
+    """LRTuner on a JAX task in an eager loop of jitted segments; its look-ahead trains the next minibatches of
+    the run's own order from the current state (the arrays are immutable: restoring is free)."""
+    import jax.numpy as jnp
+
+    from benchmarks.convergence.engine import direction
+
+    scheduled, _ = _training_scans(task)
+    loss_fn, full = _jitted_losses(task)
+    data = {k: jnp.asarray(v) for k, v in task.data.items()}
+
+    def segment(params: Any, dstate: Any, idx: Any, lr: float) -> Any:  # the rounds' scan at one LR
+        return scheduled(params, dstate, data, idx, jnp.full(len(idx), lr, jnp.float32))
+
+    params = task.init(np.random.default_rng([1, seed]))
+    dstate = direction(task.optimizer).init(params)
+    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+    tuner = _tuner()
+    state, t, lrs = tuner.init(lr=lr0), 0, []
+
+    def lookahead(lr: float, steps: int) -> float:
+        (p, _), _ = segment(params, dstate, order[t : t + steps], lr)
+        return float(loss_fn(p, data, order[min(t + steps, task.steps - 1)]))
+
+    for explore, n in _charged(task):
+        if explore:
+            state = tuner.explore(state, lookahead)
+        (params, dstate), _ = segment(params, dstate, order[t : t + n], state.lr)
+        lrs += [float(state.lr)] * n
+        for _ in range(n):
+            state = tuner.update(state, 0.0)
+        t += n
+    lrs += [np.nan] * (task.steps - len(lrs))
+    return {"loss": np.full(task.steps, np.nan), "lr": np.asarray(lrs), "eval": np.array([float(full(params, data))])}
+
+
+def _torch_problem(task: Any, seed: int) -> tuple[Any, Any, Any, Any]:
+    """A PyTorch task's model at ``seed``'s initialisation (one thread), its training data as tensors and the
+    run's minibatch order, as every PyTorch run here starts."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    model = task.torch_model()
+    x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()
+    return model, x, y, torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+
+
+def _torch_update(model: Any, opt: Any, x: Any, y: Any, idx: Any) -> Any:
+    """One update on the minibatch ``idx`` (cross-entropy); its loss, still attached."""
+    import torch
+
+    loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def torch_run(task: Any, name: str, lr: float, seed: int) -> dict[str, Any]:
+    """One run of ``name`` at ``lr`` on a PyTorch task (the registry's torch builders; LRTuner charged)."""
+    import contextlib
+    import copy
+    import io
+
+    import torch
+
+    model, x, y, order = _torch_problem(task, seed)
+    xent = torch.nn.functional.cross_entropy
+    tuner = _tuner() if name == LRTUNER else None
+    with contextlib.redirect_stdout(io.StringIO()):  # some ports print their settings
+        if tuner is not None or name == "probe":
+            opt, sched = torch.optim.Adam(model.parameters(), lr=lr), None
+        else:
+            kw = _torch_maker(task, METHODS[name], lr)
+            if kw.get("make_optimizer") is not None:
+                opt, sched = kw["make_optimizer"](model.parameters())
+            else:
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                sched = kw["make_scheduler"](opt)
+        if name == "probe":
+            from lrsched.adapters.torch import ControllerScheduler
+
+            sched = ControllerScheduler(opt, frozen_probe(task.steps, init_lr=lr))
+    if hasattr(opt, "train"):
+        opt.train()
+    lrs: list[float] = []
+    losses: list[Any] = []  # the minibatch losses of the run's updates (tensors: no host sync per update)
+    state = tuner.init(lr=lr) if tuner is not None else None
+
+    def step(idx: Any, rate: float | None) -> Any:
+        if rate is not None:
+            for group in opt.param_groups:
+                group["lr"] = rate
+        return _torch_update(model, opt, x, y, idx)
+
+    if tuner is not None:
+        t = 0
+
+        def lookahead(rate: float, steps: int) -> float:
+            saved = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+            for k in range(steps):
+                step(order[t + k], rate)
+            with torch.no_grad():
+                idx = order[min(t + steps, task.steps - 1)]
+                out = xent(model(x[idx]), y[idx])
+            model.load_state_dict(saved[0])
+            opt.load_state_dict(saved[1])
+            return float(out)
+
+        for explore, n in _charged(task):
+            if explore:
+                state = tuner.explore(state, lookahead)
+            for k in range(n):
+                lrs.append(float(state.lr))
+                step(order[t + k], float(state.lr))
+                state = tuner.update(state, 0.0)
+            t += n
+        lrs += [np.nan] * (task.steps - len(lrs))
+    else:
+        for t in range(task.steps):
+            lrs.append(float(opt.param_groups[0].get("lr", np.nan)))
+            loss = step(order[t], None)
+            losses.append(loss.detach())
+            if sched is not None:
+                if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    sched.step(loss.detach())
+                else:
+                    sched.step()
+    switch = hasattr(opt, "eval") and hasattr(opt, "train")
+    if switch:
+        opt.eval()
+    with torch.no_grad():
+        final = float(xent(model(x), y))
+    if METHODS.get(name) is not None and METHODS[name].kind == "optimizer":
+        lrs = [np.nan] * task.steps
+    recorded = torch.stack(losses).numpy() if len(losses) == task.steps else np.full(task.steps, np.nan)
+    return {"loss": recorded, "lr": np.asarray(lrs), "eval": np.array([final])}
+
+
+# -- the method: the peak tournament, then its anneal ---------------------------------------------------------
+
+
 def tournament_run(task: Any, lr0: float, seed: int) -> dict[str, Any]:
     """One run of the method from ``lr0``: :func:`lrsched.peak_tournament` at its defaults, then the winner keeps
     its parameters and optimizer state and runs the result's ``anneal()`` for what is left of the budget. The
@@ -361,9 +368,8 @@ def tournament_run(task: Any, lr0: float, seed: int) -> dict[str, Any]:
     import jax.numpy as jnp
 
     from benchmarks.convergence.engine import direction
-    from benchmarks.convergence.tasks import batches
 
-    scheduled, controlled = _tournament_pieces(task)
+    scheduled, controlled = _training_scans(task)
     data = {k: jnp.asarray(v) for k, v in task.data.items()}
     params = task.init(np.random.default_rng([1, seed]))
     order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
@@ -390,24 +396,14 @@ def _tournament_run_torch(task: Any, lr0: float, seed: int) -> dict[str, Any]:
     minibatch loss."""
     import torch
 
-    from benchmarks.convergence.tasks import batches
     from lrsched.adapters.torch import ControllerScheduler
     from lrsched.adapters.torch import peak_tournament as torch_tournament
 
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    model = task.torch_model()
+    model, x, y, order = _torch_problem(task, seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr0)
-    x, y = torch.as_tensor(task.data["x"]), torch.as_tensor(task.data["y"]).long()
-    order = torch.as_tensor(batches(np.random.default_rng([2, seed]), 1200, task.steps))
-    xent = torch.nn.functional.cross_entropy
 
     def step(t: int) -> Any:
-        loss = xent(model(x[order[t]]), y[order[t]])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.detach()
+        return _torch_update(model, opt, x, y, order[t]).detach()
 
     won = torch_tournament(model, opt, step, task.steps, **FROZEN)  # model and opt: the winner's
     sched = ControllerScheduler(opt, won.anneal())
@@ -416,7 +412,7 @@ def _tournament_run_torch(task: Any, lr0: float, seed: int) -> dict[str, Any]:
         lrs.append(float(opt.param_groups[0]["lr"]))
         sched.step(step(t))
     with torch.no_grad():
-        final = float(xent(model(x), y))
+        final = float(torch.nn.functional.cross_entropy(model(x), y))
     return _tournament_out(task, final, won, np.asarray(lrs))
 
 

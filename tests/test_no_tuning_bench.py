@@ -228,7 +228,7 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
             return self.loss(p, data, None)
 
     task = Quadratic()
-    scheduled, controlled = no_tuning._tournament_pieces(task)
+    scheduled, controlled = no_tuning._training_scans(task)
     seen: list[tuple[str, int, Any]] = []
 
     def counting_scheduled(p: Any, s: Any, data: Any, idx: Any, lrs: Any) -> Any:
@@ -240,15 +240,15 @@ def test_the_tournament_charges_every_candidates_updates_and_keeps_the_winners_s
         assert float(task.full_loss(p, data)) < 1e-6  # the winner's state: 12 updates at 0.9 from a loss of ~1
         return controlled(p, s, data, idx, controller, peak)
 
-    no_tuning._tournament_pieces.cache_clear()
+    no_tuning._training_scans.cache_clear()
     try:
         import unittest.mock
 
         pieces = lambda t: (counting_scheduled, counting_controlled)  # noqa: E731
-        with unittest.mock.patch.object(no_tuning, "_tournament_pieces", pieces):
+        with unittest.mock.patch.object(no_tuning, "_training_scans", pieces):
             out = no_tuning.tournament_run(task, 0.1, seed=0)
     finally:
-        no_tuning._tournament_pieces.cache_clear()
+        no_tuning._training_scans.cache_clear()
     final, pick = float(out["eval"][-1]), out["pick"]
     assert pick == 0.1 * 9.0
     assert [n for kind, n, _ in seen] == [4] * 5 + [8] * 2 + [400 - 5 * 4 - 2 * 8]
