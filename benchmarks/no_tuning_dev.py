@@ -458,18 +458,14 @@ def tournament(seeds: tuple[int, ...], tasks: str, out: str) -> None:
     for tname, (task, best, peak, ref) in references(tasks).items():
         t0 = time.perf_counter()
         starts = {k: round_lr(peak * k) for k in MULTS}
-        rows = no_tuning.run_rows(task, seeds, {"probe": list(starts.values()), "stall": list(starts.values())})
+        plan = {n: list(starts.values()) for n in ("probe", "stall", no_tuning.METHOD)}
+        rows = no_tuning.run_rows(task, seeds, plan)
         r: dict[str, Any] = {"best": best, "peak": peak, "ref": ref}  # runs keyed "start multiplier|seed"
-        for n in ("probe", "stall"):
+        for n in ("probe", "stall", no_tuning.METHOD):
             finals = _finals(rows, n)
             r[n] = {f"{k:.3g}|{seed}": finals[lr][i] / ref for k, lr in starts.items() for i, seed in enumerate(seeds)}
-        r["tournament"], r["picks"] = {}, {}
-        for k, lr in starts.items():
-            for seed in seeds:
-                out = no_tuning.tournament_run(task, lr, seed)
-                final, pick = float(out["eval"][-1]), out["pick"]
-                r["tournament"][f"{k:.3g}|{seed}"] = final / ref if np.isfinite(final) else np.inf
-                r["picks"][f"{k:.3g}|{seed}"] = pick / peak
+        mult = {lr: k for k, lr in starts.items()}
+        r["picks"] = {f"{mult[lr]:.3g}|{s}": run["pick"] / peak for n, lr, s, run in rows if n == no_tuning.METHOD}
         r["rivals"] = recorded_rivals(tname, seeds)
         res[tname] = r
         cells = "  ".join(f"{n} {np.median(list(r[n].values())):.3f}" for n in ("probe", "stall", "tournament"))

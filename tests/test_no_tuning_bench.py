@@ -307,3 +307,21 @@ def test_the_held_out_records_were_made_by_the_files_that_ship_and_the_protocol_
     assert record["meta"]["sha256"] == no_tuning.protocol_sha256() == no_tuning.module_sha256()
     assert set(record["meta"]["sha256"]) == set(no_tuning.FROZEN_FILES)
     assert set(record["tasks"]) == set(no_tuning.HELD_OUT)
+
+
+def test_the_tournament_study_runs_end_to_end_and_records_every_run(tmp_path: Path) -> None:
+    """``no_tuning_dev.py --tournament`` on one validation task and one seed: it writes its records and report, with
+    one final-loss ratio per start for each method and the tournament's pick among its own candidates."""
+    from benchmarks import no_tuning_dev as dev
+
+    out = tmp_path / "tournament"
+    assert dev.main(["--tournament", "--seeds", "1", "--tasks", "softmax", "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["tasks"]["softmax"]
+    keys = {f"{k:.3g}|0" for k in dev.MULTS}
+    for name in ("probe", "stall", "tournament", "picks"):
+        assert set(record[name]) == keys, name
+    assert all(0.5 < v < 2.0 for v in record["tournament"].values())  # softmax: every start ends near the tuned best
+    starts = {f"{k:.3g}|0": k for k in dev.MULTS}
+    grid = (1 / 9, 1 / 3, 1.0, 3.0, 9.0)
+    assert all(min(abs(p / (starts[key] * m) - 1) for m in grid) < 1e-9 for key, p in record["picks"].items())
+    assert "## A tournament of peaks" in out.with_suffix(".md").read_text(encoding="utf-8")
