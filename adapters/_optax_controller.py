@@ -285,6 +285,40 @@ class ControlledState(NamedTuple):
         return jax.tree_util.tree_map(jnp.negative, self.prev_inner)
 
 
+def update_along_gradient(direction: optax.GradientTransformation, params: Any) -> float:
+    """``u . g``: ``direction``'s first update ``u`` for a gradient of ones ``g`` at ``params``, evaluated at once
+    (``jax.ensure_compile_time_eval``: also where the caller is being traced). Positive for a direction
+    (``optax.scale_by_adam()``, ``optax.trace``), negative for an optimizer that already applies ``-lr``
+    (``optax.adam(lr)``); raises what ``direction`` raises when it cannot update ``params``."""
+    with jax.ensure_compile_time_eval():
+        ones = jax.tree_util.tree_map(jnp.ones_like, params)
+        update, _ = direction.update(ones, direction.init(params), params)
+        pairs = zip(jax.tree_util.tree_leaves(update), jax.tree_util.tree_leaves(ones))
+        return float(sum(jnp.vdot(u, g) for u, g in pairs))
+
+
+#: The stand-in parameters :func:`controlled` probes ``inner`` with at construction (the real ones come later).
+_PROBE_PARAMS = np.zeros(4, np.float32)
+
+
+def _refuse_ascent(owner: str, inner: Any) -> None:
+    """Refuse an ``inner`` whose update points against the gradient: scaled by ``-lr`` it would ascend.
+
+    Probed once on :data:`_PROBE_PARAMS`; an ``inner`` that cannot update them (one that needs its own parameters'
+    structure, as ``optax.masked`` does, extra arguments, or values being traced) is not checked."""
+    try:
+        along = update_along_gradient(inner, _PROBE_PARAMS)
+    except Exception:  # any failure means only that this probe cannot tell
+        return
+    if along < 0.0:
+        raise ValueError(
+            f"{owner}: inner's update for a gradient of ones points against it (update . gradient = {along:.3g}): "
+            "it already applies -lr, as optax.adam(lr) or optax.sgd(lr) do, and scaled by -lr again training would "
+            "ascend; pass the direction alone, e.g. optax.scale_by_adam() or optax.identity() (to ascend on "
+            "purpose, negate the loss)"
+        )
+
+
 def controlled(
     inner: optax.GradientTransformation,
     settings: Controller[Any],
@@ -307,7 +341,9 @@ def controlled(
     before it in a chain.
 
     ``inner`` must be a direction (``optax.scale_by_adam()``, ``optax.identity()`` for SGD), not an optimizer that
-    already applies ``-lr`` such as ``optax.adam(lr)``: the sign would flip twice and training would ascend.
+    already applies ``-lr`` such as ``optax.adam(lr)``: the sign would flip twice and training would ascend. Such
+    an ``inner`` is refused here: it is probed once, eagerly, with a gradient of ones on four stand-in parameters
+    (an ``inner`` that cannot update them, e.g. ``optax.masked``, is not checked).
     Under ``optax.MultiSteps(controlled(...), k)`` the controller decides once per optimizer update, on the last
     micro-batch's ``value`` (and on the accumulated gradient for gradient signals). A controller reading
     ``param_norm`` raises at its first update when ``params`` is not passed (never a norm of 0).
@@ -329,6 +365,7 @@ def controlled(
     """
     wanted = tuple(s for s in settings.signals if s != "loss")
     scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name, timing=timing)  # checks settings
+    _refuse_ascent("controlled", inner)
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
     interval = settings.signal_interval  # measure only on the updates whose signals the rule reads

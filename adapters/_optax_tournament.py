@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lrsched.adapters._optax_controller import update_along_gradient
 from lrsched.tools.tournament import TournamentResult
 from lrsched.tools.tournament import peak_tournament as _peak_tournament
 
@@ -110,11 +111,9 @@ def peak_tournament(
 
 def _check_descent(owner: str, direction: optax.GradientTransformation, params: Any) -> None:
     """Refuse a ``direction`` whose update points against the gradient (one that already applies ``-lr``, as
-    ``optax.adam(lr)`` does): the candidates would ascend. Probed once with a gradient of ones at ``params``."""
-    ones = jax.tree_util.tree_map(jnp.ones_like, params)
-    update, _ = direction.update(ones, direction.init(params), params)
-    pairs = zip(jax.tree_util.tree_leaves(update), jax.tree_util.tree_leaves(ones))
-    along = float(sum(jnp.vdot(u, g) for u, g in pairs))
+    ``optax.adam(lr)`` does) or not along it at all: the candidates would ascend or stand still. Probed once with a
+    gradient of ones at ``params``."""
+    along = update_along_gradient(direction, params)
     if not along > 0.0:
         raise ValueError(
             f"{owner}: direction's update for a gradient of ones points against it (update . gradient = {along:.3g}):"

@@ -248,3 +248,41 @@ def test_missing_optax_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
     assert 'pip install "lrsched[jax]"' in out.stderr
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        optax.scale_by_adam(),
+        optax.identity(),
+        optax.trace(0.9),
+        optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam()),
+        optax.chain(optax.add_decayed_weights(1e-4), optax.scale_by_adam()),
+        optax.masked(optax.scale_by_adam(), {"w": True, "b": False}),  # cannot update the stand-in: not checked
+    ],
+    ids=["scale_by_adam", "identity", "trace", "clip_then_adam", "decay_then_adam", "masked"],
+)
+def test_controlled_accepts_a_direction_and_descends(inner):
+    """The directions Optax places before ``scale_by_learning_rate`` pass the probe, and ``controlled`` with them
+    lowers the loss of a least-squares problem (the sign is right)."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(64, 3)), jnp.float32)
+    y = x @ jnp.asarray([1.0, -2.0, 0.5]) + 0.3
+    params = {"w": jnp.zeros(3), "b": jnp.zeros(())}
+
+    def loss_fn(p):
+        return jnp.mean((x @ p["w"] + p["b"] - y) ** 2)
+
+    opt = adapter.controlled(inner, L.Hypergradient(init_lr=0.01, beta=1e-4))
+    state = opt.init(params)
+
+    @jax.jit
+    def step(p, s):
+        loss, g = jax.value_and_grad(loss_fn)(p)
+        u, s = opt.update(g, s, p, value=loss)
+        return optax.apply_updates(p, u), s
+
+    first = float(loss_fn(params))
+    for _ in range(100):
+        params, state = step(params, state)
+    assert float(loss_fn(params)) < 0.5 * first

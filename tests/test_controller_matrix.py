@@ -442,6 +442,33 @@ def test_optax_paths_replay_the_pure_controller(name: str, kind: str, k: int) ->
     assert_replayed(c, None, rec, groups=1, rtol=2e-6)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_optax_controlled_refuses_an_inner_that_already_applies_minus_lr(name: str) -> None:
+    """Trap 4: ``controlled(optax.adam(lr), c)`` flipped the sign twice and ascended. Every registered controller
+    refuses such an ``inner`` at construction (before any update; also when built inside a jitted function), and
+    the message names the cause and the direction to pass instead."""
+    pytest.importorskip("optax")
+    import jax
+    import optax
+
+    from lrsched.adapters.optax import controlled
+
+    c = make(name, init_lr=LR0)
+    # a controller the path cannot drive at all is refused for that first (LRTuner: its look-ahead)
+    expected = optax_refusal(c, "controlled") or r"already applies -lr.*pass the direction alone, e\.g\. optax\."
+    negated = optax.chain(optax.scale_by_adam(), optax.scale(-1.0))
+    for inner in (optax.adam(LR0), optax.sgd(LR0), negated):
+        with pytest.raises(ValueError, match=expected):
+            controlled(inner, c)
+
+    def built_under_jit(x: Any) -> Any:
+        controlled(optax.adam(LR0), c)
+        return x
+
+    with pytest.raises(ValueError, match=expected):
+        jax.jit(built_under_jit)(1.0)
+
+
 @pytest.mark.parametrize(
     "kind,k",
     [("chain", 1), ("controlled", 1), ("no_params", 1), ("controlled", 2)],
