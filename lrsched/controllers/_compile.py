@@ -22,11 +22,12 @@ __all__ = ["Compiled", "compile_controller"]
 
 class Compiled:
     """A compiled controller: ``update(_, *signals) -> lr`` (the first argument, a method's slot, is ignored),
-    ``get() -> leaves``, ``put(leaves)``, ``lr() -> lr``."""
+    ``get() -> leaves``, ``put(leaves)``, ``lr() -> lr``, ``step() -> state.step`` (one leaf, read without
+    rebuilding the state: adapters check the clock at every update)."""
 
     def __init__(self, update: Callable[..., Any], get: Callable[[], Any], put: Callable[[Any], None],
-                 lr: Callable[[], Any], source: str) -> None:  # fmt: skip
-        self.update, self.get, self.put, self.lr, self.source = update, get, put, lr, source
+                 lr: Callable[[], Any], step: Callable[[], Any], source: str) -> None:  # fmt: skip
+        self.update, self.get, self.put, self.lr, self.step, self.source = update, get, put, lr, step, source
 
 
 def _leaves(controller: Any, state: Any, make: Callable[[str], Any]) -> tuple[Any, list[str]]:
@@ -171,6 +172,7 @@ def make({all_names}):
         return leaves
 
     update, get_raw, put_raw, lr_fn = make(*to_lists(_flat(state, controller.vector_fields)))
+    at = names.index("s_step") if "s_step" in names else None  # the protocol's states count updates in ``step``
 
     def get() -> tuple[Any, ...]:
         leaves = list(get_raw())
@@ -181,7 +183,10 @@ def make({all_names}):
     def put(leaves: Any) -> None:
         put_raw(to_lists(leaves))
 
-    return Compiled(update, get, put, lr_fn, source)
+    def step() -> Any:
+        return get_raw()[at] if at is not None else unflatten(controller, state, get()).step
+
+    return Compiled(update, get, put, lr_fn, step, source)
 
 
 def unflatten(controller: Any, template: Any, leaves: tuple[Any, ...]) -> Any:

@@ -77,7 +77,7 @@ class Control:
     @property
     def t(self) -> int:
         """The number of updates observed (``state.step``)."""
-        return int(self.state.step)
+        return int(self._compiled.step() if self._compiled is not None else self._state.step)
 
     @property
     def state(self) -> Any:
