@@ -586,11 +586,12 @@ def module_sha256() -> dict[str, str]:
     return out
 
 
-def protocol_sha256() -> dict[str, str]:
-    """The files' sha256 frozen in the protocol (its lines ``Frozen sha256 of `path`: `...```)."""
+def protocol_sha256(protocol: str = "no_tuning_protocol.md") -> dict[str, str]:
+    """The files' sha256 frozen in a protocol in ``results/`` (default: this edition's; its lines ``Frozen sha256 of
+    `path`: `...```)."""
     import re
 
-    path = os.path.join(HERE, "results", "no_tuning_protocol.md")
+    path = os.path.join(HERE, "results", protocol)
     if not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as fh:

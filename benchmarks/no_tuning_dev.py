@@ -9,7 +9,7 @@ seeds given, as a ratio to the tuned best schedule's median.
 
 The first, second and third editions' held-out tasks (:mod:`benchmarks.no_tuning_tasks`, ``_v2``, ``_v3``, each
 used once; reference = its committed results, ``benchmarks/results/no_tuning_v1.json``, ``no_tuning_v2.json``,
-``no_tuning.json``) are validation tasks too. The rounds run the JAX tasks only; ``--band`` runs every task.
+``no_tuning_v3.json``) are validation tasks too. The rounds run the JAX tasks only; ``--band`` runs every task.
 
 ``--band`` measures what target A demands (no variant is chosen from it): per task, REX, the frozen ProbeLR's
 anneal, at the tuned best schedule's peak LR x {1/3, 1/sqrt 3, 1, sqrt 3, 3} (how far the peak may be off and
@@ -183,7 +183,7 @@ def references(tasks: str = "", jax_only: bool = False) -> dict[str, tuple[Any, 
         second = json.load(fh)["tasks"]  # the second edition's held-out tasks, used once: validation now
     for name, r in second.items():
         out[name] = (SECOND_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
-    with open(os.path.join(HERE, "results", "no_tuning.json"), encoding="utf-8") as fh:
+    with open(os.path.join(HERE, "results", "no_tuning_v3.json"), encoding="utf-8") as fh:
         third = json.load(fh)["tasks"]  # the third edition's held-out tasks, used once: validation now
     for name, r in third.items():
         out[name] = (THIRD_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
@@ -439,7 +439,7 @@ def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | Non
     runs on ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of none."""
     from benchmarks.held_out import median_loss
 
-    for record in ("no_tuning_v1.json", "no_tuning_v2.json", "no_tuning.json"):
+    for record in ("no_tuning_v1.json", "no_tuning_v2.json", "no_tuning_v3.json"):
         with open(os.path.join(HERE, "results", record), encoding="utf-8") as fh:
             tasks = json.load(fh)["tasks"]
         if name in tasks:
