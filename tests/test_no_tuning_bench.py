@@ -32,6 +32,10 @@ def test_smoke_mode_writes_the_report_the_records_and_the_plot(tmp_path: Path) -
     assert all(min(abs(p / m - 1) for m in grid) < 1e-9 for p in picks), picks
     summary = data["tasks"]["wine_logreg"]["summary"]
     assert set(summary["paired"]) == {*no_tuning.B_RIVALS, *no_tuning.EXTRA}
+    # target B's ceiling: whether the tuned best schedule's own median is below every rival, and how often
+    ceiling = all(summary["best"] < v for v in summary["rivals"].values())
+    assert summary["best_meets_b"] is ceiling and set(summary["rivals"]) == set(no_tuning.B_RIVALS)
+    assert f"the tuned best schedule's own median is below every rival on {int(ceiling)} of 1 tasks" in text
     assert (tmp_path / "nt_lr.png").stat().st_size > 0
 
 
