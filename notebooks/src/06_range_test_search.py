@@ -169,9 +169,9 @@ if constants:
 # candidate's update counts against the budget (`won.used`). `controlled(adam, won.anneal())` runs the rest:
 # `DecayOnStall` from the winner's LR. The rough LR here is the range test's suggestion, which section 2's
 # winners put several times too low. The grid reaches 9x the rough LR and no further: a pick at its top or
-# bottom edge says the rough LR was off by more than that. (On pre-registered held-out tasks,
-# `benchmarks/results/no_tuning_v3.md`, it ended within 10% of a tuned schedule on 3 of 4 from starts 10x off
-# either way; tune when you can.)
+# bottom edge says the rough LR was off by more than that. (On eight pre-registered held-out tasks,
+# `benchmarks/results/no_tuning_v3.md` and `no_tuning.md`, it ended within 10% of a tuned schedule on 4 from
+# starts 10x off either way; tune when you can.)
 
 # %%
 from lrsched.adapters.optax import controlled, peak_tournament
