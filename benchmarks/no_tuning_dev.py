@@ -7,9 +7,10 @@ results, ``benchmarks/results/learned_fresh.json``). Each variant starts at the 
 schedule's peak LR x {1/10, 1/3, 1, 3, 10}; the score is the pooled median final loss over the evaluation
 seeds given, as a ratio to the tuned best schedule's median.
 
-The first, second and third editions' held-out tasks (:mod:`benchmarks.no_tuning_tasks`, ``_v2``, ``_v3``, each
-used once; reference = its committed results, ``benchmarks/results/no_tuning_v1.json``, ``no_tuning_v2.json``,
-``no_tuning_v3.json``) are validation tasks too. The rounds run the JAX tasks only; ``--band`` runs every task.
+The four held-out editions' tasks (:mod:`benchmarks.no_tuning_tasks`, ``_v2``, ``_v3``, ``_v4``, each used once;
+reference = its committed results, ``benchmarks/results/no_tuning_v1.json``, ``no_tuning_v2.json``,
+``no_tuning_v3.json``, ``no_tuning.json``) are validation tasks too. The rounds run the JAX tasks only; ``--band``
+runs every task.
 
 ``--band`` measures what target A demands (no variant is chosen from it): per task, REX, the frozen ProbeLR's
 anneal, at the tuned best schedule's peak LR x {1/3, 1/sqrt 3, 1, sqrt 3, 3} (how far the peak may be off and
@@ -68,12 +69,20 @@ from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3 as THIRD_EDITION
+from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4 as FOURTH_EDITION
 from lrsched.controllers import DecayOnStall
 from lrsched.controllers.probe import ProbeLR
 from lrsched.tools import tournament as tournament_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MULTS = ROBUSTNESS_MULTIPLIERS
+#: The held-out editions' committed records and their tasks, each run once on them (validation tasks since).
+EDITIONS = (
+    ("no_tuning_v1.json", FIRST_EDITION),
+    ("no_tuning_v2.json", SECOND_EDITION),
+    ("no_tuning_v3.json", THIRD_EDITION),
+    ("no_tuning.json", FOURTH_EDITION),
+)
 
 #: The first settings tried (before ``descent`` existed); the explored variants change them.
 _FIRST: dict[str, Any] = {"backoff": 10.0, "rise": 1.5, "blowup": 4.0, "descent": 1.0}
@@ -175,18 +184,10 @@ def references(tasks: str = "", jax_only: bool = False) -> dict[str, tuple[Any, 
         fresh = json.load(fh)["tasks"]
     for name, r in fresh.items():
         out[name] = (FRESH[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
-    with open(os.path.join(HERE, "results", "no_tuning_v1.json"), encoding="utf-8") as fh:
-        first = json.load(fh)["tasks"]  # the first edition's held-out tasks, used once: validation now
-    for name, r in first.items():
-        out[name] = (FIRST_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
-    with open(os.path.join(HERE, "results", "no_tuning_v2.json"), encoding="utf-8") as fh:
-        second = json.load(fh)["tasks"]  # the second edition's held-out tasks, used once: validation now
-    for name, r in second.items():
-        out[name] = (SECOND_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
-    with open(os.path.join(HERE, "results", "no_tuning_v3.json"), encoding="utf-8") as fh:
-        third = json.load(fh)["tasks"]  # the third edition's held-out tasks, used once: validation now
-    for name, r in third.items():
-        out[name] = (THIRD_EDITION[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
+    for record, edition in EDITIONS:  # each edition's held-out tasks, used once: validation now
+        with open(os.path.join(HERE, "results", record), encoding="utf-8") as fh:
+            for name, r in json.load(fh)["tasks"].items():
+                out[name] = (edition[name], r["best"], float(r["peak"]), float(r["summary"]["best"]))
     if jax_only:
         out = {n: r for n, r in out.items() if r[0].framework != "torch"}
     return {n: out[n] for n in tasks.split(",")} if tasks else out
@@ -435,11 +436,11 @@ def shape_report(res: dict[str, Any], seeds: int) -> list[str]:
 
 
 def recorded_rivals(name: str, seeds: tuple[int, ...]) -> dict[str, float] | None:
-    """Target B's rivals on a task of the first, second or third edition: each rival's median final loss over its
+    """Target B's rivals on a task of a held-out edition (:data:`EDITIONS`): each rival's median final loss over its
     runs on ``seeds`` (all its starts), from the edition's committed records; ``None`` for a task of none."""
     from benchmarks.held_out import median_loss
 
-    for record in ("no_tuning_v1.json", "no_tuning_v2.json", "no_tuning_v3.json"):
+    for record, _ in EDITIONS:
         with open(os.path.join(HERE, "results", record), encoding="utf-8") as fh:
             tasks = json.load(fh)["tasks"]
         if name in tasks:
