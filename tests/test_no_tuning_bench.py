@@ -62,12 +62,12 @@ def test_the_torch_loop_records_the_losses_the_controller_read() -> None:
     np.testing.assert_allclose(out["lr"], replayed, rtol=1e-6)
 
 
-@pytest.mark.parametrize("edition", [3, 4])
+@pytest.mark.parametrize("edition", [3, 4, 5])
 def test_each_editions_tasks_train_through_the_harness_on_their_noise_twins(edition: int) -> None:
-    """The third and fourth editions' tasks meet the issue's constraints (a PyTorch task, one of >= 5,000 updates, a
-    transformer, minibatches of <= 16), share no task name or data set with an earlier edition, and every one trains
-    through the evaluation's loops (JAX and PyTorch); only their noise twins are trained here, never the held-out
-    data."""
+    """The third, fourth and fifth editions' tasks meet the issue's constraints (a PyTorch task, one of >= 5,000
+    updates, a transformer, minibatches of <= 16), share no task name or data set with an earlier edition, and every
+    one trains through the evaluation's loops (JAX and PyTorch); only their noise twins are trained here, never the
+    held-out data."""
     import dataclasses
     import importlib
 
@@ -78,10 +78,12 @@ def test_each_editions_tasks_train_through_the_harness_on_their_noise_twins(edit
     from benchmarks.no_tuning_tasks import HELD_OUT as FIRST
     from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2, noise_twin
     from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3
+    from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4
 
     module = importlib.import_module(f"benchmarks.no_tuning_tasks_v{edition}")
     tasks = getattr(module, f"HELD_OUT_V{edition}")
-    earlier = {**FIRST, **HELD_OUT_V2, **FRESH, **(HELD_OUT_V3 if edition > 3 else {})}
+    later = {3: HELD_OUT_V3, 4: HELD_OUT_V4}
+    earlier = {**FIRST, **HELD_OUT_V2, **FRESH, **{n: t for e in range(3, edition) for n, t in later[e].items()}}
     assert not set(tasks) & set(earlier)
     assert not {t.dataset for t in tasks.values()} & {getattr(t, "dataset", None) for t in earlier.values()}
     assert any(t.framework == "torch" for t in tasks.values())
