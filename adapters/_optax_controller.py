@@ -301,21 +301,29 @@ def update_along_gradient(direction: optax.GradientTransformation, params: Any) 
 _PROBE_PARAMS = np.zeros(4, np.float32)
 
 
-def _refuse_ascent(owner: str, inner: Any) -> None:
-    """Refuse an ``inner`` whose update points against the gradient: scaled by ``-lr`` it would ascend.
+def refuse_ascent(owner: str, name: str, direction: Any, params: Any = None) -> None:
+    """Refuse a ``direction`` (the argument ``name`` of ``owner``) whose update points against the gradient: scaled
+    by ``-lr`` it would ascend (it already applies ``-lr``, as ``optax.adam(lr)`` does).
 
-    Probed once on :data:`_PROBE_PARAMS`; an ``inner`` that cannot update them (one that needs its own parameters'
+    Probed once with a gradient of ones (:func:`update_along_gradient`). At the real ``params`` the update must point
+    along it (``> 0``: a direction that does not move is refused too). Without them, on :data:`_PROBE_PARAMS`, only a
+    negative answer is refused, and a ``direction`` that cannot update them (one that needs its own parameters'
     structure, as ``optax.masked`` does, extra arguments, or values being traced) is not checked."""
-    try:
-        along = update_along_gradient(inner, _PROBE_PARAMS)
-    except Exception:  # any failure means only that this probe cannot tell
-        return
-    if along < 0.0:
+    if params is None:
+        try:
+            along = update_along_gradient(direction, _PROBE_PARAMS)
+        except Exception:  # any failure means only that this probe cannot tell
+            return
+        refused = along < 0.0
+    else:
+        along = update_along_gradient(direction, params)
+        refused = not along > 0.0
+    if refused:
         raise ValueError(
-            f"{owner}: inner's update for a gradient of ones points against it (update . gradient = {along:.3g}): "
-            "it already applies -lr, as optax.adam(lr) or optax.sgd(lr) do, and scaled by -lr again training would "
-            "ascend; pass the direction alone, e.g. optax.scale_by_adam() or optax.identity() (to ascend on "
-            "purpose, negate the loss)"
+            f"{owner}: {name}'s update for a gradient of ones does not point along it (update . gradient = "
+            f"{along:.3g}): it already applies -lr, as optax.adam(lr) does (or optax.sgd(lr)), and scaled by -lr "
+            "again training would ascend; pass the direction alone, e.g. optax.scale_by_adam() or optax.identity() "
+            "(to ascend on purpose, negate the loss)"
         )
 
 
@@ -365,7 +373,7 @@ def controlled(
     """
     wanted = tuple(s for s in settings.signals if s != "loss")
     scale = scale_by_controller(settings, init_lr=init_lr, axis_name=axis_name, timing=timing)  # checks settings
-    _refuse_ascent("controlled", inner)
+    refuse_ascent("controlled", "inner", inner)
 
     keep = any(name in wanted for name in ("grad_dot_prev_direction", "prev_direction_norm"))
     interval = settings.signal_interval  # measure only on the updates whose signals the rule reads

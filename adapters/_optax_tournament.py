@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrsched.adapters._optax_controller import update_along_gradient
+from lrsched.adapters._optax_controller import refuse_ascent
 from lrsched.tools.tournament import TournamentResult
 from lrsched.tools.tournament import peak_tournament as _peak_tournament
 
@@ -81,7 +81,7 @@ def peak_tournament(
     if not leaves or any(np.ndim(a) < 1 for a in leaves):
         raise ValueError(f"{owner}: batches must be a pytree of arrays with a leading axis of updates, got {batches!r}")
     available = min(int(np.shape(a)[0]) for a in leaves)
-    _check_descent(owner, direction, params)
+    refuse_ascent(owner, "direction", direction, params)
 
     @jax.jit
     def rounds(params: Any, state: Any, batch: Any, lrs: Any) -> tuple[tuple[Any, Any], Any]:
@@ -107,16 +107,3 @@ def peak_tournament(
         return member, np.asarray(losses)  # one host sync per candidate and round
 
     return _peak_tournament(train, (params, direction.init(params)), lr, budget, **settings)
-
-
-def _check_descent(owner: str, direction: optax.GradientTransformation, params: Any) -> None:
-    """Refuse a ``direction`` whose update points against the gradient (one that already applies ``-lr``, as
-    ``optax.adam(lr)`` does) or not along it at all: the candidates would ascend or stand still. Probed once with a
-    gradient of ones at ``params``."""
-    along = update_along_gradient(direction, params)
-    if not along > 0.0:
-        raise ValueError(
-            f"{owner}: direction's update for a gradient of ones points against it (update . gradient = {along:.3g}):"
-            " it already applies -lr, as optax.adam(lr) does, and the candidates would ascend; pass the direction "
-            "alone, e.g. optax.scale_by_adam()"
-        )
