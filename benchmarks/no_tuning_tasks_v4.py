@@ -68,7 +68,7 @@ from benchmarks.no_tuning_tasks_v2 import (
 from benchmarks.no_tuning_tasks_v2 import noise_twin as noise_twin
 from benchmarks.no_tuning_tasks_v3 import _xent_tokens
 
-__all__ = ["HELD_OUT_V4", "TaskV4", "noise_twin"]
+__all__ = ["HELD_OUT_V4", "TaskV4", "encoder", "noise_twin"]
 
 SMALL_BATCH = 8
 TRANSFORMER_BATCH = 16
@@ -111,42 +111,47 @@ def _dataset(name: str) -> dict[str, np.ndarray]:
     raise ValueError(f"unknown held-out data set {name!r}")
 
 
-def _maxrun_init(rng: np.random.Generator) -> Any:
-    def normal(*shape: int, fan_in: int = 1) -> np.ndarray:
-        return rng.normal(0.0, 1.0 / math.sqrt(fan_in), shape).astype(np.float32)
+def encoder(tokens: int, length: int, width: int, heads: int, blocks: int, causal: bool) -> tuple[Any, Any]:
+    """``(init, forward)`` of a pre-norm transformer over token sequences: token + position embeddings,
+    ``blocks`` blocks of ``heads``-head self-attention (a causal mask if ``causal``) and a GELU MLP of 4x the width,
+    and a readout of ``tokens`` logits at every position."""
 
-    def block() -> dict[str, Any]:
+    def init(rng: np.random.Generator) -> Any:
+        def normal(*shape: int, fan_in: int = 1) -> np.ndarray:
+            return rng.normal(0.0, 1.0 / math.sqrt(fan_in), shape).astype(np.float32)
+
+        def block() -> dict[str, Any]:
+            return {
+                "qkv": normal(width, 3 * width, fan_in=width),
+                "o": normal(width, width, fan_in=width),
+                "m1": _dense(rng, width, 4 * width),
+                "m2": _dense(rng, 4 * width, width),
+            }
+
         return {
-            "qkv": normal(_D, 3 * _D, fan_in=_D),
-            "o": normal(_D, _D, fan_in=_D),
-            "m1": _dense(rng, _D, 4 * _D),
-            "m2": _dense(rng, 4 * _D, _D),
+            "tok": normal(tokens, width),
+            "pos": normal(length, width),
+            "blocks": [block() for _ in range(blocks)],
+            "out": _dense(rng, width, tokens),
         }
 
-    return {
-        "tok": normal(_DIGITS, _D),
-        "pos": normal(_LEN, _D),
-        "blocks": [block() for _ in range(_BLOCKS)],
-        "out": _dense(rng, _D, _DIGITS),
-    }
+    def forward(p: Any, seq: Any) -> Any:
+        h = p["tok"][seq] + p["pos"]  # (batch, length, width)
+        allowed = jnp.tril(jnp.ones((length, length), bool)) if causal else jnp.ones((length, length), bool)
 
+        def split_heads(a: Any) -> Any:
+            return a.reshape(*a.shape[:-1], heads, width // heads)
 
-def _maxrun(p: Any, seq: Any) -> Any:
-    """Logits ``(batch, _LEN, _DIGITS)``: at each position, of the largest digit so far (causal attention)."""
-    h = p["tok"][seq] + p["pos"]  # (batch, len, d)
-    causal = jnp.tril(jnp.ones((_LEN, _LEN), bool))
+        for b in p["blocks"]:
+            q, k, v = jnp.split(_layer_norm(h) @ b["qkv"], 3, axis=-1)
+            att = jnp.einsum("bihd,bjhd->bhij", split_heads(q), split_heads(k)) / math.sqrt(width // heads)
+            att = jnp.where(allowed, att, -1e9)
+            mixed = jnp.einsum("bhij,bjhd->bihd", jax.nn.softmax(att, axis=-1), split_heads(v)).reshape(h.shape)
+            h = h + mixed @ b["o"]
+            h = h + jax.nn.gelu(_layer_norm(h) @ b["m1"]["w"] + b["m1"]["b"]) @ b["m2"]["w"] + b["m2"]["b"]
+        return _layer_norm(h) @ p["out"]["w"] + p["out"]["b"]
 
-    def heads(a: Any) -> Any:
-        return a.reshape(*a.shape[:-1], _HEADS, _D // _HEADS)
-
-    for b in p["blocks"]:
-        q, k, v = jnp.split(_layer_norm(h) @ b["qkv"], 3, axis=-1)
-        att = jnp.einsum("bihd,bjhd->bhij", heads(q), heads(k)) / math.sqrt(_D // _HEADS)
-        att = jnp.where(causal, att, -1e9)
-        mix = jnp.einsum("bhij,bjhd->bihd", jax.nn.softmax(att, axis=-1), heads(v)).reshape(h.shape)
-        h = h + mix @ b["o"]
-        h = h + jax.nn.gelu(_layer_norm(h) @ b["m1"]["w"] + b["m1"]["b"]) @ b["m2"]["w"] + b["m2"]["b"]
-    return _layer_norm(h) @ p["out"]["w"] + p["out"]["b"]
+    return init, forward
 
 
 def _circles_model() -> Any:
@@ -174,7 +179,7 @@ HELD_OUT_V4: dict[str, TaskV4] = {
         TaskV4,
         "maxrun_transformer",
         "running_max",
-        (_maxrun_init, _maxrun),
+        encoder(_DIGITS, _LEN, _D, _HEADS, _BLOCKS, causal=True),
         _xent_tokens,
         argmax_hits,
         "adam",
