@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from lrsched.adapters._torch_direction_adam import DirectionAdam, held_direction
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
 
@@ -109,7 +110,8 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
     the optimizer's update rule (SGD, Adam, AdamW), so the LR leaves 0 as in the paper. Only the ``wanted``
     signals are computed; the buffers are kept only when a signal of the previous direction is wanted. The
     dot product alone reads ``g . theta_t - g . theta_{t-1}`` per tensor (no pass writing the change); the norm of
-    the change forms it in place in the buffers first. Then theta_t is copied into the buffers. No allocation.
+    the change forms it in place in the buffers first. Then theta_t is copied into the buffers. No allocation. A
+    :class:`DirectionAdam` holds ``d_{t-1}`` itself: then no buffers, one dot product (:func:`held_direction`).
     """
     with torch.no_grad():  # the tensors are read as they are (no detach per tensor: each call costs dispatch time)
         theta = params
@@ -121,6 +123,9 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             out["param_norm"] = _norm(theta)
         if not any(name in wanted for name in _DIRECTION_SIGNALS):
             return out, None
+        if isinstance(optimizer, DirectionAdam):  # it holds d_{t-1}: no buffers, one dot product
+            out.update(held_direction(optimizer, params, grads, tuple(n for n in wanted if n in _DIRECTION_SIGNALS)))
+            return {k: out[k] for k in wanted if k in out}, None
         if prev is None:
             zero = torch.zeros((), dtype=theta[0].dtype, device=theta[0].device)
             out["grad_dot_prev_direction"] = out["prev_direction_norm"] = zero

@@ -50,6 +50,8 @@ CONTROLLERS: dict[str, Any] = {
 }
 # The controllers that run in a training step (LRTuner's cost is its look-ahead training, not its update).
 STEPPED = {name: c for name, c in CONTROLLERS.items() if "LRTuner" not in name}
+#: The torch rows also run on ``DirectionAdam`` (an optimizer holding the direction they read).
+HELD = ("Hypergradient (additive)", "Hypergradient (multiplicative)")
 FLOOR = "hand-fused Adam-HD"  #: the floor rows: "hand-fused Adam-HD (additive)" for "Hypergradient (additive)"
 
 
@@ -108,7 +110,7 @@ def optax_section(quick: bool) -> list[str]:
 def torch_section(quick: bool, threads: int | None = None) -> list[str]:
     import torch
 
-    from lrsched.adapters.torch import ControllerScheduler
+    from lrsched.adapters.torch import ControllerScheduler, DirectionAdam
 
     torch.manual_seed(0)
     torch.set_num_threads(threads or os.cpu_count() or 1)
@@ -120,11 +122,15 @@ def torch_section(quick: bool, threads: int | None = None) -> list[str]:
     x, y = torch.randn(256, sizes[0]), torch.arange(256) % sizes[-1]
     n = 10 if quick else 30
 
-    def steps(controller: Any, floor: bool = False) -> Callable[[], float]:
+    def steps(controller: Any, floor: bool = False, held: bool = False) -> Callable[[], float]:
         if floor:
             opt, sched = torch_adam_hd(model.parameters(), PEAK, controller.beta, controller.mode), None
-        else:
-            opt = torch.optim.Adam(model.parameters(), lr=PEAK, foreach=True)  # the floor's kernels: _foreach_*
+        else:  # held: an Adam holding its direction; else the floor's kernels (_foreach_*) in torch's own Adam
+            opt = (
+                DirectionAdam(model.parameters(), lr=PEAK)
+                if held
+                else torch.optim.Adam(model.parameters(), lr=PEAK, foreach=True)
+            )
             sched = None if controller is None else ControllerScheduler(opt, controller)
 
         def one() -> None:
@@ -146,6 +152,7 @@ def torch_section(quick: bool, threads: int | None = None) -> list[str]:
         return run
 
     fns = {"constant": steps(None)} | {name: steps(c) for name, c in STEPPED.items()}
+    fns |= {f"{name} on `DirectionAdam`": steps(c, held=True) for name, c in STEPPED.items() if name in HELD}
     fns |= {name: steps(c, floor=True) for name, c in floors().items()}
     return _overhead_table(
         "## 3. One torch step, the same MLP (Adam, eager" + (f", {threads} torch threads)" if threads else ")"),
@@ -153,7 +160,8 @@ def torch_section(quick: bool, threads: int | None = None) -> list[str]:
         "computes the declared signals from the parameters and gradients (optimizer step hook). The floor: "
         "`_hand_fused.torch_adam_hd`, an optimizer of `torch._foreach_*` operations; every other row's Adam is "
         "`torch.optim.Adam(foreach=True)`, the same kernels (on a CPU torch's default is the per-tensor loop, which "
-        "would put the difference between the two Adam implementations into the gap).",
+        "would put the difference between the two Adam implementations into the gap), except the rows on "
+        "`lrsched.adapters.torch.DirectionAdam`, an Adam that keeps its step's direction for the scheduler to read.",
         interleaved(fns, ROUNDS[quick], stat=list),
     )
 
@@ -175,7 +183,11 @@ def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[st
     floor_of = {name.replace(FLOOR, "Hypergradient"): name for name in t if name.startswith(FLOOR)}
     lowest = next((floor_of[n] for n in floor_of if "additive" in n), next(iter(floor_of.values()), None))
     names = [name for name in t if name != "constant" and not name.startswith(FLOOR)]
-    gaps = {name: quartiles(points(name, floor_of.get(name, lowest)))[1] for name in names if lowest}
+
+    def floor(name: str) -> str | None:  # "Hypergradient (additive) on ..." is held to the additive rule's floor
+        return next((f for rule, f in floor_of.items() if name.startswith(rule)), lowest)
+
+    gaps = {name: quartiles(points(name, floor(name)))[1] for name in names if lowest}
 
     def row(name: str) -> str:
         q1, med, q3 = quartiles(points(name))

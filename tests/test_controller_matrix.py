@@ -40,7 +40,7 @@ torch = pytest.importorskip("torch")
 from _loops import lightning_fit, tiny_batch, tiny_data, tiny_model, trainer_train  # noqa: E402
 
 import lrsched  # noqa: E402
-from lrsched.adapters.torch import ControllerScheduler  # noqa: E402
+from lrsched.adapters.torch import ControllerScheduler, DirectionAdam  # noqa: E402
 from lrsched.controllers import Controller  # noqa: E402
 from lrsched.controllers.on import Controlled  # noqa: E402
 
@@ -85,9 +85,13 @@ def torch_refusal(c: Controller) -> str | None:
 
 
 # -- the optimizer and the records (the tiny model and data are tests/_loops.py's) ----------------------------------
-def _optimizer(model: Any) -> Any:
+def _optimizer(model: Any, held: bool = False) -> Any:
+    """AdamW over decay / no-decay groups; ``held``: ``DirectionAdam`` (the direction held by the optimizer) over the
+    same two groups, without decay (its decay is coupled: it would enter g_t, which the records hold without it)."""
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     no_decay = [p for n, p in model.named_parameters() if not n.endswith("weight")]
+    if held:
+        return DirectionAdam([{"params": decay}, {"params": no_decay}], lr=LR0)
     groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=LR0)
 
@@ -163,12 +167,19 @@ def _scheduler_lr0(c: Controller, groups: list[float]) -> Any:
 
 # -- (a) a plain torch loop and (b) optimizer.step(closure) ------------------------------------------------------------
 def torch_loop(
-    c: Controller, steps: int, *, closure: bool, save: tuple[int, str] | None = None, load: str | None = None
+    c: Controller,
+    steps: int,
+    *,
+    closure: bool,
+    save: tuple[int, str] | None = None,
+    load: str | None = None,
+    held: bool = False,
 ) -> tuple[Record, Any, Any]:
     """``steps`` updates of the tiny model under ``ControllerScheduler(opt, c)``; ``scheduler.step(loss)`` after
-    each. ``save=(k, path)`` checkpoints after update k; ``load`` resumes from a checkpoint (weights_only)."""
+    each. ``save=(k, path)`` checkpoints after update k; ``load`` resumes from a checkpoint (weights_only);
+    ``held``: the optimizer is ``DirectionAdam``."""
     model = tiny_model()
-    opt = _optimizer(model)
+    opt = _optimizer(model, held)
     sched = ControllerScheduler(opt, c)
     rec, start = Record(), 0
     if load is not None:
@@ -252,7 +263,9 @@ def _child(kind: str, spec: str, out: str) -> None:
     for key, job in jobs.items():
         c = lrsched.from_config(job["config"])
         if kind in ("plain", "closure"):
-            rec, model, _ = torch_loop(c, job["steps"], closure=kind == "closure", load=job["ckpt"])
+            rec, model, _ = torch_loop(
+                c, job["steps"], closure=kind == "closure", load=job["ckpt"], held=job.get("held", False)
+            )
             results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
         elif kind == "lightning":
             rec, net = lightning_run(c, job["epochs"], ckpt_in=job["ckpt"])
@@ -318,6 +331,29 @@ def test_torch_loop_resumes_in_a_fresh_process_bit_for_bit(kind: str, tmp_path: 
     assert set(resumed) == set(whole)
     moved = [name for name, run in whole.items() if len({row[0] for row in run["lrs"]}) > 1]
     assert len(moved) >= len(whole) - 1, moved  # not a vacuous matrix: the controllers steer (ABEL may not turn)
+    for name, result in resumed.items():
+        assert result["lrs"] == whole[name]["lrs"][5:], name
+        assert result["params"] == whole[name]["params"], name
+
+
+@pytest.mark.parametrize("kind", ["plain", "closure"])
+def test_direction_readers_on_direction_adam_replay_and_resume_in_a_fresh_process(kind: str, tmp_path: Path) -> None:
+    """Every registered controller that reads the previous direction, on an optimizer that holds it
+    (``DirectionAdam``, two groups): the signals it gives replay the pure controller from the recorded parameters'
+    change, and a checkpoint resumed in a fresh process (``weights_only``) continues bit for bit."""
+    readers = [name for name in NAMES if {"grad_dot_prev_direction", "prev_direction_norm"} & set(make(name).signals)]
+    assert readers  # the hypergradient's two rules at least
+    jobs, whole = {}, {}
+    for name in readers:
+        c = make(name)
+        rec, model, _ = torch_loop(c, BUDGET, closure=kind == "closure", held=True)
+        assert len({row[0] for row in rec.lrs}) > 1, name  # it steers
+        assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
+        whole[name] = {"lrs": rec.lrs, "params": _params_hex(model)}
+        ckpt = str(tmp_path / f"held-{kind}-{name}.pt")
+        torch_loop(c, 5, closure=kind == "closure", save=(5, ckpt), held=True)
+        jobs[name] = {"config": c.to_config(), "steps": BUDGET, "ckpt": ckpt, "held": True}
+    resumed = _run_children(kind, jobs, tmp_path)
     for name, result in resumed.items():
         assert result["lrs"] == whole[name]["lrs"][5:], name
         assert result["params"] == whole[name]["params"], name

@@ -1,0 +1,176 @@
+"""``DirectionAdam``: ``torch.optim.Adam`` that keeps the direction of its last step, for controllers that read it.
+
+A controller reading the previous update's direction (the hypergradient's ``g_t . d_{t-1}``) costs
+:class:`~lrsched.adapters.torch.ControllerScheduler` a copy of the parameters and two dot products per update when
+the optimizer does not hold that direction: it reads it from the parameters' change. ``DirectionAdam`` computes
+Adam's normalised step ``u_t = m_t / (sqrt(v_t / bc2_t) + eps)`` as a tensor of its own (``torch.optim.Adam``
+fuses it into the parameter update), applies ``theta_{t+1} = theta_t - (lr / bc1_t) u_t`` and keeps ``u_t`` in its
+state: the scheduler then reads ``g . d`` in one dot product, as an Adam-HD optimizer written by hand does
+(``benchmarks/results/controllers.md`` measures both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch.optim.optimizer import _get_value
+
+__all__ = ["DirectionAdam", "held_direction"]
+
+#: The options of ``torch.optim.Adam`` whose step ``DirectionAdam`` does not write out, with their default.
+_UNSERVED = {
+    "amsgrad": False,
+    "maximize": False,
+    "capturable": False,
+    "differentiable": False,
+    "fused": None,
+    "decoupled_weight_decay": False,
+}
+
+
+class DirectionAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` (``foreach`` kernels) that keeps each parameter's last step direction.
+
+    The update is Adam's (Kingma & Ba, 2015), with the coupled ``weight_decay`` of ``torch.optim.Adam``; ``t``
+    counts optimizer updates from 1 per parameter, as torch's ``state["step"]``::
+
+        g_t = grad + weight_decay * theta_t
+        m_t = beta1 m_{t-1} + (1 - beta1) g_t,   v_t = beta2 v_{t-1} + (1 - beta2) g_t**2
+        u_t = m_t / (sqrt(v_t) / sqrt(1 - beta2**t) + eps)
+        theta_{t+1} = theta_t - lr / (1 - beta1**t) * u_t
+
+    ``torch.optim.Adam`` computes the last line as ``theta_t + (-lr / bc1 * m_t) / denom``; the two round
+    differently in the last bit, so the parameters agree to float rounding, not bit for bit. The state holds
+    ``u_t`` (``"direction"``), ``1 / bc1_t`` and the LRs it was applied with, so ``optimizer.state_dict()`` carries the
+    direction to a resumed run. AMSGrad, ``maximize``, ``capturable``, ``differentiable``, ``fused`` and the
+    decoupled weight decay of AdamW are refused (their direction is not written out here): with them use
+    ``torch.optim.Adam``/``AdamW``, whose direction the scheduler reads from the parameters' change.
+
+    Example:
+        >>> import torch, lrsched
+        >>> from lrsched.adapters.torch import ControllerScheduler, DirectionAdam
+        >>> model = torch.nn.Linear(3, 1)
+        >>> opt = DirectionAdam(model.parameters(), lr=1e-3)
+        >>> scheduler = ControllerScheduler(opt, lrsched.controllers.Hypergradient(init_lr=1e-3, beta=1e-4))
+        >>> for _ in range(3):
+        ...     loss = model(torch.ones(4, 3)).pow(2).mean()
+        ...     opt.zero_grad()
+        ...     loss.backward()
+        ...     opt.step()
+        ...     scheduler.step(loss.item())
+        >>> sorted(opt.state[model.weight])
+        ['direction', 'direction_lr', 'direction_ref_lr', 'direction_scale', 'exp_avg', 'exp_avg_sq', 'step']
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if isinstance(lr, torch.Tensor):
+            raise TypeError("DirectionAdam: lr must be a float, got a Tensor (use torch.optim.Adam for a tensor LR)")
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=True)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        for key, default in _UNSERVED.items():
+            if param_group.get(key, default) != default:
+                raise ValueError(
+                    f"DirectionAdam: param group option {key}={param_group[key]!r} is not supported (only "
+                    f"{key}={default!r}); use torch.optim.Adam/AdamW with ControllerScheduler, which reads the "
+                    "direction from the parameters' change"
+                )
+        super().add_param_group(param_group)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        """One Adam update of every parameter with a gradient; ``closure`` as ``torch.optim.Adam``'s."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        ref = float(self.param_groups[0]["lr"])  # the direction is per unit of the first group's LR, as measured
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps, wd = float(group["lr"]), group["betas"], group["eps"], group["weight_decay"]
+            params, grads, states = [], [], []
+            for p in group["params"]:
+                state = self.state[p]
+                if p.grad is None:
+                    if "direction" in state:  # not moved by this update: no direction of it to read next
+                        state["direction_scale"] = 0.0
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("DirectionAdam does not support sparse gradients")
+                if not state:
+                    state["step"] = torch.tensor(0.0, dtype=torch.float32)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                params.append(p)
+                grads.append(p.grad)
+                states.append(state)
+            if not params:
+                continue
+            exp_avgs = [s["exp_avg"] for s in states]
+            exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+            steps = [s["step"] for s in states]
+            torch._foreach_add_(steps, torch.tensor(1.0), alpha=1.0)  # as torch.optim.Adam's CPU step counters
+            if wd != 0:
+                grads = list(torch._foreach_add(grads, params, alpha=wd))
+            torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+            torch._foreach_mul_(exp_avg_sqs, beta2)
+            torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+            counts = [_get_value(s) for s in steps]
+            bias_correction1 = [1 - beta1**n for n in counts]
+            denom = torch._foreach_sqrt(exp_avg_sqs)
+            torch._foreach_div_(denom, [(1 - beta2**n) ** 0.5 for n in counts])
+            torch._foreach_add_(denom, eps)
+            directions = torch._foreach_div(exp_avgs, denom)
+            if all(bc == bias_correction1[0] for bc in bias_correction1):
+                torch._foreach_add_(params, directions, alpha=-lr / bias_correction1[0])
+            else:  # parameters at different step counts (some had no gradient at some updates)
+                for p, u, bc in zip(params, directions, bias_correction1):
+                    p.add_(u, alpha=-lr / bc)
+            for state, u, bc in zip(states, directions, bias_correction1):
+                state["direction"], state["direction_scale"] = u, 1.0 / bc  # the change per unit LR: -scale * u
+                state["direction_lr"], state["direction_ref_lr"] = lr, ref
+        return loss
+
+
+def held_direction(
+    optimizer: DirectionAdam, params: list[torch.Tensor], grads: list[torch.Tensor], wanted: tuple[str, ...]
+) -> dict[str, torch.Tensor]:
+    """``g_t . d_{t-1}`` and ``|d_{t-1}|`` from the directions ``optimizer`` holds (one dot product per tensor).
+
+    ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}`` with ``lr_{t-1}`` the first group's LR, as the scheduler
+    reads it from the parameters' change: ``-(lr_g / lr_{t-1}) u_{t-1} / bc1`` for a parameter of group ``g``
+    (0 for one the last update did not move); at ``lr_{t-1} = 0`` the change per unit of the parameter's own LR,
+    ``-u_{t-1} / bc1``, as the scheduler recovers it from the update rule there.
+    """
+    pairs, coefficients = [], []
+    for p, g in zip(params, grads):
+        state = optimizer.state.get(p, {})
+        scale = state.get("direction_scale", 0.0)
+        if scale == 0.0:  # no step yet, or not moved by the last one
+            continue
+        ref = state["direction_ref_lr"]
+        pairs.append((g, state["direction"]))
+        coefficients.append(-scale * (state["direction_lr"] / ref if ref != 0.0 else 1.0))
+    like = params[0]
+    if not pairs:
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+        return dict.fromkeys(wanted, zero)
+    out: dict[str, torch.Tensor] = {}
+    same = all(c == coefficients[0] for c in coefficients)
+    weights = None if same else torch.tensor(coefficients, dtype=like.dtype, device=like.device)
+    if "grad_dot_prev_direction" in wanted:
+        dots = torch.stack([torch.vdot(g.reshape(-1), u.reshape(-1)) for g, u in pairs])
+        out["grad_dot_prev_direction"] = dots.sum() * coefficients[0] if weights is None else (dots * weights).sum()
+    if "prev_direction_norm" in wanted:
+        norms = torch.stack(torch._foreach_norm([u for _, u in pairs]))
+        norms = norms * abs(coefficients[0]) if weights is None else norms * weights.abs()
+        out["prev_direction_norm"] = torch.linalg.vector_norm(norms)
+    return out
