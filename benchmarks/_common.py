@@ -30,7 +30,13 @@ def fmt(seconds: float) -> str:
 
 
 def command_line(script: str, quick: bool, out: str | None) -> str:
-    """The command that reproduces a report, for its header."""
+    """The command that reproduces a report, for its header, as run from the repository root (``out`` too, wherever
+    the script ran from)."""
+    import os
+
+    if out:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        out = os.path.relpath(os.path.abspath(out), root)
     return f"python benchmarks/{script}" + (" --quick" if quick else "") + (f" --out {out}" if out else "")
 
 
