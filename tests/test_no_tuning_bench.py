@@ -338,3 +338,36 @@ def test_the_tournament_study_runs_end_to_end_and_records_every_run(tmp_path: Pa
     grid = (1 / 9, 1 / 3, 1.0, 3.0, 9.0)
     assert all(min(abs(p / (starts[key] * m) - 1) for m in grid) < 1e-9 for key, p in record["picks"].items())
     assert "## A tournament of peaks" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_the_ceiling_study_charges_the_losers_share_and_counts_within_10_percent(tmp_path: Path) -> None:
+    """``no_tuning_dev.py --ceiling`` on one validation task and one seed: the losers' share is what the tournament
+    charges to the candidates that lose (4 x round 1 + 1 x round 2 at the defaults); the report counts within 10%
+    inclusively and writes a diverged cell as such."""
+    import math
+
+    from benchmarks import no_tuning_dev as dev
+    from benchmarks.convergence.tasks import TASKS
+    from lrsched.tools import tournament as tool
+
+    out = tmp_path / "ceiling"
+    assert dev.main(["--ceiling", "--seeds", "1", "--tasks", "softmax", "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["tasks"]["softmax"]
+    budget = TASKS["softmax"].steps
+    k1, k2 = (max(4, round(f * budget)) for f in tool.ROUNDS)
+    assert record["losers"] == (4 * k1 + k2) / budget
+    assert 0.9 < record["free"] < 1.1 and 0.9 < record["tournament"] < 1.1  # softmax: near the tuned best
+    res = {
+        "a": {"best": "rex", "peak": 0.1, "free": 1.1, "paid": 1.11, "tournament": math.inf},
+        "b": {"best": "wsd", "peak": 1.0, "free": 1.0, "paid": 1.05, "tournament": 1.2},
+    }
+    text = "\n".join(dev.ceiling_report(res, 3))
+    assert [line for line in text.splitlines() if line.startswith("- ")] == [
+        f"- {label}: within 10% of the tuned best schedule on {n} of 2 tasks."
+        for label, n in (
+            ("anneal at the tuned peak, whole budget", 2),
+            ("the same, less the losers' share", 1),
+            ("tournament from the mis-set starts", 0),
+        )
+    ]
+    assert "| a (rex @ 0.1) | 1.10 | 1.11 | diverged |" in text
