@@ -45,7 +45,7 @@ class DirectionAdam(torch.optim.Adam):
     differently in the last bit, so the parameters agree to float rounding, not bit for bit. The state holds
     ``u_t`` (``"direction"``), ``1 / bc1_t`` and the LRs it was applied with, so ``optimizer.state_dict()`` carries the
     direction to a resumed run. AMSGrad, ``maximize``, ``capturable``, ``differentiable``, ``fused`` and the
-    decoupled weight decay of AdamW are refused (their direction is not written out here): with them use
+    decoupled weight decay of AdamW are refused, as are complex parameters (their step is not written out here): with them use
     ``torch.optim.Adam``/``AdamW``, whose direction the scheduler reads from the parameters' change.
 
     Example:
@@ -84,7 +84,11 @@ class DirectionAdam(torch.optim.Adam):
                     f"{key}={default!r}); use torch.optim.Adam/AdamW with ControllerScheduler, which reads the "
                     "direction from the parameters' change"
                 )
-        super().add_param_group(param_group)
+        params = param_group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        if any(torch.is_complex(p) for p in params):
+            raise ValueError("DirectionAdam: complex parameters are not supported; use torch.optim.Adam")
+        super().add_param_group({**param_group, "params": params})
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]

@@ -136,8 +136,10 @@ def test_refuses_the_adam_options_it_does_not_write_out(option: str) -> None:
         opt.add_param_group({"params": model[2].parameters(), option: True})
 
 
-def test_refuses_a_tensor_lr_and_sparse_gradients() -> None:
+def test_refuses_a_tensor_lr_complex_parameters_and_sparse_gradients() -> None:
     model = _model()
+    with pytest.raises(ValueError, match="complex parameters"):
+        DirectionAdam([torch.nn.Parameter(torch.zeros(3, dtype=torch.complex64))])
     with pytest.raises(TypeError, match="lr must be a float"):
         DirectionAdam(model.parameters(), lr=torch.tensor(1e-3))
     emb = torch.nn.Embedding(10, 3, sparse=True)
