@@ -43,10 +43,10 @@ class DirectionAdam(torch.optim.Adam):
 
     ``torch.optim.Adam`` computes the last line as ``theta_t + (-lr / bc1 * m_t) / denom``; the two round
     differently in the last bit, so the parameters agree to float rounding, not bit for bit. The state holds
-    ``u_t`` (``"direction"``), ``1 / bc1_t`` and the LRs it was applied with, so ``optimizer.state_dict()`` carries the
-    direction to a resumed run. AMSGrad, ``maximize``, ``capturable``, ``differentiable``, ``fused`` and the
-    decoupled weight decay of AdamW are refused, as are complex parameters (their step is not written out here): with them use
-    ``torch.optim.Adam``/``AdamW``, whose direction the scheduler reads from the parameters' change.
+    ``u_t`` (``"direction"``), ``1 / bc1_t`` and the LRs it was applied with, so ``optimizer.state_dict()``
+    carries the direction to a resumed run. AMSGrad, ``maximize``, ``capturable``, ``differentiable``, ``fused``,
+    the decoupled weight decay of AdamW and complex parameters are refused (their step is not written out here):
+    with them use ``torch.optim.Adam``/``AdamW``, whose direction the scheduler reads from the parameters' change.
 
     Example:
         >>> import torch, lrsched
