@@ -77,6 +77,8 @@ class DirectionAdam(torch.optim.Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=True)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a param group, as ``torch.optim.Adam`` does; one with an option this step does not write out, or with
+        complex parameters, raises ``ValueError`` naming it."""
         for key, default in _UNSERVED.items():
             if param_group.get(key, default) != default:
                 raise ValueError(

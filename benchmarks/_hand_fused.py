@@ -81,22 +81,24 @@ def optax_adam_hd(init_lr: float, beta: float, mode: str = "additive") -> Any:
 def _torch_optimizer() -> type:
     import torch
 
+    from lrsched.adapters.torch import DirectionAdam
+
     def norm(tensors: list[Any]) -> Any:
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))
 
-    class AdamHD(torch.optim.Optimizer):
-        """Adam-HD as one torch optimizer of ``torch._foreach_*`` operations (one param group, dense gradients).
-
-        The state holds ``exp_avg / denom`` per parameter (the tensor the step computes anyway; ``u_{t-1}`` is it
-        times the scalar ``self.scale = 1 / bias_correction1_{t-1}``); ``h_t`` is read from it before the step
-        replaces it. The LR is ``param_groups[0]["lr"]``, a float.
+    class AdamHD(DirectionAdam):
+        """Adam-HD as one torch optimizer (one param group, dense gradients): ``DirectionAdam``'s step, which
+        keeps ``exp_avg / denom`` per parameter (the tensor its ``torch._foreach_*`` step computes anyway;
+        ``u_{t-1}`` is it times ``1 / bias_correction1_{t-1}``), with the rule written into it: ``h_t`` is read
+        from the kept tensors before the step replaces them, and the LR set after it. No scheduler, no hooks.
+        The LR is ``param_groups[0]["lr"]``, a float.
         """
 
         def __init__(self, params: Any, lr: float, beta: float, mode: str, betas: Any, eps: float) -> None:
-            super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+            super().__init__(params, lr=lr, betas=betas, eps=eps)
             if len(self.param_groups) != 1:
                 raise ValueError(f"torch_adam_hd: one param group, got {len(self.param_groups)}")
-            self.beta, self.mode, self.t, self.scale = beta, mode, 0, 0.0
+            self.beta, self.mode = beta, mode
 
         @torch.no_grad()
         def step(self, closure: Any = None) -> Any:
@@ -105,30 +107,16 @@ def _torch_optimizer() -> type:
                 with torch.enable_grad():
                     loss = closure()
             group = self.param_groups[0]
+            lr = group["lr"]
             params = [p for p in group["params"] if p.grad is not None]
-            grads = [p.grad for p in params]
-            states = [self.state[p] for p in params]
-            for p, s in zip(params, states):
-                if not s:
-                    s.update(exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p), u=torch.zeros_like(p))
-            m, v, u = ([s[k] for s in states] for k in ("exp_avg", "exp_avg_sq", "u"))
-            (b1, b2), eps, lr = group["betas"], group["eps"], group["lr"]
-            h = -torch.stack([torch.vdot(g.view(-1), x.view(-1)) for g, x in zip(grads, u)]).sum() * self.scale
-            norms = norm(grads) * norm(u) * self.scale if self.mode == "multiplicative" else None
-            self.t += 1
-            bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
-            torch._foreach_lerp_(m, grads, 1 - b1)
-            torch._foreach_mul_(v, b2)
-            torch._foreach_addcmul_(v, grads, grads, 1 - b2)
-            denom = torch._foreach_sqrt(v)
-            torch._foreach_div_(denom, bc2**0.5)
-            torch._foreach_add_(denom, eps)
-            new_u = torch._foreach_div(m, denom)
-            torch._foreach_add_(params, new_u, alpha=-lr / bc1)
-            for s, x in zip(states, new_u):
-                s["u"] = x
-            group["lr"] = float(_next_lr(lr, h, norms, self.beta, self.mode, torch.where))
-            self.scale = 1.0 / bc1
+            held = [self.state[p] for p in params]
+            if held and "direction" in held[0]:  # d_{t-1} = -scale * u_{t-1}; at t = 0 it is 0: h = 0, lr stays
+                grads, u, scale = [p.grad for p in params], [s["direction"] for s in held], held[0]["direction_scale"]
+                h = -torch.stack([torch.vdot(g.view(-1), x.view(-1)) for g, x in zip(grads, u)]).sum() * scale
+                norms = norm(grads) * norm(u) * scale if self.mode == "multiplicative" else None
+                lr = _next_lr(lr, h, norms, self.beta, self.mode, torch.where)
+            super().step()
+            group["lr"] = float(lr)
             return loss
 
     return AdamHD
@@ -139,8 +127,9 @@ def torch_adam_hd(
 ) -> Any:
     """Adam-HD as one ``torch.optim.Optimizer`` (``_foreach`` operations; one param group, dense gradients).
 
-    Adam's moments as ``torch.optim.Adam`` computes them; ``h_t = -g_t . u_{t-1}`` is read from the stored step
-    before the step replaces it, and the new LR is set after the step (``timing="next"``).
+    The step is ``lrsched.adapters.torch.DirectionAdam``'s (Adam's moments as ``torch.optim.Adam`` computes them,
+    the normalised step kept); ``h_t = -g_t . u_{t-1}`` is read from the kept step before the step replaces it,
+    and the new LR is set after the step (``timing="next"``).
     """
     if mode not in MODES:
         raise ValueError(f"torch_adam_hd: mode must be one of {MODES}, got {mode!r}")
