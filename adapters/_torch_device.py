@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from lrsched.adapters._torch_direction_adam import DirectionAdam, held_direction
+from lrsched.adapters._torch_direction_adam import DirectionAdam, held_pairs
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
 
-__all__ = ["MEASURED", "DeviceState", "measure", "retarget", "unread"]
+__all__ = ["MEASURED", "DeviceState", "HeldMomentum", "measure", "retarget", "unread"]
 
 
 def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -100,6 +100,66 @@ def unread(wanted: tuple[str, ...], interval: int, t: int) -> dict[str, float] |
     return dict.fromkeys(wanted, math.nan)
 
 
+def _held_signals(pairs: list, coefficients: list[float], wanted: tuple[str, ...], like: torch.Tensor) -> dict:
+    """``g_t . d_{t-1}`` and ``|d_{t-1}|`` (those ``wanted``) from ``(g_i, u_i)`` pairs with ``d_{t-1, i} = c_i u_i``,
+    a direction the optimizer holds: one dot product (and one norm) per tensor, no buffers (zeros with no pair)."""
+    out: dict[str, torch.Tensor] = {}
+    if not pairs:
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+        return {name: zero for name in wanted if name in _DIRECTION_SIGNALS}
+    same = all(c == coefficients[0] for c in coefficients)
+    weights = None if same else torch.tensor(coefficients, dtype=like.dtype, device=like.device)
+    if "grad_dot_prev_direction" in wanted:
+        dots = torch.stack([torch.vdot(g.reshape(-1), u.reshape(-1)) for g, u in pairs])
+        out["grad_dot_prev_direction"] = dots.sum() * coefficients[0] if weights is None else (dots * weights).sum()
+    if "prev_direction_norm" in wanted:
+        norms = torch.stack(torch._foreach_norm([u for _, u in pairs]))
+        norms = norms * abs(coefficients[0]) if weights is None else norms * weights.abs()
+        out["prev_direction_norm"] = torch.linalg.vector_norm(norms)
+    return out
+
+
+def _holds_momentum(optimizer: Any) -> bool:
+    """``torch.optim.SGD`` itself (not a subclass, whose step may differ) with momentum and without Nesterov in
+    every group, at float LRs: its ``momentum_buffer`` is the last update per unit LR, ``theta_t - theta_{t-1} =
+    -lr_{t-1} buf_{t-1}`` (``maximize`` and the coupled decay enter the buffer), until its next step."""
+    return type(optimizer) is torch.optim.SGD and all(
+        g["momentum"] > 0 and not g["nesterov"] and not isinstance(g["lr"], torch.Tensor)
+        for g in optimizer.param_groups
+    )
+
+
+class HeldMomentum(NamedTuple):
+    """What the next measurement on a momentum SGD needs: each group's LR of the coming update and which
+    parameters it moves (those with a gradient: SGD leaves the others and their buffers alone)."""
+
+    lrs: tuple[float, ...]
+    moved: tuple[bool, ...]
+
+    @classmethod
+    def now(cls, params: list[torch.Tensor], optimizer: Any) -> HeldMomentum:
+        return cls(tuple(float(g["lr"]) for g in optimizer.param_groups), tuple(p.grad is not None for p in params))
+
+
+def _momentum_pairs(
+    prev: Any, params: list[torch.Tensor], grads: list[torch.Tensor], optimizer: Any
+) -> tuple[list, list[float]]:
+    """``(g_i, buf_i)`` and ``c_i = -lr_{g, t-1} / lr_{t-1}`` (``lr_{t-1}`` the first group's; -1 where it is 0:
+    the change per unit of the group's own LR, as the parameter-change path recovers it at LR 0)."""
+    if prev is None:
+        return [], []
+    group = [i for i, g in enumerate(optimizer.param_groups) for _ in g["params"]]
+    ref = prev.lrs[0]
+    pairs, coefficients = [], []
+    for p, g, k, moved in zip(params, grads, group, prev.moved):
+        buf = optimizer.state.get(p, {}).get("momentum_buffer")
+        if buf is None or not moved:
+            continue
+        pairs.append((g, buf))
+        coefficients.append(-prev.lrs[k] / ref if ref != 0.0 else -1.0)
+    return pairs, coefficients
+
+
 def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, optimizer: Any) -> tuple[dict, Any]:
     """The ``wanted`` signals at theta_t, before update t, and what the next call needs (buffers, lr_t).
 
@@ -110,8 +170,12 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
     the optimizer's update rule (SGD, Adam, AdamW), so the LR leaves 0 as in the paper. Only the ``wanted``
     signals are computed; the buffers are kept only when a signal of the previous direction is wanted. The
     dot product alone reads ``g . theta_t - g . theta_{t-1}`` per tensor (no pass writing the change); the norm of
-    the change forms it in place in the buffers first. Then theta_t is copied into the buffers. No allocation. A
-    :class:`DirectionAdam` holds ``d_{t-1}`` itself: then no buffers, one dot product (:func:`held_direction`).
+    the change forms it in place in the buffers first. Then theta_t is copied into the buffers. No allocation.
+
+    Where the optimizer holds ``d_{t-1}`` itself there are no buffers, one dot product (and one norm) per tensor: a
+    :class:`DirectionAdam` (its kept step, :func:`held_pairs`) and ``torch.optim.SGD`` with momentum and without
+    Nesterov (its momentum buffer, ``d_{t-1} = -buf_{t-1}``); what the next call needs is then a
+    :class:`HeldMomentum` (the LRs and the moved parameters) or nothing.
     """
     with torch.no_grad():  # the tensors are read as they are (no detach per tensor: each call costs dispatch time)
         theta = params
@@ -124,8 +188,14 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
         if not any(name in wanted for name in _DIRECTION_SIGNALS):
             return out, None
         if isinstance(optimizer, DirectionAdam):  # it holds d_{t-1}: no buffers, one dot product
-            out.update(held_direction(optimizer, params, grads, tuple(n for n in wanted if n in _DIRECTION_SIGNALS)))
+            out.update(_held_signals(*held_pairs(optimizer, params, grads), wanted, params[0]))
             return {k: out[k] for k in wanted if k in out}, None
+        momentum = _holds_momentum(optimizer)
+        if isinstance(prev, HeldMomentum) and not momentum:  # the optimizer's groups changed: start afresh
+            prev = None
+        if momentum and (prev is None or isinstance(prev, HeldMomentum)):  # torch's SGD holds d_{t-1} = -buf
+            out.update(_held_signals(*_momentum_pairs(prev, params, grads, optimizer), wanted, params[0]))
+            return {k: out[k] for k in wanted if k in out}, HeldMomentum.now(params, optimizer)
         if prev is None:
             zero = torch.zeros((), dtype=theta[0].dtype, device=theta[0].device)
             out["grad_dot_prev_direction"] = out["prev_direction_norm"] = zero
@@ -144,6 +214,8 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             if "prev_direction_norm" in wanted:
                 out["prev_direction_norm"] = _norm(change) / abs(lr)  # the paper's LR may be negative
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
+        if momentum:  # a checkpoint of the parameter-change path, resumed: the held buffers from now on
+            return {k: out[k] for k in wanted if k in out}, HeldMomentum.now(params, optimizer)
         return {k: out[k] for k in wanted if k in out}, _for_coming_update(old, params, optimizer)
 
 
@@ -162,6 +234,8 @@ def _for_coming_update(old: list[torch.Tensor], params: list[torch.Tensor], opti
 def retarget(prev: tuple[Any, Any], params: list[torch.Tensor], optimizer: Any) -> tuple[Any, Any]:
     """What :func:`measure` returned, for the LR the coming update applies now: ``timing="paper"`` sets it after
     the measurement (theta is still theta_t, the update not applied yet)."""
+    if isinstance(prev, HeldMomentum):
+        return HeldMomentum.now(params, optimizer)
     with torch.no_grad():
         old, measured = prev
         if _zero_float(measured):  # the buffers hold d_t: back to theta_t

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.optim.optimizer import _get_value
 
-__all__ = ["DirectionAdam", "held_direction"]
+__all__ = ["DirectionAdam", "held_pairs"]
 
 #: The options of ``torch.optim.Adam`` whose step ``DirectionAdam`` does not write out, with their default.
 _UNSERVED = {
@@ -146,14 +146,15 @@ class DirectionAdam(torch.optim.Adam):
         return loss
 
 
-def held_direction(
-    optimizer: DirectionAdam, params: list[torch.Tensor], grads: list[torch.Tensor], wanted: tuple[str, ...]
-) -> dict[str, torch.Tensor]:
-    """``g_t . d_{t-1}`` and ``|d_{t-1}|`` from the directions ``optimizer`` holds (one dot product per tensor).
+def held_pairs(
+    optimizer: DirectionAdam, params: list[torch.Tensor], grads: list[torch.Tensor]
+) -> tuple[list, list[float]]:
+    """``(g_i, u_i)`` pairs and coefficients ``c_i`` with ``d_{t-1, i} = c_i u_i``, from the directions
+    ``optimizer`` holds.
 
     ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}`` with ``lr_{t-1}`` the first group's LR, as the scheduler
     reads it from the parameters' change: ``-(lr_g / lr_{t-1}) u_{t-1} / bc1`` for a parameter of group ``g``
-    (0 for one the last update did not move); at ``lr_{t-1} = 0`` the change per unit of the parameter's own LR,
+    (none for one the last update did not move); at ``lr_{t-1} = 0`` the change per unit of the parameter's own LR,
     ``-u_{t-1} / bc1``, as the scheduler recovers it from the update rule there.
     """
     pairs, coefficients = [], []
@@ -165,18 +166,4 @@ def held_direction(
         ref = state["direction_ref_lr"]
         pairs.append((g, state["direction"]))
         coefficients.append(-scale * (state["direction_lr"] / ref if ref != 0.0 else 1.0))
-    like = params[0]
-    if not pairs:
-        zero = torch.zeros((), dtype=like.dtype, device=like.device)
-        return dict.fromkeys(wanted, zero)
-    out: dict[str, torch.Tensor] = {}
-    same = all(c == coefficients[0] for c in coefficients)
-    weights = None if same else torch.tensor(coefficients, dtype=like.dtype, device=like.device)
-    if "grad_dot_prev_direction" in wanted:
-        dots = torch.stack([torch.vdot(g.reshape(-1), u.reshape(-1)) for g, u in pairs])
-        out["grad_dot_prev_direction"] = dots.sum() * coefficients[0] if weights is None else (dots * weights).sum()
-    if "prev_direction_norm" in wanted:
-        norms = torch.stack(torch._foreach_norm([u for _, u in pairs]))
-        norms = norms * abs(coefficients[0]) if weights is None else norms * weights.abs()
-        out["prev_direction_norm"] = torch.linalg.vector_norm(norms)
-    return out
+    return pairs, coefficients

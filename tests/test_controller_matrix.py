@@ -85,13 +85,16 @@ def torch_refusal(c: Controller) -> str | None:
 
 
 # -- the optimizer and the records (the tiny model and data are tests/_loops.py's) ----------------------------------
-def _optimizer(model: Any, held: bool = False) -> Any:
-    """AdamW over decay / no-decay groups; ``held``: ``DirectionAdam`` (the direction held by the optimizer) over the
-    same two groups, without decay (its decay is coupled: it would enter g_t, which the records hold without it)."""
+def _optimizer(model: Any, held: str | None = None) -> Any:
+    """AdamW over decay / no-decay groups; ``held``: an optimizer that holds the direction over the same two groups
+    (``"adam"``: ``DirectionAdam``; ``"momentum"``: torch's SGD with momentum), without decay (theirs is coupled:
+    it would enter g_t, which the records hold without it)."""
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     no_decay = [p for n, p in model.named_parameters() if not n.endswith("weight")]
-    if held:
+    if held == "adam":
         return DirectionAdam([{"params": decay}, {"params": no_decay}], lr=LR0)
+    if held == "momentum":
+        return torch.optim.SGD([{"params": decay}, {"params": no_decay}], lr=LR0, momentum=0.9)
     groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=LR0)
 
@@ -173,11 +176,11 @@ def torch_loop(
     closure: bool,
     save: tuple[int, str] | None = None,
     load: str | None = None,
-    held: bool = False,
+    held: str | None = None,
 ) -> tuple[Record, Any, Any]:
     """``steps`` updates of the tiny model under ``ControllerScheduler(opt, c)``; ``scheduler.step(loss)`` after
     each. ``save=(k, path)`` checkpoints after update k; ``load`` resumes from a checkpoint (weights_only);
-    ``held``: the optimizer is ``DirectionAdam``."""
+    ``held``: an optimizer that holds the direction (:func:`_optimizer`)."""
     model = tiny_model()
     opt = _optimizer(model, held)
     sched = ControllerScheduler(opt, c)
@@ -264,7 +267,7 @@ def _child(kind: str, spec: str, out: str) -> None:
         c = lrsched.from_config(job["config"])
         if kind in ("plain", "closure"):
             rec, model, _ = torch_loop(
-                c, job["steps"], closure=kind == "closure", load=job["ckpt"], held=job.get("held", False)
+                c, job["steps"], closure=kind == "closure", load=job["ckpt"], held=job.get("held")
             )
             results[key] = {"lrs": rec.lrs, "params": _params_hex(model)}
         elif kind == "lightning":
@@ -336,23 +339,28 @@ def test_torch_loop_resumes_in_a_fresh_process_bit_for_bit(kind: str, tmp_path: 
         assert result["params"] == whole[name]["params"], name
 
 
+@pytest.mark.parametrize("held", ["adam", "momentum"])
 @pytest.mark.parametrize("kind", ["plain", "closure"])
-def test_direction_readers_on_direction_adam_replay_and_resume_in_a_fresh_process(kind: str, tmp_path: Path) -> None:
+def test_direction_readers_on_an_optimizer_holding_it_replay_and_resume_in_a_fresh_process(
+    kind: str, held: str, tmp_path: Path
+) -> None:
     """Every registered controller that reads the previous direction, on an optimizer that holds it
-    (``DirectionAdam``, two groups): the signals it gives replay the pure controller from the recorded parameters'
-    change, and a checkpoint resumed in a fresh process (``weights_only``) continues bit for bit."""
+    (``DirectionAdam``, torch's SGD with momentum; two groups): the signals read from it replay the pure controller
+    from the recorded parameters' change, and a checkpoint resumed in a fresh process (``weights_only``) continues
+    bit for bit."""
     readers = [name for name in NAMES if {"grad_dot_prev_direction", "prev_direction_norm"} & set(make(name).signals)]
     assert readers  # the hypergradient's two rules at least
     jobs, whole = {}, {}
     for name in readers:
         c = make(name)
-        rec, model, _ = torch_loop(c, BUDGET, closure=kind == "closure", held=True)
+        rec, model, sched = torch_loop(c, BUDGET, closure=kind == "closure", held=held)
+        assert "theta" not in sched.state_dict().get("previous_update", {}), name  # read from the optimizer: no copy
         assert len({row[0] for row in rec.lrs}) > 1, name  # it steers
         assert_replayed(c, _scheduler_lr0(c, [LR0, LR0]), rec)
         whole[name] = {"lrs": rec.lrs, "params": _params_hex(model)}
-        ckpt = str(tmp_path / f"held-{kind}-{name}.pt")
-        torch_loop(c, 5, closure=kind == "closure", save=(5, ckpt), held=True)
-        jobs[name] = {"config": c.to_config(), "steps": BUDGET, "ckpt": ckpt, "held": True}
+        ckpt = str(tmp_path / f"held-{held}-{kind}-{name}.pt")
+        torch_loop(c, 5, closure=kind == "closure", save=(5, ckpt), held=held)
+        jobs[name] = {"config": c.to_config(), "steps": BUDGET, "ckpt": ckpt, "held": held}
     resumed = _run_children(kind, jobs, tmp_path)
     for name, result in resumed.items():
         assert result["lrs"] == whole[name]["lrs"][5:], name
