@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
+
+from lrsched.adapters.torch import ControllerScheduler
 
 
 # -- the tiny model and data -------------------------------------------------------------------------------------------
@@ -38,6 +41,70 @@ def tiny_batch(t: int) -> tuple[Any, Any]:
 
 def _loss(net: Any, x: Any, y: Any) -> Any:
     return torch.nn.functional.mse_loss(net(x), y)
+
+
+# -- a scheduled loop on the tiny model --------------------------------------------------------------------------------
+class ScheduledRun(NamedTuple):
+    """What :func:`scheduled_loop` returns."""
+
+    final: np.ndarray  #: the parameters after the run (float64)
+    lrs: list[list[float]]  #: each update's group LRs
+    init: np.ndarray  #: the parameters before it
+    state: dict[str, Any] | None  #: the scheduler's ``state_dict()`` at the end (None without a controller)
+
+
+def scheduled_loop(
+    make: Any,
+    controller: Any = None,
+    *,
+    steps: int,
+    lr: float,
+    groups: bool = False,
+    skip: bool = False,
+    closure: bool = False,
+    timing: str = "next",
+    maximize: bool = False,
+    **options: Any,
+) -> ScheduledRun:
+    """``steps`` updates of :func:`tiny_model` on :func:`tiny_data` by ``make(params, lr=lr, **options)``,
+    with ``ControllerScheduler(opt, controller)`` stepped after each update when ``controller`` is given.
+    ``groups``: two groups at ``lr`` and ``0.3 * lr`` (``lr_mode="relative"``); ``skip``: the first layer's bias
+    has no gradient at every third update (torch's optimizers leave it, and its state, alone there);
+    ``maximize``: the optimizer maximises the negated loss. The tests of optimizers that hold their direction use
+    it (``test_direction_adam.py``, ``test_momentum_direction.py``)."""
+    model = tiny_model()
+    init = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
+    x, y = tiny_data()
+    params: Any = model.parameters()
+    if groups:
+        params = [{"params": model[0].parameters(), "lr": lr}, {"params": model[2].parameters(), "lr": 0.3 * lr}]
+    opt = make(params, lr=lr, **({"maximize": True} if maximize else {}), **options)
+    sched = None
+    if controller is not None:
+        sched = ControllerScheduler(opt, controller, lr_mode="relative" if groups else None, timing=timing)
+    lrs = []
+    for t in range(steps):
+
+        def loss_fn(t: int = t) -> Any:
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            (-loss if maximize else loss).backward()
+            if skip and t % 3 == 0:
+                model[0].bias.grad = None
+            return loss
+
+        lrs.append([float(group["lr"]) for group in opt.param_groups])
+        if closure:
+            loss = opt.step(loss_fn)
+        else:
+            loss = loss_fn()
+            opt.step()
+        if sched is not None:
+            sched.step(float(loss.detach()))
+    final = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    return ScheduledRun(
+        final.double().numpy(), lrs, init.double().numpy(), None if sched is None else sched.state_dict()
+    )
 
 
 # -- the transformers Trainer: 12 updates of 2 micro-batches of 4, an evaluation every 3 updates ---------------------

@@ -15,7 +15,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lrsched.adapters.torch import ControllerScheduler  # noqa: E402
+from _loops import scheduled_loop  # noqa: E402
+
 from lrsched.controllers import Hypergradient  # noqa: E402
 
 STEPS = 60
@@ -25,48 +26,12 @@ class ChangeSGD(torch.optim.SGD):
     """torch's SGD under another name: the scheduler reads its direction from the parameters' change."""
 
 
-def _run(
-    cls: Any,
-    controller: Any,
-    *,
-    groups: bool = False,
-    skip: bool = False,
-    closure: bool = False,
-    timing: str = "next",
-    maximize: bool = False,
-    **options: Any,
-) -> tuple[list[list[float]], np.ndarray, dict[str, Any]]:
-    """Each update's group LRs, the final parameters and the scheduler's ``state_dict()``."""
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
-    g = torch.Generator().manual_seed(1)
-    x, y = torch.randn(64, 5, generator=g), torch.randn(64, 1, generator=g)
-    lr = 0.05
-    params: Any = model.parameters()
-    if groups:
-        params = [{"params": model[0].parameters(), "lr": lr}, {"params": model[2].parameters(), "lr": 0.3 * lr}]
-    opt = cls(params, lr=lr, momentum=0.9, maximize=maximize, **options)
-    sched = ControllerScheduler(opt, controller, lr_mode="relative" if groups else None, timing=timing)
-    lrs = []
-    for t in range(STEPS):
-
-        def loss_fn(t: int = t) -> Any:
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x), y)
-            (-loss if maximize else loss).backward()
-            if skip and t % 3 == 0:
-                model[0].bias.grad = None
-            return loss
-
-        lrs.append([float(group["lr"]) for group in opt.param_groups])
-        if closure:
-            loss = opt.step(loss_fn)
-        else:
-            loss = loss_fn()
-            opt.step()
-        sched.step(float(loss.detach()))
-    final = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().numpy()
-    return lrs, final, sched.state_dict()
+def _run(cls: Any, controller: Any, **kwargs: Any) -> tuple[list[list[float]], np.ndarray, dict[str, Any]]:
+    """Each update's group LRs, the final parameters and the scheduler's ``state_dict()``: ``STEPS`` updates of the
+    tiny model (``_loops.scheduled_loop``) by ``cls(..., momentum=0.9)``."""
+    r = scheduled_loop(lambda params, **o: cls(params, momentum=0.9, **o), controller, steps=STEPS, lr=0.05, **kwargs)
+    assert r.state is not None
+    return r.lrs, r.final, r.state
 
 
 CASES: dict[str, dict[str, Any]] = {
