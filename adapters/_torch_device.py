@@ -188,13 +188,15 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
         if not any(name in wanted for name in _DIRECTION_SIGNALS):
             return out, None
         if isinstance(optimizer, DirectionAdam):  # it holds d_{t-1}: no buffers, one dot product
-            out.update(_held_signals(*held_pairs(optimizer, params, grads), wanted, params[0]))
+            pairs, coefficients = held_pairs(optimizer, params, grads)
+            out.update(_held_signals(pairs, coefficients, wanted, params[0]))
             return {k: out[k] for k in wanted if k in out}, None
         momentum = _holds_momentum(optimizer)
         if isinstance(prev, HeldMomentum) and not momentum:  # the optimizer's groups changed: start afresh
             prev = None
         if momentum and (prev is None or isinstance(prev, HeldMomentum)):  # torch's SGD holds d_{t-1} = -buf
-            out.update(_held_signals(*_momentum_pairs(prev, params, grads, optimizer), wanted, params[0]))
+            pairs, coefficients = _momentum_pairs(prev, params, grads, optimizer)
+            out.update(_held_signals(pairs, coefficients, wanted, params[0]))
             return {k: out[k] for k in wanted if k in out}, HeldMomentum.now(params, optimizer)
         if prev is None:
             zero = torch.zeros((), dtype=theta[0].dtype, device=theta[0].device)
