@@ -13,7 +13,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from lrsched._core.schedule import Schedule
 from lrsched._core.validate import integer
-from lrsched.adapters._torch_device import MEASURED, DeviceState, HeldMomentum, measure, retarget, unread
+from lrsched.adapters._torch_device import MEASURED, DeviceState, HeldDirection, measure, retarget, unread
 from lrsched.adapters._torch_groups import MODES, resolve_mode, set_lr
 from lrsched.adapters._unserved import checked_timing, refuse_unserved
 from lrsched.controllers.closure import Control
@@ -331,7 +331,7 @@ class ControllerScheduler(ReduceLROnPlateau):
             "controller": self.sched.state_dict(),
             "settings": self.settings.to_config(),
         }
-        if isinstance(self._prev, HeldMomentum):  # the optimizer holds the direction: its LRs and moved parameters
+        if isinstance(self._prev, HeldDirection):  # the optimizer holds the direction: its LRs and moved parameters
             data["previous_update"] = {"lrs": list(self._prev.lrs), "moved": list(self._prev.moved)}
         elif self._prev is not None:  # theta_{t-1} and lr_{t-1}: the previous direction, for an exact resume
             old, lr = self._prev
@@ -352,7 +352,7 @@ class ControllerScheduler(ReduceLROnPlateau):
         self.last_epoch = self._observed_at = int(state_dict["last_epoch"])
         previous = state_dict.get("previous_update")
         if previous is not None and "lrs" in previous:
-            self._prev = HeldMomentum(tuple(float(x) for x in previous["lrs"]), tuple(map(bool, previous["moved"])))
+            self._prev = HeldDirection(tuple(float(x) for x in previous["lrs"]), tuple(map(bool, previous["moved"])))
         elif previous is not None:
             theta = [t.to(device=p.device, dtype=p.dtype).clone() for t, p in zip(previous["theta"], self._params())]
             self._prev = (theta, float(previous["lr"]))

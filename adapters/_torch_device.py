@@ -7,11 +7,11 @@ from typing import Any, NamedTuple
 
 import torch
 
-from lrsched.adapters._torch_direction_adam import DirectionAdam, held_pairs
+from lrsched.adapters._torch_direction_adam import DirectionAdam
 from lrsched.controllers.on import Controlled
 from lrsched.controllers.protocol import Controller
 
-__all__ = ["MEASURED", "DeviceState", "HeldMomentum", "measure", "retarget", "unread"]
+__all__ = ["MEASURED", "DeviceState", "HeldDirection", "measure", "retarget", "unread"]
 
 
 def _norm(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -119,44 +119,61 @@ def _held_signals(pairs: list, coefficients: list[float], wanted: tuple[str, ...
     return out
 
 
-def _holds_momentum(optimizer: Any) -> bool:
-    """``torch.optim.SGD`` itself (not a subclass, whose step may differ) with momentum and without Nesterov in
-    every group, at float LRs: its ``momentum_buffer`` is the last update per unit LR, ``theta_t - theta_{t-1} =
-    -lr_{t-1} buf_{t-1}`` (``maximize`` and the coupled decay enter the buffer), until its next step."""
-    return type(optimizer) is torch.optim.SGD and all(
-        g["momentum"] > 0 and not g["nesterov"] and not isinstance(g["lr"], torch.Tensor)
-        for g in optimizer.param_groups
-    )
+def _holds_direction(optimizer: Any) -> bool:
+    """Whether ``optimizer`` keeps its last update per unit of each group's LR in its state, at float LRs:
+    :class:`DirectionAdam` (``"direction"``, over ``bc1``), and ``torch.optim.SGD`` itself (not a subclass, whose step
+    may differ) with momentum and without Nesterov in every group (``momentum_buffer``: ``theta_t - theta_{t-1} =
+    -lr_{t-1} buf_{t-1}``; ``maximize`` and the coupled decay enter the buffer), until its next step."""
+    groups = optimizer.param_groups
+    if any(isinstance(g["lr"], torch.Tensor) for g in groups):
+        return False
+    if isinstance(optimizer, DirectionAdam):
+        return True
+    return type(optimizer) is torch.optim.SGD and all(g["momentum"] > 0 and not g["nesterov"] for g in groups)
 
 
-class HeldMomentum(NamedTuple):
-    """What the next measurement on a momentum SGD needs: each group's LR of the coming update and which
-    parameters it moves (those with a gradient: SGD leaves the others and their buffers alone)."""
+def _unit_step(optimizer: Any, p: torch.Tensor, group: dict[str, Any]) -> tuple[torch.Tensor, float] | None:
+    """``(u, scale)`` with ``p``'s last update ``-lr_g * scale * u`` (:func:`_holds_direction`), or ``None`` before
+    its first."""
+    state = optimizer.state.get(p, {})
+    if isinstance(optimizer, DirectionAdam):
+        if "direction" not in state:
+            return None
+        return state["direction"], 1.0 / (1.0 - group["betas"][0] ** float(state["step"]))
+    buf = state.get("momentum_buffer")
+    return None if buf is None else (buf, 1.0)
+
+
+class HeldDirection(NamedTuple):
+    """What the next measurement needs when the optimizer holds the direction: each group's LR of the coming
+    update and which parameters it moves (those with a gradient: the optimizer leaves the others alone)."""
 
     lrs: tuple[float, ...]
     moved: tuple[bool, ...]
 
     @classmethod
-    def now(cls, params: list[torch.Tensor], optimizer: Any) -> HeldMomentum:
+    def now(cls, params: list[torch.Tensor], optimizer: Any) -> HeldDirection:
         return cls(tuple(float(g["lr"]) for g in optimizer.param_groups), tuple(p.grad is not None for p in params))
 
 
-def _momentum_pairs(
-    prev: Any, params: list[torch.Tensor], grads: list[torch.Tensor], optimizer: Any
+def _held_pairs(
+    prev: HeldDirection | None, params: list[torch.Tensor], grads: list[torch.Tensor], optimizer: Any
 ) -> tuple[list, list[float]]:
-    """``(g_i, buf_i)`` and ``c_i = -lr_{g, t-1} / lr_{t-1}`` (``lr_{t-1}`` the first group's; -1 where it is 0:
-    the change per unit of the group's own LR, as the parameter-change path recovers it at LR 0)."""
+    """``(g_i, u_i)`` and ``c_i`` with ``d_{t-1, i} = c_i u_i``: ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}``
+    with ``lr_{t-1}`` the first group's, as the parameter-change path reads it, so ``c_i = -scale_i lr_{g, t-1} /
+    lr_{t-1}``; where ``lr_{t-1}`` is 0, ``-scale_i`` (the change per unit of the group's own LR, as the
+    parameter-change path recovers it there). None for a parameter the last update did not move."""
     if prev is None:
         return [], []
-    group = [i for i, g in enumerate(optimizer.param_groups) for _ in g["params"]]
     ref = prev.lrs[0]
+    located = [(p, group, k) for k, group in enumerate(optimizer.param_groups) for p in group["params"]]
     pairs, coefficients = [], []
-    for p, g, k, moved in zip(params, grads, group, prev.moved):
-        buf = optimizer.state.get(p, {}).get("momentum_buffer")
-        if buf is None or not moved:
+    for (p, group, k), g, moved in zip(located, grads, prev.moved):
+        unit = _unit_step(optimizer, p, group) if moved else None
+        if unit is None:
             continue
-        pairs.append((g, buf))
-        coefficients.append(-prev.lrs[k] / ref if ref != 0.0 else -1.0)
+        pairs.append((g, unit[0]))
+        coefficients.append(-unit[1] * (prev.lrs[k] / ref if ref != 0.0 else 1.0))
     return pairs, coefficients
 
 
@@ -172,10 +189,10 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
     dot product alone reads ``g . theta_t - g . theta_{t-1}`` per tensor (no pass writing the change); the norm of
     the change forms it in place in the buffers first. Then theta_t is copied into the buffers. No allocation.
 
-    Where the optimizer holds ``d_{t-1}`` itself there are no buffers, one dot product (and one norm) per tensor: a
-    :class:`DirectionAdam` (its kept step, :func:`held_pairs`) and ``torch.optim.SGD`` with momentum and without
-    Nesterov (its momentum buffer, ``d_{t-1} = -buf_{t-1}``); what the next call needs is then a
-    :class:`HeldMomentum` (the LRs and the moved parameters) or nothing.
+    Where the optimizer holds ``d_{t-1}`` itself (:func:`_holds_direction`: a :class:`DirectionAdam`, its kept step;
+    ``torch.optim.SGD`` with momentum and without Nesterov, its momentum buffer) there are no buffers, one dot
+    product (and one norm) per tensor; what the next call needs is then a :class:`HeldDirection` (the LRs and the
+    moved parameters).
     """
     with torch.no_grad():  # the tensors are read as they are (no detach per tensor: each call costs dispatch time)
         theta = params
@@ -187,17 +204,13 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             out["param_norm"] = _norm(theta)
         if not any(name in wanted for name in _DIRECTION_SIGNALS):
             return out, None
-        if isinstance(optimizer, DirectionAdam):  # it holds d_{t-1}: no buffers, one dot product
-            pairs, coefficients = held_pairs(optimizer, params, grads)
-            out.update(_held_signals(pairs, coefficients, wanted, params[0]))
-            return {k: out[k] for k in wanted if k in out}, None
-        momentum = _holds_momentum(optimizer)
-        if isinstance(prev, HeldMomentum) and not momentum:  # the optimizer's groups changed: start afresh
+        held = _holds_direction(optimizer)
+        if isinstance(prev, HeldDirection) and not held:  # the optimizer's groups changed: start afresh
             prev = None
-        if momentum and (prev is None or isinstance(prev, HeldMomentum)):  # torch's SGD holds d_{t-1} = -buf
-            pairs, coefficients = _momentum_pairs(prev, params, grads, optimizer)
+        if held and (prev is None or isinstance(prev, HeldDirection)):  # d_{t-1} from the optimizer's state
+            pairs, coefficients = _held_pairs(prev, params, grads, optimizer)
             out.update(_held_signals(pairs, coefficients, wanted, params[0]))
-            return {k: out[k] for k in wanted if k in out}, HeldMomentum.now(params, optimizer)
+            return {k: out[k] for k in wanted if k in out}, HeldDirection.now(params, optimizer)
         if prev is None:
             zero = torch.zeros((), dtype=theta[0].dtype, device=theta[0].device)
             out["grad_dot_prev_direction"] = out["prev_direction_norm"] = zero
@@ -216,8 +229,8 @@ def measure(wanted: tuple[str, ...], params: list[torch.Tensor], prev: Any, opti
             if "prev_direction_norm" in wanted:
                 out["prev_direction_norm"] = _norm(change) / abs(lr)  # the paper's LR may be negative
             torch._foreach_copy_(old, theta)  # reuse the buffers for theta_t
-        if momentum:  # a checkpoint of the parameter-change path, resumed: the held buffers from now on
-            return {k: out[k] for k in wanted if k in out}, HeldMomentum.now(params, optimizer)
+        if held:  # a checkpoint of the parameter-change path, resumed: the optimizer's direction from now on
+            return {k: out[k] for k in wanted if k in out}, HeldDirection.now(params, optimizer)
         return {k: out[k] for k in wanted if k in out}, _for_coming_update(old, params, optimizer)
 
 
@@ -236,8 +249,8 @@ def _for_coming_update(old: list[torch.Tensor], params: list[torch.Tensor], opti
 def retarget(prev: tuple[Any, Any], params: list[torch.Tensor], optimizer: Any) -> tuple[Any, Any]:
     """What :func:`measure` returned, for the LR the coming update applies now: ``timing="paper"`` sets it after
     the measurement (theta is still theta_t, the update not applied yet)."""
-    if isinstance(prev, HeldMomentum):
-        return HeldMomentum.now(params, optimizer)
+    if isinstance(prev, HeldDirection):
+        return HeldDirection.now(params, optimizer)
     with torch.no_grad():
         old, measured = prev
         if _zero_float(measured):  # the buffers hold d_t: back to theta_t

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.optim.optimizer import _get_value
 
-__all__ = ["DirectionAdam", "held_pairs"]
+__all__ = ["DirectionAdam"]
 
 #: The options of ``torch.optim.Adam`` whose step ``DirectionAdam`` does not write out, with their default.
 _UNSERVED = {
@@ -43,9 +43,9 @@ class DirectionAdam(torch.optim.Adam):
 
     ``torch.optim.Adam`` computes the last line as ``theta_t + (-lr / bc1 * m_t) / denom``; the two round
     differently in the last bit, so the parameters agree to float rounding, not bit for bit. The state holds
-    ``u_t`` (``"direction"``), ``1 / bc1_t`` and the LRs it was applied with, so ``optimizer.state_dict()``
-    carries the direction to a resumed run. AMSGrad, ``maximize``, ``capturable``, ``differentiable``, ``fused``,
-    the decoupled weight decay of AdamW and complex parameters are refused (their step is not written out here):
+    ``u_t`` (``"direction"``), so ``optimizer.state_dict()`` carries the direction to a resumed run. AMSGrad,
+    ``maximize``, ``capturable``, ``differentiable``, ``fused``, the decoupled weight decay of AdamW and complex
+    parameters are refused (their step is not written out here):
     with them use ``torch.optim.Adam``/``AdamW``, whose direction the scheduler reads from the parameters' change.
 
     Example:
@@ -61,7 +61,7 @@ class DirectionAdam(torch.optim.Adam):
         ...     opt.step()
         ...     scheduler.step(loss.item())
         >>> sorted(opt.state[model.weight])
-        ['direction', 'direction_lr', 'direction_ref_lr', 'direction_scale', 'exp_avg', 'exp_avg_sq', 'step']
+        ['direction', 'exp_avg', 'exp_avg_sq', 'step']
     """
 
     def __init__(
@@ -99,15 +99,12 @@ class DirectionAdam(torch.optim.Adam):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        ref = float(self.param_groups[0]["lr"])  # the direction is per unit of the first group's LR, as measured
         for group in self.param_groups:
             lr, (beta1, beta2), eps, wd = float(group["lr"]), group["betas"], group["eps"], group["weight_decay"]
             params, grads, states = [], [], []
             for p in group["params"]:
                 state = self.state[p]
-                if p.grad is None:
-                    if "direction" in state:  # not moved by this update: no direction of it to read next
-                        state["direction_scale"] = 0.0
+                if p.grad is None:  # not moved: the scheduler knows (it records which parameters an update moves)
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("DirectionAdam does not support sparse gradients")
@@ -140,30 +137,6 @@ class DirectionAdam(torch.optim.Adam):
             else:  # parameters at different step counts (some had no gradient at some updates)
                 for p, u, bc in zip(params, directions, bias_correction1):
                     p.add_(u, alpha=-lr / bc)
-            for state, u, bc in zip(states, directions, bias_correction1):
-                state["direction"], state["direction_scale"] = u, 1.0 / bc  # the change per unit LR: -scale * u
-                state["direction_lr"], state["direction_ref_lr"] = lr, ref
+            for state, u in zip(states, directions):
+                state["direction"] = u  # the change per unit LR: -u / (1 - beta1 ** state["step"])
         return loss
-
-
-def held_pairs(
-    optimizer: DirectionAdam, params: list[torch.Tensor], grads: list[torch.Tensor]
-) -> tuple[list, list[float]]:
-    """``(g_i, u_i)`` pairs and coefficients ``c_i`` with ``d_{t-1, i} = c_i u_i``, from the directions
-    ``optimizer`` holds.
-
-    ``d_{t-1} = (theta_t - theta_{t-1}) / lr_{t-1}`` with ``lr_{t-1}`` the first group's LR, as the scheduler
-    reads it from the parameters' change: ``-(lr_g / lr_{t-1}) u_{t-1} / bc1`` for a parameter of group ``g``
-    (none for one the last update did not move); at ``lr_{t-1} = 0`` the change per unit of the parameter's own LR,
-    ``-u_{t-1} / bc1``, as the scheduler recovers it from the update rule there.
-    """
-    pairs, coefficients = [], []
-    for p, g in zip(params, grads):
-        state = optimizer.state.get(p, {})
-        scale = state.get("direction_scale", 0.0)
-        if scale == 0.0:  # no step yet, or not moved by the last one
-            continue
-        ref = state["direction_ref_lr"]
-        pairs.append((g, state["direction"]))
-        coefficients.append(-scale * (state["direction_lr"] / ref if ref != 0.0 else 1.0))
-    return pairs, coefficients

@@ -111,7 +111,8 @@ def _torch_optimizer() -> type:
             params = [p for p in group["params"] if p.grad is not None]
             held = [self.state[p] for p in params]
             if held and "direction" in held[0]:  # d_{t-1} = -scale * u_{t-1}; at t = 0 it is 0: h = 0, lr stays
-                grads, u, scale = [p.grad for p in params], [s["direction"] for s in held], held[0]["direction_scale"]
+                grads, u = [p.grad for p in params], [s["direction"] for s in held]
+                scale = 1.0 / (1.0 - group["betas"][0] ** float(held[0]["step"]))
                 h = -torch.stack([torch.vdot(g.view(-1), x.view(-1)) for g, x in zip(grads, u)]).sum() * scale
                 norms = norm(grads) * norm(u) * scale if self.mode == "multiplicative" else None
                 lr = _next_lr(lr, h, norms, self.beta, self.mode, torch.where)
