@@ -40,7 +40,14 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
     raise missing("keras", error) from error
 
 
-__all__ = ["ControllerCallback", "GreedyLRCallback", "KerasSchedule", "SteeredSchedule", "peak_tournament"]
+__all__ = [
+    "ControllerCallback",
+    "GreedyLRCallback",
+    "KerasSchedule",
+    "SteeredSchedule",
+    "free_tournament",
+    "peak_tournament",
+]
 
 from lrsched.adapters._keras_controller import ControllerCallback, GreedyLRCallback
 from lrsched.adapters._keras_schedules import KerasSchedule, SteeredSchedule
@@ -48,3 +55,14 @@ from lrsched.adapters._keras_tournament import peak_tournament
 
 # Saved configs name this module (the public one) as the classes' home.
 KerasSchedule.__module__ = SteeredSchedule.__module__ = __name__
+
+
+def free_tournament(*args: object, **kwargs: object) -> None:
+    """The schedule-free tournament (``lrsched.tools.free_tournament``) has no Keras path: it trains a schedule-free
+    optimizer, and Keras 3 ships none. Always raises ``NotImplementedError`` saying so; use :func:`peak_tournament`
+    and its ``anneal()`` (through :class:`ControllerCallback`), or the method in torch or Optax."""
+    raise NotImplementedError(
+        "free_tournament: Keras 3 ships no schedule-free optimizer, which the schedule-free tournament trains (its "
+        "average x replaces the anneal); use lrsched.adapters.keras.peak_tournament and ControllerCallback("
+        "won.anneal(), frequency='batch'), or the method in torch (schedulefree) or Optax (optax.contrib)"
+    )

@@ -75,6 +75,7 @@ from lrsched.adapters._optax_controller import (
     scale_by_greedy_lr,
     upgrade_state,
 )
+from lrsched.adapters._optax_free_tournament import free_tournament, schedule_free
 from lrsched.adapters._optax_tournament import peak_tournament
 
 __all__ = [
@@ -86,11 +87,13 @@ __all__ = [
     "OptaxSchedule",
     "as_optax_schedule",
     "controlled",
+    "free_tournament",
     "greedy_lr_of",
     "greedy_state_of",
     "peak_tournament",
     "scale_by_controller",
     "scale_by_greedy_lr",
+    "schedule_free",
     "upgrade_state",
 ]
 

@@ -72,11 +72,20 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess
 
 from lrsched.adapters._torch_controller import ControllerScheduler
 from lrsched.adapters._torch_direction_adam import DirectionAdam
+from lrsched.adapters._torch_free_tournament import free_tournament
 from lrsched.adapters._torch_groups import MODES, Mode, group_schedules, resolve_mode, set_lr
 from lrsched.adapters._torch_tournament import peak_tournament
 from lrsched.greedy.settings import GreedyLR, with_knobs
 
-__all__ = ["ControllerScheduler", "DirectionAdam", "GreedyLRScheduler", "ScheduleLR", "peak_tournament", "schedule_lr"]
+__all__ = [
+    "ControllerScheduler",
+    "DirectionAdam",
+    "GreedyLRScheduler",
+    "ScheduleLR",
+    "free_tournament",
+    "peak_tournament",
+    "schedule_lr",
+]
 
 ScheduleLike = Schedule | Callable[[Any], Any] | float
 
