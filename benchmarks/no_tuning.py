@@ -1,19 +1,22 @@
-"""The pre-registered held-out evaluation of the no-tuning method of issue 21, fourth edition: the peak tournament
-again, unchanged, on four new tasks (a replication of the third edition).
+"""The pre-registered held-out evaluation of the no-tuning method of issue 21, fifth edition: the schedule-free
+tournament on four new tasks.
 
 Protocol: ``benchmarks/results/no_tuning_protocol.md`` (committed before this ran on the held-out tasks). The third
-edition evaluated the same method on other tasks (``no_tuning_protocol_v3.md``, ``no_tuning_v3.{md,json}``); the
-earlier ones evaluated ProbeLR (second: ``no_tuning_protocol_v2.md``, ``no_tuning_v2.{md,json}``) and the first
-version of it (``no_tuning_protocol_v1.md``, ``no_tuning_v1.{md,json}``).
+and fourth editions evaluated the peak tournament with its anneal (``no_tuning_protocol_v3.md``,
+``no_tuning_v3.{md,json}``; ``no_tuning_protocol_v4.md``, ``no_tuning_v4.{md,json}``); the earlier ones evaluated
+ProbeLR (second: ``no_tuning_protocol_v2.md``, ``no_tuning_v2.{md,json}``) and the first version of it
+(``no_tuning_protocol_v1.md``, ``no_tuning_v1.{md,json}``).
 
-Tasks: :mod:`benchmarks.no_tuning_tasks_v4`. The method (:func:`tournament_run`): :func:`lrsched.peak_tournament`
-at its defaults from the start LR, then the winner keeps its parameters and optimizer state and runs the result's
-``anneal()`` (``lrsched.controllers.DecayOnStall``) for the updates left; every candidate's updates count against
-the task's budget. On the PyTorch task it runs through ``lrsched.adapters.torch.peak_tournament`` and
-``ControllerScheduler``. The baselines' JAX runs go through the convergence suite's machinery, as
+Tasks: :mod:`benchmarks.no_tuning_tasks_v5`. The method (:func:`free_run`, ``lrsched.tools.free_tournament``): the
+task's direction without momentum made schedule-free (``lrsched.adapters.optax.free_tournament``; on the PyTorch
+task ``schedulefree.AdamWScheduleFree`` through ``lrsched.adapters.torch.free_tournament``), its LR picked by
+:func:`lrsched.peak_tournament` at its defaults from the start LR, then the winner goes on at its LR, constant, for
+the updates left; the final loss at the schedule-free average. Every candidate's updates count against the task's
+budget. Reported beside it: the third and fourth editions' method (:func:`tournament_run`: the tournament, then the
+result's ``anneal()``) from the same starts. The baselines' JAX runs go through the convergence suite's machinery, as
 ``benchmarks/learned_fresh.py`` does: :func:`benchmarks.convergence.execute.execute` (training loop, seeds,
 minibatches), the registry of :mod:`benchmarks.convergence.methods` (schedules, GreedyLR, parameter-free
-optimizers; the second edition's ProbeLR is added with its ``register``, reported beside the method) and the
+optimizers; the second edition's ProbeLR is added with its ``register``, for the validation studies) and the
 tuning rules of :mod:`benchmarks.convergence.tuning`. The PyTorch task runs every baseline through the same
 registry's torch builders (``schedule_lr``, ``ControllerScheduler``, the authors' packages) in :func:`torch_run`.
 LRTuner runs in an eager loop on both (:func:`lrtuner_jax`, :func:`torch_run`) whose look-ahead updates are
@@ -51,19 +54,27 @@ from benchmarks.learned_tasks import FRESH
 from benchmarks.no_tuning_tasks import HELD_OUT as FIRST_EDITION
 from benchmarks.no_tuning_tasks_v2 import HELD_OUT_V2 as SECOND_EDITION
 from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3 as THIRD_EDITION
-from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4 as HELD_OUT
-from benchmarks.no_tuning_tasks_v4 import noise_twin
+from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4 as FOURTH_EDITION
+from benchmarks.no_tuning_tasks_v5 import HELD_OUT_V5 as HELD_OUT
+from benchmarks.no_tuning_tasks_v5 import noise_twin
 from lrsched.controllers.lrtuner import LRTuner
 from lrsched.controllers.probe import ProbeLR
+from lrsched.tools.free_tournament import schedule_free_lr
 from lrsched.tools.tournament import peak_tournament
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 #: The method evaluated (its rows in the records) and how the report names it.
-METHOD, LABEL = "tournament", "the tournament"
-EDITION = "fourth"  #: this edition, in the report's title
+METHOD, LABEL = "free_tournament", "the schedule-free tournament"
+EDITION = "fifth"  #: this edition, in the report's title
 #: The files that define the method, frozen (sha256) in the protocol before the held-out run.
-FROZEN_FILES = ("lrsched/tools/tournament.py", "lrsched/controllers/decay_on_stall.py", "adapters/_torch_tournament.py")
+FROZEN_FILES = (
+    "lrsched/tools/free_tournament.py",
+    "lrsched/tools/tournament.py",
+    "adapters/_optax_free_tournament.py",
+    "adapters/_torch_free_tournament.py",
+    "adapters/_torch_tournament.py",
+)
 #: The settings of ``peak_tournament`` and of its ``anneal()`` (besides the budget): their defaults.
 FROZEN: dict[str, Any] = {}
 #: The second edition's ProbeLR's settings (besides the budget): its class defaults, frozen in its protocol.
@@ -73,7 +84,8 @@ SCHEDULES = ("constant", "cosine", "warmup_cosine", "wsd", "rex", "eigencurve")
 PARAM_FREE = ("prodigy", "mechanic", "dadapt_adamw")  # target B, at their recommended settings
 MIS_SET = ("schedule_free_adamw", "greedy", "greedy_robust")  # target B, started at their tuned LR x MULTS
 LRTUNER = "lrtuner"  # target B, started at the tuned best schedule's peak x MULTS, look-ahead charged
-EXTRA = ("probe",)  # reported, not in the targets: the second edition's method from the same starts
+EXTRA = ("tournament",)  # reported, not in the targets: the third and fourth editions' method from the same starts
+EXTRA_LABEL = "the tournament + anneal"
 MULTS = ROBUSTNESS_MULTIPLIERS
 B_RIVALS = (*PARAM_FREE, *MIS_SET, LRTUNER)
 BOOT = 2000
@@ -102,7 +114,7 @@ def _tuning_records(task: Any, seeds: tuple[int, ...], plan: dict[str, list[floa
 
 
 def evaluate(task: Any) -> dict[str, Any]:
-    """Tune the baselines, run them, the method and the reported ProbeLR on the evaluation seeds (see the
+    """Tune the baselines, run them, the method and the reported earlier method on the evaluation seeds (see the
     protocol)."""
     t0 = time.perf_counter()
     tuned_names = [*SCHEDULES, "greedy", "greedy_robust", "schedule_free_adamw"]
@@ -143,8 +155,9 @@ def register_probe() -> None:
 
 def run_rows(task: Any, seeds: tuple[int, ...], plan: dict[str, list[float]]) -> list[tuple[str, float, int, Any]]:
     """``(method, lr, seed, outputs)`` as :func:`benchmarks.convergence.execute.execute` gives, for every task."""
-    own = [(METHOD, lr, s, tournament_run(task, lr, s)) for lr in plan.get(METHOD, []) for s in seeds]
-    plan = {n: lrs for n, lrs in plan.items() if n != METHOD}
+    runners = {METHOD: free_run, "tournament": tournament_run}
+    own = [(n, lr, s, runners[n](task, lr, s)) for n in runners for lr in plan.get(n, []) for s in seeds]
+    plan = {n: lrs for n, lrs in plan.items() if n not in runners}
     tuner = plan.get(LRTUNER, [])
     rest = {n: lrs for n, lrs in plan.items() if n != LRTUNER}
     if task.framework == "torch":
@@ -420,6 +433,89 @@ def _tournament_run_torch(task: Any, lr0: float, seed: int) -> dict[str, Any]:
     return _tournament_out(task, final, won, np.asarray(lrs))
 
 
+def free_base(kind: str) -> tuple[Any, float]:
+    """A JAX task's direction without momentum for the schedule-free tournament, and the momentum its LR is
+    converted from (``lrsched.tools.free_tournament.schedule_free_lr``): Adam without its first moment (the clip
+    kept), SGD's plain gradient."""
+    import optax
+
+    adam = optax.scale_by_adam(b1=0.0, b2=0.999, eps=1e-8)
+    bases = {"adam": (adam, 0.0), "adam_clip": (optax.chain(optax.clip_by_global_norm(1.0), adam), 0.0)}
+    bases |= {"sgdm": (optax.identity(), 0.9), "sgd": (optax.identity(), 0.0)}
+    return bases[kind]
+
+
+@functools.cache
+def _free_rest(task: Any) -> Any:
+    """The schedule-free run after the tournament: a jitted scan at the LR its state holds, then the average x."""
+    import jax
+    import optax
+
+    from lrsched.adapters.optax import schedule_free
+
+    base, _ = free_base(task.optimizer)
+    opt = schedule_free(base, 1.0)  # the state carries the winner's LR
+
+    def rest(p: Any, s: Any, data: Any, idx: Any) -> Any:
+        def body(carry: Any, i: Any) -> Any:
+            p, s = carry
+            loss, g = jax.value_and_grad(task.loss)(p, data, i)
+            u, s = opt.update(g, s, p)
+            return (optax.apply_updates(p, u), s), loss
+
+        (p, s), _ = jax.lax.scan(body, (p, s), idx)
+        return optax.contrib.schedule_free_eval_params(s.inner_state, p)
+
+    return jax.jit(rest)
+
+
+def free_run(task: Any, lr0: float, seed: int) -> dict[str, Any]:
+    """One run of the schedule-free tournament (``lrsched.tools.free_tournament``) from ``lr0``: through
+    ``lrsched.adapters.optax.free_tournament`` over :func:`free_base`, then the winner goes on at its LR for the
+    updates left; the final loss at the average x. On a PyTorch task (Adam) through
+    ``lrsched.adapters.torch.free_tournament`` with ``schedulefree.AdamWScheduleFree``. ``pick``: the picked LR in
+    the task optimizer's units (an SGD with momentum's, not the schedule-free one's)."""
+    if task.framework == "torch":
+        return _free_run_torch(task, lr0, seed)
+    import jax.numpy as jnp
+
+    from lrsched.adapters.optax import free_tournament as optax_free_tournament
+
+    base, momentum = free_base(task.optimizer)
+    data = {k: jnp.asarray(v) for k, v in task.data.items()}
+    params = task.init(np.random.default_rng([1, seed]))
+    order = jnp.asarray(batches(np.random.default_rng([2, seed]), 1200, task.steps))
+    won = optax_free_tournament(
+        lambda p, i: task.loss(p, data, i), params, base, order, lr=schedule_free_lr(lr0, momentum), budget=task.steps
+    )
+    left = task.steps - won.used
+    x = _free_rest(task)(*won.winner, data, order[won.next_batch : won.next_batch + left])
+    out = _tournament_out(task, float(task.full_loss(x, data)), won, np.full(left, won.lr))
+    return out | {"pick": won.lr * (1.0 - momentum)}
+
+
+def _free_run_torch(task: Any, lr0: float, seed: int) -> dict[str, Any]:
+    """:func:`free_run` on a PyTorch task, as :func:`torch_run` trains it (Adam, one thread)."""
+    import schedulefree
+    import torch
+
+    from lrsched.adapters.torch import free_tournament as torch_free_tournament
+
+    model, x, y, order = _torch_problem(task, seed)
+    opt = schedulefree.AdamWScheduleFree(model.parameters(), lr=lr0, betas=(0.9, 0.999), warmup_steps=0)
+
+    def step(t: int) -> Any:
+        return _torch_update(model, opt, x, y, order[t]).detach()
+
+    won = torch_free_tournament(model, opt, step, task.steps)  # model and opt: the winner's, at its LR
+    for t in range(won.next_batch, won.next_batch + task.steps - won.used):
+        step(t)
+    opt.eval()  # the average x
+    with torch.no_grad():
+        final = float(torch.nn.functional.cross_entropy(model(x), y))
+    return _tournament_out(task, final, won, np.full(task.steps - won.used, won.lr))
+
+
 # -- statistics ---------------------------------------------------------------------------------------------
 
 
@@ -505,14 +601,17 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     n_b = sum(s["target_b"] for s in sums.values())
     files = ", ".join(f"`{f}` sha256 `{h}`" for f, h in meta["sha256"].items())
     lines = [
-        f"## The peak tournament on the held-out tasks, {EDITION} edition (pre-registered: `no_tuning_protocol.md`)",
+        f"## The schedule-free tournament on the held-out tasks, {EDITION} edition (pre-registered: "
+        "`no_tuning_protocol.md`)",
         "",
         f"Generated by `{meta['command']}` in {meta['seconds']:.0f} s on the shared 2-core CPU. The method: "
-        "`lrsched.peak_tournament` at its defaults (settings "
-        f"{meta['frozen']}), then the winner runs the result's `anneal()` (`DecayOnStall`) for the updates left; "
-        f"every candidate's updates are charged to the budget. Frozen files: {files}. {meta['seeds']} evaluation "
+        "`lrsched.tools.free_tournament`: the task's direction without momentum made schedule-free, its LR picked "
+        f"by `lrsched.peak_tournament` at its defaults (settings {meta['frozen']}), then the winner at its LR, "
+        "constant, for the updates left; the final loss at the schedule-free average. Every candidate's updates "
+        f"are charged to the budget. Frozen files: {files}. {meta['seeds']} evaluation "
         f"seeds; the method starts at the tuned best schedule's peak LR x {{1/10, 1/3, 1, 3, 10}} "
-        f"({5 * meta['seeds']} runs per task). Final training loss (full training set) after the last update.",
+        f"({5 * meta['seeds']} runs per task). Final training loss (full training set) after the last update. "
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()) + ".",
         "",
         f"**Target A** (pooled median within 10% of the tuned best schedule's median): met on {n_a} of {len(sums)}"
         f" -> {'MET' if n_a >= 3 else 'NOT MET'} (needs 3 of 4).",
@@ -525,12 +624,12 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         f"### Target A: {LABEL} vs the tuned best schedule",
         "",
         f"| task (updates) | tuned best schedule | {LABEL} pooled (ratio) | x1/10 | x1/3 | x1 | x3 | x10 | paired ratio"
-        f" [95% CI], {LABEL} wins | within 10%? | picked LR (median, x tuned peak) | ProbeLR pooled (ratio) |",
+        f" [95% CI], {LABEL} wins | within 10%? | picked LR (median, x tuned peak) | {EXTRA_LABEL} pooled (ratio) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     for name, s in sums.items():
         r = results[name]
-        probe = s["extra"]["probe"]
+        probe = s["extra"][EXTRA[0]]
         lines.append(
             f"| {name} ({r['steps']}) | {r['best']} @ {fmt(r['peak'])}: {fmt(s['best'])} | {fmt(s['method'])} "
             f"({s['ratio']:.2f}x) | "
@@ -542,8 +641,8 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
         "",
         f"Paired ratio: median over the {len(MULTS) * meta['seeds']} (seed, start) pairs of {LABEL}'s final loss / "
         "the tuned best schedule's on the same seed (same initialisation and minibatches); interval: 95% bootstrap, "
-        "seeds resampled. ProbeLR: the second edition's method (`no_tuning_v2.md`) from the same starts, reported, "
-        "not in the targets.",
+        f"seeds resampled. {EXTRA_LABEL[0].upper() + EXTRA_LABEL[1:]}: the third and fourth editions' method "
+        "(`no_tuning_v4.md`) from the same starts, reported, not in the targets.",
         "",
         "### Target B: pooled medians (the optimizers at their recommended setting; the others pooled over the starts)",
         "",
@@ -589,6 +688,13 @@ def report(results: dict[str, Any], sums: dict[str, Any], meta: dict[str, Any]) 
     return lines
 
 
+def _versions() -> dict[str, str]:
+    """The versions of the packages the method's numbers depend on (the schedule-free optimizers are theirs)."""
+    import importlib.metadata
+
+    return {name: importlib.metadata.version(name) for name in ("jax", "optax", "torch", "schedulefree")}
+
+
 def module_sha256() -> dict[str, str]:
     """The sha256 of each of :data:`FROZEN_FILES`."""
     out = {}
@@ -627,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
             f"the method's files ({module_sha256()}) are not the ones frozen in the protocol ({protocol_sha256()}): "
             "the held-out run evaluates the frozen method only"
         )
-    pool = {**HELD_OUT, **FRESH, **FIRST_EDITION, **SECOND_EDITION, **THIRD_EDITION}
+    pool = {**HELD_OUT, **FRESH, **FIRST_EDITION, **SECOND_EDITION, **THIRD_EDITION, **FOURTH_EDITION}
     pool |= {f"noise_{n}": noise_twin(t) for n, t in HELD_OUT.items()}
     tasks = {n: pool[n] for n in args.tasks.split(",")} if args.tasks else dict(HELD_OUT)
     if args.smoke:
@@ -644,6 +750,7 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": module_sha256(),
         "frozen": FROZEN,
         "seeds": len(next(iter(tasks.values())).eval_seeds),
+        "versions": _versions(),
     }
     lines = report(results, sums, meta)
     held_out.plot(results, args.out + "_lr.png", METHOD, LABEL)

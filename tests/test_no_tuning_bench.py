@@ -24,7 +24,7 @@ def test_smoke_mode_writes_the_report_the_records_and_the_plot(tmp_path: Path) -
     data = json.loads((tmp_path / "nt.json").read_text(encoding="utf-8"))
     assert data["meta"]["sha256"] == no_tuning.module_sha256()
     runs = data["tasks"]["wine_logreg"]["runs"]
-    for name in (no_tuning.METHOD, "probe"):
+    for name in (no_tuning.METHOD, *no_tuning.EXTRA):
         started = [r for r in runs if r["scheduler"] == name]
         assert sorted({r["mult"] for r in started}) == sorted(no_tuning.MULTS) and len(started) == 10  # 5 x 2 seeds
     grid = (1 / 9, 1 / 3, 1.0, 3.0, 9.0)  # each pick is one of the run's candidates: its start LR x 3**k
@@ -304,22 +304,32 @@ def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -
 
 
 def test_the_held_out_records_were_made_by_the_files_that_ship_and_the_protocol_froze() -> None:
-    """Each held-out record of the tournament (the third edition's, and the fourth's once it has run) names the
-    sha256 of the method's files; those are its protocol's, and the files that ship now are the same bytes: the
-    held-out numbers describe the code a user imports. Editing one of them means a new edition (or a note in the
-    report saying what changed after the run)."""
+    """Each held-out record since the third edition (the tournament's two, the schedule-free tournament's once it has
+    run) names the sha256 of its method's files; those are its protocol's, and the files that ship now are the same
+    bytes: the held-out numbers describe the code a user imports. Editing one of them means a new edition (or a note
+    in the report saying what changed after the run)."""
+    import hashlib
+
     from benchmarks import no_tuning
     from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3
+    from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4
 
     results = Path(no_tuning.HERE) / "results"
-    editions = [("no_tuning_v3.json", "no_tuning_protocol_v3.md", HELD_OUT_V3)]
+    editions = [
+        ("no_tuning_v3.json", "no_tuning_protocol_v3.md", HELD_OUT_V3),
+        ("no_tuning_v4.json", "no_tuning_protocol_v4.md", HELD_OUT_V4),
+    ]
     if (results / "no_tuning.json").exists():  # written by this edition's one held-out run
         editions.append(("no_tuning.json", "no_tuning_protocol.md", no_tuning.HELD_OUT))
     for record_name, protocol, tasks in editions:
         record = json.loads((results / record_name).read_text(encoding="utf-8"))
-        assert record["meta"]["sha256"] == no_tuning.protocol_sha256(protocol) == no_tuning.module_sha256()
-        assert set(record["meta"]["sha256"]) == set(no_tuning.FROZEN_FILES)
+        shipped = {
+            f: hashlib.sha256((Path(no_tuning.ROOT) / f).read_bytes()).hexdigest() for f in record["meta"]["sha256"]
+        }
+        assert record["meta"]["sha256"] == no_tuning.protocol_sha256(protocol) == shipped
         assert set(record["tasks"]) == set(tasks)
+    assert no_tuning.protocol_sha256() == no_tuning.module_sha256()  # this edition's protocol froze its files
+    assert set(no_tuning.module_sha256()) == set(no_tuning.FROZEN_FILES)
 
 
 def test_the_tournament_study_runs_end_to_end_and_records_every_run(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ if constants:
 # `DecayOnStall` from the winner's LR. The rough LR here is the range test's suggestion, which section 2's
 # winners put several times too low. The grid reaches 9x the rough LR and no further: a pick at its top or
 # bottom edge says the rough LR was off by more than that. (On eight pre-registered held-out tasks,
-# `benchmarks/results/no_tuning_v3.md` and `no_tuning.md`, it ended within 10% of a tuned schedule on 4 from
+# `benchmarks/results/no_tuning_v3.md` and `no_tuning_v4.md`, it ended within 10% of a tuned schedule on 4 from
 # starts 10x off either way; tune when you can.)
 
 # %%
