@@ -471,14 +471,14 @@ def tournament(seeds: tuple[int, ...], tasks: str, out: str) -> None:
     for tname, (task, best, peak, ref) in references(tasks).items():
         t0 = time.perf_counter()
         starts = {k: round_lr(peak * k) for k in MULTS}
-        plan = {n: list(starts.values()) for n in ("probe", "stall", no_tuning.METHOD)}
+        plan = {n: list(starts.values()) for n in ("probe", "stall", "tournament")}
         rows = no_tuning.run_rows(task, seeds, plan)
         r: dict[str, Any] = {"best": best, "peak": peak, "ref": ref}  # runs keyed "start multiplier|seed"
-        for n in ("probe", "stall", no_tuning.METHOD):
+        for n in ("probe", "stall", "tournament"):
             finals = _finals(rows, n)
             r[n] = {f"{k:.3g}|{seed}": finals[lr][i] / ref for k, lr in starts.items() for i, seed in enumerate(seeds)}
         mult = {lr: k for k, lr in starts.items()}
-        r["picks"] = {f"{mult[lr]:.3g}|{s}": run["pick"] / peak for n, lr, s, run in rows if n == no_tuning.METHOD}
+        r["picks"] = {f"{mult[lr]:.3g}|{s}": run["pick"] / peak for n, lr, s, run in rows if n == "tournament"}
         r["rivals"] = recorded_rivals(tname, seeds)
         res[tname] = r
         cells = "  ".join(f"{n} {np.median(list(r[n].values())):.3f}" for n in ("probe", "stall", "tournament"))

@@ -50,6 +50,7 @@ SCHEDULE_FUNCTIONS = ["eigencurve_phases"]  # helpers that build a schedule's se
 TOOL_MODULES = [
     "lrsched.tools.plotting",
     "lrsched.tools.spectrum",
+    "lrsched.tools.free_tournament",
     "lrsched.learn",
     "lrsched.controllers",
     "lrsched.controllers.gap_aware",
@@ -60,6 +61,8 @@ TOOLS = [
     "RangeTestResult",
     "peak_tournament",
     "TournamentResult",
+    "free_tournament",
+    "schedule_free_lr",
     "Recorder",
     "Trace",
     "load_trace",

@@ -57,6 +57,7 @@ from lrsched.schedules.joins import *  # noqa: F403
 from lrsched.schedules.piecewise import *  # noqa: F403
 from lrsched.schedules.taso import *  # noqa: F403
 from lrsched.tools import search
+from lrsched.tools.free_tournament import free_tournament, schedule_free_lr
 from lrsched.tools.lr_range import RangeTestResult, lr_range_test
 from lrsched.tools.record import Recorder, Trace, load_trace
 from lrsched.tools.tournament import TournamentResult, peak_tournament
@@ -100,6 +101,7 @@ __all__ += schedules.__all__
 # Tools (lrsched.tools): lr_range, tournament, record, search, and plotting (matplotlib, imported on use). Their
 # 0.2 paths (lrsched.range_test, lrsched.record, lrsched.search, lrsched.plotting) still import (lrsched._moved).
 __all__ += ["plot", "search", "lr_range_test", "RangeTestResult", "peak_tournament", "TournamentResult"]
+__all__ += ["free_tournament", "schedule_free_lr"]
 __all__ += ["Recorder", "Trace", "load_trace"]
 
 
