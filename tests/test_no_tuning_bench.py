@@ -306,13 +306,26 @@ def test_the_tournament_on_a_pytorch_task_charges_every_update_to_the_budget() -
 def test_the_held_out_records_were_made_by_the_files_that_ship_and_the_protocol_froze() -> None:
     """Each held-out record since the third edition (the tournament's two, the schedule-free tournament's once it has
     run) names the sha256 of its method's files; those are its protocol's, and the files that ship now are the same
-    bytes: the held-out numbers describe the code a user imports. Editing one of them means a new edition (or a note
-    in the report saying what changed after the run)."""
+    bytes, or (``no_tuning.AMENDED``, said in the report) differ in their docstrings only: the same code without
+    docstrings, and the sha256 the amendment names. The held-out numbers describe the code a user imports."""
     import hashlib
 
     from benchmarks import no_tuning
     from benchmarks.no_tuning_tasks_v3 import HELD_OUT_V3
     from benchmarks.no_tuning_tasks_v4 import HELD_OUT_V4
+
+    def shipped(path: str) -> str:
+        return hashlib.sha256((Path(no_tuning.ROOT) / path).read_bytes()).hexdigest()
+
+    def same_code(path: str, frozen: str) -> bool:
+        amended = no_tuning.AMENDED.get(path)
+        if shipped(path) == frozen:
+            return amended is None
+        return (
+            amended is not None
+            and (amended["run"], amended["now"]) == (frozen, shipped(path))
+            and no_tuning.code_sha256(path) == amended["code"]
+        )
 
     results = Path(no_tuning.HERE) / "results"
     editions = [
@@ -323,13 +336,28 @@ def test_the_held_out_records_were_made_by_the_files_that_ship_and_the_protocol_
         editions.append(("no_tuning.json", "no_tuning_protocol.md", no_tuning.HELD_OUT))
     for record_name, protocol, tasks in editions:
         record = json.loads((results / record_name).read_text(encoding="utf-8"))
-        shipped = {
-            f: hashlib.sha256((Path(no_tuning.ROOT) / f).read_bytes()).hexdigest() for f in record["meta"]["sha256"]
-        }
-        assert record["meta"]["sha256"] == no_tuning.protocol_sha256(protocol) == shipped
+        assert record["meta"]["sha256"] == no_tuning.protocol_sha256(protocol)
+        assert all(same_code(path, frozen) for path, frozen in record["meta"]["sha256"].items()), record_name
         assert set(record["tasks"]) == set(tasks)
-    assert no_tuning.protocol_sha256() == no_tuning.module_sha256()  # this edition's protocol froze its files
-    assert set(no_tuning.module_sha256()) == set(no_tuning.FROZEN_FILES)
+    frozen = no_tuning.protocol_sha256()  # this edition's protocol froze its files
+    assert set(frozen) == set(no_tuning.FROZEN_FILES) and all(same_code(p, h) for p, h in frozen.items())
+
+
+def test_the_code_hash_ignores_docstrings_and_nothing_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import no_tuning
+
+    monkeypatch.setattr(no_tuning, "ROOT", str(tmp_path))
+    source = '"""Module."""\n\n\ndef f(x):\n    """Doc."""\n    return x + 1\n'
+    variants = {
+        "same": source.replace("Doc.", "Doc, longer.\n\n    >>> f(1)\n    2"),
+        "code": source.replace("x + 1", "x + 2"),
+        "bare": source.replace('    """Doc."""\n', ""),
+    }
+    (tmp_path / "a.py").write_text(source)
+    for name, text in variants.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    codes = {name: no_tuning.code_sha256(f"{name}.py") for name in ("a", *variants)}
+    assert codes["same"] == codes["a"] == codes["bare"] and codes["code"] != codes["a"]
 
 
 def test_the_tournament_study_runs_end_to_end_and_records_every_run(tmp_path: Path) -> None:

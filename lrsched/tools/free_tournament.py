@@ -77,6 +77,7 @@ def schedule_free_lr(lr: float, momentum: float = 0.0) -> float:
     momentum ``mu`` moves ``lr / (1 - mu)`` per unit gradient in the long run; its schedule-free form has none).
     Adam's LR carries over unchanged (give ``momentum=0``).
 
+    >>> from lrsched.tools.free_tournament import schedule_free_lr
     >>> schedule_free_lr(0.01, 0.5)
     0.02
     """
