@@ -7,8 +7,11 @@ schedule-free form of the user's optimizer at a constant LR: no controller, no s
 schedule-free optimizer's over the plain one's, measured on the medium MLP of ``bench_controllers.py``
 (784-512-512-10, batch 256), in interleaved rounds:
 
-1. one jitted Optax step: ``optax.adam(lr)`` vs ``lrsched.adapters.optax.schedule_free(optax.scale_by_adam(b1=0.0),
-   lr)`` (what the method trains) and ``optax.contrib.schedule_free_adamw(lr)`` (Optax's own, for reference);
+1. one jitted Optax step: ``optax.adam(lr)`` vs ``lrsched.adapters.optax.schedule_free(base, lr)`` (what the method
+   trains) with Adam's direction without momentum as ``base``, two ways: ``optax.scale_by_adam(b1=0.0)`` (which
+   still keeps a first-moment buffer, equal to the gradient) and ``optax.scale_by_rms(decay=0.999, eps=1e-8,
+   eps_in_sqrt=False, bias_correction=True)`` (the same direction, without it), and
+   ``optax.contrib.schedule_free_adamw(lr)`` (Optax's own, for reference);
 2. one torch step: ``torch.optim.Adam(foreach=True)`` vs ``schedulefree.AdamWScheduleFree`` (the authors' package,
    what the method trains in torch).
 
@@ -36,17 +39,21 @@ def optax_section(quick: bool) -> list[str]:
 
     params, loss_fn = _mlp((784, 512, 512, 10), 256)
     n = 10 if quick else 30
+    rms = optax.scale_by_rms(decay=0.999, eps=1e-8, eps_in_sqrt=False, bias_correction=True)
     txs = {
         "constant": optax.adam(PEAK),
-        "`lrsched.adapters.optax.schedule_free(optax.scale_by_adam(b1=0.0), lr)`": schedule_free(
-            optax.scale_by_adam(b1=0.0), PEAK
-        ),
+        "`schedule_free(optax.scale_by_adam(b1=0.0), lr)`": schedule_free(optax.scale_by_adam(b1=0.0), PEAK),
+        "`schedule_free(optax.scale_by_rms(...), lr)`": schedule_free(rms, PEAK),
         "`optax.contrib.schedule_free_adamw(lr)`": optax.contrib.schedule_free_adamw(PEAK),
     }
     fns = {name: _optax_steps(optax.with_extra_args_support(tx), params, loss_fn, n) for name, tx in txs.items()}
     return _overhead_table(
         "## 1. One jitted Optax step, medium MLP (784-512-512-10, batch 256)",
-        "The constant row is `optax.adam(lr)`; the others are schedule-free forms of Adam at a constant LR.",
+        "The constant row is `optax.adam(lr)`; the others are schedule-free forms of Adam at a constant LR: "
+        "`lrsched.adapters.optax.schedule_free` over Adam's direction without momentum, as "
+        "`optax.scale_by_adam(b1=0.0)` (its first-moment buffer, equal to the gradient, is still kept and updated) "
+        "and as `optax.scale_by_rms(decay=0.999, eps=1e-8, eps_in_sqrt=False, bias_correction=True)` (the same "
+        "direction to float rounding, without that buffer), and Optax's own `schedule_free_adamw`.",
         interleaved(fns, ROUNDS[quick], stat=list),
     )
 

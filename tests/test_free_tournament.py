@@ -274,3 +274,28 @@ def test_keras_has_no_schedule_free_optimizer_so_its_path_refuses_naming_the_alt
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert "Keras 3 ships no schedule-free optimizer" in out.stdout, out.stderr
     assert "lrsched.adapters.keras.peak_tournament" in out.stdout and "ControllerCallback" in out.stdout
+
+
+def test_adams_direction_without_momentum_is_scale_by_rms_without_adams_first_moment_buffer() -> None:
+    """The base the docs recommend for Adam (``scale_by_rms`` with bias correction, eps outside the root) moves as
+    ``scale_by_adam(b1=0.0)`` does, to float rounding, without keeping a buffer equal to the gradient."""
+    jnp = pytest.importorskip("jax.numpy")
+    import optax
+
+    adam = optax.scale_by_adam(b1=0.0, b2=0.999, eps=1e-8)
+    rms = optax.scale_by_rms(decay=0.999, eps=1e-8, eps_in_sqrt=False, bias_correction=True)
+    params = {"w": jnp.zeros(7)}
+    sa, sr = adam.init(params), rms.init(params)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        g = {"w": jnp.asarray(rng.normal(size=7) * rng.uniform(0.01, 10), jnp.float32)}
+        ua, sa = adam.update(g, sa, params)
+        ur, sr = rms.update(g, sr, params)
+        np.testing.assert_allclose(ur["w"], ua["w"], rtol=1e-6)
+    assert len(jax_leaves(sr)) < len(jax_leaves(sa))  # no first-moment buffer
+
+
+def jax_leaves(tree: Any) -> list[Any]:
+    import jax
+
+    return jax.tree_util.tree_leaves(tree)
