@@ -14,7 +14,7 @@ For a user who knows the budget and only a rough LR ``lr`` (off by up to 10x eit
 1. :func:`lrsched.peak_tournament` at its defaults picks the LR, its candidates trained schedule-free (``train`` at
    the LRs it is given: the rounds' warmup, then the candidate's constant LR); every candidate's update counts
    against the budget;
-2. the winner goes on at its LR, **constant** (:func:`rest`), for the ``budget - used`` updates left: the average
+2. the winner goes on at its LR, **constant** (``rest(result)``), for the ``budget - used`` updates left: the average
    ``x`` does what an anneal would, so the tournament's ``anneal()`` is not used;
 3. evaluate (and ship) the average ``x``.
 
@@ -90,7 +90,7 @@ def free_tournament(
     train: Callable[[Any, np.ndarray, int], tuple[Any, Any]], init: Any, lr: float, budget: int
 ) -> TournamentResult:
     """Step 1 of the method (module docstring): :func:`lrsched.peak_tournament` at its defaults, ``train``
-    training a schedule-free optimizer. Go on from ``result.winner`` at :func:`rest` for ``budget - result.used``
+    training a schedule-free optimizer. Go on from ``result.winner`` at ``rest(result)`` for ``budget - result.used``
     updates, from minibatch ``result.next_batch``; evaluate the average ``x``."""
     return peak_tournament(train, init, lr, budget)
 
