@@ -72,6 +72,12 @@ def test_the_method_is_the_tournament_at_its_defaults_then_the_winners_lr_consta
     jnp = pytest.importorskip("jax.numpy")
     torch = pytest.importorskip("torch")
     assert np.all(np.asarray(schedule(jnp.asarray(steps))) == np.float32(won.lr))
+    import jax
+
+    ts = jnp.asarray(steps)
+    scanned = jax.lax.scan(lambda c, t: (c, schedule(t)), 0, ts)[1]
+    for values in (jax.jit(schedule)(ts), jax.vmap(schedule)(ts), scanned):
+        assert np.all(np.asarray(values) == np.float32(won.lr))
     assert torch.all(schedule(torch.tensor(steps)) == torch.tensor(won.lr))
 
 
