@@ -719,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out",
         default=None,
-        help="default: /tmp/no_tuning_dev.json (--band, --horizon, --shape, --tournament, --ceiling: "
+        help="default: /tmp/no_tuning_dev.json (--band, --horizon, --shape, --tournament, --ceiling, --free: "
         "results/no_tuning_<study>)",
     )
     ap.add_argument("--band", action="store_true", help="what target A demands of a peak estimate (docstring)")
@@ -729,25 +729,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ceiling", action="store_true", help="what caps the tournament, its parts priced one by one")
     ap.add_argument("--free", action="store_true", help="the schedule-free tournament from the mis-set starts")
     args = ap.parse_args(argv)
-    if args.band:
-        band(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_band"))
-        return 0
-    if args.horizon:
-        horizon(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_horizon"))
-        return 0
-    if args.shape:
-        shape(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_shape"))
-        return 0
-    if args.ceiling:
-        ceiling(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_ceiling"))
-        return 0
-    if args.free:
-        free(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", "no_tuning_free"))
-        return 0
-    if args.tournament:
-        out = args.out or os.path.join(HERE, "results", "no_tuning_tournament")
-        tournament(tuple(range(args.seeds)), args.tasks, out)
-        return 0
+    studies = {
+        "band": band,
+        "horizon": horizon,
+        "shape": shape,
+        "ceiling": ceiling,
+        "free": free,
+        "tournament": tournament,
+    }
+    for name, study in studies.items():  # each writes results/no_tuning_<name>.{json,md} unless --out says
+        if getattr(args, name):
+            study(tuple(range(args.seeds)), args.tasks, args.out or os.path.join(HERE, "results", f"no_tuning_{name}"))
+            return 0
     args.out = args.out or "/tmp/no_tuning_dev.json"
     names = args.variants.split(",")
     for v in names:
