@@ -681,10 +681,9 @@ def free_report(res: dict[str, Any], seeds: int) -> list[str]:
             f"{fmt_ratio(r['tournament']) if np.isfinite(r['tournament']) else '-'} | {_below_rivals(r)} |"
         )
     lines.append("")
-    done = list(res.values())
-    within = sum(r["free"] <= WITHIN for r in done)
+    within = sum(r["free"] <= WITHIN for r in res.values())
     known = [r for r in res.values() if np.isfinite(r["tournament"])]
-    lines.append(f"- schedule-free tournament: within 10% of the tuned best schedule on {within} of {len(done)} tasks.")
+    lines.append(f"- schedule-free tournament: within 10% of the tuned best schedule on {within} of {len(res)} tasks.")
     lines.append(
         f"- the tournament: within 10% on {sum(r['tournament'] <= WITHIN for r in known)} of {len(known)} tasks "
         f"(where the schedule-free one is on {sum(r['free'] <= WITHIN for r in known)} of them)."

@@ -409,3 +409,26 @@ def test_the_ceiling_study_charges_the_losers_share_and_counts_within_10_percent
         )
     ]
     assert "| a (rex @ 0.1) | 1.10 | 1.11 | diverged |" in text
+
+
+def test_the_free_study_report_counts_within_10_percent_and_rivals_where_they_are_on_record() -> None:
+    """``no_tuning_dev.free_report``: within 10% counted inclusively, the tournament counted only where the ceiling
+    study has it (`-` elsewhere), and target B on the tasks whose rivals are on record, strictly below each."""
+    import math
+
+    from benchmarks import no_tuning_dev as dev
+
+    row = {"optimizer": "adam", "best": "rex", "peak": 0.1, "ref": 2.0, "pick": 1.0}
+    res = {
+        "a": row | {"free": 1.1, "tournament": 1.2, "rivals": {"prodigy": 2.3, "mechanic": 2.25}},
+        "b": row | {"free": 1.11, "tournament": math.nan, "rivals": None},
+        "c": row | {"free": 0.9, "tournament": 1.0, "rivals": {"prodigy": 1.8}},  # 0.9 x 2.0 = 1.8: a tie loses
+    }
+    text = "\n".join(dev.free_report(res, 3))
+    assert [line for line in text.splitlines() if line.startswith("- ")] == [
+        "- schedule-free tournament: within 10% of the tuned best schedule on 2 of 3 tasks.",
+        "- the tournament: within 10% on 1 of 2 tasks (where the schedule-free one is on 2 of them).",
+        "- below every target-B rival (pooled medians on the same seeds, from the editions' records): on 1 of the 2 "
+        "tasks whose rivals are on record.",
+    ]
+    assert "| b (adam; rex @ 0.1) | 1.11 | 1 | - | - |" in text and "| no (prodigy) |" in text
