@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 import os
 import statistics
 import time
@@ -36,7 +37,7 @@ import lrsched as L
 from lrsched.controllers import ABEL, DecayOnStall, GapAware, Hypergradient, LRTuner, ProbeLR
 
 PEAK = 1e-3
-ROUNDS = {True: 5, False: 61}  # --quick: a smoke run
+ROUNDS = {True: 5, False: 61}  # --quick: a smoke run; --rounds overrides
 CONTROLLERS: dict[str, Any] = {
     "Hypergradient (additive)": Hypergradient(init_lr=PEAK, beta=1e-7),
     "Hypergradient (multiplicative)": Hypergradient(init_lr=PEAK, beta=1e-3, mode="multiplicative"),
@@ -214,8 +215,30 @@ def momentum_section(quick: bool, threads: int | None = None) -> list[str]:
 FLOOR_READING = (
     "LR's in the same round, and the gap to the floor the step time over the floor's in the same round (in % of",
     "the constant's step), so load changes between rounds cancel. The floor of a hypergradient rule is the same",
-    "rule hand-fused; the other controllers are held to the additive floor.",
+    "rule hand-fused; the other controllers are held to the additive floor. The interval of a gap is the 95%",
+    "distribution-free interval of its median over the rounds (order statistics of the binomial).",
 )
+
+
+def median_ci(values: list[float], level: float = 0.95) -> tuple[float, float]:
+    """The distribution-free ``level`` interval of the median of ``values``: the order statistics ``(j, n - 1 - j)``
+    (0-based) with ``j`` the largest index where ``P(Binomial(n, 1/2) <= j) <= (1 - level) / 2``; its coverage is
+    ``1 - 2 P(Binomial(n, 1/2) <= j)`` (for 61 rounds, the 23rd and 39th smallest: 95.6%). The extremes for fewer
+    than six values (no interval reaches ``level`` there).
+
+    Example:
+        >>> median_ci([float(v) for v in range(61)])
+        (22.0, 38.0)
+    """
+    v, n = sorted(values), len(values)
+    k, below = 0, 0.0
+    while k <= (n - 1) // 2:
+        below += math.comb(n, k) / 2**n  # P(B <= k)
+        if below > (1 - level) / 2:
+            break
+        k += 1
+    k = max(k - 1, 0)  # the last index whose tail stayed within (1 - level) / 2
+    return v[k], v[n - 1 - k]
 
 
 def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[str]:
@@ -240,23 +263,25 @@ def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[st
         return next((f for rule, f in floor_of.items() if name.startswith(rule)), lowest)
 
     gaps = {name: quartiles(points(name, floor(name)))[1] for name in names if lowest}
+    gap_ci = {name: median_ci(points(name, floor(name))) for name in gaps}
 
     def row(name: str) -> str:
         q1, med, q3 = quartiles(points(name))
-        gap = f"{gaps[name]:+.1f} points" if name in gaps else ""
+        gap = f"{gaps[name]:+.1f} points [{gap_ci[name][0]:+.1f}, {gap_ci[name][1]:+.1f}]" if name in gaps else ""
         cells = f"| {name} | {fmt(statistics.median(t[name]))} | {med:+.1f}% | [{q1:+.1f}%, {q3:+.1f}%] |"
         return cells + f" {gap} |" if lowest else cells
 
     overhead = {name: quartiles(points(name))[1] for name in names}
     within = [name for name in names if name in gaps and gaps[name] <= 2.0]
     above = [f"{name} ({gaps[name]:+.1f} points)" for name in names if name in gaps and gaps[name] > 2.0]
+    surely_above = [name for name in names if name in gaps and gap_ci[name][0] > 2.0]
     return [
         title,
         "",
         what,
         "",
         "| LR | median step | overhead (median) | interquartile range |"
-        + (" over the floor (median) |" if lowest else ""),
+        + (" over the floor (median [95% CI]) |" if lowest else ""),
         "|---|---:|---:|---:|" + ("---:|" if lowest else ""),
         *(row(name) for name in names),
         *(row(name) for name in t if name.startswith(FLOOR)),
@@ -267,7 +292,8 @@ def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[st
             [
                 *FLOOR_READING,
                 f"Within 2 points of the floor (median): {', '.join(within) or 'none'}. Above: "
-                f"{', '.join(above) or 'none'}.",
+                f"{', '.join(above) or 'none'}. Above with the whole 95% interval of the median: "
+                f"{', '.join(surely_above) or 'none'}.",
             ]
             if lowest
             else ["LR's in the same round, so load changes between rounds cancel."]
@@ -303,10 +329,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--out", default=None, help="also write the report to this markdown file")
     parser.add_argument("--only", default=None, help="only the controllers whose name contains this text")
+    parser.add_argument("--rounds", type=int, default=None, help=f"interleaved rounds (default {ROUNDS[False]})")
     parser.add_argument(
         "--torch-threads", type=int, default=None, help="torch's threads (default: all cores; 1 holds up under load)"
     )
     args = parser.parse_args()
+    if args.rounds is not None:
+        if args.rounds < 1:
+            parser.error(f"--rounds must be >= 1, got {args.rounds}")
+        ROUNDS[args.quick] = args.rounds
     if args.only:
         for table in (CONTROLLERS, STEPPED):
             for name in [n for n in table if args.only not in n]:
@@ -316,6 +347,7 @@ def main() -> None:
 
     script = "bench_controllers.py" + (f" --only {args.only!r}" if args.only else "")
     script += f" --torch-threads {args.torch_threads}" if args.torch_threads else ""
+    script += f" --rounds {args.rounds}" if args.rounds is not None else ""
     lines = [
         *header("lrsched controllers benchmark", script, args.quick, args.out, jax, torch),
         *eager_section(args.quick),

@@ -128,3 +128,23 @@ def test_the_controllers_benchmark_measures_every_registered_controller() -> Non
     wrappers = {c for c in shipped if {"base", "controller"} <= {f.name for f in dataclasses.fields(c)}}
     measured = {type(c) for c in bench_controllers.CONTROLLERS.values()}
     assert len(shipped - wrappers) >= 8 and shipped - wrappers <= measured, shipped - wrappers - measured
+
+
+@pytest.mark.parametrize("n", [6, 7, 20, 61, 121, 183])
+def test_the_benchmarks_interval_of_a_median_is_the_binomial_order_statistics(n: int) -> None:
+    """``median_ci`` (the interval of each gap to the floor) against scipy's binomial: the outermost order statistics
+    whose two tails each stay within 2.5%, and the interval covers the median at least 95% of the time."""
+    import sys
+    from pathlib import Path
+
+    from scipy.stats import binom  # scikit-learn's dependency
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from bench_controllers import median_ci
+    finally:
+        sys.path.pop(0)
+    j = max(j for j in range(n) if binom.cdf(j, n, 0.5) <= 0.025)
+    values = list(np.random.default_rng(n).permutation(n).astype(float))  # the ranks, shuffled: sorting is checked
+    assert median_ci(values) == (float(j), float(n - 1 - j))
+    assert 1 - 2 * binom.cdf(j, n, 0.5) >= 0.95 > 1 - 2 * binom.cdf(j + 1, n, 0.5)
