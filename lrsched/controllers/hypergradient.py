@@ -30,6 +30,12 @@ Weight decay: ``g_t`` is the gradient the optimizer applies. The torch adapter a
 ``weight_decay * theta_t`` to it, as the authors do (AdamW's decoupled decay is part of the direction instead); in
 Optax put ``optax.add_decayed_weights`` before ``controlled`` in a chain, so the gradients it sees include it.
 
+Cost: the signal is one dot product over the parameters (and two norms for the multiplicative rule), read from
+the previous direction. Where the optimizer keeps that direction (an Optax transformation's update,
+``lrsched.adapters.torch.DirectionAdam``, torch's SGD with momentum) it costs what a hand-fused Adam-HD costs; on
+``torch.optim.Adam`` the torch adapter reads it from the parameters' change, one or two extra passes over the
+parameters per update (``benchmarks/results/controllers.md``).
+
 Units: one ``update`` per optimizer update. ``beta`` has units of LR**2 / loss (additive) or is dimensionless
 (multiplicative). NaN/inf signals leave the LR unchanged.
 
