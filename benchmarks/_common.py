@@ -67,3 +67,24 @@ def header(title: str, script: str, quick: bool, out: str | None, *modules: Any)
         f"(shared; load average {load:.1f} at the start).",
         "",
     ]
+
+
+def rounds(variants: dict[str, Callable[[], float]], repeat: int) -> dict[str, list[float]]:
+    """Each variant's result (its seconds per unit) in ``repeat`` rounds, the variants taking turns within a round.
+
+    The order rotates by one variant each round (round ``r`` starts at variant ``r mod k``), so every variant holds
+    every position in the round equally often over ``k`` rounds: what a variant leaves behind (caches, allocator,
+    a frequency step) weighs on each of the others alike rather than always on the one after it.
+
+    Example:
+        >>> seen = []
+        >>> _ = rounds({k: (lambda k=k: seen.append(k) or 0.0) for k in "abc"}, 3)
+        >>> "".join(seen)
+        'abcbcacab'
+    """
+    names = list(variants)
+    samples: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(repeat):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            samples[name].append(variants[name]())
+    return samples

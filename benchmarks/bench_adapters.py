@@ -34,20 +34,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
-from _common import fmt, header, publish  # benchmarks/ is on sys.path
+from _common import fmt, header, publish, rounds  # benchmarks/ is on sys.path
 
 import lrsched as L
 
 PEAK, WARMUP, DECAY = 1e-3, 100, 9_900
-
-
-def rounds(variants: dict[str, Callable[[], float]], repeat: int) -> dict[str, list[float]]:
-    """Each variant's seconds per unit in ``repeat`` rounds, the variants taking turns within a round."""
-    samples: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(repeat):
-        for name, run in variants.items():
-            samples[name].append(run())
-    return samples
 
 
 def interleaved(

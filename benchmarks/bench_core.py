@@ -21,6 +21,7 @@ Speed is measured here, never asserted in tests. Timings are medians of repeats.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import platform
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
-from _common import command_line, fmt, median_time, publish  # benchmarks/ is on sys.path
+from _common import command_line, fmt, median_time, publish, rounds  # benchmarks/ is on sys.path
 
 import lrsched as L
 
@@ -302,15 +303,17 @@ def _join_of(make: Callable[[int, bool], L.Schedule], n: int, distinct: bool) ->
 
 
 def _interleaved(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Median seconds of ``a`` and ``b``, timed alternately so that background load affects both alike."""
+    """Median seconds of ``a`` and ``b``, timed in turns (``_common.rounds``) so that background load affects both
+    alike."""
     a(), b()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
-        for fn, out in ((a, times[0]), (b, times[1])):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+    times = rounds({"a": functools.partial(_seconds, a), "b": functools.partial(_seconds, b)}, repeat)
+    return statistics.median(times["a"]), statistics.median(times["b"])
+
+
+def _seconds(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def _compile_seconds(fn: Any, x: Any) -> float:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import itertools
 import os
 import platform
@@ -34,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from _common import command_line, publish  # benchmarks/ is on sys.path
+from _common import command_line, publish, rounds  # benchmarks/ is on sys.path
 
 LR, STEPS = 1e-3, 10_000  # the constant LR and the horizon the schedules and controllers are built for
 
@@ -120,11 +121,12 @@ def _add_controllers(
 
 
 def _rounds(variants: dict[str, Callable[[int], float]], n: int, repeat: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(repeat):
-        for name, run in variants.items():
-            times[name].append(run(n) / n)
-    return times
+    """Seconds per step of each variant (``run(n)`` times ``n`` steps) in ``repeat`` rounds (``_common.rounds``)."""
+    return rounds({k: functools.partial(_per_step, run, n) for k, run in variants.items()}, repeat)
+
+
+def _per_step(run: Callable[[int], float], n: int) -> float:
+    return run(n) / n
 
 
 def _ratio(times: dict[str, list[float]], a: str, b: str) -> float:

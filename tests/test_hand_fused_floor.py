@@ -148,3 +148,30 @@ def test_the_benchmarks_interval_of_a_median_is_the_binomial_order_statistics(n:
     values = list(np.random.default_rng(n).permutation(n).astype(float))  # the ranks, shuffled: sorting is checked
     assert median_ci(values) == (float(j), float(n - 1 - j))
     assert 1 - 2 * binom.cdf(j, n, 0.5) >= 0.95 > 1 - 2 * binom.cdf(j + 1, n, 0.5)
+
+
+def test_the_benchmarks_rounds_rotate_so_each_variant_holds_each_position_equally() -> None:
+    """``_common.rounds`` (every benchmark's interleaving): over ``k`` rounds each of ``k`` variants runs once at each
+    position of a round, and each variant's samples come back in round order."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from _common import rounds
+    finally:
+        sys.path.pop(0)
+    order: list[str] = []
+    counter = iter(range(1000))
+
+    def variant(name: str) -> float:
+        order.append(name)
+        return float(next(counter))
+
+    names = ["a", "b", "c", "d"]
+    samples = rounds({n: (lambda n=n: variant(n)) for n in names}, 8)
+    per_round = [order[i : i + 4] for i in range(0, 32, 4)]
+    assert all(sorted(r) == names for r in per_round)
+    for position in range(4):
+        assert sorted(r[position] for r in per_round) == sorted(names * 2)
+    assert all(s == sorted(s) and len(s) == 8 for s in samples.values())
