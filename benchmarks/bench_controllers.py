@@ -1,6 +1,6 @@
 """Controller benchmark: the per-step cost of each issue-12 controller, eager and inside a jitted Optax step.
 
-Run: ``python benchmarks/bench_controllers.py [--quick] [--out benchmarks/results/controllers.md]``
+Run: ``python benchmarks/bench_controllers.py [--quick] [--rounds N] [--out benchmarks/results/controllers.md]``
 
 1. One eager ``update`` of the pure core on Python numbers (the closure compiled from it is faster).
 2. One jitted training step of the medium MLP of ``bench_adapters.py`` (784-512-512-10, batch 256, Adam): a
@@ -12,7 +12,8 @@ Both steps also run the hand-fused floor of each hypergradient rule (``_hand_fus
 the direction in the optimizer's state and ``h = g . d`` in the same pass; the same LRs, tested in
 ``tests/test_hand_fused_floor.py``). Target from issue 20: every controller within 2 points of that floor (issues
 12 and 13 asked for 2% over a constant LR, below what the hypergradient costs by hand). Speed is measured here,
-never asserted in tests. Medians of interleaved repeats.
+never asserted in tests. Medians over interleaved rounds (the order rotates each round); each gap to the floor
+carries the 95% interval of its median (``--rounds`` sets their number).
 """
 
 from __future__ import annotations
