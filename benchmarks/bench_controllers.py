@@ -263,8 +263,9 @@ def _overhead_table(title: str, what: str, t: dict[str, list[float]]) -> list[st
     def floor(name: str) -> str | None:  # "Hypergradient (additive) on ..." is held to the additive rule's floor
         return next((f for rule, f in floor_of.items() if name.startswith(rule)), lowest)
 
-    gaps = {name: quartiles(points(name, floor(name)))[1] for name in names if lowest}
-    gap_ci = {name: median_ci(points(name, floor(name))) for name in gaps}
+    over_floor = {name: points(name, floor(name)) for name in names if lowest}  # per round, sorted
+    gaps = {name: statistics.median(values) for name, values in over_floor.items()}
+    gap_ci = {name: median_ci(values) for name, values in over_floor.items()}
 
     def row(name: str) -> str:
         q1, med, q3 = quartiles(points(name))

@@ -306,14 +306,8 @@ def _interleaved(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tup
     """Median seconds of ``a`` and ``b``, timed in turns (``_common.rounds``) so that background load affects both
     alike."""
     a(), b()
-    times = rounds({"a": functools.partial(_seconds, a), "b": functools.partial(_seconds, b)}, repeat)
+    times = rounds({"a": functools.partial(median_time, a, 1), "b": functools.partial(median_time, b, 1)}, repeat)
     return statistics.median(times["a"]), statistics.median(times["b"])
-
-
-def _seconds(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def _compile_seconds(fn: Any, x: Any) -> float:
